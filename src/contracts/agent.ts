@@ -1,0 +1,34 @@
+/** The boundary between the manager and an agent (the embedded local agent, or a remote one). */
+import type { Protocol } from './records.ts';
+
+export interface TemplateInfo {
+  name: string;
+  description: string;
+  /** False when the template cannot run here (e.g. its program is not installed). */
+  available: boolean;
+  unavailableReason: string | null;
+  services: { name: string; protocol: Protocol }[];
+}
+
+export interface AgentReport {
+  sessionId: string;
+  /** RUNNING once every service answers; ERROR when it failed to start or died; TERMINATED when it stopped. */
+  state: 'RUNNING' | 'ERROR' | 'TERMINATED';
+  reason: string | null;
+  /** Present with RUNNING: where each service listens. */
+  services?: { name: string; protocol: Protocol; host: string; port: number }[];
+}
+
+export interface AgentDriver {
+  /** Stable agent name, stored with each session it runs. */
+  readonly name: string;
+  templates(): TemplateInfo[];
+  /** Starts the session's processes; progress and outcome arrive through the report callback. */
+  launch(sessionId: string, template: string): Promise<void>;
+  /** Stops the session's processes (SIGTERM, then SIGKILL after a grace period); resolves when gone. */
+  terminate(sessionId: string): Promise<void>;
+  /** Sessions this agent currently runs (to tell the manager which ones vanished across restarts). */
+  running(): string[];
+  onReport(listener: (report: AgentReport) => void): void;
+  close(): Promise<void>;
+}

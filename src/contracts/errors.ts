@@ -1,0 +1,85 @@
+/**
+ * The one registry of stable error codes. Clients match on `code`, never on `message`.
+ * `docs/errors.md` is checked against this table by a test, so every code added here must be
+ * documented there too.
+ */
+export const ERRORS = {
+  AP_ERR_VALIDATION: { status: 400, message: 'The request is malformed.' },
+  AP_ERR_UNAUTHENTICATED: {
+    status: 401,
+    message: 'An API token is required (Authorization: Bearer <token>).',
+  },
+  AP_ERR_TOKEN_INVALID: { status: 401, message: 'The API token is not valid.' },
+  AP_ERR_FORBIDDEN: { status: 403, message: 'You are not allowed to do this.' },
+  AP_ERR_NOT_FOUND: { status: 404, message: 'No such resource.' },
+  AP_ERR_SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },
+  AP_ERR_CIRCUIT_NOT_FOUND: { status: 404, message: 'No such circuit.' },
+  AP_ERR_TEMPLATE_NOT_FOUND: { status: 400, message: 'No such template.' },
+  AP_ERR_TEMPLATE_UNAVAILABLE: { status: 409, message: 'The template cannot run on this installation.' },
+  AP_ERR_SERVICE_NOT_FOUND: { status: 404, message: 'The session has no such service.' },
+  AP_ERR_SESSION_NOT_RUNNING: { status: 409, message: 'The session is not running.' },
+  AP_ERR_NO_WORKER: { status: 503, message: 'No healthy worker accepts this protocol and frontend mode.' },
+  AP_ERR_NO_SLOT: { status: 503, message: 'Every slot of every eligible worker is taken.' },
+  AP_ERR_ROUTE_NOT_READY: { status: 504, message: 'The worker did not confirm the route in time.' },
+  AP_ERR_ROUTE_FAILED: { status: 502, message: 'The worker could not open the route.' },
+  AP_ERR_STORE_UNAVAILABLE: { status: 503, message: 'A backing store is unavailable; try again shortly.' },
+  AP_ERR_INTERNAL: { status: 500, message: 'An internal error occurred.' },
+  // Worker-side (data plane) errors.
+  AP_ERR_APP_COOKIE_MISSING: { status: 401, message: 'Open this app from AppProxy to get access.' },
+  AP_ERR_APP_COOKIE_INVALID: {
+    status: 401,
+    message: 'Your access to this app is not valid here; open it again from AppProxy.',
+  },
+  AP_ERR_SETUP_TOKEN_INVALID: { status: 401, message: 'The setup link is not valid for this app.' },
+  AP_ERR_SETUP_TOKEN_EXPIRED: { status: 401, message: 'The setup link has expired; open the app again.' },
+  AP_ERR_SETUP_TOKEN_USED: { status: 401, message: 'The setup link was already used; open the app again.' },
+  AP_ERR_REDIRECT_NOT_ALLOWED: { status: 400, message: 'The redirect target must be a path on this app.' },
+  AP_ERR_CIRCUIT_UNKNOWN: { status: 404, message: 'No app is served at this address.' },
+  AP_ERR_CIRCUIT_CLOSED: { status: 410, message: 'This app address has been closed.' },
+  AP_ERR_BAD_REQUEST: { status: 400, message: 'The request is ambiguous or malformed.' },
+  AP_ERR_UPSTREAM_CONNECT: { status: 502, message: 'The app did not accept the connection.' },
+  AP_ERR_UPSTREAM_HEADERS_TIMEOUT: { status: 504, message: 'The app did not answer in time.' },
+  AP_ERR_UPSTREAM_BODY: { status: 502, message: 'The app broke off its response.' },
+  AP_ERR_UPSTREAM_RESET: { status: 502, message: 'The app closed the connection unexpectedly.' },
+  AP_ERR_CONFIG_INVALID: { status: 500, message: 'The configuration is not valid.' },
+  // Worker readiness errors (the `code` of a `{state:'error'}` readiness mark).
+  AP_ERR_ROUTE_INVALID: {
+    status: 500,
+    message: 'The route given to the worker is malformed or does not fit it.',
+  },
+  AP_ERR_SLOT_UNAVAILABLE: {
+    status: 503,
+    message: 'The worker could not listen on the slot of the circuit.',
+  },
+  AP_ERR_PROTOCOL_UNSUPPORTED: { status: 501, message: 'The worker does not serve this protocol.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The one wire envelope for every error AppProxy answers with. */
+export interface ErrorEnvelope {
+  code: ErrorCode;
+  message: string;
+  detail?: unknown;
+  requestId: string;
+}
+
+/** Thrown by services; handlers turn it into the envelope. */
+export class AppProxyError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail?: unknown;
+  constructor(code: ErrorCode, message?: string, detail?: unknown, options?: { cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options);
+    this.name = 'AppProxyError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+  }
+}
+
+export function errorEnvelope(err: AppProxyError, requestId: string): ErrorEnvelope {
+  const env: ErrorEnvelope = { code: err.code, message: err.message, requestId };
+  if (err.detail !== undefined) env.detail = err.detail;
+  return env;
+}

@@ -1,0 +1,62 @@
+/**
+ * Layout of the KV (etcd role) namespace shared by the manager and the workers. One JSON value
+ * per entity under a versioned prefix. Everything here except registrations and readiness marks
+ * is a projection of SQL and can be rebuilt from it. Secrets never go here.
+ */
+import type { FrontendMode, Protocol } from './records.ts';
+
+export const KV_PREFIX = '/appproxy/v1/';
+
+export const kvKeys = {
+  /** Worker registration, written by the worker under its lease. */
+  registrations: () => `${KV_PREFIX}registrations/`,
+  registration: (authority: string) => `${KV_PREFIX}registrations/${authority}`,
+  /** Desired circuits of one worker, written only by the manager. */
+  circuits: (authority: string) => `${KV_PREFIX}workers/${authority}/circuits/`,
+  circuit: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/circuits/${circuitId}`,
+  /** The worker's acknowledgement that a circuit is served (or failed), under the worker's lease. */
+  readiness: (authority: string) => `${KV_PREFIX}workers/${authority}/ready/`,
+  ready: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/ready/${circuitId}`,
+  /** Public keys (JWK set) that verify setup tokens; written by the manager. */
+  setupTokenKeys: () => `${KV_PREFIX}keys/setup-token`,
+} as const;
+
+/** Value of `kvKeys.registration(authority)`. */
+export interface WorkerRegistration {
+  authority: string;
+  frontendMode: FrontendMode;
+  protocols: Protocol[];
+  /** Port mode: inclusive range of ports the worker may listen on. */
+  portRange: [number, number] | null;
+  /** Wildcard mode: apps live at `<6 hex>.<wildcardDomain>`. */
+  wildcardDomain: string | null;
+  publicScheme: 'http' | 'https';
+  /** Host name browsers use to reach the worker (port mode) — e.g. `127.0.0.1` or `apps.example.com`. */
+  publicHost: string;
+  /** Wildcard mode: the port browsers use (null = scheme default). */
+  publicPort: number | null;
+  startedAt: string;
+}
+
+/** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
+export interface RouteSpec {
+  id: string;
+  sessionId: string;
+  ownerId: string;
+  service: string;
+  protocol: Protocol;
+  frontendMode: FrontendMode;
+  port: number | null;
+  subdomain: string | null;
+  backends: { host: string; port: number }[];
+}
+
+/** Value of `kvKeys.ready(authority, id)`. */
+export type RouteReadiness =
+  | { state: 'ready'; at: string }
+  | { state: 'error'; code: string; message: string; at: string };
+
+/** Value of `kvKeys.setupTokenKeys()`: a public JWK set (Ed25519, `kid` set on each key). */
+export interface SetupTokenKeySet {
+  keys: Array<Record<string, unknown> & { kid: string }>;
+}

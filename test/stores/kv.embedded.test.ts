@@ -1,0 +1,11 @@
+import { kvContract } from '../../src/stores/contract/kv.ts';
+import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
+
+kvContract('embedded', async () => new EmbeddedKvStore(), {
+  async expireLease(store, leaseId) {
+    store.expireLease(leaseId);
+  },
+  async compact(store, revision) {
+    store.compact(revision);
+  },
+});
