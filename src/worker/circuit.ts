@@ -1,0 +1,173 @@
+/**
+ * One served circuit: its spec, its upstream pool, and every live connection it carries. Built
+ * fully by the routing table before it is swapped in; closing it refuses new work at once and
+ * destroys its connections (keep-alive sockets, WebSockets) and its pool.
+ */
+import type { Socket } from 'node:net';
+import { Pool } from 'undici';
+import type { RouteSpec } from '../contracts/kv-layout.ts';
+import { ActivityCell, type ActivitySource } from './activity.ts';
+import type { WorkerMetrics } from './metrics.ts';
+
+/** Per client socket bookkeeping, kept on the socket itself so lookups cost nothing. */
+interface ConnState {
+  circuit: Circuit | null;
+  /** Byte counters already accounted for. */
+  readBase: number;
+  writeBase: number;
+  /** True once the socket carried an authorized request: only those count as activity. */
+  counted: boolean;
+}
+
+const kConn = Symbol('appproxy.conn');
+export type TrackedSocket = Socket & { [kConn]?: ConnState };
+
+function onClientSocketClose(this: TrackedSocket): void {
+  this[kConn]?.circuit?.release(this);
+}
+
+function onUpstreamSocketClose(this: Socket): void {
+  (this as Socket & { [kConn]?: Circuit })[kConn]?.upstreams.delete(this);
+}
+
+export interface CircuitDeps {
+  cookieName: string;
+  metrics: WorkerMetrics;
+  upstreamHeadersTimeoutMs: number;
+}
+
+export class Circuit implements ActivitySource {
+  readonly id: string;
+  readonly ownerId: string;
+  readonly cookieName: string;
+  readonly backend: { host: string; port: number };
+  readonly pool: Pool;
+  readonly activity = new ActivityCell();
+  /** Client sockets (HTTP keep-alive and upgraded ones). */
+  readonly sockets = new Set<TrackedSocket>();
+  /** Upstream sockets of WebSockets (HTTP upstream sockets belong to the pool). */
+  readonly upstreams = new Set<Socket>();
+  closed = false;
+
+  constructor(
+    readonly spec: RouteSpec,
+    /** The KV value this circuit was built from; an identical put is a no-op. */
+    readonly raw: string,
+    private readonly deps: CircuitDeps,
+  ) {
+    this.id = spec.id;
+    this.ownerId = spec.ownerId;
+    this.cookieName = deps.cookieName;
+    this.backend = spec.backends[0]!;
+    const host = this.backend.host.includes(':') ? `[${this.backend.host}]` : this.backend.host;
+    this.pool = new Pool(`http://${host}:${this.backend.port}`, {
+      headersTimeout: deps.upstreamHeadersTimeoutMs,
+      // No body timeout: streams (SSE, downloads, long polls) may stay quiet for a long time.
+      bodyTimeout: 0,
+      connect: { timeout: 10_000 },
+    });
+  }
+
+  /**
+   * Makes `socket` one of this circuit's connections (so closing the circuit destroys it). In
+   * wildcard mode a keep-alive socket may move between circuits; its bytes so far stay with the
+   * circuit that carried them.
+   */
+  adopt(socket: TrackedSocket): void {
+    let st = socket[kConn];
+    if (st?.circuit === this) return;
+    if (!st) {
+      st = { circuit: null, readBase: 0, writeBase: 0, counted: false };
+      socket[kConn] = st;
+      socket.once('close', onClientSocketClose);
+    } else if (st.circuit) {
+      st.circuit.release(socket); // samples it: the bases move to the current counts
+    }
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    // A fresh socket counts from its first byte (in wildcard mode the request head was read
+    // before the circuit was known); a socket moving between circuits counts from here.
+    st.circuit = this;
+    st.counted = false;
+    this.sockets.add(socket);
+    this.deps.metrics.openConnections.inc();
+  }
+
+  /**
+   * Called for every authorized request: counts it, and makes the socket's bytes count (from its
+   * adoption on, so the authorized request's own head and body are included).
+   */
+  countRequest(socket: TrackedSocket): void {
+    this.activity.requests++;
+    const st = socket[kConn];
+    if (st && !st.counted) {
+      st.counted = true;
+      this.activity.lastClientAt = Date.now();
+    }
+  }
+
+  release(socket: TrackedSocket): void {
+    const st = socket[kConn];
+    if (!st || st.circuit !== this) return;
+    this.sampleSocket(socket, st, Date.now());
+    st.circuit = null;
+    if (this.sockets.delete(socket)) this.deps.metrics.openConnections.dec();
+  }
+
+  trackUpstream(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    (socket as Socket & { [kConn]?: Circuit })[kConn] = this;
+    this.upstreams.add(socket);
+    socket.once('close', onUpstreamSocketClose);
+  }
+
+  sample(now: number): void {
+    for (const s of this.sockets) {
+      const st = s[kConn];
+      if (st) this.sampleSocket(s, st, now);
+    }
+  }
+
+  openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /** Refuses new work at once, destroys every live connection and the upstream pool. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.sockets]) {
+      this.release(s);
+      s.destroy();
+    }
+    for (const s of this.upstreams) s.destroy();
+    this.upstreams.clear();
+    this.pool.destroy().catch(() => {});
+  }
+
+  private sampleSocket(socket: TrackedSocket, st: ConnState, now: number): void {
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    if (st.counted) {
+      const dIn = read - st.readBase;
+      const dOut = written - st.writeBase;
+      if (dIn > 0) {
+        this.activity.bytesIn += dIn;
+        this.activity.lastClientAt = now;
+      }
+      // Bytes written to the client came from the backend, except for the odd worker error page
+      // on a socket that already carried an authorized request (small; not worth a hot-path hook).
+      if (dOut > 0) {
+        this.activity.bytesOut += dOut;
+        this.activity.lastBackendAt = now;
+      }
+    }
+    st.readBase = read;
+    st.writeBase = written;
+  }
+}

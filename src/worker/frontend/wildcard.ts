@@ -1,0 +1,98 @@
+/**
+ * Wildcard mode: one listener; the circuit is chosen by the Host header `<6 hex>.<wildcardDomain>`
+ * (case-insensitive, port ignored) with one Map lookup. A keep-alive socket is adopted by the
+ * circuit of each request it carries. Recently closed subdomains answer 410 instead of 404.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
+import type { Circuit } from '../circuit.ts';
+import type { RequestHandler } from '../request-handler.ts';
+import type { Frontend } from '../routing-table.ts';
+import { createFrontendServer, listen, shutDown } from './server.ts';
+
+const CLOSED_MEMORY = 1024;
+
+/** The 6-hex label of `host` under `suffix` (`.<domain>`, lower case), or undefined. */
+export function subdomainOf(host: string | undefined, suffix: string): string | undefined {
+  if (!host) return undefined;
+  let h = host.toLowerCase();
+  if (h.charCodeAt(0) === 91 /* [ */) return undefined;
+  const colon = h.lastIndexOf(':');
+  if (colon >= 0) h = h.slice(0, colon);
+  if (h.charCodeAt(h.length - 1) === 46 /* . */) h = h.slice(0, -1);
+  if (h.length !== suffix.length + 6 || !h.endsWith(suffix)) return undefined;
+  return h.slice(0, 6);
+}
+
+export class WildcardFrontend implements Frontend {
+  private readonly bySubdomain = new Map<string, Circuit>();
+  private readonly closedRecently = new Map<string, true>();
+  private readonly suffix: string;
+  private readonly server: Server;
+  private boundPort: number | null = null;
+
+  constructor(
+    domain: string,
+    private readonly bindHost: string,
+    private readonly port: number,
+    handler: RequestHandler,
+  ) {
+    this.suffix = `.${domain.toLowerCase().replace(/\.$/, '')}`;
+    this.server = createFrontendServer(
+      (req: IncomingMessage, res: ServerResponse) => {
+        const [c, miss] = this.resolve(req);
+        handler.handle(c, miss, req, res);
+      },
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const [c, miss] = this.resolve(req);
+        handler.upgrade(c, miss, req, socket, head);
+      },
+    );
+  }
+
+  get listenPort(): number | null {
+    return this.boundPort;
+  }
+
+  async start(): Promise<number> {
+    this.boundPort = await listen(this.server, this.port, this.bindHost);
+    return this.boundPort;
+  }
+
+  resolve(req: IncomingMessage): [Circuit | undefined, ErrorCode] {
+    const label = subdomainOf(req.headers.host, this.suffix);
+    if (label === undefined) return [undefined, 'AP_ERR_CIRCUIT_UNKNOWN'];
+    const c = this.bySubdomain.get(label);
+    if (c) return [c, 'AP_ERR_CIRCUIT_UNKNOWN'];
+    return [undefined, this.closedRecently.has(label) ? 'AP_ERR_CIRCUIT_CLOSED' : 'AP_ERR_CIRCUIT_UNKNOWN'];
+  }
+
+  async attach(next: Circuit, previous: Circuit | undefined): Promise<void> {
+    const label = next.spec.subdomain!;
+    const holder = this.bySubdomain.get(label);
+    if (holder && holder.id !== next.id) {
+      throw new AppProxyError(
+        'AP_ERR_SLOT_UNAVAILABLE',
+        `Subdomain ${label} is held by circuit ${holder.id}.`,
+      );
+    }
+    if (previous && previous.spec.subdomain !== label) this.detach(previous);
+    this.bySubdomain.set(label, next);
+    this.closedRecently.delete(label);
+  }
+
+  detach(circuit: Circuit): void {
+    const label = circuit.spec.subdomain!;
+    if (this.bySubdomain.get(label) !== circuit) return;
+    this.bySubdomain.delete(label);
+    if (this.closedRecently.size >= CLOSED_MEMORY) {
+      this.closedRecently.delete(this.closedRecently.keys().next().value!);
+    }
+    this.closedRecently.set(label, true);
+  }
+
+  async close(): Promise<void> {
+    shutDown(this.server);
+  }
+}

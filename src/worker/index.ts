@@ -1,0 +1,202 @@
+/**
+ * The worker (data plane): factory and lifecycle. Reads like the request path:
+ * route-source (KV) → routing-table (one owner of circuit state) → frontend/{port,wildcard}
+ * → request-handler → auth/{setup,app-cookie} → proxy/{http,websocket} → upstream;
+ * activity and metrics on the side.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { AppProxyError } from '../contracts/errors.ts';
+import type { WorkerRegistration } from '../contracts/kv-layout.ts';
+import type { Protocol } from '../contracts/records.ts';
+import { SetupTokenVerifier } from '../core/setup-token.ts';
+import type { CounterStore, KvStore } from '../stores/types.ts';
+import { ActivityFlusher } from './activity.ts';
+import { AppCookies } from './auth/app-cookie.ts';
+import { PortFrontend } from './frontend/port.ts';
+import { WildcardFrontend } from './frontend/wildcard.ts';
+import { WorkerMetrics } from './metrics.ts';
+import { ForwardingPolicy } from './proxy/headers.ts';
+import { RequestHandler, type WorkerContext } from './request-handler.ts';
+import { RouteSource } from './route-source.ts';
+import { type Frontend, RoutingTable } from './routing-table.ts';
+
+export interface WorkerOptions {
+  /** Stable name, e.g. 'port-1'. */
+  authority: string;
+  frontendMode: 'port' | 'wildcard';
+  /** ['http'] for now; 'tcp' circuits get an AP_ERR_PROTOCOL_UNSUPPORTED readiness error. */
+  protocols: Protocol[];
+  /** Where listeners bind, e.g. '127.0.0.1'. */
+  bindHost: string;
+  /** Port mode: inclusive range. */
+  portRange?: [number, number];
+  /** Wildcard mode, e.g. 'apps.localhost'. */
+  wildcardDomain?: string;
+  /** Wildcard mode listen port; 0 = pick a free one. */
+  wildcardPort?: number;
+  /** What browsers use (TLS may terminate in front); 'https' ⇒ Secure + __Host- cookies. */
+  publicScheme: 'http' | 'https';
+  /** Host browsers use in port mode (e.g. '127.0.0.1'). */
+  publicHost: string;
+  /** Wildcard: the port browsers use; undefined = the actual wildcard listen port, null = scheme default. */
+  publicPort?: number | null;
+  kv: KvStore;
+  counters: CounterStore;
+  /** ≥ 32 bytes; HMAC key of app cookies. */
+  cookieSecret: Buffer;
+  /** Default 12 h. */
+  cookieTtlMs?: number;
+  /** Default 10 s. */
+  leaseTtlMs?: number;
+  /** Default 1000. */
+  activityFlushMs?: number;
+  /** IPs/CIDRs whose inbound X-Forwarded-* and Forwarded headers are kept and extended; default none. */
+  trustedProxies?: string[];
+  /** Default 300 s (apps are interactive; long polls exist). */
+  upstreamHeadersTimeoutMs?: number;
+  logger: Logger;
+  metrics: Registry;
+}
+
+export interface Worker {
+  /** Listen (wildcard), register under a lease, snapshot+watch circuits, publish readiness. */
+  start(): Promise<void>;
+  /** Stop accepting, revoke the lease, close every circuit's live connections, flush activity. */
+  close(): Promise<void>;
+  /** Valid after start(). */
+  readonly registration: WorkerRegistration;
+  /** Actual listen port in wildcard mode. */
+  readonly wildcardPort: number | null;
+  routeCount(): number;
+}
+
+function invalidConfig(message: string): AppProxyError {
+  return new AppProxyError('AP_ERR_CONFIG_INVALID', message);
+}
+
+function validate(opts: WorkerOptions): void {
+  if (!opts.authority || /[/\s]/.test(opts.authority))
+    throw invalidConfig('worker authority must be a non-empty name without / or spaces.');
+  if (!Buffer.isBuffer(opts.cookieSecret) || opts.cookieSecret.length < 32) {
+    throw invalidConfig('worker cookieSecret must be at least 32 bytes.');
+  }
+  if (opts.frontendMode === 'port') {
+    const r = opts.portRange;
+    if (!r || !Number.isInteger(r[0]) || !Number.isInteger(r[1]) || r[0] < 1 || r[1] > 65535 || r[0] > r[1]) {
+      throw invalidConfig('worker portRange must be [low, high] with 1 ≤ low ≤ high ≤ 65535 in port mode.');
+    }
+  } else if (opts.frontendMode === 'wildcard') {
+    if (!opts.wildcardDomain) throw invalidConfig('worker wildcardDomain is required in wildcard mode.');
+  } else {
+    throw invalidConfig(`worker frontendMode must be port or wildcard, not ${String(opts.frontendMode)}.`);
+  }
+}
+
+export function createWorker(opts: WorkerOptions): Worker {
+  validate(opts);
+  const logger = opts.logger.child({ component: 'worker', authority: opts.authority });
+  const flushMs = opts.activityFlushMs ?? 1000;
+  const upstreamHeadersTimeoutMs = opts.upstreamHeadersTimeoutMs ?? 300_000;
+  const metrics = new WorkerMetrics(opts.metrics);
+  const cookies = new AppCookies({
+    secret: opts.cookieSecret,
+    ttlMs: opts.cookieTtlMs ?? 12 * 3600 * 1000,
+    secure: opts.publicScheme === 'https',
+  });
+  const verifier = new SetupTokenVerifier();
+  const ctx: WorkerContext = {
+    cookies,
+    verifier,
+    counters: opts.counters,
+    forwarding: new ForwardingPolicy(opts.trustedProxies ?? [], opts.publicScheme),
+    metrics,
+    logger,
+    upstreamHeadersTimeoutMs,
+  };
+  const handler = new RequestHandler(ctx);
+  const wildcard =
+    opts.frontendMode === 'wildcard'
+      ? new WildcardFrontend(opts.wildcardDomain!, opts.bindHost, opts.wildcardPort ?? 0, handler)
+      : null;
+  const frontend: Frontend = wildcard ?? new PortFrontend(opts.bindHost, handler);
+  let table: RoutingTable | null = null;
+  const activity = new ActivityFlusher({
+    counters: opts.counters,
+    reporter: `${opts.authority}:${process.pid}`,
+    flushMs,
+    logger,
+    live: () => table?.values() ?? [],
+  });
+  table = new RoutingTable({
+    frontendMode: opts.frontendMode,
+    protocols: opts.protocols,
+    portRange: opts.portRange,
+    frontend,
+    activity,
+    circuitDeps: (spec) => ({ cookieName: cookies.nameFor(spec.id), metrics, upstreamHeadersTimeoutMs }),
+    onSizeChange: (n) => metrics.circuits.set(n),
+  });
+  let registration: WorkerRegistration | null = null;
+  const source = new RouteSource({
+    kv: opts.kv,
+    authority: opts.authority,
+    leaseTtlMs: opts.leaseTtlMs ?? 10_000,
+    registration: () => registration!,
+    table,
+    verifier,
+    logger,
+  });
+  let state: 'new' | 'starting' | 'running' | 'closed' = 'new';
+
+  return {
+    async start() {
+      if (state !== 'new') throw new Error(`worker ${opts.authority} cannot start twice`);
+      state = 'starting';
+      const port = wildcard ? await wildcard.start() : null;
+      registration = {
+        authority: opts.authority,
+        frontendMode: opts.frontendMode,
+        protocols: [...opts.protocols],
+        portRange: opts.frontendMode === 'port' ? opts.portRange! : null,
+        wildcardDomain: wildcard ? opts.wildcardDomain!.toLowerCase() : null,
+        publicScheme: opts.publicScheme,
+        publicHost: opts.publicHost,
+        publicPort: wildcard ? (opts.publicPort === undefined ? port : opts.publicPort) : null,
+        startedAt: new Date().toISOString(),
+      };
+      activity.start();
+      try {
+        await source.start();
+      } catch (err) {
+        await this.close();
+        throw err;
+      }
+      state = 'running';
+      logger.info({ mode: opts.frontendMode, wildcardPort: port, circuits: table!.size }, 'worker started');
+    },
+
+    async close() {
+      if (state === 'closed') return;
+      state = 'closed';
+      await frontend.close();
+      await source.close();
+      table!.closeAll();
+      await activity.close();
+      logger.info('worker closed');
+    },
+
+    get registration(): WorkerRegistration {
+      if (!registration) throw new Error('worker registration is available after start()');
+      return registration;
+    },
+
+    get wildcardPort() {
+      return wildcard?.listenPort ?? null;
+    },
+
+    routeCount() {
+      return table!.size;
+    },
+  };
+}

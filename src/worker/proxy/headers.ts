@@ -1,0 +1,137 @@
+/**
+ * Header policy between client and upstream, both ways:
+ * - hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade,
+ *   and any header named in Connection) are stripped; a WebSocket upgrade sets its own
+ *   `Connection: Upgrade` and `Upgrade` again;
+ * - the client's Host goes upstream unchanged (apps compare Origin with Host);
+ * - X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239) are replaced, unless the peer is a
+ *   trusted proxy, whose chain is kept and extended;
+ * - AppProxy's app cookies are removed from Cookie: the app never sees the credential.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { BlockList, isIPv6 } from 'node:net';
+import { stripAppCookies } from '../auth/app-cookie.ts';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // Node answers Expect: 100-continue itself; undici refuses to forward it.
+  'expect',
+]);
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
+
+function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-');
+}
+
+/** Names listed in a Connection header value (lower case). */
+function connectionTokens(value: string | string[] | undefined): Set<string> | null {
+  if (!value) return null;
+  const out = new Set<string>();
+  for (const t of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const n = t.trim().toLowerCase();
+    if (n) out.add(n);
+  }
+  return out;
+}
+
+export function clientIp(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+function forwardedFor(ip: string): string {
+  return isIPv6(ip) ? `"[${ip}]"` : ip;
+}
+
+function quoted(s: string): string {
+  return `"${s.replace(/["\\]/g, '\\$&')}"`;
+}
+
+export class ForwardingPolicy {
+  private readonly trusted: BlockList | null;
+
+  constructor(
+    trustedProxies: string[],
+    private readonly scheme: 'http' | 'https',
+  ) {
+    if (trustedProxies.length === 0) {
+      this.trusted = null;
+      return;
+    }
+    this.trusted = new BlockList();
+    for (const entry of trustedProxies) {
+      const [addr = '', bits] = entry.split('/');
+      const type = isIPv6(addr) ? 'ipv6' : 'ipv4';
+      if (bits === undefined) this.trusted.addAddress(addr, type);
+      else this.trusted.addSubnet(addr, Number(bits), type);
+    }
+  }
+
+  isTrusted(ip: string): boolean {
+    return this.trusted !== null && ip !== '' && this.trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  }
+
+  /** Headers for the upstream request; `upgrade` keeps the WebSocket handshake headers. */
+  upstreamHeaders(req: IncomingMessage, upgrade: boolean): Record<string, string | string[]> {
+    const src = req.headers;
+    const named = connectionTokens(src.connection);
+    const out: Record<string, string | string[]> = {};
+    for (const name in src) {
+      const v = src[name];
+      if (v === undefined || isHopByHop(name) || FORWARDING.has(name) || named?.has(name)) continue;
+      if (name === 'cookie') {
+        const kept = stripAppCookies(v as string);
+        if (kept !== undefined) out.cookie = kept;
+        continue;
+      }
+      out[name] = v;
+    }
+    if (upgrade) {
+      out.connection = 'Upgrade';
+      out.upgrade = src.upgrade as string;
+    }
+    const ip = clientIp(req);
+    const host = src.host ?? '';
+    const el = `for=${forwardedFor(ip)};host=${quoted(host)};proto=${this.scheme}`;
+    if (this.isTrusted(ip)) {
+      out['x-forwarded-for'] = src['x-forwarded-for'] ? `${joined(src['x-forwarded-for'])}, ${ip}` : ip;
+      out['x-forwarded-proto'] = first(src['x-forwarded-proto']) ?? this.scheme;
+      out['x-forwarded-host'] = first(src['x-forwarded-host']) ?? host;
+      out.forwarded = src.forwarded ? `${joined(src.forwarded)}, ${el}` : el;
+    } else {
+      out['x-forwarded-for'] = ip;
+      out['x-forwarded-proto'] = this.scheme;
+      out['x-forwarded-host'] = host;
+      out.forwarded = el;
+    }
+    return out;
+  }
+}
+
+function joined(v: string | string[]): string {
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Response headers for the client as a flat [name, value, …] list (keeps repeated Set-Cookie). */
+export function downstreamHeaders(
+  src: Record<string, string | string[] | undefined> | IncomingHttpHeaders,
+): string[] {
+  const named = connectionTokens(src.connection);
+  const out: string[] = [];
+  for (const name in src) {
+    const v = src[name];
+    if (v === undefined || isHopByHop(name) || named?.has(name)) continue;
+    if (Array.isArray(v)) for (const x of v) out.push(name, x);
+    else out.push(name, v);
+  }
+  return out;
+}

@@ -1,0 +1,317 @@
+/**
+ * The worker's view of the KV store (etcd role):
+ * - registration under a lease, renewed by re-granting and re-registering when the lease is lost
+ *   (readiness marks are re-put under the new lease);
+ * - its circuits: a prefix snapshot applied to the routing table, then a watch from the snapshot
+ *   revision; when the watch ends (`compacted`, `closed`, `unavailable`) it re-snapshots with
+ *   backoff and diffs against the table, so nothing is lost and nothing is re-done;
+ * - readiness marks, written by a latest-wins publisher so a slow store never blocks routing and
+ *   a put can never land after the delete that followed it;
+ * - the setup-token public keys, fed to the verifier.
+ * Changes reach the table one at a time, in revision order. If the store vanishes the table keeps
+ * serving what it last knew.
+ */
+import { importJWK, type JWK } from 'jose';
+import type { Logger } from 'pino';
+import { AppProxyError } from '../contracts/errors.ts';
+import {
+  kvKeys,
+  type RouteReadiness,
+  type SetupTokenKeySet,
+  type WorkerRegistration,
+} from '../contracts/kv-layout.ts';
+import type { SetupTokenVerifier } from '../core/setup-token.ts';
+import type { KvEntry, KvEvent, KvLease, KvStore, KvWatchError, KvWatcher } from '../stores/types.ts';
+import type { RoutingTable } from './routing-table.ts';
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function nextBackoff(ms: number): number {
+  return Math.min(BACKOFF_MAX_MS, ms * 2) * (0.75 + Math.random() * 0.5);
+}
+
+/** Snapshot + watch of one prefix that survives the end of its watch by re-snapshotting. */
+class PrefixSync {
+  private watcher: KvWatcher | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly kv: KvStore,
+    private readonly prefix: string,
+    private readonly onSnapshot: (entries: KvEntry[]) => Promise<void>,
+    private readonly onEvents: (events: KvEvent[]) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  /** First sync; throws if the store does not answer (the worker then fails to start). */
+  async start(): Promise<void> {
+    await this.sync();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.watcher?.close().catch(() => {});
+    this.watcher = null;
+  }
+
+  private async sync(): Promise<void> {
+    const { entries, revision } = await this.kv.getPrefix(this.prefix);
+    if (this.closed) return;
+    await this.onSnapshot(entries);
+    const w = await this.kv.watch(this.prefix, revision, {
+      onEvents: (events) => {
+        if (!this.closed && this.watcher === w) this.onEvents(events);
+      },
+      onError: (err: KvWatchError) => {
+        if (this.closed || (this.watcher !== null && this.watcher !== w)) return;
+        this.watcher = null;
+        this.logger.warn({ prefix: this.prefix, reason: err.reason }, 'watch ended; re-snapshotting');
+        void this.resync();
+      },
+    });
+    if (this.closed) await w.close();
+    else this.watcher = w;
+  }
+
+  private async resync(): Promise<void> {
+    let delay = BACKOFF_MIN_MS;
+    while (!this.closed) {
+      try {
+        await this.sync();
+        return;
+      } catch (err) {
+        this.logger.warn({ prefix: this.prefix, err, retryInMs: Math.round(delay) }, 're-snapshot failed');
+        await sleep(delay);
+        delay = nextBackoff(delay);
+      }
+    }
+  }
+}
+
+export interface RouteSourceOptions {
+  kv: KvStore;
+  authority: string;
+  leaseTtlMs: number;
+  registration: () => WorkerRegistration;
+  table: RoutingTable;
+  verifier: SetupTokenVerifier;
+  logger: Logger;
+}
+
+export class RouteSource {
+  private lease: KvLease | null = null;
+  private closed = false;
+  private readonly circuitsPrefix: string;
+  private readonly circuits: PrefixSync;
+  private readonly keys: PrefixSync;
+  /** Serializes table changes in revision order. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Readiness marks that should exist in KV, and those not written yet. */
+  private readonly marks = new Map<string, RouteReadiness>();
+  private readonly dirty = new Set<string>();
+  private publishing: Promise<void> | null = null;
+  private keysSeq = 0;
+
+  constructor(private readonly opts: RouteSourceOptions) {
+    const { kv, authority, logger } = opts;
+    this.circuitsPrefix = kvKeys.circuits(authority);
+    this.circuits = new PrefixSync(
+      kv,
+      this.circuitsPrefix,
+      (entries) => this.enqueue(() => this.applySnapshot(entries)),
+      (events) => void this.enqueue(() => this.applyEvents(events)),
+      logger,
+    );
+    const keysKey = kvKeys.setupTokenKeys();
+    this.keys = new PrefixSync(
+      kv,
+      keysKey,
+      async (entries) => this.applyKeys(entries.find((e) => e.key === keysKey)?.value ?? null),
+      (events) => {
+        for (const e of events) if (e.key === keysKey) void this.applyKeys(e.value);
+      },
+      logger,
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.register();
+    await this.keys.start();
+    await this.circuits.start();
+  }
+
+  /** Stops watching and revokes the lease (which drops the registration and readiness marks). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.circuits.close(), this.keys.close()]);
+    await this.chain.catch(() => {});
+    const lease = this.lease;
+    this.lease = null;
+    await lease?.revoke().catch((err: unknown) => this.opts.logger.warn({ err }, 'lease revoke failed'));
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch((err: unknown) => this.opts.logger.error({ err }, 'route change failed'));
+    return run;
+  }
+
+  // ------------------------------------------------------------------ registration and lease
+
+  private async register(): Promise<void> {
+    const { kv, leaseTtlMs, authority } = this.opts;
+    const lease = await kv.grantLease(leaseTtlMs);
+    try {
+      await kv.put(kvKeys.registration(authority), JSON.stringify(this.opts.registration()), {
+        lease: lease.id,
+      });
+    } catch (err) {
+      await lease.revoke().catch(() => {});
+      throw err;
+    }
+    if (this.closed) {
+      await lease.revoke().catch(() => {});
+      return;
+    }
+    this.lease = lease;
+    lease.lost.then(() => this.onLeaseLost(lease));
+    for (const id of this.marks.keys()) this.dirty.add(id);
+    this.publish();
+  }
+
+  private async onLeaseLost(lease: KvLease): Promise<void> {
+    if (this.closed || this.lease !== lease) return;
+    this.lease = null;
+    this.opts.logger.warn({ authority: this.opts.authority }, 'lease lost; registering again');
+    let delay = BACKOFF_MIN_MS;
+    while (!this.closed) {
+      try {
+        await this.register();
+        this.opts.logger.info({ authority: this.opts.authority }, 'registered again');
+        return;
+      } catch (err) {
+        this.opts.logger.warn({ err, retryInMs: Math.round(delay) }, 're-registration failed');
+        await sleep(delay);
+        delay = nextBackoff(delay);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ circuits
+
+  private idOf(key: string): string {
+    return key.slice(this.circuitsPrefix.length);
+  }
+
+  private async applySnapshot(entries: KvEntry[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const id = this.idOf(e.key);
+      if (id === '' || id.includes('/')) continue;
+      seen.add(id);
+      await this.put(id, e.value);
+    }
+    for (const id of [...this.opts.table.ids()]) if (!seen.has(id)) this.remove(id);
+    // Error marks of circuits that left while the watch was down.
+    for (const id of [...this.marks.keys()]) if (!seen.has(id)) this.remove(id);
+  }
+
+  private async applyEvents(events: KvEvent[]): Promise<void> {
+    for (const e of events) {
+      const id = this.idOf(e.key);
+      if (id === '' || id.includes('/')) continue;
+      if (e.type === 'put') await this.put(id, e.value ?? '');
+      else this.remove(id);
+    }
+  }
+
+  private async put(id: string, raw: string): Promise<void> {
+    try {
+      const changed = await this.opts.table.apply(id, raw);
+      if (changed || this.marks.get(id)?.state !== 'ready')
+        this.mark(id, { state: 'ready', at: new Date().toISOString() });
+    } catch (err) {
+      const e =
+        err instanceof AppProxyError
+          ? err
+          : new AppProxyError('AP_ERR_ROUTE_INVALID', undefined, undefined, { cause: err });
+      this.opts.logger.warn({ circuitId: id, code: e.code, err: e }, 'circuit cannot be served');
+      this.mark(id, { state: 'error', code: e.code, message: e.message, at: new Date().toISOString() });
+    }
+  }
+
+  private remove(id: string): void {
+    this.opts.table.remove(id);
+    if (this.marks.has(id)) this.mark(id, null);
+  }
+
+  // ------------------------------------------------------------------ readiness
+
+  private mark(id: string, r: RouteReadiness | null): void {
+    if (r) this.marks.set(id, r);
+    else this.marks.delete(id);
+    this.dirty.add(id);
+    this.publish();
+  }
+
+  /** Writes the current desired mark of every dirty id; one writer at a time, retried with backoff. */
+  private publish(): void {
+    if (this.publishing || this.closed) return;
+    this.publishing = this.publishLoop().finally(() => {
+      this.publishing = null;
+      if (this.dirty.size > 0 && this.lease && !this.closed) this.publish();
+    });
+  }
+
+  private async publishLoop(): Promise<void> {
+    let delay = BACKOFF_MIN_MS;
+    while (this.dirty.size > 0 && !this.closed) {
+      const lease = this.lease;
+      if (!lease) return; // register() marks everything dirty again and restarts publishing.
+      const id = this.dirty.values().next().value!;
+      this.dirty.delete(id);
+      const mark = this.marks.get(id);
+      const key = kvKeys.ready(this.opts.authority, id);
+      try {
+        if (mark) await this.opts.kv.put(key, JSON.stringify(mark), { lease: lease.id });
+        else await this.opts.kv.delete(key);
+        delay = BACKOFF_MIN_MS;
+      } catch (err) {
+        this.dirty.add(id); // rewrites whatever the mark is by then
+        this.opts.logger.warn({ circuitId: id, err, retryInMs: Math.round(delay) }, 'readiness write failed');
+        await sleep(delay);
+        delay = nextBackoff(delay);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ setup-token keys
+
+  /**
+   * Checks every key imports before handing the set to the verifier (which would otherwise hold a
+   * rejected import until the next verify). Updates apply in order; a stale one is dropped.
+   */
+  private async applyKeys(raw: string | null): Promise<void> {
+    const seq = ++this.keysSeq;
+    if (raw === null) {
+      this.opts.verifier.update({ keys: [] });
+      return;
+    }
+    try {
+      const set = JSON.parse(raw) as SetupTokenKeySet;
+      if (!Array.isArray(set.keys)) throw new Error('keys is not an array');
+      for (const k of set.keys) {
+        if (typeof k?.kid !== 'string') throw new Error('a key has no kid');
+        await importJWK(k as JWK, 'EdDSA');
+      }
+      if (seq === this.keysSeq) this.opts.verifier.update(set);
+    } catch (err) {
+      this.opts.logger.error({ err }, 'setup-token key set is malformed; keeping the previous keys');
+    }
+  }
+}
