@@ -1,0 +1,95 @@
+/** /v1/sessions: thin handlers (parse → service → reply). */
+import { isSessionFinal } from '../../core/session-state.ts';
+import { type App, type AppDeps, principal } from '../app.ts';
+import {
+  CreateSessionBody,
+  DeleteSessionQuery,
+  errorResponses,
+  IdParams,
+  SessionListQuery,
+  SessionListSchema,
+  SessionSchema,
+  StartServiceBody,
+  StartServiceResultSchema,
+} from '../schemas.ts';
+
+const tags = ['sessions'];
+
+export function registerSessionRoutes(app: App, d: AppDeps): void {
+  app.post(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'Create a session from a template; it starts PENDING and the agent launches it.',
+        tags,
+        body: CreateSessionBody,
+        response: { 201: SessionSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await d.sessions.create(principal(req), req.body)),
+  );
+
+  app.get(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'List sessions (admins: all; users: their own).',
+        tags,
+        querystring: SessionListQuery,
+        response: { 200: SessionListSchema, ...errorResponses },
+      },
+    },
+    async (req) => ({ items: await d.sessions.list(principal(req), req.query) }),
+  );
+
+  app.get(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        summary: 'One session, with its services.',
+        tags,
+        params: IdParams,
+        response: { 200: SessionSchema, ...errorResponses },
+      },
+    },
+    async (req) => d.sessions.get(principal(req), req.params.id),
+  );
+
+  app.delete(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        summary: 'Terminate a session: its circuits close first, then its processes stop.',
+        description:
+          '202 with the session TERMINATING while the flow continues; 200 when the session is already final ' +
+          '(or became final within the wait with ?wait=true). Repeating it is harmless.',
+        tags,
+        params: IdParams,
+        querystring: DeleteSessionQuery,
+        response: { 200: SessionSchema, 202: SessionSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const s = await d.sessions.terminate(principal(req), req.params.id, req.query.wait === true);
+      return reply.code(isSessionFinal(s.state) ? 200 : 202).send(s);
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/start-service',
+    {
+      schema: {
+        summary:
+          "Open (or reuse) a circuit to one of the session's services and get a setup URL for the browser.",
+        description:
+          'Without `frontend`, port mode is used when a live worker offers it for the protocol, else wildcard. ' +
+          'The worker serves the route before this answers. The setup URL is single-use and expires within 60 s.',
+        tags,
+        params: IdParams,
+        body: StartServiceBody,
+        response: { 200: StartServiceResultSchema, ...errorResponses },
+      },
+    },
+    async (req) => d.circuits.startService(principal(req), req.params.id, req.body),
+  );
+}

@@ -1,0 +1,245 @@
+/**
+ * Lifecycle sync (design §5.2): the one place that closes circuits and terminates sessions.
+ *
+ * Closing a circuit: SQL CLOSING (guarded UPDATE) → delete its RouteSpec from KV → wait until the
+ * worker deletes its readiness key, which it does once the route is gone and the circuit's live
+ * connections are cut (bounded by `circuitCloseTimeoutMs`; not waited for when the worker is not
+ * registered, since nobody would answer) → SQL CLOSED, which releases the slot.
+ *
+ * Terminating a session: TERMINATING (or ERROR when the agent reported a failure) → close every
+ * circuit of the session in parallel → `agent.terminate` → TERMINATED. The processes stop only
+ * after their routes are gone, so users see a clean refusal from the worker rather than a 502.
+ *
+ * Both are idempotent, and concurrent calls for one entity share one flow (per-id promise maps).
+ * State changes are guarded UPDATEs, so several managers cannot move an entity backwards; a flow
+ * interrupted by a crash is resumed by `recover()` from the durable CLOSING/TERMINATING states.
+ */
+import type { Logger } from 'pino';
+import type { AgentDriver } from '../../contracts/agent.ts';
+import { kvKeys, type RouteReadiness } from '../../contracts/kv-layout.ts';
+import type { SessionState } from '../../contracts/records.ts';
+import { SESSION_LIVE } from '../../core/session-state.ts';
+import type { KvStore } from '../../stores/types.ts';
+import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
+import type { SessionRepo } from '../repos/sessions.ts';
+import { waitForKey } from './kv-wait.ts';
+import type { WorkerService } from './workers.ts';
+
+export interface LifecycleDeps {
+  kv: KvStore;
+  sessions: SessionRepo;
+  circuits: CircuitRepo;
+  workers: WorkerService;
+  agent: AgentDriver;
+  logger: Logger;
+  circuitCloseTimeoutMs: number;
+  routeReadyTimeoutMs: number;
+}
+
+export interface TerminationFlow {
+  /** Settles once the session has left PENDING/RUNNING (TERMINATING, or final). */
+  begun: Promise<void>;
+  /** Settles when the flow is over (TERMINATED / ERROR, circuits CLOSED). */
+  done: Promise<void>;
+}
+
+/** How the session ends: TERMINATED (asked to, or it stopped), ERROR (the agent reported a failure). */
+export type TerminationOutcome = 'TERMINATED' | 'ERROR';
+
+export class Lifecycle {
+  private readonly closing = new Map<string, Promise<CircuitRow | undefined>>();
+  private readonly terminating = new Map<string, TerminationFlow>();
+  /** Abort signals of circuits being opened by this process, so a close stops their wait. */
+  private readonly opening = new Map<string, AbortController>();
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly d: LifecycleDeps) {}
+
+  /** Keeps `p` in the set of background work that `drain()` waits for. */
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const forget = () => this.inflight.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  /** Waits for background work, at most `timeoutMs`. Returns false when some was still running. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    // Circuits being opened are left to finish (their wait is bounded by routeReadyTimeoutMs):
+    // aborting them would strand PENDING circuits with a route already in KV.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((r) => {
+      timer = setTimeout(() => r(false), timeoutMs);
+    });
+    const all = (async () => {
+      while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+      return true as const;
+    })();
+    const ok = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    return ok;
+  }
+
+  /** Registers an opening circuit; the returned signal fires when the circuit gets closed meanwhile. */
+  beginOpening(circuitId: string): { signal: AbortSignal; end: () => void } {
+    const ac = new AbortController();
+    this.opening.set(circuitId, ac);
+    return {
+      signal: ac.signal,
+      end: () => {
+        if (this.opening.get(circuitId) === ac) this.opening.delete(circuitId);
+      },
+    };
+  }
+
+  /**
+   * Closes a circuit (see the module comment). `reason` undefined keeps the stored reason (used
+   * when resuming a close). Resolves with the final row, undefined when there is no such circuit.
+   */
+  closeCircuit(id: string, reason?: string): Promise<CircuitRow | undefined> {
+    const running = this.closing.get(id);
+    if (running) return running;
+    const p = this.track(this.runClose(id, reason)).finally(() => this.closing.delete(id));
+    this.closing.set(id, p);
+    return p;
+  }
+
+  private async runClose(id: string, reason: string | undefined): Promise<CircuitRow | undefined> {
+    const { circuits, kv, workers, logger } = this.d;
+    let row = await circuits.transition(id, 'CLOSING', reason);
+    if (!row) {
+      row = await circuits.get(id);
+      if (!row || row.state === 'CLOSED') return row;
+      if (row.state !== 'CLOSING')
+        throw new Error(`circuit ${id} could not move from ${row.state} to CLOSING`);
+    }
+    this.opening.get(id)?.abort();
+    await kv.delete(kvKeys.circuit(row.worker, id));
+    if (workers.isLive(row.worker)) {
+      // The worker deletes its readiness key once the route is gone and live connections are cut.
+      // A readiness `error` means it never served the route, so there is nothing to cut either.
+      const out = await waitForKey(kv, kvKeys.ready(row.worker, id), {
+        timeoutMs: this.d.circuitCloseTimeoutMs,
+        match: (v) => (v === null || isErrorReadiness(v) ? true : undefined),
+      });
+      if (out.kind === 'timeout') {
+        logger.warn(
+          { circuit: id, worker: row.worker },
+          'worker did not confirm the close in time; closing anyway',
+        );
+      }
+    }
+    const closed = await circuits.transition(id, 'CLOSED');
+    if (closed)
+      logger.info({ circuit: id, worker: closed.worker, reason: closed.state_reason }, 'circuit closed');
+    return closed ?? (await circuits.get(id));
+  }
+
+  /**
+   * Starts (or joins) the termination of a session. `reason` undefined keeps the stored reason.
+   * With outcome ERROR the session goes to ERROR at once (the agent already said it failed) and
+   * its circuits are then closed; with TERMINATED it passes through TERMINATING.
+   */
+  terminateSession(
+    id: string,
+    reason: string | undefined,
+    outcome: TerminationOutcome = 'TERMINATED',
+  ): TerminationFlow {
+    const running = this.terminating.get(id);
+    if (running) return running;
+    let markBegun!: () => void;
+    const begun = new Promise<void>((r) => {
+      markBegun = r;
+    });
+    const done = this.track(this.runTermination(id, reason, outcome, () => markBegun())).finally(() => {
+      markBegun();
+      this.terminating.delete(id);
+    });
+    done.catch(() => {});
+    const flow: TerminationFlow = { begun: Promise.race([begun, done]), done };
+    this.terminating.set(id, flow);
+    return flow;
+  }
+
+  private async runTermination(
+    id: string,
+    reason: string | undefined,
+    outcome: TerminationOutcome,
+    begun: () => void,
+  ): Promise<void> {
+    const { sessions, circuits, agent, logger } = this.d;
+    const row = await sessions.getRow(id);
+    if (!row) return;
+    let state: SessionState = row.state;
+    const wasFinal = state === 'TERMINATED' || state === 'ERROR';
+    if (outcome === 'ERROR' && state !== 'TERMINATED' && state !== 'ERROR') {
+      const moved = await sessions.transition(id, 'ERROR', reason);
+      state = moved?.state ?? (await sessions.getRow(id))?.state ?? state;
+    } else if (state === 'PENDING' || state === 'RUNNING') {
+      const moved = await sessions.transition(id, 'TERMINATING', reason);
+      state = moved?.state ?? (await sessions.getRow(id))?.state ?? state;
+    }
+    begun();
+
+    // Routes first: every circuit of the session leaves its worker before the processes stop.
+    const ids = await circuits.idsNotClosedOfSession(id);
+    const results = await Promise.allSettled(ids.map((c) => this.closeCircuit(c, 'session ended')));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+
+    // A session already final when this flow began has had its processes stopped before.
+    if (wasFinal || state === 'TERMINATED') return;
+    try {
+      await agent.terminate(id);
+    } catch (err) {
+      logger.error({ err, session: id }, 'agent could not stop the session');
+      if (state === 'TERMINATING') {
+        await sessions.transition(id, 'ERROR', `stopping the session failed: ${(err as Error).message}`);
+      }
+      return;
+    }
+    if (state === 'TERMINATING') {
+      await sessions.transition(id, 'TERMINATED');
+      logger.info({ session: id }, 'session terminated');
+    }
+  }
+
+  /**
+   * After a restart: sessions of this agent that it no longer runs (or that were mid-termination)
+   * go through termination; circuits that were CLOSING, or live on an ended session, or PENDING for
+   * longer than any allocation can take, are closed.
+   */
+  async recover(): Promise<void> {
+    const { sessions, circuits, agent, logger } = this.d;
+    const running = new Set(agent.running());
+    const flows: Promise<unknown>[] = [];
+    for (const s of await sessions.idsInStates(SESSION_LIVE, agent.name)) {
+      if (s.state === 'TERMINATING') flows.push(this.terminateSession(s.id, undefined).done);
+      else if (!running.has(s.id)) {
+        flows.push(
+          this.terminateSession(s.id, 'the agent no longer runs this session (found after a restart)').done,
+        );
+      }
+    }
+    for (const c of await circuits.idsToRecover(this.d.routeReadyTimeoutMs + 5000)) {
+      const reason =
+        c.why === 'closing'
+          ? undefined
+          : c.why === 'session ended'
+            ? 'session ended'
+            : 'allocation was interrupted';
+      flows.push(this.closeCircuit(c.id, reason));
+    }
+    const results = await Promise.allSettled(flows);
+    const failures = results.filter((r) => r.status === 'rejected').length;
+    if (flows.length > 0) logger.info({ recovered: flows.length, failures }, 'recovery after restart done');
+  }
+}
+
+function isErrorReadiness(value: string): boolean {
+  try {
+    return (JSON.parse(value) as RouteReadiness).state === 'error';
+  } catch {
+    return false;
+  }
+}

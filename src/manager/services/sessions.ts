@@ -1,0 +1,153 @@
+/**
+ * Sessions: creation (then `agent.launch` in the background), reads with ownership, and the
+ * agent's reports, which drive PENDING → RUNNING (with the services' backends) or, through the
+ * lifecycle service, ERROR / TERMINATED. Reports of one session are applied in order.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AgentDriver, AgentReport } from '../../contracts/agent.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import type { Session, SessionState } from '../../contracts/records.ts';
+import { isSessionFinal } from '../../core/session-state.ts';
+import type { SessionRepo } from '../repos/sessions.ts';
+import type { Principal } from './auth.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/** How long `DELETE ?wait=true` waits for the session to reach a final state. */
+export const TERMINATE_WAIT_MS = 30_000;
+
+export class SessionService {
+  private readonly reportChains = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly repo: SessionRepo,
+    private readonly agent: AgentDriver,
+    private readonly lifecycle: Lifecycle,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Subscribes to the agent's reports (once, at start). */
+  listen(): void {
+    this.agent.onReport((r) => this.enqueueReport(r));
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async create(p: Principal, input: { template: string; name?: string }): Promise<Session> {
+    const templates = this.agent.templates();
+    const tpl = templates.find((t) => t.name === input.template);
+    if (!tpl) {
+      throw new AppProxyError('AP_ERR_TEMPLATE_NOT_FOUND', `No template is named "${input.template}".`, {
+        template: input.template,
+        available: templates.map((t) => t.name),
+      });
+    }
+    if (!tpl.available) {
+      const reason = tpl.unavailableReason ?? 'unknown reason';
+      throw new AppProxyError(
+        'AP_ERR_TEMPLATE_UNAVAILABLE',
+        `The template "${tpl.name}" cannot run here: ${reason}`,
+        {
+          template: tpl.name,
+          reason,
+        },
+      );
+    }
+    const id = randomUUID();
+    const session = await this.repo.insert(
+      {
+        id,
+        name: input.name ?? `${tpl.name}-${randomBytes(2).toString('hex')}`,
+        template: tpl.name,
+        ownerId: p.userId,
+        agent: this.agent.name,
+      },
+      tpl.services,
+    );
+    this.lifecycle.track(this.launch(id, tpl.name));
+    return session;
+  }
+
+  async list(p: Principal, filter: { state?: SessionState }): Promise<Session[]> {
+    return this.repo.list({ ...filter, ...(p.role === 'admin' ? {} : { ownerId: p.userId }) });
+  }
+
+  /** The session if `p` may see it (admins: all; users: their own), else SESSION_NOT_FOUND. */
+  async get(p: Principal, id: string): Promise<Session> {
+    const s = await this.repo.get(id);
+    if (!s || (p.role !== 'admin' && s.ownerId !== p.userId))
+      throw new AppProxyError('AP_ERR_SESSION_NOT_FOUND');
+    return s;
+  }
+
+  /**
+   * Starts termination and answers once the session is TERMINATING (or final); with `wait`,
+   * once it is final (bounded by TERMINATE_WAIT_MS; the session is returned as it is then).
+   */
+  async terminate(p: Principal, id: string, wait: boolean): Promise<Session> {
+    await this.get(p, id);
+    const flow = this.lifecycle.terminateSession(id, `terminated on request of ${p.userId}`);
+    flow.done.catch((err) => this.logger.error({ err, session: id }, 'session termination failed'));
+    await flow.begun;
+    if (wait) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        flow.done,
+        new Promise<void>((r) => {
+          timer = setTimeout(r, TERMINATE_WAIT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
+    }
+    return this.get(p, id);
+  }
+
+  private async launch(id: string, template: string): Promise<void> {
+    try {
+      await this.agent.launch(id, template);
+    } catch (err) {
+      this.logger.error({ err, session: id }, 'agent could not launch the session');
+      this.enqueueReport({
+        sessionId: id,
+        state: 'ERROR',
+        reason: `launch failed: ${(err as Error).message}`,
+      });
+    }
+  }
+
+  private enqueueReport(r: AgentReport): void {
+    if (this.closed) return;
+    const prev = this.reportChains.get(r.sessionId) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.applyReport(r))
+      .catch((err) =>
+        this.logger.error({ err, session: r.sessionId, report: r.state }, 'could not apply agent report'),
+      );
+    this.reportChains.set(r.sessionId, next);
+    void this.lifecycle.track(next).finally(() => {
+      if (this.reportChains.get(r.sessionId) === next) this.reportChains.delete(r.sessionId);
+    });
+  }
+
+  private async applyReport(r: AgentReport): Promise<void> {
+    const row = await this.repo.getRow(r.sessionId);
+    if (!row) {
+      this.logger.warn({ session: r.sessionId, state: r.state }, 'agent report for an unknown session');
+      return;
+    }
+    if (r.state === 'RUNNING') {
+      const moved = await this.repo.markRunning(r.sessionId, r.services ?? []);
+      if (moved) this.logger.info({ session: r.sessionId }, 'session running');
+      return;
+    }
+    if (isSessionFinal(row.state)) return;
+    if (r.state === 'ERROR') {
+      await this.lifecycle.terminateSession(r.sessionId, r.reason ?? 'the session failed', 'ERROR').done;
+    } else if (row.state !== 'TERMINATING') {
+      // Stopped on its own: the same path as a requested termination.
+      await this.lifecycle.terminateSession(r.sessionId, r.reason ?? 'the session stopped on its own').done;
+    }
+  }
+}

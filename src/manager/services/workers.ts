@@ -1,0 +1,168 @@
+/**
+ * Which workers are alive: a snapshot of the registrations prefix, then a watch from its revision,
+ * re-snapshotting whenever the watch ends. A registration is accepted only after its worker row is
+ * upserted in SQL (circuits reference it), so the allocator never picks a worker SQL does not know.
+ * Events are applied one batch at a time, in order.
+ */
+import type { Logger } from 'pino';
+import { kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
+import type { WorkerInfo } from '../../contracts/records.ts';
+import type { KvEvent, KvStore, KvWatcher } from '../../stores/types.ts';
+import type { WorkerRepo } from '../repos/workers.ts';
+
+const RESNAPSHOT_DELAY_MS = 500;
+
+export class WorkerService {
+  private readonly live = new Map<string, WorkerRegistration>();
+  private watcher: KvWatcher | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly listeners = new Set<(authority: string, live: boolean) => void>();
+
+  constructor(
+    private readonly kv: KvStore,
+    private readonly repo: WorkerRepo,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Takes the first snapshot (so allocation works as soon as `start` resolves) and starts watching. */
+  async start(): Promise<void> {
+    await this.snapshot();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.close().catch(() => {});
+    await this.chain.catch(() => {});
+  }
+
+  registrations(): WorkerRegistration[] {
+    return [...this.live.values()];
+  }
+
+  get(authority: string): WorkerRegistration | undefined {
+    return this.live.get(authority);
+  }
+
+  isLive(authority: string): boolean {
+    return this.live.has(authority);
+  }
+
+  onChange(fn: (authority: string, live: boolean) => void): void {
+    this.listeners.add(fn);
+  }
+
+  /** Every worker SQL knows; `healthy` = its registration is present now. */
+  async list(): Promise<WorkerInfo[]> {
+    const rows = await this.repo.list();
+    return rows.map((r) => {
+      const reg = this.live.get(r.authority);
+      return {
+        authority: r.authority,
+        frontendMode: r.frontend_mode,
+        protocols: r.protocols,
+        portRange: r.port_min !== null && r.port_max !== null ? [r.port_min, r.port_max] : null,
+        wildcardDomain: r.wildcard_domain,
+        publicScheme: r.public_scheme,
+        publicHost: r.public_host,
+        publicPort: r.public_port,
+        healthy: reg !== undefined,
+        circuits: r.live_circuits,
+        lastSeenAt: reg ? new Date().toISOString() : r.last_seen_at.toISOString(),
+      };
+    });
+  }
+
+  private async snapshot(): Promise<void> {
+    if (this.closed) return;
+    const prefix = kvKeys.registrations();
+    try {
+      const { entries, revision } = await this.kv.getPrefix(prefix);
+      const seen = new Set<string>();
+      for (const e of entries) {
+        const reg = this.parse(e.key, e.value);
+        if (reg) {
+          await this.accept(reg);
+          seen.add(reg.authority);
+        }
+      }
+      for (const a of [...this.live.keys()]) if (!seen.has(a)) await this.drop(a);
+      if (this.closed) return;
+      this.watcher = await this.kv.watch(prefix, revision, {
+        onEvents: (events) => {
+          this.chain = this.chain.then(() => this.apply(events)).catch((err) => this.fail(err));
+        },
+        onError: (err) => this.fail(err),
+      });
+      if (this.closed) await this.watcher.close();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed) return;
+    this.logger.warn({ err }, 'worker registrations watch ended; taking a new snapshot');
+    const w = this.watcher;
+    this.watcher = undefined;
+    void w?.close().catch(() => {});
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      this.chain = this.chain.then(() => this.snapshot());
+    }, RESNAPSHOT_DELAY_MS);
+  }
+
+  private async apply(events: KvEvent[]): Promise<void> {
+    for (const e of events) {
+      if (this.closed) return;
+      if (e.type === 'put') {
+        const reg = this.parse(e.key, e.value);
+        if (reg) await this.accept(reg);
+      } else {
+        const authority = e.key.slice(kvKeys.registrations().length);
+        if (this.live.has(authority)) await this.drop(authority);
+      }
+    }
+  }
+
+  private async accept(reg: WorkerRegistration): Promise<void> {
+    await this.repo.upsert(reg);
+    const isNew = !this.live.has(reg.authority);
+    this.live.set(reg.authority, reg);
+    if (isNew) {
+      this.logger.info({ worker: reg.authority, mode: reg.frontendMode }, 'worker registered');
+      for (const l of this.listeners) l(reg.authority, true);
+    }
+  }
+
+  private async drop(authority: string): Promise<void> {
+    this.live.delete(authority);
+    this.logger.warn({ worker: authority }, 'worker registration vanished');
+    for (const l of this.listeners) l(authority, false);
+    await this.repo
+      .touch(authority)
+      .catch((err) => this.logger.warn({ err }, 'could not record worker last seen'));
+  }
+
+  private parse(key: string, value: string | null): WorkerRegistration | undefined {
+    try {
+      const reg = JSON.parse(value ?? '') as WorkerRegistration;
+      const authority = key.slice(kvKeys.registrations().length);
+      if (
+        reg.authority !== authority ||
+        !['port', 'wildcard'].includes(reg.frontendMode) ||
+        !Array.isArray(reg.protocols)
+      ) {
+        throw new Error('registration does not match its key or misses fields');
+      }
+      return reg;
+    } catch (err) {
+      this.logger.warn({ err, key }, 'ignoring malformed worker registration');
+      return undefined;
+    }
+  }
+}
