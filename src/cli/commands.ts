@@ -1,0 +1,503 @@
+/** The client commands: session, app, circuit, worker, template. */
+
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { TemplateInfo } from '../contracts/agent.ts';
+import type { Circuit, Session, StartServiceResult, WorkerInfo } from '../contracts/records.ts';
+import { formatDuration, parseDuration } from '../core/duration.ts';
+import type { ApiClient } from './client.ts';
+import { ApiError, CliError } from './errors.ts';
+import {
+  flatten,
+  formatAge,
+  formatJson,
+  formatKeyValues,
+  formatTable,
+  formatTime,
+  type Painter,
+  paintState,
+} from './format.ts';
+import { defaultIo, Runtime } from './runtime.ts';
+import { VERSION } from './version.ts';
+import { ProgressLine, sessionLabel, waitForRunning } from './wait.ts';
+
+const DEFAULT_WAIT_MS = 120_000;
+
+interface GlobalOptions {
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** commander argParser for duration options: `30s`, `2m`, `500ms`. */
+export function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function timeoutOption(what: string): Option {
+  return new Option('--timeout <duration>', `how long to wait for ${what} (e.g. 30s, 2m)`)
+    .argParser(durationArg)
+    .default(DEFAULT_WAIT_MS, formatDuration(DEFAULT_WAIT_MS));
+}
+
+/** What an action needs: the API client, output writers and the run's options. */
+class Ctx {
+  readonly rt: Runtime;
+  readonly json: boolean;
+  readonly client: ApiClient;
+  readonly p: Painter;
+
+  constructor(rt: Runtime, cmd: Command) {
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    this.rt = rt;
+    this.json = globals.json === true;
+    this.client = rt.client(globals);
+    this.p = rt.stdoutPainter;
+  }
+
+  out(text: string): void {
+    this.rt.io.stdout.write(text);
+  }
+
+  note(text: string): void {
+    this.rt.io.stderr.write(`${text}\n`);
+  }
+
+  /** `--json` prints the raw answer; otherwise the human rendering. */
+  emit(raw: unknown, human: () => string): void {
+    this.out(this.json ? formatJson(raw) : human());
+  }
+
+  progress(): ProgressLine {
+    return new ProgressLine(this.rt.io.stderr, this.rt.io.now);
+  }
+
+  waitOptions(timeoutMs: number) {
+    const io = this.rt.io;
+    return {
+      timeoutMs,
+      intervalMs: io.pollIntervalMs,
+      progress: this.progress(),
+      now: io.now,
+      sleep: io.sleep,
+    };
+  }
+
+  get now(): number {
+    return this.rt.io.now();
+  }
+}
+
+/**
+ * Resolves a session by id, or else by unique name. When several sessions share the name, the one
+ * that is not TERMINATED wins; otherwise the name is ambiguous.
+ */
+export async function resolveSession(client: ApiClient, ref: string): Promise<Session> {
+  let notFound: ApiError;
+  try {
+    return await client.getSession(ref);
+  } catch (err) {
+    if (!(err instanceof ApiError && (err.status === 404 || err.code === 'AP_ERR_VALIDATION'))) throw err;
+    notFound = err;
+  }
+  const { items } = await client.listSessions();
+  const named = items.filter((s) => s.name === ref);
+  const live = named.filter((s) => s.state !== 'TERMINATED');
+  const pick = named.length === 1 ? named[0] : live.length === 1 ? live[0] : undefined;
+  if (pick) return pick;
+  if (named.length === 0) {
+    throw new ApiError({
+      code: notFound.code === 'AP_ERR_VALIDATION' ? 'AP_ERR_SESSION_NOT_FOUND' : notFound.code,
+      status: 404,
+      message: `no session with id or name "${ref}"`,
+      requestId: notFound.requestId,
+    });
+  }
+  throw new CliError(
+    `session name "${ref}" is ambiguous (${named.map((s) => `${s.id} ${s.state}`).join(', ')}); use the id`,
+  );
+}
+
+// Renderings
+
+function stateWithReason(state: string, reason: string | null, p: Painter): string {
+  return reason ? `${paintState(state, p)} (${reason})` : paintState(state, p);
+}
+
+function renderSession(s: Session, p: Painter, now: number): string {
+  let out = formatKeyValues(
+    [
+      ['ID', s.id],
+      ['Name', s.name],
+      ['Template', s.template],
+      ['State', stateWithReason(s.state, s.stateReason, p)],
+      ['Owner', s.ownerId],
+      ['Created', formatTime(s.createdAt, now)],
+      ['Updated', formatTime(s.updatedAt, now)],
+    ],
+    p,
+  );
+  if (s.services.length > 0) {
+    out +=
+      '\n' +
+      formatTable(
+        [{ header: 'SERVICE' }, { header: 'PROTOCOL' }, { header: 'BACKEND' }],
+        s.services.map((svc) => [
+          svc.name,
+          svc.protocol,
+          svc.backend ? `${svc.backend.host}:${svc.backend.port}` : '-',
+        ]),
+        p,
+      );
+  }
+  return out;
+}
+
+function renderSessions(items: Session[], p: Painter, now: number): string {
+  const withReason = items.some((s) => s.stateReason);
+  const columns = [
+    { header: 'NAME', maxWidth: 40 },
+    { header: 'ID' },
+    { header: 'TEMPLATE' },
+    { header: 'STATE' },
+    { header: 'SERVICES', maxWidth: 40 },
+    { header: 'AGE', align: 'right' as const },
+    ...(withReason ? [{ header: 'REASON', maxWidth: 60 }] : []),
+  ];
+  const rows = items.map((s) => [
+    s.name,
+    s.id,
+    s.template,
+    paintState(s.state, p),
+    s.services.map((svc) => svc.name).join(',') || '-',
+    formatAge(s.createdAt, now),
+    ...(withReason ? [s.stateReason ?? ''] : []),
+  ]);
+  return formatTable(columns, rows, p);
+}
+
+function slotText(c: Circuit): string {
+  return 'port' in c.slot ? `port ${c.slot.port}` : `subdomain ${c.slot.subdomain}`;
+}
+
+function renderCircuit(c: Circuit, p: Painter, now: number): string {
+  return formatKeyValues(
+    [
+      ['ID', c.id],
+      ['Session', c.sessionId],
+      ['Service', `${c.service} (${c.protocol})`],
+      ['State', stateWithReason(c.state, c.stateReason, p)],
+      ['App URL', c.appUrl],
+      ['Worker', c.worker],
+      ['Frontend', `${c.frontendMode}, ${slotText(c)}`],
+      ['Backends', c.backends.map((b) => `${b.host}:${b.port}`).join(', ') || '-'],
+      ['Owner', c.ownerId],
+      ['Created', formatTime(c.createdAt, now)],
+      ['Closed', formatTime(c.closedAt, now)],
+    ],
+    p,
+  );
+}
+
+function renderCircuits(items: Circuit[], p: Painter, now: number): string {
+  return formatTable(
+    [
+      { header: 'ID' },
+      { header: 'SESSION' },
+      { header: 'SERVICE' },
+      { header: 'STATE' },
+      { header: 'WORKER' },
+      { header: 'APP URL' },
+      { header: 'AGE', align: 'right' },
+    ],
+    items.map((c) => [
+      c.id,
+      c.sessionId,
+      c.service,
+      paintState(c.state, p),
+      c.worker,
+      c.appUrl,
+      formatAge(c.createdAt, now),
+    ]),
+    p,
+  );
+}
+
+function renderWorkers(items: WorkerInfo[], p: Painter, now: number): string {
+  return formatTable(
+    [
+      { header: 'AUTHORITY' },
+      { header: 'MODE' },
+      { header: 'PROTOCOLS' },
+      { header: 'SLOTS' },
+      { header: 'PUBLIC' },
+      { header: 'HEALTHY' },
+      { header: 'CIRCUITS', align: 'right' },
+      { header: 'LAST SEEN', align: 'right' },
+    ],
+    items.map((w) => [
+      w.authority,
+      w.frontendMode,
+      w.protocols.join(',') || '-',
+      w.portRange ? `${w.portRange[0]}-${w.portRange[1]}` : w.wildcardDomain ? `*.${w.wildcardDomain}` : '-',
+      `${w.publicScheme}://${w.publicHost}${w.publicPort !== null ? `:${w.publicPort}` : ''}`,
+      w.healthy ? p.paint('yes', 'green') : p.paint('no', 'red'),
+      String(w.circuits),
+      w.lastSeenAt ? `${formatAge(w.lastSeenAt, now)} ago` : '-',
+    ]),
+    p,
+  );
+}
+
+function renderTemplates(items: TemplateInfo[], p: Painter): string {
+  return formatTable(
+    [
+      { header: 'NAME' },
+      { header: 'AVAILABLE' },
+      { header: 'SERVICES' },
+      { header: 'DESCRIPTION', maxWidth: 70 },
+    ],
+    items.map((t) => [
+      t.name,
+      t.available
+        ? p.paint('yes', 'green')
+        : `${p.paint('no', 'red')}${t.unavailableReason ? ` (${t.unavailableReason})` : ''}`,
+      t.services.map((s) => `${s.name} (${s.protocol})`).join(', ') || '-',
+      t.description,
+    ]),
+    p,
+  );
+}
+
+function renderStartService(r: StartServiceResult, p: Painter, now: number): string {
+  const expires = Date.parse(r.expiresAt);
+  const validity = Number.isNaN(expires)
+    ? `until ${r.expiresAt}`
+    : expires > now
+      ? `for ${formatDuration(expires - now)}, until ${r.expiresAt}`
+      : `until ${r.expiresAt}`;
+  return (
+    `Open this link in your browser (single use, valid ${validity}):\n\n` +
+    `  ${p.paint(p.paint(r.setupUrl, 'cyan'), 'bold')}\n\n` +
+    formatKeyValues(
+      [
+        ['App URL', r.appUrl],
+        ['Circuit', `${r.circuitId}${r.reused ? ' (reused)' : ''}`],
+      ],
+      p,
+    )
+  );
+}
+
+function emptyNote(ctx: Ctx, what: string, items: unknown[]): boolean {
+  if (items.length > 0 || ctx.json) return false;
+  ctx.note(`no ${what}`);
+  return true;
+}
+
+/**
+ * Registers `session`, `app`, `circuit`, `worker` and `template` on the program. The runtime carries
+ * the output streams and environment; it defaults to the real process.
+ */
+export function registerClientCommands(
+  program: Command,
+  rt: Runtime = new Runtime(defaultIo(), VERSION),
+): void {
+  const action =
+    <A extends unknown[]>(fn: (ctx: Ctx, ...args: A) => Promise<void>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      await fn(new Ctx(rt, cmd), ...(args.slice(0, -1) as A));
+    };
+
+  // session
+  const session = program.command('session').description('create, inspect and delete sessions');
+
+  session
+    .command('create')
+    .description('create a session from a template (POST /v1/sessions)')
+    .argument('<template>', 'template name (see `appproxy template list`)')
+    .option('--name <name>', 'session name (default: chosen by the manager)')
+    .option('--wait', 'wait until the session is RUNNING (or fails)')
+    .addOption(timeoutOption('the session with --wait'))
+    .action(
+      action(async (ctx, template: string, opts: { name?: string; wait?: boolean; timeout: number }) => {
+        let s = await ctx.client.createSession(opts.name ? { template, name: opts.name } : { template });
+        if (!ctx.json && !opts.wait) ctx.note(`session ${sessionLabel(s)} created (${s.state})`);
+        if (opts.wait) s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
+        ctx.emit(s, () => renderSession(s, ctx.p, ctx.now));
+      }),
+    );
+
+  session
+    .command('list')
+    .alias('ls')
+    .description('list sessions (GET /v1/sessions)')
+    .action(
+      action(async (ctx) => {
+        const res = await ctx.client.listSessions();
+        if (emptyNote(ctx, 'sessions', res.items)) return;
+        ctx.emit(res, () => renderSessions(res.items, ctx.p, ctx.now));
+      }),
+    );
+
+  session
+    .command('get')
+    .description('show one session (GET /v1/sessions/{id})')
+    .argument('<session>', 'session id or name')
+    .action(
+      action(async (ctx, ref: string) => {
+        const s = await resolveSession(ctx.client, ref);
+        ctx.emit(s, () => renderSession(s, ctx.p, ctx.now));
+      }),
+    );
+
+  session
+    .command('delete')
+    .alias('rm')
+    .description('terminate a session and close its circuits (DELETE /v1/sessions/{id})')
+    .argument('<session>', 'session id or name')
+    .option('--no-wait', 'return once termination has started instead of when it is TERMINATED')
+    .addOption(timeoutOption('termination'))
+    .action(
+      action(async (ctx, ref: string, opts: { wait: boolean; timeout: number }) => {
+        const target = await resolveSession(ctx.client, ref);
+        const s = await ctx.client.deleteSession(target.id, { wait: opts.wait, timeoutMs: opts.timeout });
+        ctx.emit(
+          s,
+          () => `session ${sessionLabel(s)} ${s.state === 'TERMINATED' ? 'terminated' : `is ${s.state}`}\n`,
+        );
+      }),
+    );
+
+  // app
+  const app = program.command('app').description('open apps served by sessions');
+
+  app
+    .command('open')
+    .description('open a service of a session: waits for it to run, then prints a setup link')
+    .argument('<session>', 'session id or name')
+    .argument('<service>', 'service name (see `appproxy session get`)')
+    .addOption(
+      new Option('--frontend <mode>', 'frontend mode of the app address').choices(['port', 'wildcard']),
+    )
+    .option('--next <path>', 'path on the app to land on after setup (e.g. /lab)')
+    .option('--browser', 'also try to open the link with the system browser (xdg-open)')
+    .addOption(timeoutOption('the session to run'))
+    .action(
+      action(
+        async (
+          ctx,
+          ref: string,
+          service: string,
+          opts: { frontend?: 'port' | 'wildcard'; next?: string; browser?: boolean; timeout: number },
+        ) => {
+          if (opts.next !== undefined && !opts.next.startsWith('/')) {
+            throw new CliError(`--next must be a path starting with "/" (got "${opts.next}")`, 2);
+          }
+          let s = await resolveSession(ctx.client, ref);
+          if (s.services.length > 0 && !s.services.some((svc) => svc.name === service)) {
+            throw new CliError(
+              `session ${sessionLabel(s)} has no service "${service}" (services: ${s.services.map((x) => x.name).join(', ')})`,
+            );
+          }
+          s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
+          const result = await ctx.client.startService(s.id, {
+            service,
+            ...(opts.frontend ? { frontend: opts.frontend } : {}),
+            ...(opts.next ? { next: opts.next } : {}),
+          });
+          ctx.emit(result, () => renderStartService(result, ctx.p, ctx.now));
+          if (opts.browser) {
+            const opened = await ctx.rt.io.openUrl(result.setupUrl).catch(() => false);
+            if (!opened) ctx.note('could not launch a browser (no xdg-open); open the link above yourself');
+          }
+        },
+      ),
+    );
+
+  // circuit
+  const circuit = program.command('circuit').description('inspect and close circuits (app addresses)');
+
+  circuit
+    .command('list')
+    .alias('ls')
+    .description('list circuits (GET /v1/circuits)')
+    .option('--session <session>', 'only circuits of this session (id or name)')
+    .action(
+      action(async (ctx, opts: { session?: string }) => {
+        const sessionId = opts.session ? (await resolveSession(ctx.client, opts.session)).id : undefined;
+        const res = await ctx.client.listCircuits(sessionId ? { sessionId } : {});
+        if (emptyNote(ctx, 'circuits', res.items)) return;
+        ctx.emit(res, () => renderCircuits(res.items, ctx.p, ctx.now));
+      }),
+    );
+
+  circuit
+    .command('get')
+    .description('show one circuit (GET /v1/circuits/{id})')
+    .argument('<id>', 'circuit id')
+    .action(
+      action(async (ctx, id: string) => {
+        const c = await ctx.client.getCircuit(id);
+        ctx.emit(c, () => renderCircuit(c, ctx.p, ctx.now));
+      }),
+    );
+
+  circuit
+    .command('delete')
+    .alias('rm')
+    .description('close a circuit; its app address stops working (DELETE /v1/circuits/{id})')
+    .argument('<id>', 'circuit id')
+    .action(
+      action(async (ctx, id: string) => {
+        const c = await ctx.client.deleteCircuit(id);
+        ctx.emit(c, () => `circuit ${c.id} ${c.state === 'CLOSED' ? 'closed' : `is ${c.state}`}\n`);
+      }),
+    );
+
+  circuit
+    .command('activity')
+    .description('show what counts as activity on a circuit and when it will be collected')
+    .argument('<id>', 'circuit id')
+    .action(
+      action(async (ctx, id: string) => {
+        const a = await ctx.client.circuitActivity(id);
+        ctx.emit(a, () => formatKeyValues(flatten(a), ctx.p));
+      }),
+    );
+
+  // worker: `appproxy worker` itself is the server command (runs a worker) when registered first;
+  // `list` is added under it, or under a client-only `worker` group when there is none.
+  const worker =
+    program.commands.find((c) => c.name() === 'worker') ??
+    program.command('worker').description('workers (the data plane) known to the manager');
+  worker
+    .command('list')
+    .alias('ls')
+    .description('list workers known to the manager (GET /v1/workers)')
+    .action(
+      action(async (ctx) => {
+        const res = await ctx.client.listWorkers();
+        if (emptyNote(ctx, 'workers', res.items)) return;
+        ctx.emit(res, () => renderWorkers(res.items, ctx.p, ctx.now));
+      }),
+    );
+
+  // template
+  const template = program.command('template').description('templates sessions are created from');
+  template
+    .command('list')
+    .alias('ls')
+    .description('list templates (GET /v1/templates)')
+    .action(
+      action(async (ctx) => {
+        const res = await ctx.client.listTemplates();
+        if (emptyNote(ctx, 'templates', res.items)) return;
+        ctx.emit(res, () => renderTemplates(res.items, ctx.p));
+      }),
+    );
+}
