@@ -4,13 +4,13 @@
  * and driven over WebSocket, then termination with every kernel process gone.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { descendants, isAlive, type ProcId } from '../../src/agent/process-tree.ts';
 import { builtinTemplates, findExecutable } from '../../src/agent/templates.ts';
+import { executeOnKernel } from '../fixtures/jupyter.ts';
 import { type Harness, harness, httpRequest, pidExists } from './helpers.ts';
 
 const missing = findExecutable('jupyter-notebook') === null;
@@ -73,40 +73,7 @@ describe('jupyter template', { skip: missing ? 'jupyter-notebook is not installe
       origin: ORIGIN,
     });
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const msgId = randomUUID();
-    const output = new Promise<string>((resolve) => {
-      ws.on('message', (data) => {
-        const msg = JSON.parse(String(data)) as {
-          msg_type: string;
-          parent_header: { msg_id?: string };
-          content: { text?: string };
-        };
-        if (msg.parent_header.msg_id === msgId && msg.msg_type === 'stream') resolve(msg.content.text ?? '');
-      });
-    });
-    ws.send(
-      JSON.stringify({
-        header: {
-          msg_id: msgId,
-          username: 'test',
-          session: randomUUID(),
-          msg_type: 'execute_request',
-          version: '5.3',
-          date: new Date().toISOString(),
-        },
-        parent_header: {},
-        metadata: {},
-        channel: 'shell',
-        content: {
-          code: 'print(6 * 7)',
-          silent: false,
-          store_history: false,
-          user_expressions: {},
-          allow_stdin: false,
-        },
-      }),
-    );
-    assert.equal((await output).trim(), '42');
+    assert.equal((await executeOnKernel(ws, 'print(6 * 7)')).trim(), '42');
     ws.close();
 
     // Kernels run in their own session (not the notebook's process group): find them by ancestry.

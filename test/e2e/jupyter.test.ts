@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { CookieJar, followSetup, request } from '../fixtures/http.ts';
+import { executeOnKernel } from '../fixtures/jupyter.ts';
 import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
 
 const hasJupyter = existsSync('/usr/bin/jupyter-notebook');
@@ -59,47 +60,11 @@ describe('Jupyter Notebook through the proxy', {
     const ws = new WebSocket(`ws://${u.host}/api/kernels/${kernel.id}/channels?session_id=${randomUUID()}`, {
       headers: { cookie: jar.header(origin)!, origin },
     });
-    const msgId = randomUUID();
-    const result = new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no execute_result within 60 s')), 60_000);
-      ws.on('message', (data) => {
-        const msg = JSON.parse(String(data));
-        if (msg.parent_header?.msg_id === msgId && msg.msg_type === 'execute_result') {
-          clearTimeout(timer);
-          resolve(msg.content.data['text/plain']);
-        }
-      });
-      ws.on('error', reject);
-    });
     await new Promise((r, j) => {
       ws.once('open', r);
       ws.once('error', j);
     });
-    ws.send(
-      JSON.stringify({
-        header: {
-          msg_id: msgId,
-          username: 'test',
-          session: randomUUID(),
-          msg_type: 'execute_request',
-          version: '5.3',
-          date: new Date().toISOString(),
-        },
-        parent_header: {},
-        metadata: {},
-        content: {
-          code: '1+1',
-          silent: false,
-          store_history: true,
-          user_expressions: {},
-          allow_stdin: false,
-          stop_on_error: true,
-        },
-        channel: 'shell',
-        buffers: [],
-      }),
-    );
-    assert.equal(await result, '2');
+    assert.equal(await executeOnKernel(ws, '1+1'), '2');
     ws.close();
   });
 });
