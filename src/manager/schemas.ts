@@ -71,15 +71,47 @@ export const SessionSchema = Type.Object(
   closed,
 );
 
+/** A service of an external session: where it already listens (a pod, a container, a VM). */
+export const ExternalServiceSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z][a-z0-9-]*$' }),
+    protocol: Type.Union([Type.Literal('http'), Type.Literal('tcp')]),
+    host: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])$',
+      description: 'Host name or IP address of the backend (IPv6 in brackets).',
+    }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  },
+  closed,
+);
+
 export const CreateSessionBody = Type.Object(
   {
-    template: Type.String({ minLength: 1, maxLength: 128 }),
+    template: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: 'A template of the agent. Give this or `external`.',
+      }),
+    ),
+    external: Type.Optional(
+      Type.Object(
+        { services: Type.Array(ExternalServiceSchema, { minItems: 1, maxItems: 32 }) },
+        {
+          ...closed,
+          description:
+            'Register a session that runs elsewhere, by the addresses of its services (admins only). It is RUNNING at once; terminating it closes its circuits and stops nothing else.',
+        },
+      ),
+    ),
     name: Type.Optional(
       Type.String({
         minLength: 1,
         maxLength: 63,
         pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
-        description: 'Default: <template>-<4 hex>.',
+        description: 'Default: <template>-<4 hex> (external: external-<4 hex>).',
       }),
     ),
   },

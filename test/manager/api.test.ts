@@ -62,7 +62,9 @@ describe('manager API shape', () => {
     assert.equal(wrong.body.detail[0].in, 'body');
     const missing = await h.api('POST', '/v1/sessions', {});
     assertEnvelope(missing, 400, 'AP_ERR_VALIDATION');
-    assert.deepEqual(missing.body.detail, [{ field: '/template', in: 'body', message: 'is required' }]);
+    assert.deepEqual(missing.body.detail, [
+      { field: '/template', in: 'body', message: 'exactly one of template and external is required' },
+    ]);
     const query = await h.api('GET', '/v1/sessions?state=SLEEPING');
     assertEnvelope(query, 400, 'AP_ERR_VALIDATION');
     assert.equal(query.body.detail[0].field, '/state');
@@ -268,10 +270,11 @@ describe('manager API shape', () => {
       requestBody: { content: Record<string, { schema: unknown }> };
     };
     const schema = post.requestBody.content['application/json']!.schema as {
-      required: string[];
+      properties: Record<string, unknown>;
       additionalProperties: boolean;
     };
-    assert.deepEqual(schema.required, ['template']);
+    // One of `template` and `external` is required; the service checks that they are exclusive.
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['external', 'name', 'template']);
     assert.equal(schema.additionalProperties, false);
   });
 

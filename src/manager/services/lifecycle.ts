@@ -190,7 +190,8 @@ export class Lifecycle {
     // A session already final when this flow began has had its processes stopped before.
     if (wasFinal || state === 'TERMINATED') return;
     try {
-      await agent.terminate(id);
+      // Sessions registered by address (external) run elsewhere: there is nothing to stop here.
+      if (row.agent === agent.name) await agent.terminate(id);
     } catch (err) {
       logger.error({ err, session: id }, 'agent could not stop the session');
       if (state === 'TERMINATING') {

@@ -7,11 +7,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AgentDriver, AgentReport } from '../../contracts/agent.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import type { Session, SessionState } from '../../contracts/records.ts';
+import type { Protocol, Session, SessionState } from '../../contracts/records.ts';
 import { isSessionFinal } from '../../core/session-state.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
 import type { Principal } from './auth.ts';
 import type { Lifecycle } from './lifecycle.ts';
+
+/** The agent name of sessions registered by address; no agent runs them. */
+export const EXTERNAL_AGENT = 'external';
+
+export interface ExternalService {
+  name: string;
+  protocol: Protocol;
+  host: string;
+  port: number;
+}
 
 /** How long `DELETE ?wait=true` waits for the session to reach a final state. */
 export const TERMINATE_WAIT_MS = 30_000;
@@ -36,12 +46,24 @@ export class SessionService {
     this.closed = true;
   }
 
-  async create(p: Principal, input: { template: string; name?: string }): Promise<Session> {
+  async create(
+    p: Principal,
+    input: { template?: string; name?: string; external?: { services: ExternalService[] } },
+  ): Promise<Session> {
+    if ((input.template === undefined) === (input.external === undefined)) {
+      throw new AppProxyError(
+        'AP_ERR_VALIDATION',
+        'Give either a template or an external session, not both.',
+        [{ field: '/template', in: 'body', message: 'exactly one of template and external is required' }],
+      );
+    }
+    if (input.external) return this.registerExternal(p, input.external.services, input.name);
+    const template = input.template!;
     const templates = this.agent.templates();
-    const tpl = templates.find((t) => t.name === input.template);
+    const tpl = templates.find((t) => t.name === template);
     if (!tpl) {
-      throw new AppProxyError('AP_ERR_TEMPLATE_NOT_FOUND', `No template is named "${input.template}".`, {
-        template: input.template,
+      throw new AppProxyError('AP_ERR_TEMPLATE_NOT_FOUND', `No template is named "${template}".`, {
+        template,
         available: templates.map((t) => t.name),
       });
     }
@@ -69,6 +91,35 @@ export class SessionService {
     );
     this.lifecycle.track(this.launch(id, tpl.name));
     return session;
+  }
+
+  /**
+   * External sessions run elsewhere and are known only by their services' addresses. Only admins
+   * may register them: a backend address is where the proxy will connect on users' behalf.
+   */
+  private async registerExternal(p: Principal, services: ExternalService[], name?: string): Promise<Session> {
+    if (p.role !== 'admin')
+      throw new AppProxyError('AP_ERR_FORBIDDEN', 'Only admins may register external sessions.');
+    const names = new Set(services.map((s) => s.name));
+    if (names.size !== services.length) {
+      throw new AppProxyError('AP_ERR_VALIDATION', 'Service names must be unique.', [
+        { field: '/external/services', in: 'body', message: 'duplicate service name' },
+      ]);
+    }
+    const id = randomUUID();
+    await this.repo.insert(
+      {
+        id,
+        name: name ?? `external-${randomBytes(2).toString('hex')}`,
+        template: EXTERNAL_AGENT,
+        ownerId: p.userId,
+        agent: EXTERNAL_AGENT,
+      },
+      services,
+    );
+    await this.repo.markRunning(id, services);
+    this.logger.info({ session: id, services: services.length }, 'external session registered');
+    return this.get(p, id);
   }
 
   async list(p: Principal, filter: { state?: SessionState }): Promise<Session[]> {
