@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (real apps and a real browser) when they are
+# Installs the Debian packages the test suite needs (real apps, a real browser and the real stores) when they are
 # missing. Called by `npm test` and by .ci/run; safe to run again. Without root (or sudo) it only
 # says what is missing: the tests that need those programs then say why they skip.
 set -euo pipefail
@@ -7,6 +7,11 @@ need=()
 command -v jupyter-notebook >/dev/null 2>&1 || need+=(jupyter-notebook)
 [ -f /usr/lib/python3/dist-packages/ipykernel/__init__.py ] || need+=(python3-ipykernel)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The production stores, started on loopback by the tests (test/infra).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
   echo "setup: missing Debian packages: ${need[*]} (run as root: apt-get install -y ${need[*]})" >&2
