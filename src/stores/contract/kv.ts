@@ -536,6 +536,9 @@ export function kvContract<S extends KvStore>(
           try {
             await kv.put(`${p}w`, '1');
             await kv.put(`${p}n/1`, '2');
+            // A network watch may still have n/1 in flight when the put resolves; closing drops
+            // what is in flight, so wait for it before closing (what is tested is independence).
+            await narrow.waitForEvents(1);
             await wn.close();
             await kv.put(`${p}n/2`, '3');
             await wide.waitForEvents(3);
