@@ -41,7 +41,8 @@ export class Circuit implements ActivitySource {
   readonly ownerId: string;
   readonly cookieName: string;
   readonly backend: { host: string; port: number };
-  readonly pool: Pool;
+  /** Built on the first HTTP request: an idle circuit (or a WebSocket-only one) holds no pool. */
+  private upstreamPool: Pool | null = null;
   readonly activity = new ActivityCell();
   /** Client sockets (HTTP keep-alive and upgraded ones). */
   readonly sockets = new Set<TrackedSocket>();
@@ -59,13 +60,21 @@ export class Circuit implements ActivitySource {
     this.ownerId = spec.ownerId;
     this.cookieName = deps.cookieName;
     this.backend = spec.backends[0]!;
-    const host = this.backend.host.includes(':') ? `[${this.backend.host}]` : this.backend.host;
-    this.pool = new Pool(`http://${host}:${this.backend.port}`, {
-      headersTimeout: deps.upstreamHeadersTimeoutMs,
-      // No body timeout: streams (SSE, downloads, long polls) may stay quiet for a long time.
-      bodyTimeout: 0,
-      connect: { timeout: 10_000 },
-    });
+  }
+
+  get pool(): Pool {
+    if (this.upstreamPool === null) {
+      const host = this.backend.host.includes(':') ? `[${this.backend.host}]` : this.backend.host;
+      this.upstreamPool = new Pool(`http://${host}:${this.backend.port}`, {
+        headersTimeout: this.deps.upstreamHeadersTimeoutMs,
+        // No body timeout: streams (SSE, downloads, long polls) may stay quiet for a long time.
+        bodyTimeout: 0,
+        connect: { timeout: 10_000 },
+      });
+      // A closed circuit refuses work: dispatch on a destroyed pool fails like a closed one.
+      if (this.closed) void this.upstreamPool.destroy().catch(() => {});
+    }
+    return this.upstreamPool;
   }
 
   /**
@@ -147,7 +156,7 @@ export class Circuit implements ActivitySource {
     }
     for (const s of this.upstreams) s.destroy();
     this.upstreams.clear();
-    this.pool.destroy().catch(() => {});
+    this.upstreamPool?.destroy().catch(() => {});
   }
 
   private sampleSocket(socket: TrackedSocket, st: ConnState, now: number): void {

@@ -9,17 +9,10 @@ import type { Registry } from 'prom-client';
 import { AppProxyError } from '../contracts/errors.ts';
 import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
-import { SetupTokenVerifier } from '../core/setup-token.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
-import { ActivityFlusher } from './activity.ts';
-import { AppCookies } from './auth/app-cookie.ts';
-import { PortFrontend } from './frontend/port.ts';
-import { WildcardFrontend } from './frontend/wildcard.ts';
-import { WorkerMetrics } from './metrics.ts';
-import { ForwardingPolicy } from './proxy/headers.ts';
-import { RequestHandler, type WorkerContext } from './request-handler.ts';
+import { buildDataPlane, type DataPlaneConfig } from './data-plane.ts';
+import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess.ts';
 import { RouteSource } from './route-source.ts';
-import { type Frontend, RoutingTable } from './routing-table.ts';
 
 export interface WorkerOptions {
   /** Stable name, e.g. 'port-1'. */
@@ -57,6 +50,13 @@ export interface WorkerOptions {
   upstreamHeadersTimeoutMs?: number;
   logger: Logger;
   metrics: Registry;
+  /**
+   * Data-plane processes (default 1). With N > 1 this process keeps the route source,
+   * registration and readiness and serves too, and N−1 child processes serve the same ports
+   * (SO_REUSEPORT, Linux); a readiness mark is written once every process applied the change.
+   * Prometheus metrics then cover this process's share of the traffic only.
+   */
+  processes?: number;
 }
 
 export interface Worker {
@@ -69,6 +69,8 @@ export interface Worker {
   /** Actual listen port in wildcard mode. */
   readonly wildcardPort: number | null;
   routeCount(): number;
+  /** Pids of the processes serving (this one first, then data-plane children). */
+  processIds(): number[];
 }
 
 function invalidConfig(message: string): AppProxyError {
@@ -76,6 +78,11 @@ function invalidConfig(message: string): AppProxyError {
 }
 
 function validate(opts: WorkerOptions): void {
+  if (
+    opts.processes !== undefined &&
+    (!Number.isInteger(opts.processes) || opts.processes < 1 || opts.processes > 256)
+  )
+    throw invalidConfig('worker processes must be an integer from 1 to 256.');
   if (!opts.authority || /[/\s]/.test(opts.authority))
     throw invalidConfig('worker authority must be a non-empty name without / or spaces.');
   if (!Buffer.isBuffer(opts.cookieSecret) || opts.cookieSecret.length < 32) {
@@ -96,46 +103,31 @@ function validate(opts: WorkerOptions): void {
 export function createWorker(opts: WorkerOptions): Worker {
   validate(opts);
   const logger = opts.logger.child({ component: 'worker', authority: opts.authority });
-  const flushMs = opts.activityFlushMs ?? 1000;
-  const upstreamHeadersTimeoutMs = opts.upstreamHeadersTimeoutMs ?? 300_000;
-  const metrics = new WorkerMetrics(opts.metrics);
-  const cookies = new AppCookies({
-    secret: opts.cookieSecret,
-    ttlMs: opts.cookieTtlMs ?? 12 * 3600 * 1000,
-    secure: opts.publicScheme === 'https',
-  });
-  const verifier = new SetupTokenVerifier();
-  const ctx: WorkerContext = {
-    cookies,
-    verifier,
-    counters: opts.counters,
-    forwarding: new ForwardingPolicy(opts.trustedProxies ?? [], opts.publicScheme),
-    metrics,
-    logger,
-    upstreamHeadersTimeoutMs,
-  };
-  const handler = new RequestHandler(ctx);
-  const wildcard =
-    opts.frontendMode === 'wildcard'
-      ? new WildcardFrontend(opts.wildcardDomain!, opts.bindHost, opts.wildcardPort ?? 0, handler)
-      : null;
-  const frontend: Frontend = wildcard ?? new PortFrontend(opts.bindHost, handler);
-  let table: RoutingTable | null = null;
-  const activity = new ActivityFlusher({
-    counters: opts.counters,
-    reporter: `${opts.authority}:${process.pid}`,
-    flushMs,
-    logger,
-    live: () => table?.values() ?? [],
-  });
-  table = new RoutingTable({
+  const processes = opts.processes ?? 1;
+  const cfg: DataPlaneConfig = {
+    authority: opts.authority,
     frontendMode: opts.frontendMode,
-    protocols: opts.protocols,
+    protocols: [...opts.protocols],
+    bindHost: opts.bindHost,
     portRange: opts.portRange,
-    frontend,
-    activity,
-    circuitDeps: (spec) => ({ cookieName: cookies.nameFor(spec.id), metrics, upstreamHeadersTimeoutMs }),
-    onSizeChange: (n) => metrics.circuits.set(n),
+    wildcardDomain: opts.wildcardDomain,
+    wildcardPort: opts.wildcardPort ?? 0,
+    publicScheme: opts.publicScheme,
+    cookieSecret: opts.cookieSecret,
+    cookieTtlMs: opts.cookieTtlMs ?? 12 * 3600 * 1000,
+    activityFlushMs: opts.activityFlushMs ?? 1000,
+    trustedProxies: opts.trustedProxies ?? [],
+    upstreamHeadersTimeoutMs: opts.upstreamHeadersTimeoutMs ?? 300_000,
+    reusePort: processes > 1,
+  };
+  const children = processes > 1 ? new DataPlaneChildren(processes - 1, opts.counters, logger) : null;
+  const { verifier, wildcard, frontend, activity, table, metrics } = buildDataPlane(cfg, {
+    counters: opts.counters,
+    logger,
+    metrics: opts.metrics,
+    reporter: `${opts.authority}:${process.pid}`,
+    verifier: children ? new ReplicatedVerifier(children) : undefined,
+    makeTable: children ? (o) => new ReplicatedTable(o, children) : undefined,
   });
   let registration: WorkerRegistration | null = null;
   const source = new RouteSource({
@@ -154,6 +146,18 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (state !== 'new') throw new Error(`worker ${opts.authority} cannot start twice`);
       state = 'starting';
       const port = wildcard ? await wildcard.start() : null;
+      if (children) {
+        try {
+          await children.start({
+            t: 'init',
+            cfg: { ...cfg, wildcardPort: port ?? 0, cookieSecret: opts.cookieSecret.toString('base64') },
+            logLevel: opts.logger.level,
+          });
+        } catch (err) {
+          await this.close();
+          throw err;
+        }
+      }
       registration = {
         authority: opts.authority,
         frontendMode: opts.frontendMode,
@@ -173,7 +177,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         throw err;
       }
       state = 'running';
-      logger.info({ mode: opts.frontendMode, wildcardPort: port, circuits: table!.size }, 'worker started');
+      logger.info({ mode: opts.frontendMode, wildcardPort: port, circuits: table.size }, 'worker started');
     },
 
     async close() {
@@ -181,8 +185,10 @@ export function createWorker(opts: WorkerOptions): Worker {
       state = 'closed';
       await frontend.close();
       await source.close();
-      table!.closeAll();
+      table.closeAll();
+      await children?.close();
       await activity.close();
+      metrics.detach();
       logger.info('worker closed');
     },
 
@@ -196,7 +202,11 @@ export function createWorker(opts: WorkerOptions): Worker {
     },
 
     routeCount() {
-      return table!.size;
+      return table.size;
+    },
+
+    processIds() {
+      return [process.pid, ...(children?.pids() ?? [])];
     },
   };
 }

@@ -5,6 +5,9 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+/** Flushers of plain-number counts, run when the registry collects (a scrape). */
+const collectors = new WeakMap<object, Set<() => void>>();
+
 function counter<L extends string>(
   registry: Registry,
   name: string,
@@ -13,7 +16,17 @@ function counter<L extends string>(
 ): Counter<L> {
   const existing = registry.getSingleMetric(name);
   if (existing) return existing as Counter<L>;
-  return new Counter({ name, help, labelNames, registers: [registry] });
+  const c: Counter<L> = new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const f of collectors.get(c) ?? []) f();
+    },
+  });
+  collectors.set(c, new Set());
+  return c;
 }
 
 function gauge(registry: Registry, name: string, help: string): Gauge {
@@ -26,6 +39,21 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 export class WorkerMetrics {
   private readonly byClass: ReturnType<Counter<'code_class'>['labels']>[];
+  /**
+   * Requests by status class as plain numbers (a prom-client `inc` hashes and validates its
+   * labels on every call); moved into the counter when the registry collects.
+   */
+  private readonly pending = [0, 0, 0, 0, 0];
+  private readonly flushers: Set<() => void> | undefined;
+  private readonly flush = (): void => {
+    for (let i = 0; i < 5; i++) {
+      const n = this.pending[i]!;
+      if (n > 0) {
+        this.pending[i] = 0;
+        this.byClass[i]!.inc(n);
+      }
+    }
+  };
   private readonly upstreamErrors: Counter<'code'>;
   readonly openConnections: Gauge;
   readonly circuits: Gauge;
@@ -39,6 +67,8 @@ export class WorkerMetrics {
     );
     // Children resolved once so the hot path does no label lookup.
     this.byClass = CLASSES.map((c) => requests.labels(c));
+    this.flushers = collectors.get(requests);
+    this.flushers?.add(this.flush);
     this.upstreamErrors = counter(
       registry,
       'appproxy_worker_upstream_errors_total',
@@ -50,8 +80,16 @@ export class WorkerMetrics {
   }
 
   countStatus(status: number): void {
-    const i = Math.floor(status / 100) - 1;
-    this.byClass[i < 0 || i > 4 ? 4 : i]!.inc();
+    const i = ((status / 100) | 0) - 1;
+    const k = i < 0 || i > 4 ? 4 : i;
+    if (this.flushers) this.pending[k] = this.pending[k]! + 1;
+    else this.byClass[k]!.inc(); // a counter registered by someone else: no collect hook of ours
+  }
+
+  /** Moves pending counts into the registry and stops following it (worker closed). */
+  detach(): void {
+    this.flush();
+    this.flushers?.delete(this.flush);
   }
 
   countUpstreamError(code: string): void {

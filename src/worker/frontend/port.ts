@@ -34,6 +34,7 @@ export class PortFrontend implements Frontend {
   constructor(
     private readonly bindHost: string,
     private readonly handler: RequestHandler,
+    private readonly reusePort = false,
   ) {}
 
   async attach(next: Circuit, previous: Circuit | undefined): Promise<void> {
@@ -51,7 +52,7 @@ export class PortFrontend implements Frontend {
     }
     const l = new PortListener(next, this.handler);
     try {
-      await listen(l.server, port, this.bindHost);
+      await listen(l.server, port, this.bindHost, this.reusePort);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       throw new AppProxyError(

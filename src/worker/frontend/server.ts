@@ -38,7 +38,7 @@ export function createFrontendServer(onRequest: RequestListener, onUpgrade: Upgr
 }
 
 /** Listens and resolves with the bound port, or rejects with the listen error (EADDRINUSE…). */
-export function listen(server: Server, port: number, host: string): Promise<number> {
+export function listen(server: Server, port: number, host: string, reusePort = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);
@@ -51,7 +51,9 @@ export function listen(server: Server, port: number, host: string): Promise<numb
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    server.listen({ port, host, exclusive: true });
+    // reusePort (processes > 1): every data-plane process binds the same port and the kernel
+    // spreads connections among them; a port held by anything else still fails (EADDRINUSE).
+    server.listen({ port, host, exclusive: true, reusePort });
   });
 }
 

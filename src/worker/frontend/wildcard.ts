@@ -37,6 +37,7 @@ export class WildcardFrontend implements Frontend {
     private readonly bindHost: string,
     private readonly port: number,
     handler: RequestHandler,
+    private readonly reusePort = false,
   ) {
     this.suffix = `.${domain.toLowerCase().replace(/\.$/, '')}`;
     this.server = createFrontendServer(
@@ -56,7 +57,7 @@ export class WildcardFrontend implements Frontend {
   }
 
   async start(): Promise<number> {
-    this.boundPort = await listen(this.server, this.port, this.bindHost);
+    this.boundPort = await listen(this.server, this.port, this.bindHost, this.reusePort);
     return this.boundPort;
   }
 

@@ -45,15 +45,33 @@ export function clientIp(req: IncomingMessage): string {
 }
 
 function forwardedFor(ip: string): string {
-  return isIPv6(ip) ? `"[${ip}]"` : ip;
+  // An IPv6 address always contains ':', an IPv4 one never (cheaper than net.isIPv6's regex).
+  return ip.includes(':') ? `"[${ip}]"` : ip;
 }
 
 function quoted(s: string): string {
   return `"${s.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/**
+ * What the forwarding headers need from a connection, computed once per connection (peer address
+ * and trust) and once per distinct Host / Cookie header on it (a keep-alive connection repeats
+ * them), so a repeat request builds its upstream headers with string comparisons only.
+ */
+interface ConnForwarding {
+  ip: string;
+  trusted: boolean;
+  host: string | undefined;
+  /** The RFC 7239 element for `host`. */
+  element: string;
+  cookie: string | undefined;
+  /** `cookie` without app cookies. */
+  keptCookie: string | undefined;
+}
+
 export class ForwardingPolicy {
   private readonly trusted: BlockList | null;
+  private readonly byConn = new WeakMap<object, ConnForwarding>();
 
   constructor(
     trustedProxies: string[],
@@ -76,17 +94,44 @@ export class ForwardingPolicy {
     return this.trusted !== null && ip !== '' && this.trusted.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
   }
 
+  private connOf(req: IncomingMessage): ConnForwarding {
+    const socket = req.socket;
+    let c = this.byConn.get(socket);
+    if (c === undefined) {
+      const ip = clientIp(req);
+      c = {
+        ip,
+        trusted: this.isTrusted(ip),
+        host: undefined,
+        element: '',
+        cookie: undefined,
+        keptCookie: undefined,
+      };
+      this.byConn.set(socket, c);
+    }
+    const host = req.headers.host;
+    if (c.host !== host || c.element === '') {
+      c.host = host;
+      c.element = `for=${forwardedFor(c.ip)};host=${quoted(host ?? '')};proto=${this.scheme}`;
+    }
+    return c;
+  }
+
   /** Headers for the upstream request; `upgrade` keeps the WebSocket handshake headers. */
   upstreamHeaders(req: IncomingMessage, upgrade: boolean): Record<string, string | string[]> {
     const src = req.headers;
-    const named = connectionTokens(src.connection);
+    const conn = this.connOf(req);
+    const named = src.connection === undefined ? null : connectionTokens(src.connection);
     const out: Record<string, string | string[]> = {};
     for (const name in src) {
       const v = src[name];
       if (v === undefined || isHopByHop(name) || FORWARDING.has(name) || named?.has(name)) continue;
       if (name === 'cookie') {
-        const kept = stripAppCookies(v as string);
-        if (kept !== undefined) out.cookie = kept;
+        if (conn.cookie !== v) {
+          conn.cookie = v as string;
+          conn.keptCookie = stripAppCookies(v as string);
+        }
+        if (conn.keptCookie !== undefined) out.cookie = conn.keptCookie;
         continue;
       }
       out[name] = v;
@@ -95,19 +140,18 @@ export class ForwardingPolicy {
       out.connection = 'Upgrade';
       out.upgrade = src.upgrade as string;
     }
-    const ip = clientIp(req);
+    const { ip, element } = conn;
     const host = src.host ?? '';
-    const el = `for=${forwardedFor(ip)};host=${quoted(host)};proto=${this.scheme}`;
-    if (this.isTrusted(ip)) {
+    if (conn.trusted) {
       out['x-forwarded-for'] = src['x-forwarded-for'] ? `${joined(src['x-forwarded-for'])}, ${ip}` : ip;
       out['x-forwarded-proto'] = first(src['x-forwarded-proto']) ?? this.scheme;
       out['x-forwarded-host'] = first(src['x-forwarded-host']) ?? host;
-      out.forwarded = src.forwarded ? `${joined(src.forwarded)}, ${el}` : el;
+      out.forwarded = src.forwarded ? `${joined(src.forwarded)}, ${element}` : element;
     } else {
       out['x-forwarded-for'] = ip;
       out['x-forwarded-proto'] = this.scheme;
       out['x-forwarded-host'] = host;
-      out.forwarded = el;
+      out.forwarded = element;
     }
     return out;
   }

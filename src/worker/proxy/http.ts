@@ -148,7 +148,7 @@ export function proxyHttp(
   const p = new HttpProxyRequest(ctx, circuit, req, res);
   const r = res as ProxiedResponse;
   r[kProxy] = p;
-  r.once('close', onClientClose);
+  r.on('close', onClientClose); // on, not once: once allocates a wrapper per request
   try {
     circuit.pool.dispatch(
       {
