@@ -1,7 +1,14 @@
 /** A small typed client for the manager's REST API (`/v1`). */
 
 import type { TemplateInfo } from '../contracts/agent.ts';
-import type { Circuit, FrontendMode, Session, StartServiceResult, WorkerInfo } from '../contracts/records.ts';
+import type {
+  Circuit,
+  DoctorReport,
+  FrontendMode,
+  Session,
+  StartServiceResult,
+  WorkerInfo,
+} from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ApiError, NetworkError } from './errors.ts';
 
@@ -113,6 +120,20 @@ export class ApiClient {
 
   listWorkers(): Promise<Items<WorkerInfo>> {
     return this.request<Items<WorkerInfo>>('GET', '/v1/workers');
+  }
+
+  /** Admins: no new circuits go to the worker; its circuits keep running. */
+  drainWorker(authority: string): Promise<WorkerInfo> {
+    return this.request<WorkerInfo>('POST', `/v1/workers/${enc(authority)}/drain`);
+  }
+
+  undrainWorker(authority: string): Promise<WorkerInfo> {
+    return this.request<WorkerInfo>('POST', `/v1/workers/${enc(authority)}/undrain`);
+  }
+
+  /** Admins: every invariant violation between SQL and KV the manager finds now. */
+  doctor(): Promise<DoctorReport> {
+    return this.request<DoctorReport>('GET', '/v1/doctor');
   }
 
   listTemplates(): Promise<Items<TemplateInfo>> {

@@ -1,8 +1,8 @@
-/** The client commands: session, app, circuit, worker, template. */
+/** The client commands: session, app, circuit, worker, template, doctor. */
 
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { TemplateInfo } from '../contracts/agent.ts';
-import type { Circuit, Session, StartServiceResult, WorkerInfo } from '../contracts/records.ts';
+import type { Circuit, DoctorReport, Session, StartServiceResult, WorkerInfo } from '../contracts/records.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import type { ApiClient } from './client.ts';
 import { ApiError, CliError } from './errors.ts';
@@ -227,6 +227,8 @@ function renderCircuits(items: Circuit[], p: Painter, now: number): string {
 }
 
 function renderWorkers(items: WorkerInfo[], p: Painter, now: number): string {
+  // The DRAINING column appears only when some worker drains (the usual table stays as it was).
+  const draining = items.some((w) => w.draining);
   return formatTable(
     [
       { header: 'AUTHORITY' },
@@ -235,8 +237,9 @@ function renderWorkers(items: WorkerInfo[], p: Painter, now: number): string {
       { header: 'SLOTS' },
       { header: 'PUBLIC' },
       { header: 'HEALTHY' },
-      { header: 'CIRCUITS', align: 'right' },
-      { header: 'LAST SEEN', align: 'right' },
+      ...(draining ? [{ header: 'DRAINING' }] : []),
+      { header: 'CIRCUITS', align: 'right' as const },
+      { header: 'LAST SEEN', align: 'right' as const },
     ],
     items.map((w) => [
       w.authority,
@@ -245,10 +248,23 @@ function renderWorkers(items: WorkerInfo[], p: Painter, now: number): string {
       w.portRange ? `${w.portRange[0]}-${w.portRange[1]}` : w.wildcardDomain ? `*.${w.wildcardDomain}` : '-',
       `${w.publicScheme}://${w.publicHost}${w.publicPort !== null ? `:${w.publicPort}` : ''}`,
       w.healthy ? p.paint('yes', 'green') : p.paint('no', 'red'),
+      ...(draining ? [w.draining ? p.paint('yes', 'yellow') : 'no'] : []),
       String(w.circuits),
       w.lastSeenAt ? `${formatAge(w.lastSeenAt, now)} ago` : '-',
     ]),
     p,
+  );
+}
+
+function renderDoctor(r: DoctorReport, p: Painter): string {
+  if (r.violations.length === 0) return `no violations (checked at ${r.checkedAt})\n`;
+  return (
+    formatTable(
+      [{ header: 'KIND' }, { header: 'SUBJECT' }, { header: 'DETAIL', maxWidth: 90 }],
+      r.violations.map((v) => [p.paint(v.kind, 'red'), v.subject, v.detail]),
+      p,
+    ) +
+    `${r.violations.length} violation${r.violations.length === 1 ? '' : 's'} (checked at ${r.checkedAt})\n`
   );
 }
 
@@ -484,6 +500,44 @@ export function registerClientCommands(
         const res = await ctx.client.listWorkers();
         if (emptyNote(ctx, 'workers', res.items)) return;
         ctx.emit(res, () => renderWorkers(res.items, ctx.p, ctx.now));
+      }),
+    );
+
+  for (const [name, draining] of [
+    ['drain', true],
+    ['undrain', false],
+  ] as const) {
+    worker
+      .command(name)
+      .description(
+        draining
+          ? 'drain a worker: no new circuits go to it; its circuits keep running (POST /v1/workers/{authority}/drain)'
+          : 'undrain a worker: it gets new circuits again (POST /v1/workers/{authority}/undrain)',
+      )
+      .argument('<authority>', 'worker authority (see `appproxy worker list`)')
+      .action(
+        action(async (ctx, authority: string) => {
+          const w = draining
+            ? await ctx.client.drainWorker(authority)
+            : await ctx.client.undrainWorker(authority);
+          ctx.emit(w, () => `worker ${w.authority} ${w.draining ? 'is draining' : 'accepts new circuits'}\n`);
+        }),
+      );
+  }
+
+  // doctor
+  program
+    .command('doctor')
+    .description('check the invariants between SQL and KV; exits 1 when any is violated (GET /v1/doctor)')
+    .action(
+      action(async (ctx) => {
+        const r = await ctx.client.doctor();
+        ctx.emit(r, () => renderDoctor(r, ctx.p));
+        if (r.violations.length > 0) {
+          throw new CliError(
+            `${r.violations.length} invariant violation${r.violations.length === 1 ? '' : 's'} found`,
+          );
+        }
       }),
     );
 

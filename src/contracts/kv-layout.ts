@@ -3,6 +3,7 @@
  * per entity under a versioned prefix. Everything here except registrations and readiness marks
  * is a projection of SQL and can be rebuilt from it. Secrets never go here.
  */
+import type { TemplateInfo } from './agent.ts';
 import type { FrontendMode, Protocol } from './records.ts';
 
 export const KV_PREFIX = '/appproxy/v1/';
@@ -17,8 +18,19 @@ export const kvKeys = {
   /** The worker's acknowledgement that a circuit is served (or failed), under the worker's lease. */
   readiness: (authority: string) => `${KV_PREFIX}workers/${authority}/ready/`,
   ready: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/ready/${circuitId}`,
+  /** The leader among the managers: created under the leader's lease (see `manager/leader.ts`). */
+  leader: () => `${KV_PREFIX}managers/leader`,
   /** Public keys (JWK set) that verify setup tokens; written by the manager. */
   setupTokenKeys: () => `${KV_PREFIX}keys/setup-token`,
+  /** An agent process's registration (`AgentRegistration`), written by the agent under its lease. */
+  agents: () => `${KV_PREFIX}agents/`,
+  agent: (name: string) => `${KV_PREFIX}agents/${name}`,
+  /** Sessions an agent should run (`AgentSessionSpec`), written only by managers (desired state). */
+  agentSessions: (name: string) => `${KV_PREFIX}agents/${name}/sessions/`,
+  agentSession: (name: string, sessionId: string) => `${KV_PREFIX}agents/${name}/sessions/${sessionId}`,
+  /** The agent's reports (`AgentReport` from contracts/agent.ts), under the agent's lease. */
+  agentReports: (name: string) => `${KV_PREFIX}agents/${name}/reports/`,
+  agentReport: (name: string, sessionId: string) => `${KV_PREFIX}agents/${name}/reports/${sessionId}`,
 } as const;
 
 /** Value of `kvKeys.registration(authority)`. */
@@ -36,6 +48,19 @@ export interface WorkerRegistration {
   /** Wildcard mode: the port browsers use (null = scheme default). */
   publicPort: number | null;
   startedAt: string;
+  /**
+   * TTL of the lease the registration lives under (ms). The manager waits about this long after the
+   * registration vanished before it marks the worker's circuits UNAVAILABLE.
+   */
+  leaseTtlMs?: number;
+}
+
+/** Value of `kvKeys.leader()`. */
+export interface LeaderRecord {
+  /** The manager's id (unique per process). */
+  id: string;
+  /** When it became leader (ISO 8601). */
+  since: string;
 }
 
 /** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
@@ -59,4 +84,16 @@ export type RouteReadiness =
 /** Value of `kvKeys.setupTokenKeys()`: a public JWK set (Ed25519, `kid` set on each key). */
 export interface SetupTokenKeySet {
   keys: Array<Record<string, unknown> & { kid: string }>;
+}
+
+/** Value of `kvKeys.agent(name)`: what a remote agent process offers. */
+export interface AgentRegistration {
+  name: string;
+  templates: TemplateInfo[];
+  startedAt: string;
+}
+
+/** Value of `kvKeys.agentSession(name, id)`: a session the agent should run. */
+export interface AgentSessionSpec {
+  template: string;
 }

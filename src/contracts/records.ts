@@ -1,7 +1,12 @@
 /** Wire shapes of the manager's API (JSON). Field names are part of the external contract. */
 
 export type SessionState = 'PENDING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED' | 'ERROR';
-export type CircuitState = 'PENDING' | 'ACTIVE' | 'CLOSING' | 'CLOSED';
+/**
+ * `UNAVAILABLE`: the circuit's worker stopped answering (its registration has been gone longer than
+ * the grace); the circuit keeps its slot and its route, and returns to ACTIVE when the worker comes
+ * back with the same authority and confirms the route again.
+ */
+export type CircuitState = 'PENDING' | 'ACTIVE' | 'UNAVAILABLE' | 'CLOSING' | 'CLOSED';
 export type Protocol = 'http' | 'tcp';
 export type FrontendMode = 'port' | 'wildcard';
 
@@ -62,8 +67,27 @@ export interface WorkerInfo {
   publicHost: string;
   publicPort: number | null;
   healthy: boolean;
+  /**
+   * Draining: no new circuits are allocated to it; its circuits keep running. Always present in
+   * answers of this version (optional only so that older fixtures still type-check).
+   */
+  draining?: boolean;
   circuits: number;
   lastSeenAt: string | null;
+}
+
+/** One broken invariant found by `GET /v1/doctor` (`core/invariants.ts` lists the kinds). */
+export interface InvariantViolation {
+  kind: string;
+  /** What it is about, e.g. `circuit/<id>`, `route/<worker>/<id>`, `slot/<worker>/<port>`. */
+  subject: string;
+  detail: string;
+}
+
+/** `GET /v1/doctor`. */
+export interface DoctorReport {
+  violations: InvariantViolation[];
+  checkedAt: string;
 }
 
 /** `GET /v1/circuits/{id}/activity`: what the workers counted for one circuit (times ISO 8601). */

@@ -23,17 +23,21 @@ export const SESSION_TRANSITIONS: Readonly<Record<SessionState, readonly Session
  * ever became active (route failed, session ended). Only CLOSED releases the slot (the unique
  * indexes cover every other state), so a circuit always passes through CLOSING, where its route
  * is removed from the worker, before its slot can be reused.
+ * `ACTIVE ⇄ UNAVAILABLE`: the worker stopped answering / came back and confirmed the route again;
+ * an UNAVAILABLE circuit keeps its slot and its route and may be closed like an ACTIVE one.
  */
 export const CIRCUIT_TRANSITIONS: Readonly<Record<CircuitState, readonly CircuitState[]>> = {
   PENDING: ['ACTIVE', 'CLOSING'],
-  ACTIVE: ['CLOSING'],
+  ACTIVE: ['UNAVAILABLE', 'CLOSING'],
+  UNAVAILABLE: ['ACTIVE', 'CLOSING'],
   CLOSING: ['CLOSED'],
   CLOSED: [],
 };
 
 export const SESSION_FINAL: readonly SessionState[] = ['TERMINATED', 'ERROR'];
 export const SESSION_LIVE: readonly SessionState[] = ['PENDING', 'RUNNING', 'TERMINATING'];
-export const CIRCUIT_LIVE: readonly CircuitState[] = ['PENDING', 'ACTIVE'];
+/** Circuits whose route must be in KV (and whose slot is held). CLOSING still holds its slot. */
+export const CIRCUIT_LIVE: readonly CircuitState[] = ['PENDING', 'ACTIVE', 'UNAVAILABLE'];
 
 export function canSessionMove(from: SessionState, to: SessionState): boolean {
   return SESSION_TRANSITIONS[from].includes(to);

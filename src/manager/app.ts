@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError, errorEnvelope } from '../contracts/errors.ts';
 import type { Stores } from '../stores/types.ts';
+import type { LeaderElector } from './leader.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { registerCircuitRoutes } from './routes/circuits.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -20,6 +21,7 @@ import { registerTemplateRoutes } from './routes/templates.ts';
 import { registerWorkerRoutes } from './routes/workers.ts';
 import type { AuthService, Principal } from './services/auth.ts';
 import type { CircuitService } from './services/circuits.ts';
+import type { Doctor } from './services/doctor.ts';
 import type { SessionService } from './services/sessions.ts';
 import type { WorkerService } from './services/workers.ts';
 
@@ -47,6 +49,8 @@ export interface AppDeps {
   sessions: SessionService;
   circuits: CircuitService;
   workers: WorkerService;
+  doctor: Doctor;
+  leader: LeaderElector;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

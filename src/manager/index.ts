@@ -1,17 +1,27 @@
 /**
  * The manager (control plane with the integrated coordinator). `createManager` wires stores,
  * services and the HTTP app; it never listens. `start()` publishes the setup-token keys, begins
- * the worker-registrations watch, subscribes to agent reports and resumes interrupted lifecycle
- * flows; `close()` stops all of that and waits (bounded) for in-flight lifecycle work.
+ * the worker-registrations watch, subscribes to agent reports, resumes interrupted lifecycle
+ * flows and starts campaigning for leadership; `close()` steps down, stops all of that and waits
+ * (bounded) for in-flight lifecycle work.
+ *
+ * Any number of managers serve the API (stateless over SQL). The background loops — worker health
+ * (`services/health.ts`) and the reconciler (`services/reconciler.ts`) — run only on the leader
+ * elected through KV (`leader.ts`), and start/stop with its leadership.
  */
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { kvKeys } from '../contracts/kv-layout.ts';
+import type { DoctorReport } from '../contracts/records.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
 import { buildApp } from './app.ts';
+import { LeaderElector } from './leader.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
 import { SessionRepo } from './repos/sessions.ts';
@@ -19,7 +29,10 @@ import { UserRepo } from './repos/users.ts';
 import { WorkerRepo } from './repos/workers.ts';
 import { AuthService } from './services/auth.ts';
 import { CircuitService } from './services/circuits.ts';
+import { Doctor } from './services/doctor.ts';
+import { WorkerHealth } from './services/health.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { Reconciler, type Repair } from './services/reconciler.ts';
 import { SessionService } from './services/sessions.ts';
 import { WorkerService } from './services/workers.ts';
 import { guardStores } from './store-guard.ts';
@@ -41,10 +54,39 @@ export interface ManagerOptions {
   circuitCloseTimeoutMs?: number;
   /** Bound on `close()` waiting for in-flight lifecycle work; default 10 s. */
   drainTimeoutMs?: number;
+  /** This manager's id in leader election; default `<hostname>-<pid>-<4 hex>`. */
+  managerId?: string;
+  /** TTL of the leader lease; default 10 s. A dead leader is replaced within about one TTL. */
+  leaderTtlMs?: number;
+  /**
+   * How long a worker's registration may be gone before its ACTIVE circuits become UNAVAILABLE;
+   * default: the lease TTL the worker registered with (10 s when it did not say).
+   */
+  workerGraceMs?: number;
+  /** Worker-health loop period (leader); default 1 s. It also runs at once on registration changes. */
+  healthIntervalMs?: number;
+  /** Reconciler period (leader); default 30 s. It also runs once on becoming leader. */
+  reconcileIntervalMs?: number;
+  /** TERMINATING sessions older than this are resumed by the reconciler; default 60 s. */
+  terminatingStuckMs?: number;
 }
 
 export interface Manager {
   app: FastifyInstance;
+  /** This manager's id in leader election. */
+  readonly id: string;
+  /** True while this manager is the leader (runs the background loops). */
+  isLeader(): boolean;
+  /** The leader's id as this manager knows it (itself when leading); null when none is known. */
+  leaderId(): string | null;
+  /** `leader` / `follower` events as leadership changes. */
+  readonly leader: LeaderElector;
+  /** Runs one reconciler pass now (on any manager; the loop itself runs on the leader only). */
+  reconcile(): Promise<Repair[]>;
+  /** Runs one worker-health pass now (tests). */
+  checkWorkers(): Promise<void>;
+  /** The invariant check behind `GET /v1/doctor`. */
+  doctor(): Promise<DoctorReport>;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -97,6 +139,61 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     routeReadyTimeoutMs,
   });
 
+  const managerId = opts.managerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const leader = new LeaderElector({
+    kv: stores.kv,
+    id: managerId,
+    ttlMs: opts.leaderTtlMs ?? 10_000,
+    logger,
+  });
+  const health = new WorkerHealth({
+    kv: stores.kv,
+    workers,
+    workerRepo,
+    circuits: circuitRepo,
+    lifecycle,
+    metrics,
+    logger: logger.child({ service: 'health' }),
+    ...(opts.workerGraceMs !== undefined ? { graceMs: opts.workerGraceMs } : {}),
+    intervalMs: opts.healthIntervalMs ?? 1000,
+  });
+  const pendingBoundMs = routeReadyTimeoutMs + 5000;
+  const closingBoundMs = circuitCloseTimeoutMs + 5000;
+  const reconciler = new Reconciler({
+    kv: stores.kv,
+    circuits: circuitRepo,
+    sessions: sessionRepo,
+    lifecycle,
+    metrics,
+    logger: logger.child({ service: 'reconciler' }),
+    agentName: opts.agent.name,
+    intervalMs: opts.reconcileIntervalMs ?? 30_000,
+    pendingBoundMs,
+    closingBoundMs,
+    terminatingBoundMs: opts.terminatingStuckMs ?? 60_000,
+  });
+  const doctor = new Doctor({
+    kv: stores.kv,
+    circuits: circuitRepo,
+    workers: workerRepo,
+    graceOf: (a) => health.graceOf(a),
+    pendingBoundMs,
+    closingBoundMs,
+  });
+  metrics.leader.set({ manager: managerId }, 0);
+  leader.on('leader', () => {
+    metrics.leader.set({ manager: managerId }, 1);
+    metrics.leaderChanges.inc();
+    health.start();
+    reconciler.start();
+  });
+  leader.on('follower', () => {
+    metrics.leader.set({ manager: managerId }, 0);
+    metrics.leaderChanges.inc();
+    void health.stop();
+    void reconciler.stop();
+  });
+
   const app = await buildApp({
     logger: opts.logger,
     registry: opts.metrics,
@@ -107,6 +204,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     sessions,
     circuits,
     workers,
+    doctor,
+    leader,
   });
 
   let started = false;
@@ -114,6 +213,13 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   return {
     // The type provider only matters to our routes; callers get a plain instance.
     app: app as unknown as FastifyInstance,
+    id: managerId,
+    leader,
+    isLeader: () => leader.isLeader,
+    leaderId: () => leader.leader?.id ?? null,
+    reconcile: () => reconciler.runOnce(),
+    checkWorkers: () => health.tick(true),
+    doctor: () => doctor.check(),
     async start() {
       if (started) return;
       started = true;
@@ -122,11 +228,16 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await workers.start();
       sessions.listen();
       await lifecycle.recover();
-      logger.info('manager started');
+      // The first round is quick (one transaction); a store outage must not hold the start up.
+      await Promise.race([leader.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
+      logger.info({ manager: managerId }, 'manager started');
     },
     async close() {
       if (closed) return;
       closed = true;
+      // Step down first: the loops stop and another manager takes over without waiting for a TTL.
+      await leader.close();
+      await Promise.all([health.stop(), reconciler.stop()]);
       sessions.close();
       await app.close();
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);

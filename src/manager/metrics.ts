@@ -3,12 +3,18 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CircuitState, SessionState } from '../contracts/records.ts';
 
 const SESSION_STATES: SessionState[] = ['PENDING', 'RUNNING', 'TERMINATING', 'TERMINATED', 'ERROR'];
-const CIRCUIT_STATES: CircuitState[] = ['PENDING', 'ACTIVE', 'CLOSING', 'CLOSED'];
+const CIRCUIT_STATES: CircuitState[] = ['PENDING', 'ACTIVE', 'UNAVAILABLE', 'CLOSING', 'CLOSED'];
 
 export interface ManagerMetrics {
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   startServiceDuration: Histogram<'outcome'>;
+  /** 1 while this manager is the leader (runs the background loops), else 0. */
+  leader: Gauge<'manager'>;
+  leaderChanges: Counter;
+  reconcileRepairs: Counter<'kind'>;
+  reconcileRuns: Counter<'outcome'>;
+  circuitsUnavailable: Counter;
 }
 
 export interface StateCounts {
@@ -43,6 +49,34 @@ export function createManagerMetrics(registry: Registry, counts: StateCounts): M
   stateGauge('appproxy_manager_sessions', 'Sessions by state.', SESSION_STATES, counts.sessions);
   stateGauge('appproxy_manager_circuits', 'Circuits by state.', CIRCUIT_STATES, counts.circuits);
   return {
+    leader: new Gauge({
+      name: 'appproxy_manager_leader',
+      help: 'Whether this manager is the leader that runs the background loops (1) or not (0); label: its id.',
+      labelNames: ['manager'],
+      registers,
+    }),
+    leaderChanges: new Counter({
+      name: 'appproxy_manager_leader_changes_total',
+      help: 'Times this manager became or stopped being the leader.',
+      registers,
+    }),
+    reconcileRepairs: new Counter({
+      name: 'appproxy_manager_reconcile_repairs_total',
+      help: 'Repairs made by the reconciler, by kind (route-missing, route-stale, route-orphan, session-final, closing-stuck, pending-stuck, terminating-stuck).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    reconcileRuns: new Counter({
+      name: 'appproxy_manager_reconcile_runs_total',
+      help: 'Reconciler passes, by outcome (ok, error).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    circuitsUnavailable: new Counter({
+      name: 'appproxy_manager_circuits_unavailable_total',
+      help: 'Circuits marked UNAVAILABLE because their worker stopped answering.',
+      registers,
+    }),
     httpRequests: new Counter({
       name: 'appproxy_manager_http_requests_total',
       help: 'HTTP requests answered by the manager API, by route template and status.',

@@ -9,6 +9,7 @@ import type { TemplateInfo } from '../contracts/agent.ts';
 import type {
   Circuit,
   CircuitActivity,
+  DoctorReport,
   Session,
   StartServiceResult,
   WorkerInfo,
@@ -29,6 +30,7 @@ export const SessionStateSchema = Type.Union([
 export const CircuitStateSchema = Type.Union([
   Type.Literal('PENDING'),
   Type.Literal('ACTIVE'),
+  Type.Literal('UNAVAILABLE'),
   Type.Literal('CLOSING'),
   Type.Literal('CLOSED'),
 ]);
@@ -212,12 +214,32 @@ export const WorkerInfoSchema = Type.Object(
     publicHost: Type.String(),
     publicPort: Nullable(Type.Integer()),
     healthy: Type.Boolean(),
+    draining: Type.Optional(
+      Type.Boolean({ description: 'No new circuits go to a draining worker; its circuits keep running.' }),
+    ),
     circuits: Type.Integer(),
     lastSeenAt: Nullable(DateTime),
   },
   closed,
 );
 export const WorkerListSchema = Type.Object({ items: Type.Array(WorkerInfoSchema) }, closed);
+export const WorkerParams = Type.Object(
+  { authority: Type.String({ minLength: 1, maxLength: 253, pattern: '^[^/\\s]+$' }) },
+  closed,
+);
+
+export const InvariantViolationSchema = Type.Object(
+  {
+    kind: Type.String({ description: 'Stable kind, e.g. route-missing, route-orphan, worker-gone.' }),
+    subject: Type.String({ description: 'What it is about: circuit/<id>, route/<worker>/<id>, …' }),
+    detail: Type.String(),
+  },
+  closed,
+);
+export const DoctorReportSchema = Type.Object(
+  { violations: Type.Array(InvariantViolationSchema), checkedAt: DateTime },
+  closed,
+);
 
 export const TemplateInfoSchema = Type.Object(
   {
@@ -236,6 +258,13 @@ export const ReadySchema = Type.Object(
   {
     status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
     stores: Type.Object({ sql: Type.Boolean(), kv: Type.Boolean() }, closed),
+    leader: Type.Object(
+      {
+        id: Nullable(Type.String({ description: 'The leader manager as this one knows it.' })),
+        self: Type.Boolean({ description: 'This manager runs the background loops.' }),
+      },
+      closed,
+    ),
   },
   closed,
 );
@@ -263,3 +292,4 @@ assertSame<Same<Static<typeof StartServiceResultSchema>, StartServiceResult>>();
 assertSame<Same<Static<typeof WorkerInfoSchema>, WorkerInfo>>();
 assertSame<Same<Static<typeof TemplateInfoSchema>, TemplateInfo>>();
 assertSame<Same<Static<typeof CircuitActivitySchema>, CircuitActivity>>();
+assertSame<Same<Static<typeof DoctorReportSchema>, DoctorReport>>();

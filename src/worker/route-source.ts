@@ -3,8 +3,9 @@
  * - registration under a lease, renewed by re-granting and re-registering when the lease is lost
  *   (readiness marks are re-put under the new lease);
  * - its circuits: a prefix snapshot applied to the routing table, then a watch from the snapshot
- *   revision; when the watch ends (`compacted`, `closed`, `unavailable`) it re-snapshots with
- *   backoff and diffs against the table, so nothing is lost and nothing is re-done;
+ *   revision; when the watch ends because the store is unreachable it watches again from the last
+ *   revision it received (capped backoff, for as long as it takes); only a compacted revision
+ *   makes it re-snapshot and diff against the table — so nothing is lost and nothing is re-done;
  * - readiness marks, written by a latest-wins publisher so a slow store never blocks routing and
  *   a put can never land after the delete that followed it;
  * - the setup-token public keys, fed to the verifier.
@@ -35,10 +36,25 @@ function nextBackoff(ms: number): number {
   return Math.min(BACKOFF_MAX_MS, ms * 2) * (0.75 + Math.random() * 0.5);
 }
 
-/** Snapshot + watch of one prefix that survives the end of its watch by re-snapshotting. */
+/**
+ * Snapshot + watch of one prefix that survives the end of its watch. It keeps the last revision it
+ * received (snapshot revision, then each event's); when the watch ends because the store went away
+ * (`closed`, `unavailable`, or the watch call itself fails) it watches again *from that revision*,
+ * retrying with capped backoff for as long as it takes, so the changes made during an outage arrive
+ * as ordinary events and nothing already applied is re-done. Only when that revision has been
+ * compacted does it take a fresh snapshot, which is diffed against the routing table. Meanwhile the
+ * table is never cleared: the worker keeps serving what it last knew.
+ */
 class PrefixSync {
+  /** Identifies the current watch; events and errors of an older one are ignored. */
+  private generation = 0;
   private watcher: KvWatcher | null = null;
   private closed = false;
+  /** The last revision whose changes under the prefix have been received. */
+  private revision = 0;
+  private recovering = false;
+  private rerun = false;
+  private rerunCompacted = false;
 
   constructor(
     private readonly kv: KvStore,
@@ -50,45 +66,89 @@ class PrefixSync {
 
   /** First sync; throws if the store does not answer (the worker then fails to start). */
   async start(): Promise<void> {
-    await this.sync();
+    await this.snapshot();
+    await this.watchFromRevision();
+  }
+
+  /** The revision this prefix is known up to. */
+  get lastRevision(): number {
+    return this.revision;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.generation++;
     await this.watcher?.close().catch(() => {});
     this.watcher = null;
   }
 
-  private async sync(): Promise<void> {
+  private async snapshot(): Promise<void> {
     const { entries, revision } = await this.kv.getPrefix(this.prefix);
     if (this.closed) return;
+    this.revision = revision;
     await this.onSnapshot(entries);
-    const w = await this.kv.watch(this.prefix, revision, {
+  }
+
+  private async watchFromRevision(): Promise<void> {
+    if (this.closed) return;
+    const gen = ++this.generation;
+    const previous = this.watcher;
+    this.watcher = null;
+    await previous?.close().catch(() => {});
+    const w = await this.kv.watch(this.prefix, this.revision, {
       onEvents: (events) => {
-        if (!this.closed && this.watcher === w) this.onEvents(events);
+        if (this.closed || gen !== this.generation) return;
+        const last = events[events.length - 1];
+        if (last && last.revision > this.revision) this.revision = last.revision;
+        this.onEvents(events);
       },
       onError: (err: KvWatchError) => {
-        if (this.closed || (this.watcher !== null && this.watcher !== w)) return;
+        if (this.closed || gen !== this.generation) return;
+        this.generation++;
         this.watcher = null;
-        this.logger.warn({ prefix: this.prefix, reason: err.reason }, 'watch ended; re-snapshotting');
-        void this.resync();
+        this.logger.warn(
+          { prefix: this.prefix, reason: err.reason, revision: this.revision },
+          err.reason === 'compacted' ? 'watch start compacted; re-snapshotting' : 'watch ended; resuming',
+        );
+        void this.recover(err.reason === 'compacted');
       },
     });
-    if (this.closed) await w.close();
+    if (this.closed || gen !== this.generation) await w.close();
     else this.watcher = w;
   }
 
-  private async resync(): Promise<void> {
+  private async recover(compacted: boolean): Promise<void> {
+    if (this.recovering) {
+      // The watch just opened by the running recovery ended already: it goes round once more.
+      this.rerun = true;
+      this.rerunCompacted ||= compacted;
+      return;
+    }
+    this.recovering = true;
+    let resnapshot = compacted;
     let delay = BACKOFF_MIN_MS;
-    while (!this.closed) {
-      try {
-        await this.sync();
-        return;
-      } catch (err) {
-        this.logger.warn({ prefix: this.prefix, err, retryInMs: Math.round(delay) }, 're-snapshot failed');
-        await sleep(delay);
-        delay = nextBackoff(delay);
+    try {
+      while (!this.closed) {
+        try {
+          if (resnapshot) await this.snapshot();
+          resnapshot = false;
+          await this.watchFromRevision();
+          if (!this.rerun) return;
+          this.rerun = false;
+          resnapshot = this.rerunCompacted;
+          this.rerunCompacted = false;
+        } catch (err) {
+          if ((err as KvWatchError)?.reason === 'compacted') resnapshot = true;
+          this.logger.warn(
+            { prefix: this.prefix, err, retryInMs: Math.round(delay), revision: this.revision },
+            'store unreachable; serving what is known and retrying',
+          );
+          await sleep(delay);
+          delay = nextBackoff(delay);
+        }
       }
+    } finally {
+      this.recovering = false;
     }
   }
 }
@@ -167,9 +227,8 @@ export class RouteSource {
     const { kv, leaseTtlMs, authority } = this.opts;
     const lease = await kv.grantLease(leaseTtlMs);
     try {
-      await kv.put(kvKeys.registration(authority), JSON.stringify(this.opts.registration()), {
-        lease: lease.id,
-      });
+      const registration: WorkerRegistration = { ...this.opts.registration(), leaseTtlMs: lease.ttlMs };
+      await kv.put(kvKeys.registration(authority), JSON.stringify(registration), { lease: lease.id });
     } catch (err) {
       await lease.revoke().catch(() => {});
       throw err;

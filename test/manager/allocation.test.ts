@@ -271,6 +271,10 @@ describe('state machines', () => {
     assert.ok(!canCircuitMove('CLOSED', 'PENDING'));
     assert.deepEqual(CIRCUIT_TRANSITIONS.CLOSED, []);
     assert.deepEqual(circuitSourcesOf('CLOSED'), ['CLOSING']);
-    assert.deepEqual(circuitSourcesOf('CLOSING').sort(), ['ACTIVE', 'PENDING']);
+    assert.deepEqual(circuitSourcesOf('CLOSING').sort(), ['ACTIVE', 'PENDING', 'UNAVAILABLE']);
+    // A worker that stops answering / comes back: ACTIVE ⇄ UNAVAILABLE, never from PENDING or CLOSING.
+    assert.deepEqual(circuitSourcesOf('UNAVAILABLE'), ['ACTIVE']);
+    assert.deepEqual(circuitSourcesOf('ACTIVE').sort(), ['PENDING', 'UNAVAILABLE']);
+    assert.ok(!canCircuitMove('UNAVAILABLE', 'CLOSED'));
   });
 });

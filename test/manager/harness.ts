@@ -26,7 +26,16 @@ export interface HarnessOptions {
   counters?: EmbeddedCounterStore;
   issuer?: SetupTokenIssuer;
   manager?: Partial<
-    Pick<ManagerOptions, 'routeReadyTimeoutMs' | 'circuitCloseTimeoutMs' | 'setupTokenTtlMs'>
+    Pick<
+      ManagerOptions,
+      | 'routeReadyTimeoutMs'
+      | 'circuitCloseTimeoutMs'
+      | 'setupTokenTtlMs'
+      | 'reconcileIntervalMs'
+      | 'workerGraceMs'
+      | 'healthIntervalMs'
+      | 'leaderTtlMs'
+    >
   >;
   /** Do not call `manager.start()`. */
   noStart?: boolean;

@@ -1,5 +1,6 @@
 /** SQL access for circuits. Only the circuits and lifecycle services call it. */
-import type { Circuit, CircuitState, FrontendMode, Protocol } from '../../contracts/records.ts';
+import type { RouteSpec } from '../../contracts/kv-layout.ts';
+import type { Circuit, CircuitState, FrontendMode, Protocol, SessionState } from '../../contracts/records.ts';
 import { circuitSourcesOf } from '../../core/session-state.ts';
 import type { SqlDatabase } from '../../stores/types.ts';
 
@@ -40,6 +41,27 @@ export function toCircuit(r: CircuitRow): Circuit {
     closedAt: r.closed_at ? r.closed_at.toISOString() : null,
   };
 }
+
+/** What the circuit's worker must serve: the value of `kvKeys.circuit(worker, id)`. */
+export function routeSpecOf(row: CircuitRow): RouteSpec {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    ownerId: row.owner_id,
+    service: row.service,
+    protocol: row.protocol,
+    frontendMode: row.frontend_mode,
+    port: row.port,
+    subdomain: row.subdomain,
+    backends: row.backends,
+  };
+}
+
+/** A circuit row with the state of its session (null when the session row is missing). */
+export type CircuitWithSession = CircuitRow & {
+  session_state: SessionState | null;
+  session_agent: string | null;
+};
 
 export interface NewCircuit {
   id: string;
@@ -180,6 +202,45 @@ export class CircuitRepo {
       [pendingOlderThanMs],
     );
     return rows;
+  }
+
+  /** Every circuit that is not CLOSED, with its session's state (reconciler, doctor). */
+  async notClosedWithSession(): Promise<CircuitWithSession[]> {
+    const { rows } = await this.sql.query<CircuitWithSession>(
+      `SELECT c.*, s.state AS session_state, s.agent AS session_agent
+         FROM circuits c LEFT JOIN sessions s ON s.id = c.session_id
+        WHERE c.state <> 'CLOSED' ORDER BY c.created_at, c.id`,
+    );
+    return rows;
+  }
+
+  /** ACTIVE and UNAVAILABLE circuits (the worker-health loop's view). */
+  async servedStates(): Promise<{ id: string; worker: string; state: 'ACTIVE' | 'UNAVAILABLE' }[]> {
+    const { rows } = await this.sql.query<{ id: string; worker: string; state: 'ACTIVE' | 'UNAVAILABLE' }>(
+      `SELECT id, worker, state FROM circuits WHERE state IN ('ACTIVE', 'UNAVAILABLE')`,
+    );
+    return rows;
+  }
+
+  /** ACTIVE → UNAVAILABLE for every ACTIVE circuit of a worker; returns the ids moved. */
+  async markWorkerUnavailable(worker: string, reason: string): Promise<string[]> {
+    const { rows } = await this.sql.query<{ id: string }>(
+      `UPDATE circuits SET state = 'UNAVAILABLE', state_reason = $2, updated_at = now()
+        WHERE worker = $1 AND state = 'ACTIVE' RETURNING id`,
+      [worker, reason],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** UNAVAILABLE → ACTIVE (the worker is back and confirmed the routes); returns the ids moved. */
+  async reactivate(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.sql.query<{ id: string }>(
+      `UPDATE circuits SET state = 'ACTIVE', state_reason = NULL, updated_at = now()
+        WHERE id = ANY($1) AND state = 'UNAVAILABLE' RETURNING id`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
   }
 
   async countByState(): Promise<{ state: CircuitState; n: number }[]> {

@@ -186,6 +186,16 @@ export class SessionRepo {
     return rows;
   }
 
+  /** TERMINATING sessions whose last change is older than `ms` (their termination flow died). */
+  async terminatingOlderThan(ms: number): Promise<{ id: string; agent: string }[]> {
+    const { rows } = await this.sql.query<{ id: string; agent: string }>(
+      `SELECT id, agent FROM sessions WHERE state = 'TERMINATING'
+          AND updated_at < now() - make_interval(secs => $1::double precision / 1000)`,
+      [ms],
+    );
+    return rows;
+  }
+
   async countByState(): Promise<{ state: SessionState; n: number }[]> {
     const { rows } = await this.sql.query<{ state: SessionState; n: number }>(
       'SELECT state, count(*)::int AS n FROM sessions GROUP BY state',

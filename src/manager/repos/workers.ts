@@ -15,6 +15,7 @@ export interface WorkerRow {
   public_port: number | null;
   first_seen_at: Date;
   last_seen_at: Date;
+  draining: boolean;
   live_circuits: number;
 }
 
@@ -47,6 +48,30 @@ export class WorkerRepo {
 
   async touch(authority: string): Promise<void> {
     await this.sql.query('UPDATE workers SET last_seen_at = now() WHERE authority = $1', [authority]);
+  }
+
+  /** True when the worker exists. */
+  async setDraining(authority: string, draining: boolean): Promise<boolean> {
+    const { rowCount } = await this.sql.query('UPDATE workers SET draining = $2 WHERE authority = $1', [
+      authority,
+      draining,
+    ]);
+    return rowCount > 0;
+  }
+
+  async drainingAmong(authorities: string[]): Promise<string[]> {
+    const { rows } = await this.sql.query<{ authority: string }>(
+      'SELECT authority FROM workers WHERE draining AND authority = ANY($1)',
+      [authorities],
+    );
+    return rows.map((r) => r.authority);
+  }
+
+  async lastSeen(): Promise<Map<string, Date>> {
+    const { rows } = await this.sql.query<{ authority: string; last_seen_at: Date }>(
+      'SELECT authority, last_seen_at FROM workers',
+    );
+    return new Map(rows.map((r) => [r.authority, r.last_seen_at]));
   }
 
   async list(): Promise<WorkerRow[]> {

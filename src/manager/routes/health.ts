@@ -39,7 +39,7 @@ export function registerHealthRoutes(app: App, d: AppDeps): void {
     '/readyz',
     {
       schema: {
-        summary: 'The stores the manager needs answer (SQL and KV).',
+        summary: 'The stores the manager needs answer (SQL and KV); also who leads the background loops.',
         tags: ['meta'],
         security: [],
         response: { 200: ReadySchema, 503: ReadySchema },
@@ -51,7 +51,10 @@ export function registerHealthRoutes(app: App, d: AppDeps): void {
         probe(() => d.stores.kv.get(kvKeys.setupTokenKeys())),
       ]);
       const ok = sql && kv;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', stores: { sql, kv } });
+      const leader = { id: d.leader.leader?.id ?? null, self: d.leader.isLeader };
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ready' : 'unavailable', stores: { sql, kv }, leader });
     },
   );
 

@@ -1,21 +1,73 @@
-/** /v1/workers (admins only). */
+/** /v1/workers and /v1/doctor (admins only). */
 import { AppProxyError } from '../../contracts/errors.ts';
 import { type App, type AppDeps, principal } from '../app.ts';
-import { errorResponses, WorkerListSchema } from '../schemas.ts';
+import {
+  DoctorReportSchema,
+  errorResponses,
+  WorkerInfoSchema,
+  WorkerListSchema,
+  WorkerParams,
+} from '../schemas.ts';
 
 export function registerWorkerRoutes(app: App, d: AppDeps): void {
+  const admin = (req: Parameters<typeof principal>[0]) => {
+    if (principal(req).role !== 'admin') throw new AppProxyError('AP_ERR_FORBIDDEN');
+  };
+
   app.get(
     '/v1/workers',
     {
       schema: {
-        summary: 'Known workers; healthy = registered now; circuits = live circuits on it. Admins only.',
+        summary:
+          'Known workers; healthy = registered now; draining = gets no new circuits; circuits = live circuits on it. Admins only.',
         tags: ['workers'],
         response: { 200: WorkerListSchema, ...errorResponses },
       },
     },
     async (req) => {
-      if (principal(req).role !== 'admin') throw new AppProxyError('AP_ERR_FORBIDDEN');
+      admin(req);
       return { items: await d.workers.list() };
+    },
+  );
+
+  for (const [action, draining] of [
+    ['drain', true],
+    ['undrain', false],
+  ] as const) {
+    app.post(
+      `/v1/workers/:authority/${action}`,
+      {
+        schema: {
+          summary: draining
+            ? 'Drain a worker: no new circuits are allocated to it; its circuits keep running. Admins only.'
+            : 'Undrain a worker: it gets new circuits again. Admins only.',
+          tags: ['workers'],
+          params: WorkerParams,
+          response: { 200: WorkerInfoSchema, ...errorResponses },
+        },
+      },
+      async (req) => {
+        admin(req);
+        const w = await d.workers.setDraining(req.params.authority, draining);
+        if (!w) throw new AppProxyError('AP_ERR_NOT_FOUND', `No worker "${req.params.authority}" is known.`);
+        return w;
+      },
+    );
+  }
+
+  app.get(
+    '/v1/doctor',
+    {
+      schema: {
+        summary:
+          'Checks the invariants between SQL (the truth) and KV (its projection and the workers’ keys); lists every violation. Admins only.',
+        tags: ['workers'],
+        response: { 200: DoctorReportSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      admin(req);
+      return d.doctor.check();
     },
   );
 }

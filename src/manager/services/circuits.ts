@@ -11,12 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { counterKeys } from '../../contracts/activity.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import {
-  kvKeys,
-  type RouteReadiness,
-  type RouteSpec,
-  type WorkerRegistration,
-} from '../../contracts/kv-layout.ts';
+import { kvKeys, type RouteReadiness, type WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type {
   Circuit,
   CircuitActivity,
@@ -35,7 +30,7 @@ import {
 import type { SetupTokenIssuer } from '../../core/setup-token.ts';
 import type { CounterStore, KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
-import { type CircuitRepo, type CircuitRow, toCircuit } from '../repos/circuits.ts';
+import { type CircuitRepo, type CircuitRow, routeSpecOf, toCircuit } from '../repos/circuits.ts';
 import type { Principal } from './auth.ts';
 import { waitForKey } from './kv-wait.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -214,7 +209,8 @@ export class CircuitService {
     frontend?: FrontendMode;
   }): Promise<CircuitRow> {
     const { workers, repo } = this.d;
-    const regs = workers.registrations();
+    // Registered and not draining; a worker whose registration vanished is gone from this list at once.
+    const regs = await workers.allocatable();
     const mode = resolveMode(regs, req.protocol, req.frontend);
     let loaded = new Map<string, WorkerRegistration>();
     const id = randomUUID();
@@ -223,7 +219,7 @@ export class CircuitService {
       mode,
       inflight: this.inflightSlots,
       load: async () => {
-        const live = workers.registrations();
+        const live = await workers.allocatable();
         loaded = new Map(live.map((r) => [r.authority, r]));
         const slots = await repo.liveSlots(live.map((r) => r.authority));
         return live.map((registration): WorkerSlots => {
@@ -267,17 +263,7 @@ export class CircuitService {
 
   private async publishAndAwait(row: CircuitRow): Promise<CircuitRow> {
     const { kv, repo, lifecycle } = this.d;
-    const spec: RouteSpec = {
-      id: row.id,
-      sessionId: row.session_id,
-      ownerId: row.owner_id,
-      service: row.service,
-      protocol: row.protocol,
-      frontendMode: row.frontend_mode,
-      port: row.port,
-      subdomain: row.subdomain,
-      backends: row.backends,
-    };
+    const spec = routeSpecOf(row);
     try {
       await kv.put(kvKeys.circuit(row.worker, row.id), JSON.stringify(spec));
     } catch (err) {

@@ -14,6 +14,8 @@ const RESNAPSHOT_DELAY_MS = 500;
 
 export class WorkerService {
   private readonly live = new Map<string, WorkerRegistration>();
+  /** Last registration seen of workers that are gone, and since when they are gone. */
+  private readonly gone = new Map<string, { registration: WorkerRegistration; since: number }>();
   private watcher: KvWatcher | undefined;
   private chain: Promise<void> = Promise.resolve();
   private retry: NodeJS.Timeout | undefined;
@@ -56,6 +58,26 @@ export class WorkerService {
     this.listeners.add(fn);
   }
 
+  /** When this process saw the worker's registration vanish (undefined: live, or never seen go). */
+  goneSince(authority: string): { registration: WorkerRegistration; since: number } | undefined {
+    return this.live.has(authority) ? undefined : this.gone.get(authority);
+  }
+
+  /** Registered workers that accept new circuits (not draining). */
+  async allocatable(): Promise<WorkerRegistration[]> {
+    const regs = this.registrations();
+    if (regs.length === 0) return regs;
+    const draining = new Set(await this.repo.drainingAmong(regs.map((r) => r.authority)));
+    return regs.filter((r) => !draining.has(r.authority));
+  }
+
+  /** Sets or clears the draining flag; undefined when SQL knows no such worker. */
+  async setDraining(authority: string, draining: boolean): Promise<WorkerInfo | undefined> {
+    if (!(await this.repo.setDraining(authority, draining))) return undefined;
+    this.logger.info({ worker: authority, draining }, draining ? 'worker draining' : 'worker undrained');
+    return (await this.list()).find((w) => w.authority === authority);
+  }
+
   /** Every worker SQL knows; `healthy` = its registration is present now. */
   async list(): Promise<WorkerInfo[]> {
     const rows = await this.repo.list();
@@ -71,6 +93,7 @@ export class WorkerService {
         publicHost: r.public_host,
         publicPort: r.public_port,
         healthy: reg !== undefined,
+        draining: r.draining,
         circuits: r.live_circuits,
         lastSeenAt: reg ? new Date().toISOString() : r.last_seen_at.toISOString(),
       };
@@ -133,6 +156,7 @@ export class WorkerService {
     await this.repo.upsert(reg);
     const isNew = !this.live.has(reg.authority);
     this.live.set(reg.authority, reg);
+    this.gone.delete(reg.authority);
     if (isNew) {
       this.logger.info({ worker: reg.authority, mode: reg.frontendMode }, 'worker registered');
       for (const l of this.listeners) l(reg.authority, true);
@@ -140,7 +164,9 @@ export class WorkerService {
   }
 
   private async drop(authority: string): Promise<void> {
+    const reg = this.live.get(authority);
     this.live.delete(authority);
+    if (reg) this.gone.set(authority, { registration: reg, since: Date.now() });
     this.logger.warn({ worker: authority }, 'worker registration vanished');
     for (const l of this.listeners) l(authority, false);
     await this.repo

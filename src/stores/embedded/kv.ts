@@ -44,6 +44,7 @@ export class EmbeddedKvStore implements KvStore {
   private readonly leases = new Map<string, LeaseState>();
   private readonly watches = new Set<WatchState>();
   private closed = false;
+  private unavailable = false;
 
   constructor(opts: EmbeddedKvOptions = {}) {
     this.historySize = opts.historySize ?? 100_000;
@@ -151,6 +152,22 @@ export class EmbeddedKvStore implements KvStore {
     while (this.history.length > 0 && this.history[0]!.revision <= revision) this.history.shift();
   }
 
+  /**
+   * Test hook: an outage (etcd stopped and restarted with its data). While on, every call rejects
+   * and every open watch ends with `unavailable`; leases are kept (etcd restores them with a fresh
+   * TTL when it comes back) and so is the data. Off: the store answers again.
+   */
+  setUnavailable(on: boolean): void {
+    this.unavailable = on;
+    if (!on) return;
+    const watches = [...this.watches];
+    this.watches.clear();
+    for (const w of watches) {
+      w.closed = true;
+      queueMicrotask(() => w.handlers.onError(new KvWatchError('unavailable')));
+    }
+  }
+
   get currentRevision(): number {
     return this.revision;
   }
@@ -169,6 +186,7 @@ export class EmbeddedKvStore implements KvStore {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('kv store is closed');
+    if (this.unavailable) throw new Error('kv store is unavailable (test outage)');
   }
 
   private compare(c: KvCompare): boolean {

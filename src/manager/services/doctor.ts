@@ -1,0 +1,87 @@
+/**
+ * `GET /v1/doctor`: reads one snapshot of SQL and KV (KV first, like the reconciler) and returns
+ * every invariant violation `core/invariants.ts` finds in it. Any manager answers it (not only the
+ * leader); it changes nothing.
+ */
+import { KV_PREFIX, kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
+import type { DoctorReport } from '../../contracts/records.ts';
+import { checkInvariants, type InvariantSnapshot } from '../../core/invariants.ts';
+import type { KvStore } from '../../stores/types.ts';
+import { type CircuitRepo, routeSpecOf } from '../repos/circuits.ts';
+import type { WorkerRepo } from '../repos/workers.ts';
+
+export interface DoctorDeps {
+  kv: KvStore;
+  circuits: CircuitRepo;
+  workers: WorkerRepo;
+  graceOf: (authority: string) => number;
+  pendingBoundMs: number;
+  closingBoundMs: number;
+}
+
+const ROUTE_KEY = /^workers\/([^/]+)\/(circuits|ready)\/([^/]+)$/;
+
+export class Doctor {
+  constructor(private readonly d: DoctorDeps) {}
+
+  async snapshot(): Promise<InvariantSnapshot> {
+    const { kv } = this.d;
+    const [kvWorkers, kvRegs] = await Promise.all([
+      kv.getPrefix(`${KV_PREFIX}workers/`),
+      kv.getPrefix(kvKeys.registrations()),
+    ]);
+    const routes: InvariantSnapshot['routes'] = [];
+    const readiness: InvariantSnapshot['readiness'] = [];
+    for (const e of kvWorkers.entries) {
+      const m = ROUTE_KEY.exec(e.key.slice(KV_PREFIX.length));
+      if (!m) continue;
+      (m[2] === 'circuits' ? routes : readiness).push({ worker: m[1]!, id: m[3]!, value: e.value });
+    }
+    const registrations: WorkerRegistration[] = [];
+    for (const e of kvRegs.entries) {
+      try {
+        registrations.push(JSON.parse(e.value) as WorkerRegistration);
+      } catch {
+        // a malformed registration is not a registration
+      }
+    }
+    const [rows, workers] = await Promise.all([
+      this.d.circuits.notClosedWithSession(),
+      this.d.workers.list(),
+    ]);
+    // The longest grace of any worker: the pure check takes one bound.
+    const grace = Math.max(0, ...workers.map((w) => this.d.graceOf(w.authority)));
+    return {
+      now: Date.now(),
+      circuits: rows.map((r) => ({
+        id: r.id,
+        state: r.state,
+        worker: r.worker,
+        sessionState: r.session_state,
+        spec: routeSpecOf(r),
+        createdAt: r.created_at.getTime(),
+        updatedAt: r.updated_at.getTime(),
+      })),
+      workers: workers.map((w) => ({
+        authority: w.authority,
+        frontendMode: w.frontend_mode,
+        portRange: w.port_min !== null && w.port_max !== null ? [w.port_min, w.port_max] : null,
+        lastSeenAt: w.last_seen_at.getTime(),
+      })),
+      registrations,
+      routes,
+      readiness,
+      bounds: {
+        // The health loop needs up to one of its ticks after the grace to mark the circuits.
+        workerGraceMs: grace + 5000,
+        pendingMs: this.d.pendingBoundMs,
+        closingMs: this.d.closingBoundMs,
+      },
+    };
+  }
+
+  async check(): Promise<DoctorReport> {
+    const snap = await this.snapshot();
+    return { violations: checkInvariants(snap), checkedAt: new Date(snap.now).toISOString() };
+  }
+}

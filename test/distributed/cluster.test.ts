@@ -1,0 +1,4 @@
+import { embeddedStores } from './helpers.ts';
+import { clusterSuite } from './suite.ts';
+
+clusterSuite('embedded stores', embeddedStores);
