@@ -5,7 +5,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedConfigSchema } from '../src/config/schema.ts';
+import {
+  AgentConfigSchema,
+  EmbeddedConfigSchema,
+  ManagerConfigSchema,
+  WorkerConfigSchema,
+} from '../src/config/schema.ts';
 import { ERRORS } from '../src/contracts/errors.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -113,7 +118,71 @@ export function renderConfigDoc(): string {
     '',
     ...workerRows('Port mode (`frontendMode: "port"`)', variants[0]!),
     ...workerRows('Wildcard mode (`frontendMode: "wildcard"`)', variants[1]!),
+    ...renderProcessConfigs(),
   ].join('\n');
+}
+
+function table(schema: Schema): string[] {
+  const r: string[] = [];
+  walk(schema, '', r);
+  return ['| key | type | default | description |', '|---|---|---|---|', ...r, ''];
+}
+
+/** The split processes (`appproxy manager`, `worker`, `agent`) on the shared stores. */
+function renderProcessConfigs(): string[] {
+  const m = ManagerConfigSchema as unknown as Schema;
+  const mAgent = (m.properties!.agent as Schema).anyOf ?? [];
+  const mRest: Schema = { ...m, properties: { ...m.properties } };
+  delete mRest.properties!.agent;
+  const w = (WorkerConfigSchema as unknown as Schema).anyOf ?? [];
+  return [
+    '',
+    '# Split processes (`appproxy manager`, `appproxy worker`, `appproxy agent`)',
+    '',
+    'Each process takes its own JSON file (`--config FILE` or `APPPROXY_CONFIG`), with the same',
+    'rules: defaults < file < environment < flags, unknown keys refused. Store settings from the',
+    'environment: `APPPROXY_POSTGRES_URL`, `APPPROXY_ETCD_ENDPOINTS` (comma-separated),',
+    '`APPPROXY_REDIS_URL`; `APPPROXY_LOG_LEVEL` everywhere. Secrets never appear in these files and',
+    'never go to etcd: they come from the environment or from files (mode 0600):',
+    '',
+    '- admin token: `APPPROXY_ADMIN_TOKEN` or `adminTokenFile` (managers; all managers share it);',
+    '- setup-token signing key: `setupTokenKeyFile` (Ed25519 private JWK; all managers share it;',
+    '  `appproxy manager --init` creates it when missing; a key readable by others is refused);',
+    '- app-cookie secret: `APPPROXY_COOKIE_SECRET` or `cookieSecretFile` (workers; workers of one',
+    '  authority must share it);',
+    '- store passwords: `stores.*.passwordFile`, or `PGPASSWORD`, `APPPROXY_ETCD_PASSWORD`,',
+    '  `APPPROXY_REDIS_PASSWORD`.',
+    '',
+    'The database schema is migrated by `appproxy manager migrate` (under a PostgreSQL advisory',
+    'lock); `appproxy manager` refuses an older or newer schema unless started with `--migrate`.',
+    '',
+    '## `appproxy manager`',
+    '',
+    'Flags: `--config`, `--port` (`listen.port`), `--log-level`, `--migrate`, `--init`; env `APPPROXY_PORT`.',
+    '',
+    ...table(mRest),
+    '### `agent` (`kind: "remote"`: an `appproxy agent` process, over etcd)',
+    '',
+    ...table(mAgent[0]!),
+    '### `agent` (`kind: "local"`: a local agent inside this manager; one manager only)',
+    '',
+    ...table(mAgent[1]!),
+    '## `appproxy worker`',
+    '',
+    'Flags: `--config`, `--port` (`admin.port`), `--log-level`. One worker per process.',
+    '',
+    '### Port mode (`frontendMode: "port"`)',
+    '',
+    ...table(w[0]!),
+    '### Wildcard mode (`frontendMode: "wildcard"`)',
+    '',
+    ...table(w[1]!),
+    '## `appproxy agent`',
+    '',
+    'Flags: `--config`, `--log-level`; env `APPPROXY_DATA_DIR` (`dataDir`).',
+    '',
+    ...table(AgentConfigSchema as unknown as Schema),
+  ];
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

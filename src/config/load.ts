@@ -3,11 +3,21 @@
  * Validated once against the schema (unknown keys are errors that name the key), then frozen.
  */
 import { readFileSync } from 'node:fs';
+import { type TSchema, Type } from 'typebox';
 import { Value } from 'typebox/value';
 import { parseTemplates } from '../agent/templates.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { parseDurationMs } from '../core/duration.ts';
-import { type EmbeddedConfig, EmbeddedConfigSchema } from './schema.ts';
+import {
+  type AgentConfig,
+  AgentConfigSchema,
+  type EmbeddedConfig,
+  EmbeddedConfigSchema,
+  type ManagerConfig,
+  ManagerConfigSchema,
+  type WorkerConfig,
+  WorkerConfigSchema,
+} from './schema.ts';
 
 /** Keys that were renamed; a config using the old name fails with the new name in the message. */
 const RENAMED_KEYS: Record<string, string> = {};
@@ -41,10 +51,12 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
-  const value = Value.Default(EmbeddedConfigSchema, structuredClone(raw));
-  const problems: { field: string; message: string }[] = [];
-  for (const e of Value.Errors(EmbeddedConfigSchema, value)) {
+type Problem = { field: string; message: string };
+
+/** Schema errors as `{field, message}`; unknown keys are named (and renamed ones point to the new name). */
+function schemaProblems(schema: TSchema, value: unknown): Problem[] {
+  const problems: Problem[] = [];
+  for (const e of Value.Errors(schema, value)) {
     // `additionalProperties: false` reports the unknown key itself as "schema is false".
     if (e.keyword === 'boolean') {
       const key = e.instancePath.split('/').pop() ?? '';
@@ -57,6 +69,27 @@ export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
       problems.push({ field: e.instancePath || '/', message: e.message });
     }
   }
+  return problems;
+}
+
+function fail(problems: Problem[]): never {
+  const list = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+  throw new AppProxyError('AP_ERR_CONFIG_INVALID', `Invalid configuration: ${list}`, problems);
+}
+
+function checkDurations(durations: [string, string | number][], problems: Problem[]): void {
+  for (const [field, d] of durations) {
+    try {
+      parseDurationMs(d);
+    } catch (err) {
+      problems.push({ field, message: (err as Error).message });
+    }
+  }
+}
+
+export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
+  const value = Value.Default(EmbeddedConfigSchema, structuredClone(raw));
+  const problems = schemaProblems(EmbeddedConfigSchema, value);
   if (problems.length === 0) {
     // Durations are checked here too, so that a bad "30 seconds" fails at start, not later.
     const c = value as EmbeddedConfig;
@@ -70,13 +103,7 @@ export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
       ['/worker/upstreamHeadersTimeout', c.worker.upstreamHeadersTimeout],
       ['/agent/terminateGrace', c.agent.terminateGrace],
     ];
-    for (const [field, d] of durations) {
-      try {
-        parseDurationMs(d);
-      } catch (err) {
-        problems.push({ field, message: (err as Error).message });
-      }
-    }
+    checkDurations(durations, problems);
     try {
       parseTemplates(c.agent.templates);
     } catch (err) {
@@ -91,17 +118,12 @@ export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
       }
     }
   }
-  if (problems.length > 0) {
-    const list = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
-    throw new AppProxyError('AP_ERR_CONFIG_INVALID', `Invalid configuration: ${list}`, problems);
-  }
+  if (problems.length > 0) fail(problems);
   return deepFreeze(value as EmbeddedConfig);
 }
 
-export function loadEmbeddedConfig(src: ConfigSources = {}): EmbeddedConfig {
-  const env = src.env ?? process.env;
+function readConfigFile(file: string | undefined): Obj {
   let merged: Obj = {};
-  const file = src.file ?? env.APPPROXY_CONFIG;
   if (file) {
     let parsed: unknown;
     try {
@@ -116,6 +138,12 @@ export function loadEmbeddedConfig(src: ConfigSources = {}): EmbeddedConfig {
       throw new AppProxyError('AP_ERR_CONFIG_INVALID', `Config file ${file} must hold a JSON object.`);
     merged = deepMerge(merged, parsed);
   }
+  return merged;
+}
+
+export function loadEmbeddedConfig(src: ConfigSources = {}): EmbeddedConfig {
+  const env = src.env ?? process.env;
+  let merged = readConfigFile(src.file ?? env.APPPROXY_CONFIG);
   const envPort = env.APPPROXY_PORT ? Number(env.APPPROXY_PORT) : undefined;
   merged = deepMerge(merged, {
     dataDir: env.APPPROXY_DATA_DIR,
@@ -129,4 +157,151 @@ export function loadEmbeddedConfig(src: ConfigSources = {}): EmbeddedConfig {
     manager: f.port !== undefined ? { port: f.port } : undefined,
   });
   return validateEmbeddedConfig(merged);
+}
+
+// ------------------------------------------------------------------ split processes
+
+export interface ProcessConfigSources {
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  flags?: { port?: number | undefined; logLevel?: string | undefined };
+}
+
+/** Store settings from the environment (they override the file): URLs and endpoints, never secrets. */
+function storesFromEnv(env: NodeJS.ProcessEnv, roles: ('sql' | 'kv' | 'counters')[]): Obj {
+  const out: Obj = {};
+  if (roles.includes('sql') && env.APPPROXY_POSTGRES_URL) out.sql = { url: env.APPPROXY_POSTGRES_URL };
+  if (roles.includes('kv') && env.APPPROXY_ETCD_ENDPOINTS)
+    out.kv = {
+      endpoints: env.APPPROXY_ETCD_ENDPOINTS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
+  if (roles.includes('counters') && env.APPPROXY_REDIS_URL) out.counters = { url: env.APPPROXY_REDIS_URL };
+  return out;
+}
+
+function isObjOrUndef(v: unknown): Obj | undefined {
+  return isObj(v) ? v : undefined;
+}
+
+function durationsOf(
+  prefix: string,
+  o: Record<string, unknown>,
+  keys: string[],
+): [string, string | number][] {
+  return keys.map((k) => [`${prefix}/${k}`, o[k] as string | number]);
+}
+
+function checkTemplates(field: string, templates: unknown[], problems: Problem[]): void {
+  try {
+    parseTemplates(templates);
+  } catch (err) {
+    problems.push({ field, message: (err as Error).message });
+  }
+}
+
+export function validateManagerConfig(raw: unknown): ManagerConfig {
+  const value = Value.Default(ManagerConfigSchema, structuredClone(raw)) as Obj;
+  // The agent is a union on `kind`: validate against the chosen variant, for errors that make sense.
+  const agent = isObjOrUndef(value.agent);
+  const variants = ManagerConfigSchema.properties.agent.anyOf;
+  const variant = agent?.kind === 'remote' ? variants[0] : agent?.kind === 'local' ? variants[1] : undefined;
+  if (!variant) fail([{ field: '/agent/kind', message: 'must be "remote" or "local"' }]);
+  const schema = Type.Object(
+    { ...ManagerConfigSchema.properties, agent: variant },
+    { additionalProperties: false },
+  );
+  const problems = schemaProblems(schema, value);
+  if (problems.length === 0) {
+    const c = value as ManagerConfig;
+    checkDurations(
+      durationsOf('', c, ['setupTokenTtl', 'routeReadyTimeout', 'circuitCloseTimeout', 'leaseTtl']),
+      problems,
+    );
+    if (c.agent.kind === 'local') {
+      checkDurations([['/agent/terminateGrace', c.agent.terminateGrace]], problems);
+      checkTemplates('/agent/templates', c.agent.templates, problems);
+    } else checkDurations([['/agent/terminateTimeout', c.agent.terminateTimeout]], problems);
+  }
+  if (problems.length > 0) fail(problems);
+  return deepFreeze(value as ManagerConfig);
+}
+
+export function loadManagerConfig(src: ProcessConfigSources = {}): ManagerConfig {
+  const env = src.env ?? process.env;
+  let merged = readConfigFile(src.file ?? env.APPPROXY_CONFIG);
+  const envPort = env.APPPROXY_PORT ? Number(env.APPPROXY_PORT) : undefined;
+  merged = deepMerge(merged, {
+    logLevel: env.APPPROXY_LOG_LEVEL,
+    listen: { port: envPort },
+    stores: storesFromEnv(env, ['sql', 'kv', 'counters']),
+  });
+  const f = src.flags ?? {};
+  merged = deepMerge(merged, { logLevel: f.logLevel, listen: { port: f.port } });
+  return validateManagerConfig(merged);
+}
+
+export function validateWorkerConfig(raw: unknown): WorkerConfig {
+  const value = Value.Default(WorkerConfigSchema, structuredClone(raw)) as Obj;
+  const mode = value.frontendMode;
+  const schema =
+    mode === 'port'
+      ? WorkerConfigSchema.anyOf[0]
+      : mode === 'wildcard'
+        ? WorkerConfigSchema.anyOf[1]
+        : undefined;
+  if (!schema) fail([{ field: '/frontendMode', message: 'must be "port" or "wildcard"' }]);
+  const problems = schemaProblems(schema, value);
+  if (problems.length === 0) {
+    const c = value as WorkerConfig;
+    checkDurations(
+      durationsOf('', c, ['cookieTtl', 'leaseTtl', 'activityFlushInterval', 'upstreamHeadersTimeout']),
+      problems,
+    );
+    if (c.frontendMode === 'port' && c.portRange[0] > c.portRange[1])
+      problems.push({ field: '/portRange', message: 'first port must not exceed the last' });
+  }
+  if (problems.length > 0) fail(problems);
+  return deepFreeze(value as WorkerConfig);
+}
+
+export function loadWorkerConfig(src: ProcessConfigSources = {}): WorkerConfig {
+  const env = src.env ?? process.env;
+  let merged = readConfigFile(src.file ?? env.APPPROXY_CONFIG);
+  merged = deepMerge(merged, {
+    logLevel: env.APPPROXY_LOG_LEVEL,
+    stores: storesFromEnv(env, ['kv', 'counters']),
+  });
+  const f = src.flags ?? {};
+  merged = deepMerge(merged, {
+    logLevel: f.logLevel,
+    admin: f.port === undefined ? undefined : { port: f.port },
+  });
+  return validateWorkerConfig(merged);
+}
+
+export function validateAgentConfig(raw: unknown): AgentConfig {
+  const value = Value.Default(AgentConfigSchema, structuredClone(raw));
+  const problems = schemaProblems(AgentConfigSchema, value);
+  if (problems.length === 0) {
+    const c = value as AgentConfig;
+    checkDurations(durationsOf('', c, ['leaseTtl', 'terminateGrace']), problems);
+    checkTemplates('/templates', c.templates, problems);
+  }
+  if (problems.length > 0) fail(problems);
+  return deepFreeze(value as AgentConfig);
+}
+
+export function loadAgentConfig(src: ProcessConfigSources = {}): AgentConfig {
+  const env = src.env ?? process.env;
+  let merged = readConfigFile(src.file ?? env.APPPROXY_CONFIG);
+  merged = deepMerge(merged, {
+    logLevel: env.APPPROXY_LOG_LEVEL,
+    dataDir: env.APPPROXY_DATA_DIR,
+    stores: storesFromEnv(env, ['kv']),
+  });
+  const f = src.flags ?? {};
+  merged = deepMerge(merged, { logLevel: f.logLevel });
+  return validateAgentConfig(merged);
 }

@@ -4,6 +4,7 @@
  * passed down. `docs/configuration.md` is generated from this schema (a test fails when stale).
  */
 import { type Static, Type } from 'typebox';
+import { CountersStoreSchema, KvStoreSchema, StoresConfigSchema } from './stores.ts';
 
 const Duration = (def: string, description: string) =>
   Type.Union([Type.String(), Type.Integer({ minimum: 0 })], {
@@ -13,6 +14,37 @@ const Duration = (def: string, description: string) =>
 
 const Port = (description: string, def?: number) =>
   Type.Integer({ minimum: 0, maximum: 65535, description, ...(def === undefined ? {} : { default: def }) });
+
+const LogLevel = () =>
+  Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info', description: 'Log level (env APPPROXY_LOG_LEVEL).' },
+  );
+
+const managerTimings = () => ({
+  setupTokenTtl: Duration('30s', 'Lifetime of setup tokens; capped at 60 s'),
+  routeReadyTimeout: Duration('10s', 'How long start-service waits for the worker to serve the route'),
+  circuitCloseTimeout: Duration('5s', 'How long closing a circuit waits for its worker to confirm'),
+});
+
+const workerTunings = () => ({
+  cookieTtl: Duration('12h', 'Lifetime of app cookies'),
+  leaseTtl: Duration('10s', 'Registration lease TTL'),
+  activityFlushInterval: Duration('1s', 'How often activity counters are flushed'),
+  upstreamHeadersTimeout: Duration('300s', 'How long an app may take to send response headers'),
+  trustedProxies: Type.Array(Type.String(), {
+    default: [],
+    description: 'Peers (IPs or CIDRs) whose X-Forwarded-*/Forwarded headers are kept and extended.',
+  }),
+});
+
+const agentSettings = () => ({
+  terminateGrace: Duration('5s', 'Time between SIGTERM and SIGKILL when a session stops'),
+  templates: Type.Array(Type.Unknown(), {
+    default: [],
+    description: 'Admin-defined templates, added to the built-in ones (see docs/templates.md).',
+  }),
+});
 
 export const PortWorkerSchema = Type.Object(
   {
@@ -64,17 +96,12 @@ export const EmbeddedConfigSchema = Type.Object(
       description:
         'Folder for the embedded database, keys and session files (env APPPROXY_DATA_DIR, flag --data-dir).',
     }),
-    logLevel: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-      { default: 'info', description: 'Log level (env APPPROXY_LOG_LEVEL).' },
-    ),
+    logLevel: LogLevel(),
     manager: Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', description: 'Address the API binds to.' }),
         port: Port('API port (env APPPROXY_PORT, flag --port).', 7070),
-        setupTokenTtl: Duration('30s', 'Lifetime of setup tokens; capped at 60 s'),
-        routeReadyTimeout: Duration('10s', 'How long start-service waits for the worker to serve the route'),
-        circuitCloseTimeout: Duration('5s', 'How long closing a circuit waits for its worker to confirm'),
+        ...managerTimings(),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -87,24 +114,13 @@ export const EmbeddedConfigSchema = Type.Object(
     }),
     worker: Type.Object(
       {
-        cookieTtl: Duration('12h', 'Lifetime of app cookies'),
-        leaseTtl: Duration('10s', 'Registration lease TTL'),
-        activityFlushInterval: Duration('1s', 'How often activity counters are flushed'),
-        upstreamHeadersTimeout: Duration('300s', 'How long an app may take to send response headers'),
-        trustedProxies: Type.Array(Type.String(), {
-          default: [],
-          description: 'Peers (IPs or CIDRs) whose X-Forwarded-*/Forwarded headers are kept and extended.',
-        }),
+        ...workerTunings(),
       },
       { additionalProperties: false, default: {} },
     ),
     agent: Type.Object(
       {
-        terminateGrace: Duration('5s', 'Time between SIGTERM and SIGKILL when a session stops'),
-        templates: Type.Array(Type.Unknown(), {
-          default: [],
-          description: 'Admin-defined templates, added to the built-in ones (see docs/templates.md).',
-        }),
+        ...agentSettings(),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -113,3 +129,124 @@ export const EmbeddedConfigSchema = Type.Object(
 );
 
 export type EmbeddedConfig = Static<typeof EmbeddedConfigSchema>;
+
+// ------------------------------------------------------------------ split processes (shared stores)
+
+const SecretFile = (description: string) =>
+  Type.Union([Type.String(), Type.Null()], { default: null, description });
+
+const AgentName = (description: string, def?: string) =>
+  Type.String({
+    pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+    description,
+    ...(def === undefined ? {} : { default: def }),
+  });
+
+/** `appproxy manager`: the API and the control loops, on PostgreSQL, etcd and Redis. */
+export const ManagerConfigSchema = Type.Object(
+  {
+    logLevel: LogLevel(),
+    listen: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1', description: 'Address the API binds to.' }),
+        port: Port('API port (env APPPROXY_PORT, flag --port).', 7070),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    stores: StoresConfigSchema,
+    adminTokenFile: SecretFile(
+      'File holding the admin API token (env APPPROXY_ADMIN_TOKEN wins). Every manager of a cluster uses the same token.',
+    ),
+    setupTokenKeyFile: Type.String({
+      default: 'setup-token-key.jwk',
+      description:
+        'Ed25519 private JWK that signs setup tokens (mode 0600). Every manager of a cluster uses the same file; `appproxy manager --init` creates it when missing.',
+    }),
+    agent: Type.Union(
+      [
+        Type.Object(
+          {
+            kind: Type.Literal('remote'),
+            name: AgentName('Name of the `appproxy agent` process that runs sessions.', 'agent-1'),
+            terminateTimeout: Duration('30s', 'How long stopping a session waits for the agent to confirm'),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Object(
+          {
+            kind: Type.Literal('local'),
+            name: AgentName('Agent name stored with sessions.', 'local'),
+            dataDir: Type.String({ default: '.appproxy-manager', description: 'Folder for session files.' }),
+            ...agentSettings(),
+          },
+          { additionalProperties: false },
+        ),
+      ],
+      {
+        default: { kind: 'remote', name: 'agent-1' },
+        description:
+          'Who runs sessions: a remote `appproxy agent` (over etcd; every manager names the same one) or a local agent inside this manager (single-manager setups only).',
+      },
+    ),
+    ...managerTimings(),
+    leaseTtl: Duration('10s', 'Leader-election lease TTL (background loops run on one leader)'),
+  },
+  { additionalProperties: false },
+);
+
+const workerProcessCommon = () => ({
+  logLevel: LogLevel(),
+  stores: Type.Object(
+    { kv: KvStoreSchema, counters: CountersStoreSchema },
+    {
+      additionalProperties: false,
+      description: 'etcd (routes, registration) and Redis (activity, single-use marks).',
+    },
+  ),
+  cookieSecretFile: SecretFile(
+    'File holding the app-cookie secret, ≥ 32 bytes (env APPPROXY_COOKIE_SECRET wins). Workers of one authority must share it.',
+  ),
+  admin: Type.Object(
+    {
+      host: Type.String({ default: '127.0.0.1', description: 'Address of /healthz, /readyz and /metrics.' }),
+      port: Port('Port of /healthz, /readyz and /metrics (0 = any free port).', 9100),
+    },
+    { additionalProperties: false, default: {} },
+  ),
+  ...workerTunings(),
+});
+
+/** `appproxy worker`: one data-plane process (a port-mode or a wildcard-mode worker). */
+export const WorkerConfigSchema = Type.Union(
+  [
+    Type.Object(
+      { ...PortWorkerSchema.properties, ...workerProcessCommon() },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { ...WildcardWorkerSchema.properties, ...workerProcessCommon() },
+      { additionalProperties: false },
+    ),
+  ],
+  { description: 'One worker: `frontendMode` "port" or "wildcard", with the fields of that mode.' },
+);
+
+/** `appproxy agent`: runs sessions from templates, driven by managers through etcd. */
+export const AgentConfigSchema = Type.Object(
+  {
+    logLevel: LogLevel(),
+    name: AgentName('Agent name; managers refer to it (`agent.name` in their config).', 'agent-1'),
+    stores: Type.Object({ kv: KvStoreSchema }, { additionalProperties: false, description: 'etcd.' }),
+    dataDir: Type.String({
+      default: '.appproxy-agent',
+      description: 'Folder for session files and the list of launched sessions (env APPPROXY_DATA_DIR).',
+    }),
+    leaseTtl: Duration('10s', 'Registration lease TTL'),
+    ...agentSettings(),
+  },
+  { additionalProperties: false },
+);
+
+export type ManagerConfig = Static<typeof ManagerConfigSchema>;
+export type WorkerConfig = Static<typeof WorkerConfigSchema>;
+export type AgentConfig = Static<typeof AgentConfigSchema>;
