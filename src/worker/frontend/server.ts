@@ -32,6 +32,10 @@ export function createFrontendServer(onRequest: RequestListener, onUpgrade: Upgr
     },
     onRequest,
   );
+  // A client that half-closes after its request (FIN after the last byte, as `nc -N` and some
+  // HTTP/1.0 tools do) must still get its answer; Node's default aborts the request instead.
+  // With this flag Node answers, then ends the socket.
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.on('upgrade', onUpgrade);
   server.on('clientError', onClientError);
   return server;
