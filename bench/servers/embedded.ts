@@ -1,0 +1,45 @@
+/**
+ * The whole embedded system (manager + a wildcard worker + the embedded stores), as `appproxy up`
+ * starts it, on free ports and a temporary data folder: the control-plane benchmark drives its
+ * REST API. Prints {ready, pid, url, token, wildcardPort}. Stops on SIGTERM or when stdin ends.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateEmbeddedConfig } from '../../src/config/load.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { startEmbedded } from '../../src/embedded.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'appproxy-bench-'));
+const config = validateEmbeddedConfig({
+  dataDir,
+  logLevel: process.env.BENCH_LOG_LEVEL ?? 'error',
+  manager: { port: 0 },
+  workers: [{ authority: 'wildcard-1', frontendMode: 'wildcard', port: 0 }],
+});
+const token = `bench-${randomBytes(12).toString('hex')}`;
+const sys = await startEmbedded(config, {
+  logger: createLogger({ level: config.logLevel, destination: process.stderr }),
+  env: { APPPROXY_ADMIN_TOKEN: token },
+});
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await sys.close().catch(() => {});
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.stdin.resume();
+process.stdin.on('end', () => void stop());
+console.log(
+  JSON.stringify({
+    ready: true,
+    pid: process.pid,
+    url: sys.managerUrl,
+    token,
+    wildcardPort: sys.workers[0]!.wildcardPort,
+  }),
+);
