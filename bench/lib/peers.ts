@@ -115,7 +115,7 @@ daemon off;
 master_process on;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections ${Math.floor(NOFILE_HARD / 2)}; }
+events { worker_connections ${NOFILE_HARD - 64}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
