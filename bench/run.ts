@@ -755,9 +755,10 @@ mkdirSync(dir, { recursive: true });
 const json = `${JSON.stringify(report, null, 2)}\n`;
 const stamp = started.toISOString().replace(/[:.]/g, '-');
 writeFileSync(join(dir, `${stamp}${quick ? '-quick' : ''}.json`), json);
-writeFileSync(join(dir, 'latest.json'), json);
 console.log(`results: bench/results/${stamp}${quick ? '-quick' : ''}.json`);
+// latest.json is kept in git beside docs/performance.md: both come from the same run.
 if (!args['no-write']) {
+  writeFileSync(join(dir, 'latest.json'), json);
   writeFileSync(join(ROOT, 'docs/performance.md'), renderMarkdown(report));
   console.log('summary: docs/performance.md');
 }
