@@ -24,7 +24,6 @@ import type { WorkerRepo } from '../repos/workers.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { WorkerService } from './workers.ts';
 
-
 export interface WorkerHealthDeps {
   kv: KvStore;
   workers: WorkerService;
