@@ -19,6 +19,7 @@ import { AppProxyError } from '../contracts/errors.ts';
 import { parseDurationMs } from '../core/duration.ts';
 import type { Logger } from '../core/logger.ts';
 import { SetupTokenIssuer } from '../core/setup-token.ts';
+import { ShutdownSequence } from '../core/shutdown.ts';
 import { createManager, type Manager, type ManagerOptions } from '../manager/index.ts';
 import { RemoteAgentDriver } from '../manager/remote-agent.ts';
 import { LATEST_SCHEMA_VERSION } from '../stores/sql/migrate.ts';
@@ -134,16 +135,8 @@ export async function startManagerProcess(
   const adminToken = readAdminToken(config, env);
   const issuer = await loadSigningKey(config.setupTokenKeyFile, opts.init ?? false);
 
-  const cleanup: (() => Promise<unknown> | undefined)[] = [];
-  const shutdown = async () => {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        log.warn({ err }, 'error during shutdown');
-      }
-    }
-  };
+  const cleanup = new ShutdownSequence(log);
+  const shutdown = () => cleanup.run();
   try {
     const sql = await openSql(config.stores.sql, log);
     cleanup.push(() => sql.close());

@@ -11,6 +11,7 @@ import type { WorkerConfig } from '../config/schema.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { parseDurationMs } from '../core/duration.ts';
 import type { Logger } from '../core/logger.ts';
+import { ShutdownSequence } from '../core/shutdown.ts';
 import { createWorker, type Worker } from '../worker/index.ts';
 import { openCounters, openKv } from './stores.ts';
 
@@ -53,16 +54,8 @@ export async function startWorkerProcess(
   const env = opts.env ?? process.env;
   const log = opts.logger;
   const cookieSecret = readCookieSecret(config, env);
-  const cleanup: (() => Promise<unknown> | undefined)[] = [];
-  const shutdown = async () => {
-    for (const step of cleanup.reverse()) {
-      try {
-        await step();
-      } catch (err) {
-        log.warn({ err }, 'error during shutdown');
-      }
-    }
-  };
+  const cleanup = new ShutdownSequence(log);
+  const shutdown = () => cleanup.run();
   try {
     const kv = openKv(config.stores.kv);
     cleanup.push(() => kv.close());

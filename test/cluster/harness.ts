@@ -12,31 +12,21 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until as pollUntil } from '../fixtures/http.ts';
 import { type AllServers, freePort, startAll } from '../infra/servers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/appproxy.js');
 const ECHO = Boolean(process.env.APPPROXY_TEST_LOG);
 
-export async function until<T>(
+/** `until` with the longer defaults that process-level scenarios need. */
+export function until<T>(
   fn: () => Promise<T> | T,
   what: string,
   timeoutMs = 20_000,
   everyMs = 50,
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+  return pollUntil(fn, what, timeoutMs, everyMs);
 }
 
 export type ProcKind = 'manager' | 'worker' | 'agent';
