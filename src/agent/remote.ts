@@ -22,20 +22,11 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentDriver, AgentReport } from '../contracts/agent.ts';
 import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../contracts/kv-layout.ts';
+import { BACKOFF_MIN_MS, nextBackoff, sleep } from '../core/backoff.ts';
 import type { KvEntry, KvEvent, KvLease, KvStore, KvWatchError, KvWatcher } from '../stores/types.ts';
 
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
 /** How long the host keeps a final report to re-put after a lease change. */
 const FINAL_REPORT_RETENTION_MS = 60_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-function nextBackoff(ms: number): number {
-  return Math.min(BACKOFF_MAX_MS, ms * 2) * (0.75 + Math.random() * 0.5);
-}
 
 export function isFinalReport(r: AgentReport | undefined): boolean {
   return r !== undefined && (r.state === 'TERMINATED' || r.state === 'ERROR');

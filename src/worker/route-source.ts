@@ -21,20 +21,10 @@ import {
   type SetupTokenKeySet,
   type WorkerRegistration,
 } from '../contracts/kv-layout.ts';
+import { BACKOFF_MIN_MS, nextBackoff, sleep } from '../core/backoff.ts';
 import type { SetupTokenVerifier } from '../core/setup-token.ts';
 import type { KvEntry, KvEvent, KvLease, KvStore, KvWatchError, KvWatcher } from '../stores/types.ts';
 import type { RoutingTable } from './routing-table.ts';
-
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-function nextBackoff(ms: number): number {
-  return Math.min(BACKOFF_MAX_MS, ms * 2) * (0.75 + Math.random() * 0.5);
-}
 
 /**
  * Snapshot + watch of one prefix that survives the end of its watch. It keeps the last revision it
