@@ -379,11 +379,28 @@ async function wsSection(targets: Target[]): Promise<void> {
 async function tcpSection(): Promise<void> {
   console.log(`\n== TCP: bulk ${mib(counts.tcpBytes)} MiB each way, connection rate (c=${CONNS})`);
   notes.push(
-    'TCP circuits do not exist in the worker yet: the AppProxy TCP row is a plain, circuit-less Node pipe (bench/servers/node-pipe.ts), i.e. the ceiling of a Node relay.',
+    'TCP: `appproxy-tcp` is a real TCP circuit of a port-mode worker in allow-list mode (address check, idle timeout, keepalive, activity and access records on); `node-pipe` is a plain, circuit-less Node pipe (bench/servers/node-pipe.ts), the ceiling of a Node relay, for reference.',
   );
   const peers: { name: string; port: number; pid: number | null }[] = [
     { name: 'direct', port: up.tcp, pid: null },
   ];
+  const ap = await tryPeer('appproxy-tcp', async () => {
+    const child = await start('appproxy-tcp', tsArgv('bench/servers/appproxy.ts', 'port', String(up.http)), {
+      cpus: PROXY_CPU,
+    });
+    child.send({ cmd: 'tcp-circuit', backendPort: up.tcp });
+    const m = await child.next((x) => x.tcpCircuit !== undefined || x.error !== undefined, 30_000);
+    if (m.error) throw new Error(String(m.error));
+    const peer: Peer = {
+      name: 'appproxy-tcp',
+      child,
+      httpPort: null,
+      tcpPort: (m.tcpCircuit as { port: number }).port,
+      stop: () => child.stop(),
+    };
+    return peer;
+  });
+  if (ap) peers.push({ name: 'appproxy-tcp', port: ap.tcpPort!, pid: ap.child.pid });
   const pipe = await tryPeer('node-pipe', () => startNodePipe(up, PROXY_CPU));
   if (pipe) peers.push({ name: 'node-pipe', port: pipe.tcpPort!, pid: pipe.child.pid });
   if (versions.haproxy) {
@@ -675,6 +692,8 @@ async function leakSection(): Promise<void> {
   record('leak', 'appproxy-port', 'requests', r.requests);
   record('leak', 'appproxy-port', 'fdGrowth', r.fdGrowth);
   record('leak', 'appproxy-port', 'rssGrowthBytes', r.rssGrowthBytes);
+  record('leak', 'appproxy-port', 'rssGrowthFromFirstBytes', r.rssGrowthFromFirstBytes);
+  log(`RSS after GC at the end of each cycle (MiB): ${r.rssByCycle.map(mib).join(', ')}`);
   record('leak', 'appproxy-port', 'heapGrowthBytes', r.heapGrowthBytes);
   record(
     'leak',

@@ -10,6 +10,8 @@
  *   {cmd: 'stats'}              → {stats: {rss, heapUsed, fds, resources, routes}} (after a GC)
  *   {cmd: 'circuits', n}        → adds n idle wildcard circuits, progress lines, then {added}
  *   {cmd: 'circuit', backendPort} → one more circuit + its cookie: {circuit: {port, host, cookie}}
+ *   {cmd: 'tcp-circuit', backendPort} → (port mode) a TCP circuit in allow-list mode admitting
+ *                                 127.0.0.1/32 (so the address check runs): {tcpCircuit: {port}}
  *
  * Usage: node --import tsx bench/servers/appproxy.ts <port|wildcard> <upstreamPort> [processes]
  */
@@ -47,7 +49,7 @@ let nextSub = 0x100000;
 const opts: WorkerOptions = {
   authority,
   frontendMode: mode,
-  protocols: ['http'],
+  protocols: mode === 'port' ? ['http', 'tcp'] : ['http'],
   bindHost: '127.0.0.1',
   portRange,
   wildcardDomain: DOMAIN,
@@ -171,7 +173,16 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
     if (m.cmd === 'stats') console.log(JSON.stringify({ stats: stats() }));
     else if (m.cmd === 'circuit')
       console.log(JSON.stringify({ circuit: await addCircuit(m.backendPort ?? upstreamPort) }));
-    else if (m.cmd === 'circuits') {
+    else if (m.cmd === 'tcp-circuit') {
+      const s: RouteSpec = {
+        ...spec(m.backendPort ?? upstreamPort),
+        protocol: 'tcp',
+        tcp: { access: 'allow-list', allowFrom: ['127.0.0.1/32'], maxConnections: 4096 },
+      };
+      await kv.put(kvKeys.circuit(authority, s.id), JSON.stringify(s));
+      await waitReady(s.id);
+      console.log(JSON.stringify({ tcpCircuit: { port: s.port } }));
+    } else if (m.cmd === 'circuits') {
       const n = m.n ?? 0;
       const target = worker.routeCount() + n;
       for (let i = 0; i < n; i += 500) {

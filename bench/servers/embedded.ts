@@ -4,9 +4,11 @@
  * REST API. Prints {ready, pid, url, token, wildcardPort}. Stops on SIGTERM or when stdin ends.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { validateEmbeddedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { startEmbedded } from '../../src/embedded.ts';
@@ -32,7 +34,23 @@ const stop = async () => {
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
-process.stdin.resume();
+// Profiling on demand (bench/profile/control.ts): `profile-start` / `profile-stop <file>` lines on
+// stdin take a CPU profile of a chosen phase only, without the fill phase before it.
+const profiler = new inspector.Session();
+process.stdin.setEncoding('utf8');
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const [cmd, file] = line.trim().split(/\s+/);
+  if (cmd === 'profile-start') {
+    profiler.connect();
+    profiler.post('Profiler.enable', () => profiler.post('Profiler.start'));
+  } else if (cmd === 'profile-stop' && file) {
+    profiler.post('Profiler.stop', (err, res) => {
+      if (!err) writeFileSync(file, JSON.stringify(res.profile));
+      profiler.disconnect();
+      console.log(JSON.stringify({ profiled: file }));
+    });
+  }
+});
 process.stdin.on('end', () => void stop());
 console.log(
   JSON.stringify({

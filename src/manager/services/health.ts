@@ -94,12 +94,13 @@ export class WorkerHealth {
   async tick(force = false): Promise<void> {
     const { circuits, workers, logger } = this.d;
     const on = () => force || this.active;
-    const rows = await circuits.servedStates();
-    const activeOn = new Set<string>();
+    const served = await circuits.servedStates();
+    const activeOn = new Set(served.activeWorkers);
     const unavailable = new Map<string, string[]>();
-    for (const r of rows) {
-      if (r.state === 'ACTIVE') activeOn.add(r.worker);
-      else unavailable.set(r.worker, [...(unavailable.get(r.worker) ?? []), r.id]);
+    for (const r of served.unavailable) {
+      const ids = unavailable.get(r.worker);
+      if (ids) ids.push(r.id);
+      else unavailable.set(r.worker, [r.id]);
     }
     let lastSeen: Map<string, Date> | undefined;
     for (const worker of activeOn) {

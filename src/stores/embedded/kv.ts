@@ -37,6 +37,12 @@ export interface EmbeddedKvOptions {
 
 export class EmbeddedKvStore implements KvStore {
   private readonly data = new Map<string, KvEntry>();
+  /**
+   * The keys in byte order, so a prefix read is a binary search plus the matching keys (etcd's
+   * range read) rather than a scan of every key: start-service reads one readiness key by prefix
+   * while tens of thousands of circuits and marks are stored.
+   */
+  private readonly sortedKeys: string[] = [];
   private revision = 0;
   private readonly history: KvEvent[] = [];
   private readonly historySize: number;
@@ -59,8 +65,10 @@ export class EmbeddedKvStore implements KvStore {
   async getPrefix(prefix: string): Promise<{ entries: KvEntry[]; revision: number }> {
     this.assertOpen();
     const entries: KvEntry[] = [];
-    for (const [k, e] of this.data) if (k.startsWith(prefix)) entries.push({ ...e });
-    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const keys = this.sortedKeys;
+    for (let i = lowerBound(keys, prefix); i < keys.length && keys[i]!.startsWith(prefix); i++) {
+      entries.push({ ...this.data.get(keys[i]!)! });
+    }
     return { entries, revision: this.revision };
   }
 
@@ -217,6 +225,7 @@ export class EmbeddedKvStore implements KvStore {
       const prev = this.data.get(key);
       if (!prev) return;
       this.data.delete(key);
+      this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 1);
       if (prev.lease) this.leases.get(prev.lease)?.keys.delete(key);
       events.push({ type: 'delete', key, value: null, revision: rev });
     };
@@ -225,6 +234,7 @@ export class EmbeddedKvStore implements KvStore {
         const prev = this.data.get(op.key);
         if (prev?.lease && prev.lease !== op.lease) this.leases.get(prev.lease)?.keys.delete(op.key);
         const lease = op.lease ?? null;
+        if (!prev) this.sortedKeys.splice(lowerBound(this.sortedKeys, op.key), 0, op.key);
         this.data.set(op.key, {
           key: op.key,
           value: op.value,
@@ -238,7 +248,11 @@ export class EmbeddedKvStore implements KvStore {
       } else if (op.type === 'delete') {
         del(op.key);
       } else {
-        for (const k of [...this.data.keys()]) if (k.startsWith(op.prefix)) del(k);
+        const keys = this.sortedKeys;
+        const from = lowerBound(keys, op.prefix);
+        let to = from;
+        while (to < keys.length && keys[to]!.startsWith(op.prefix)) to++;
+        for (const k of keys.slice(from, to)) del(k);
       }
     }
     if (events.length === 0) return;
@@ -258,4 +272,16 @@ export class EmbeddedKvStore implements KvStore {
       });
     }
   }
+}
+
+/** First index of `sorted` whose key is ≥ `key` (JavaScript string order, as etcd's byte order for ASCII keys). */
+function lowerBound(sorted: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
