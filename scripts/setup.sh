@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (real apps, a real browser and the real stores) when they are
+# Installs the Debian packages the test suite needs (real apps, sshd, a real browser and the real stores) when they are
 # missing. Called by `npm test` and by .ci/run; safe to run again. Without root (or sudo) it only
 # says what is missing: the tests that need those programs then say why they skip.
 set -euo pipefail
@@ -12,6 +12,9 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# The `ssh` template runs Debian's sshd; the tunnel tests drive it with the ssh and scp clients.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 && command -v scp >/dev/null 2>&1 || need+=(openssh-client)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
   echo "setup: missing Debian packages: ${need[*]} (run as root: apt-get install -y ${need[*]})" >&2

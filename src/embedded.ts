@@ -10,7 +10,9 @@ import type { JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { LocalAgent } from './agent/local-agent.ts';
 import { parseTemplates, withBuiltins } from './agent/templates.ts';
+import { managerPolicies } from './config/load.ts';
 import type { EmbeddedConfig } from './config/schema.ts';
+import type { Protocol } from './contracts/records.ts';
 import { parseDurationMs } from './core/duration.ts';
 import type { Logger } from './core/logger.ts';
 import { SetupTokenIssuer } from './core/setup-token.ts';
@@ -124,6 +126,7 @@ export async function startEmbedded(
       setupTokenTtlMs: parseDurationMs(config.manager.setupTokenTtl),
       routeReadyTimeoutMs: parseDurationMs(config.manager.routeReadyTimeout),
       circuitCloseTimeoutMs: parseDurationMs(config.manager.circuitCloseTimeout),
+      ...managerPolicies(config.manager),
     });
     await manager.start();
 
@@ -131,7 +134,8 @@ export async function startEmbedded(
     for (const w of config.workers) {
       const common = {
         authority: w.authority,
-        protocols: ['http' as const],
+        // Port-mode workers carry TCP circuits too (one port each); wildcard mode routes by Host: HTTP only.
+        protocols: (w.frontendMode === 'port' ? ['http', 'tcp'] : ['http']) as Protocol[],
         bindHost: w.bindHost,
         publicScheme: w.publicScheme,
         kv: stores.kv,

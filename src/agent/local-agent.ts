@@ -321,7 +321,10 @@ export class LocalAgent implements AgentDriver {
     };
     const argv = spec.command.map((a) => expandPlaceholders(a, values));
     const env: Record<string, string> = { HOME: session.dir };
-    for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k] as string;
+    // The template names anything else of the agent's environment a service needs (passEnv).
+    for (const k of [...PASS_ENV, ...(spec.passEnv ?? [])]) {
+      if (process.env[k] !== undefined) env[k] = process.env[k] as string;
+    }
     for (const [k, v] of Object.entries(spec.env ?? {})) env[k] = expandPlaceholders(v, values);
 
     const log = this.log.child({ sessionId: session.id, service: spec.name });

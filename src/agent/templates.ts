@@ -20,6 +20,7 @@ import type { TemplateInfo } from '../contracts/agent.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 
 const NAME = '^[a-z][a-z0-9-]{0,62}$';
+const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 export const ReadinessSchema = Type.Union([
   Type.Object(
@@ -38,12 +39,45 @@ export const ServiceSpecSchema = Type.Object(
     protocol: Type.Union([Type.Literal('http'), Type.Literal('tcp')]),
     command: Type.Array(Type.String(), { minItems: 1, description: 'argv, no shell; placeholders allowed' }),
     env: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), {
+      Type.Record(Type.String({ pattern: ENV_NAME }), Type.String(), {
         additionalProperties: false,
+      }),
+    ),
+    passEnv: Type.Optional(
+      Type.Array(Type.String({ pattern: ENV_NAME }), {
+        description:
+          "names of the agent's own environment variables passed on to the service when set (read at each start)",
       }),
     ),
     readiness: ReadinessSchema,
     startTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+  },
+  { additionalProperties: false },
+);
+
+const IdleTimeoutMs = Type.Integer({ minimum: 1, description: 'milliseconds' });
+
+/**
+ * A template's idle defaults for its sessions (milliseconds; null = never). The manager applies them
+ * under the installation's limits; a session or start-service request may override them.
+ */
+export const TemplateIdleSchema = Type.Object(
+  {
+    connectionIdleTimeoutMs: Type.Optional({
+      ...IdleTimeoutMs,
+      description:
+        'per connection (TCP, tunnel, WebSocket): closed after this long without a byte either way',
+    }),
+    circuitIdleTimeoutMs: Type.Optional(
+      Type.Union([IdleTimeoutMs, Type.Null()], {
+        description: 'a circuit with no byte moved for this long closes (null = never)',
+      }),
+    ),
+    sessionIdleTimeoutMs: Type.Optional(
+      Type.Union([IdleTimeoutMs, Type.Null()], {
+        description: 'a session whose every circuit was idle this long is terminated (null = never)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -60,6 +94,7 @@ export const TemplateSpecSchema = Type.Object(
           'executables that must exist (on PATH or as absolute paths) for the template to be available',
       }),
     ),
+    idle: Type.Optional(TemplateIdleSchema),
   },
   { additionalProperties: false },
 );
@@ -175,12 +210,34 @@ export function templateInfo(spec: TemplateSpec, pathEnv?: string): TemplateInfo
         ? null
         : `missing executable${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} (not found on PATH of the agent)`,
     services: spec.services.map((s) => ({ name: s.name, protocol: s.protocol })),
+    ...(spec.idle ? { idle: { ...spec.idle } } : {}),
   };
 }
 
 const appPath = (file: string) => fileURLToPath(new URL(`./apps/${file}`, import.meta.url));
 
-export function builtinTemplates(): TemplateSpec[] {
+/**
+ * Where system daemons live. Debian leaves these off non-root users' PATH, yet an agent run by such
+ * a user can start sshd from there as well as root can.
+ */
+export const SYSTEM_SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+
+export interface BuiltinOptions {
+  /** The PATH the built-ins' executables are looked up on (default: the agent's). */
+  path?: string;
+  /** Searched after `path` for daemons such as sshd (default SYSTEM_SBIN_DIRS). */
+  sbinDirs?: string[];
+}
+
+/** Connection idle default of the ssh template: an interactive shell may sit quiet for a while. */
+export const SSH_CONNECTION_IDLE_TIMEOUT_MS = 30 * 60_000;
+
+export function builtinTemplates(opts: BuiltinOptions = {}): TemplateSpec[] {
+  const path = opts.path ?? process.env.PATH ?? '';
+  const sbin = opts.sbinDirs ?? SYSTEM_SBIN_DIRS;
+  // sshd must run from an absolute path (it re-executes itself); resolved once, here. When it is
+  // absent, the bare name stays in `requires` so the template reads "missing executable: sshd".
+  const sshd = findExecutable('sshd', [path, ...sbin].filter(Boolean).join(delimiter));
   return [
     {
       name: 'demo',
@@ -258,6 +315,40 @@ export function builtinTemplates(): TemplateSpec[] {
           },
           readiness: { kind: 'http', path: '/api' },
           startTimeoutMs: 60_000,
+        },
+      ],
+    },
+    {
+      name: 'ssh',
+      description:
+        "OpenSSH server (Debian's openssh-server), key-only, for the agent user's keys; reach it with `appproxy tunnel`.",
+      requires: [sshd ?? 'sshd', 'ssh-keygen'],
+      // Shells sit quiet while their user reads or thinks; half an hour before a silent
+      // connection is cut (the installation's limits still apply).
+      idle: { connectionIdleTimeoutMs: SSH_CONNECTION_IDLE_TIMEOUT_MS },
+      services: [
+        {
+          name: 'ssh',
+          protocol: 'tcp',
+          // The launcher writes host key, sshd_config and authorized_keys into the session folder,
+          // then runs sshd in the foreground (-D -e) on {host}:{port}.
+          command: [
+            '{node}',
+            appPath('sshd.mjs'),
+            '--host',
+            '{host}',
+            '--port',
+            '{port}',
+            '--data-dir',
+            '{dataDir}',
+            '--sshd',
+            sshd ?? 'sshd',
+            '--ssh-keygen',
+            'ssh-keygen',
+          ],
+          passEnv: ['APPPROXY_SSH_AUTHORIZED_KEYS'],
+          readiness: { kind: 'tcp' },
+          startTimeoutMs: 15_000,
         },
       ],
     },

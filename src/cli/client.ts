@@ -7,6 +7,8 @@ import type {
   FrontendMode,
   Session,
   StartServiceResult,
+  TcpAccessMode,
+  TunnelToken,
   WorkerInfo,
 } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
@@ -38,6 +40,8 @@ export interface StartServiceRequest {
   frontend?: FrontendMode;
   /** Path on the app to land on after setup. */
   next?: string;
+  /** TCP services: how the circuit's port is reached (the manager's default is a tunnel). */
+  access?: { mode: TcpAccessMode; allowFrom?: string[] };
 }
 
 interface RequestOptions {
@@ -110,6 +114,11 @@ export class ApiClient {
 
   deleteCircuit(id: string): Promise<Circuit> {
     return this.request<Circuit>('DELETE', `/v1/circuits/${enc(id)}`);
+  }
+
+  /** A single-use credential for one tunnelled connection to a TCP circuit in tunnel mode. */
+  tunnelToken(circuitId: string): Promise<TunnelToken> {
+    return this.request<TunnelToken>('POST', `/v1/circuits/${enc(circuitId)}/tunnel-token`);
   }
 
   circuitActivity(id: string): Promise<CircuitActivity> {

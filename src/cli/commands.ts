@@ -1,11 +1,19 @@
-/** The client commands: session, app, circuit, worker, template, doctor. */
+/** The client commands: session, app, tunnel, circuit, worker, template, doctor. */
 
+import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { TemplateInfo } from '../contracts/agent.ts';
-import type { Circuit, DoctorReport, Session, StartServiceResult, WorkerInfo } from '../contracts/records.ts';
+import type {
+  Circuit,
+  DoctorReport,
+  Session,
+  StartServiceResult,
+  TcpAccessMode,
+  WorkerInfo,
+} from '../contracts/records.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import type { ApiClient } from './client.ts';
-import { ApiError, CliError } from './errors.ts';
+import { ApiError, CliError, UsageError } from './errors.ts';
 import {
   flatten,
   formatAge,
@@ -17,6 +25,7 @@ import {
   paintState,
 } from './format.ts';
 import { defaultIo, Runtime } from './runtime.ts';
+import { hostPort, Tunnel } from './tunnel.ts';
 import { VERSION } from './version.ts';
 import { ProgressLine, sessionLabel, waitForRunning } from './wait.ts';
 
@@ -35,6 +44,30 @@ export function durationArg(value: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/** commander argParser for port options: an integer 0–65535 (0 = any free port). */
+export function portArg(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError('expected a port number 0-65535 (0 = any free port)');
+  }
+  return n;
+}
+
+/** commander argParser for `--allow-from`: repeatable, comma-separated addresses or CIDRs. */
+function allowFromArg(value: string, previous: string[] | undefined): string[] {
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('expected an address or CIDR, e.g. 10.0.0.0/8');
+  return [...(previous ?? []), ...items];
+}
+
+/** An idle timeout for humans: `30m`, or `never`. */
+function idleText(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? 'never' : formatDuration(ms);
 }
 
 function timeoutOption(what: string): Option {
@@ -135,6 +168,7 @@ function renderSession(s: Session, p: Painter, now: number): string {
       ['Template', s.template],
       ['State', stateWithReason(s.state, s.stateReason, p)],
       ['Owner', s.ownerId],
+      ['Idle timeout', idleText(s.idleTimeoutMs)],
       ['Created', formatTime(s.createdAt, now)],
       ['Updated', formatTime(s.updatedAt, now)],
     ],
@@ -194,6 +228,24 @@ function renderCircuit(c: Circuit, p: Painter, now: number): string {
       ['Worker', c.worker],
       ['Frontend', `${c.frontendMode}, ${slotText(c)}`],
       ['Backends', c.backends.map((b) => `${b.host}:${b.port}`).join(', ') || '-'],
+      ...(c.access
+        ? [
+            [
+              'Access',
+              c.access.mode === 'allow-list'
+                ? `allow-list (${c.access.allowFrom.join(', ')})`
+                : c.access.mode,
+            ] as [string, string],
+          ]
+        : []),
+      ...(c.idle
+        ? [
+            [
+              'Idle timeouts',
+              `connection ${idleText(c.idle.connectionIdleTimeoutMs)}, circuit ${idleText(c.idle.circuitIdleTimeoutMs)}`,
+            ] as [string, string],
+          ]
+        : []),
       ['Owner', c.ownerId],
       ['Created', formatTime(c.createdAt, now)],
       ['Closed', formatTime(c.closedAt, now)],
@@ -288,24 +340,78 @@ function renderTemplates(items: TemplateInfo[], p: Painter): string {
   );
 }
 
-function renderStartService(r: StartServiceResult, p: Painter, now: number): string {
-  const expires = Date.parse(r.expiresAt);
+function renderStartService(
+  r: StartServiceResult,
+  p: Painter,
+  now: number,
+  target: { session: string; service: string },
+): string {
+  const circuit: [string, string] = ['Circuit', `${r.circuitId}${r.reused ? ' (reused)' : ''}`];
+  if (r.setupUrl === null) {
+    // A TCP circuit: no setup link. Either a raw TCP address (allow-list, public) or a port that
+    // only carries authenticated tunnels.
+    if (r.appUrl.startsWith('tcp://')) {
+      return (
+        `TCP address (connect from an allowed address):\n\n  ${p.paint(r.appUrl, 'bold')}\n\n` +
+        formatKeyValues([circuit], p)
+      );
+    }
+    return (
+      'This TCP service is reached through an authenticated tunnel. Run:\n\n' +
+      `  ${p.paint(`appproxy tunnel ${target.session} ${target.service}`, 'bold')}\n\n` +
+      formatKeyValues([['Tunnel origin', r.appUrl], circuit], p)
+    );
+  }
+  const expiresAt = r.expiresAt ?? '';
+  const expires = Date.parse(expiresAt);
   const validity = Number.isNaN(expires)
-    ? `until ${r.expiresAt}`
+    ? `until ${expiresAt}`
     : expires > now
-      ? `for ${formatDuration(expires - now)}, until ${r.expiresAt}`
-      : `until ${r.expiresAt}`;
+      ? `for ${formatDuration(expires - now)}, until ${expiresAt}`
+      : `until ${expiresAt}`;
   return (
     `Open this link in your browser (single use, valid ${validity}):\n\n` +
     `  ${p.paint(p.paint(r.setupUrl, 'cyan'), 'bold')}\n\n` +
-    formatKeyValues(
-      [
-        ['App URL', r.appUrl],
-        ['Circuit', `${r.circuitId}${r.reused ? ' (reused)' : ''}`],
-      ],
-      p,
-    )
+    formatKeyValues([['App URL', r.appUrl], circuit], p)
   );
+}
+
+/** The `--access`/`--allow-from` pair as a start-service `access` (allow-from alone means allow-list). */
+function accessFrom(opts: {
+  access?: TcpAccessMode;
+  allowFrom?: string[];
+}): { mode: TcpAccessMode; allowFrom?: string[] } | undefined {
+  if (opts.access === undefined && opts.allowFrom === undefined) return undefined;
+  const mode = opts.access ?? 'allow-list';
+  if (opts.allowFrom !== undefined && mode !== 'allow-list') {
+    throw new UsageError(`--allow-from goes with --access allow-list (got --access ${mode})`);
+  }
+  if (mode === 'allow-list' && opts.allowFrom === undefined) {
+    throw new UsageError('--access allow-list needs --allow-from <address or CIDR>');
+  }
+  return opts.allowFrom ? { mode, allowFrom: opts.allowFrom } : { mode };
+}
+
+/** Lines printed once the tunnel listens: what to run, with the ssh and scp forms for an ssh service. */
+function renderTunnelReady(
+  target: { session: string; service: string },
+  addr: { host: string; port: number },
+  p: Painter,
+): string {
+  const where = hostPort(addr.host, addr.port);
+  let out = `Tunnel to ${target.session}/${target.service} listening on ${where}\n`;
+  const sshHost = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host === '::' ? '::1' : addr.host;
+  if (target.service === 'ssh') {
+    const userHost = `<user>@${sshHost.includes(':') ? `[${sshHost}]` : sshHost}`;
+    out +=
+      `\n  ${p.paint(`ssh -p ${addr.port} ${userHost}`, 'bold')}\n` +
+      `  ${p.paint(`scp -P ${addr.port} FILE ${userHost}:`, 'bold')}\n\n` +
+      '<user> is the account that runs the session (the ssh template authorizes its keys).\n';
+  } else {
+    out += `\nConnect to ${where}; every connection gets its own authenticated tunnel.\n`;
+  }
+  out += 'Ctrl-C stops the tunnel.\n';
+  return out;
 }
 
 function emptyNote(ctx: Ctx, what: string, items: unknown[]): boolean {
@@ -402,6 +508,17 @@ export function registerClientCommands(
     )
     .option('--next <path>', 'path on the app to land on after setup (e.g. /lab)')
     .option('--browser', 'also try to open the link with the system browser (xdg-open)')
+    .addOption(
+      new Option(
+        '--access <mode>',
+        'tcp services: tunnel (default: through `appproxy tunnel`), allow-list, or public',
+      ).choices(['tunnel', 'allow-list', 'public']),
+    )
+    .option(
+      '--allow-from <cidrs>',
+      'tcp services: client addresses/CIDRs allowed to connect (repeatable or comma-separated; implies --access allow-list)',
+      allowFromArg,
+    )
     .addOption(timeoutOption('the session to run'))
     .action(
       action(
@@ -409,11 +526,19 @@ export function registerClientCommands(
           ctx,
           ref: string,
           service: string,
-          opts: { frontend?: 'port' | 'wildcard'; next?: string; browser?: boolean; timeout: number },
+          opts: {
+            frontend?: 'port' | 'wildcard';
+            next?: string;
+            browser?: boolean;
+            access?: TcpAccessMode;
+            allowFrom?: string[];
+            timeout: number;
+          },
         ) => {
           if (opts.next !== undefined && !opts.next.startsWith('/')) {
             throw new CliError(`--next must be a path starting with "/" (got "${opts.next}")`, 2);
           }
+          const access = accessFrom(opts);
           let s = await resolveSession(ctx.client, ref);
           if (s.services.length > 0 && !s.services.some((svc) => svc.name === service)) {
             throw new CliError(
@@ -425,11 +550,89 @@ export function registerClientCommands(
             service,
             ...(opts.frontend ? { frontend: opts.frontend } : {}),
             ...(opts.next ? { next: opts.next } : {}),
+            ...(access ? { access } : {}),
           });
-          ctx.emit(result, () => renderStartService(result, ctx.p, ctx.now));
+          ctx.emit(result, () => renderStartService(result, ctx.p, ctx.now, { session: ref, service }));
           if (opts.browser) {
-            const opened = await ctx.rt.io.openUrl(result.setupUrl).catch(() => false);
-            if (!opened) ctx.note('could not launch a browser (no xdg-open); open the link above yourself');
+            if (result.setupUrl === null) {
+              ctx.note('a tcp service has no page to open in a browser');
+            } else {
+              const opened = await ctx.rt.io.openUrl(result.setupUrl).catch(() => false);
+              if (!opened) ctx.note('could not launch a browser (no xdg-open); open the link above yourself');
+            }
+          }
+        },
+      ),
+    );
+
+  // tunnel
+  program
+    .command('tunnel')
+    .description(
+      'open a local port that reaches a tcp service of a session through an authenticated tunnel ' +
+        '(each connection: POST /v1/circuits/{id}/tunnel-token, then a WebSocket to the worker)',
+    )
+    .argument('<session>', 'session id or name')
+    .argument('<service>', 'tcp service name (e.g. ssh)')
+    .option('--local-port <port>', 'local port to listen on (default: any free port)', portArg, 0)
+    .option('--bind <address>', 'local address to listen on', '127.0.0.1')
+    .addOption(timeoutOption('the session to run'))
+    .addHelpText(
+      'after',
+      '\nExample:\n  appproxy tunnel my-ssh ssh --local-port 2222\n  ssh -p 2222 me@127.0.0.1\n\n' +
+        'Connection lines (opened, closed with bytes and the reason) go to stderr. Ctrl-C stops.\n',
+    )
+    .action(
+      action(
+        async (
+          ctx,
+          ref: string,
+          service: string,
+          opts: { localPort: number; bind: string; timeout: number },
+        ) => {
+          if (isIP(opts.bind) === 0 && opts.bind !== 'localhost') {
+            throw new UsageError(`--bind must be an IP address (got "${opts.bind}")`);
+          }
+          let s = await resolveSession(ctx.client, ref);
+          const known = s.services.find((svc) => svc.name === service);
+          if (s.services.length > 0 && !known) {
+            throw new CliError(
+              `session ${sessionLabel(s)} has no service "${service}" (services: ${s.services.map((x) => x.name).join(', ')})`,
+            );
+          }
+          if (known && known.protocol !== 'tcp') {
+            throw new CliError(
+              `service "${service}" of session ${sessionLabel(s)} is ${known.protocol}; a tunnel carries tcp services ` +
+                `(use \`appproxy app open ${ref} ${service}\`)`,
+            );
+          }
+          s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
+          const started = await ctx.client.startService(s.id, { service, access: { mode: 'tunnel' } });
+          const target = { session: sessionLabel(s), service };
+          let stop!: () => void;
+          let fail!: (err: Error) => void;
+          const stopped = new Promise<void>((resolve, reject) => {
+            stop = resolve;
+            fail = reject;
+          });
+          const tunnel = new Tunnel({
+            host: opts.bind,
+            port: opts.localPort,
+            mintToken: () => ctx.client.tunnelToken(started.circuitId),
+            log: (line) => ctx.note(line),
+            onFatal: (err) => fail(err),
+          });
+          const addr = await tunnel.listen();
+          const unsubscribe = ctx.rt.io.onInterrupt(() => stop());
+          try {
+            ctx.emit(
+              { circuitId: started.circuitId, session: s.id, service, host: addr.host, port: addr.port },
+              () => renderTunnelReady(target, addr, ctx.p),
+            );
+            await stopped;
+          } finally {
+            unsubscribe();
+            await tunnel.close();
           }
         },
       ),

@@ -23,6 +23,8 @@ Examples:
   appproxy template list
   appproxy session create jupyter --name demo --wait
   appproxy app open demo lab --next /lab --browser
+  appproxy session create ssh --name box --wait
+  appproxy tunnel box ssh --local-port 2222      # then: ssh -p 2222 me@127.0.0.1
   appproxy circuit list --session demo
   appproxy session delete demo
 `;

@@ -24,6 +24,11 @@ export interface CliIo {
   pollIntervalMs: number;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * Calls `handler` on Ctrl-C or SIGTERM (long-running commands such as `tunnel` stop cleanly);
+   * returns a function that removes it.
+   */
+  onInterrupt: (handler: () => void) => () => void;
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -42,6 +47,15 @@ export function defaultIo(overrides: Partial<CliIo> = {}): CliIo {
     pollIntervalMs: 1000,
     now: () => Date.now(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    onInterrupt: (handler) => {
+      const h = () => handler();
+      process.on('SIGINT', h);
+      process.on('SIGTERM', h);
+      return () => {
+        process.off('SIGINT', h);
+        process.off('SIGTERM', h);
+      };
+    },
     ...overrides,
   };
 }

@@ -8,6 +8,8 @@ import { Value } from 'typebox/value';
 import { parseTemplates } from '../agent/templates.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { parseDurationMs } from '../core/duration.ts';
+import type { TcpPolicy } from '../manager/services/access.ts';
+import type { IdlePolicyConfig } from '../manager/services/idle-settings.ts';
 import {
   type AgentConfig,
   AgentConfigSchema,
@@ -77,6 +79,79 @@ function fail(problems: Problem[]): never {
   throw new AppProxyError('AP_ERR_CONFIG_INVALID', `Invalid configuration: ${list}`, problems);
 }
 
+/** The TCP and idle-policy settings (`tcp`, `idlePolicy`) as the config schemas hold them. */
+interface PolicySettings {
+  tcp: { defaultAccess: 'tunnel' | 'public'; allowPublic: boolean; maxConnectionsPerCircuit: number };
+  idlePolicy: {
+    defaultConnectionIdleTimeout: string | number;
+    defaultCircuitIdleTimeout: string | number | null;
+    defaultSessionIdleTimeout: string | number | null;
+    minTimeout: string | number;
+    maxTimeout: string | number;
+    allowNever: boolean;
+    checkInterval: string | number;
+  };
+}
+
+/** The manager's `tcp` and `idlePolicy` options from the configuration (durations in ms). */
+export function managerPolicies(c: PolicySettings): { tcp: TcpPolicy; idlePolicy: IdlePolicyConfig } {
+  const i = c.idlePolicy;
+  const orNull = (d: string | number | null) => (d === null ? null : parseDurationMs(d));
+  return {
+    tcp: { ...c.tcp },
+    idlePolicy: {
+      defaultConnectionIdleTimeoutMs: parseDurationMs(i.defaultConnectionIdleTimeout),
+      defaultCircuitIdleTimeoutMs: orNull(i.defaultCircuitIdleTimeout),
+      defaultSessionIdleTimeoutMs: orNull(i.defaultSessionIdleTimeout),
+      minTimeoutMs: parseDurationMs(i.minTimeout),
+      maxTimeoutMs: parseDurationMs(i.maxTimeout),
+      allowNever: i.allowNever,
+      checkIntervalMs: parseDurationMs(i.checkInterval),
+    },
+  };
+}
+
+/** Durations parse, limits are ordered, and the defaults are consistent with what the limits allow. */
+function checkPolicies(prefix: string, c: PolicySettings, problems: Problem[]): void {
+  const i = c.idlePolicy;
+  const before = problems.length;
+  const durations: [string, string | number][] = [
+    ['defaultConnectionIdleTimeout', i.defaultConnectionIdleTimeout],
+    ['minTimeout', i.minTimeout],
+    ['maxTimeout', i.maxTimeout],
+    ['checkInterval', i.checkInterval],
+  ];
+  if (i.defaultCircuitIdleTimeout !== null)
+    durations.push(['defaultCircuitIdleTimeout', i.defaultCircuitIdleTimeout]);
+  if (i.defaultSessionIdleTimeout !== null)
+    durations.push(['defaultSessionIdleTimeout', i.defaultSessionIdleTimeout]);
+  checkDurations(
+    durations.map(([k, v]) => [`${prefix}/idlePolicy/${k}`, v]),
+    problems,
+  );
+  if (problems.length > before) return;
+  const p = managerPolicies(c).idlePolicy;
+  const at = (k: string) => `${prefix}/idlePolicy/${k}`;
+  if (p.minTimeoutMs < 1) problems.push({ field: at('minTimeout'), message: 'must be at least 1ms' });
+  if (p.maxTimeoutMs < p.minTimeoutMs)
+    problems.push({ field: at('maxTimeout'), message: 'must not be shorter than minTimeout' });
+  if (p.checkIntervalMs < 1) problems.push({ field: at('checkInterval'), message: 'must be at least 1ms' });
+  for (const [k, v] of [
+    ['defaultConnectionIdleTimeout', p.defaultConnectionIdleTimeoutMs],
+    ['defaultCircuitIdleTimeout', p.defaultCircuitIdleTimeoutMs],
+    ['defaultSessionIdleTimeout', p.defaultSessionIdleTimeoutMs],
+  ] as const) {
+    if (v === 0) problems.push({ field: at(k), message: 'must be at least 1ms (use null for never)' });
+    if (v === null && !p.allowNever)
+      problems.push({
+        field: at(k),
+        message: 'is null (never) while allowNever is false; give a timeout or allow never',
+      });
+  }
+  if (c.tcp.defaultAccess === 'public' && !c.tcp.allowPublic)
+    problems.push({ field: `${prefix}/tcp/defaultAccess`, message: '"public" needs tcp.allowPublic: true' });
+}
+
 function checkDurations(durations: [string, string | number][], problems: Problem[]): void {
   for (const [field, d] of durations) {
     try {
@@ -104,6 +179,7 @@ export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
       ['/agent/terminateGrace', c.agent.terminateGrace],
     ];
     checkDurations(durations, problems);
+    checkPolicies('/manager', c.manager, problems);
     try {
       parseTemplates(c.agent.templates);
     } catch (err) {
@@ -219,6 +295,7 @@ export function validateManagerConfig(raw: unknown): ManagerConfig {
       durationsOf('', c, ['setupTokenTtl', 'routeReadyTimeout', 'circuitCloseTimeout', 'leaseTtl']),
       problems,
     );
+    checkPolicies('', c, problems);
     if (c.agent.kind === 'local') {
       checkDurations([['/agent/terminateGrace', c.agent.terminateGrace]], problems);
       checkTemplates('/agent/templates', c.agent.templates, problems);

@@ -27,6 +27,70 @@ const managerTimings = () => ({
   circuitCloseTimeout: Duration('5s', 'How long closing a circuit waits for its worker to confirm'),
 });
 
+const NullableDuration = (description: string) =>
+  Type.Union([Type.String(), Type.Integer({ minimum: 0 }), Type.Null()], {
+    default: null,
+    description: `${description} (e.g. "30m", or milliseconds; null = never)`,
+  });
+
+/**
+ * What API callers may ask of TCP circuits and idle policies. Shared by `appproxy up` (under
+ * `manager`) and `appproxy manager` (top level), next to the manager's timings.
+ */
+const managerPolicies = () => ({
+  tcp: Type.Object(
+    {
+      defaultAccess: Type.Union([Type.Literal('tunnel'), Type.Literal('public')], {
+        default: 'tunnel',
+        description:
+          'Access mode of a TCP circuit when start-service names none (and lists no allowFrom addresses, which mean "allow-list"): "tunnel" (only authenticated WebSocket tunnels, `appproxy tunnel`) or "public" (needs allowPublic).',
+      }),
+      allowPublic: Type.Boolean({
+        default: false,
+        description:
+          'Whether a TCP circuit may be opened to anyone (access mode "public"). Refused with AP_ERR_ACCESS_NOT_PERMITTED unless true.',
+      }),
+      maxConnectionsPerCircuit: Type.Integer({
+        minimum: 1,
+        default: 256,
+        description:
+          'Connections one TCP circuit carries at once; more are refused (AP_ERR_CONNECTION_LIMIT).',
+      }),
+    },
+    { additionalProperties: false, default: {}, description: 'TCP circuits.' },
+  ),
+  idlePolicy: Type.Object(
+    {
+      defaultConnectionIdleTimeout: Duration(
+        '30m',
+        'A TCP, tunnel or WebSocket connection with no byte either way for this long is closed, unless the template, session or request says otherwise',
+      ),
+      defaultCircuitIdleTimeout: NullableDuration(
+        'A circuit with no byte moved for this long is closed, unless the template, session or request says otherwise',
+      ),
+      defaultSessionIdleTimeout: NullableDuration(
+        'A running session whose every live circuit moved no byte for this long is terminated, unless the template or session says otherwise',
+      ),
+      minTimeout: Duration('1s', 'Shortest idle timeout an API request may ask for'),
+      maxTimeout: Duration('7d', 'Longest idle timeout an API request may ask for'),
+      allowNever: Type.Boolean({
+        default: true,
+        description: 'Whether an API request may turn the circuit or session idle policy off (null = never).',
+      }),
+      checkInterval: Duration(
+        '5s',
+        'How often the leader evaluates idle policies (it also wakes when the earliest policy is due)',
+      ),
+    },
+    {
+      additionalProperties: false,
+      default: {},
+      description:
+        'Idle timeouts: defaults and the limits API requests must stay within (AP_ERR_POLICY_OUT_OF_RANGE). Activity is bytes moved; open connections alone do not count.',
+    },
+  ),
+});
+
 const workerTunings = () => ({
   cookieTtl: Duration('12h', 'Lifetime of app cookies'),
   leaseTtl: Duration('10s', 'Registration lease TTL'),
@@ -102,6 +166,7 @@ export const EmbeddedConfigSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1', description: 'Address the API binds to.' }),
         port: Port('API port (env APPPROXY_PORT, flag --port).', 7070),
         ...managerTimings(),
+        ...managerPolicies(),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -189,6 +254,7 @@ export const ManagerConfigSchema = Type.Object(
       },
     ),
     ...managerTimings(),
+    ...managerPolicies(),
     leaseTtl: Duration('10s', 'Leader-election lease TTL (background loops run on one leader)'),
   },
   { additionalProperties: false },

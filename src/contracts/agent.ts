@@ -8,6 +8,18 @@ export interface TemplateInfo {
   available: boolean;
   unavailableReason: string | null;
   services: { name: string; protocol: Protocol }[];
+  /** The template's idle defaults (each absent = the installation's default). */
+  idle?: TemplateIdleDefaults;
+}
+
+/** Idle timeouts a template sets for its sessions (milliseconds; null = never). */
+export interface TemplateIdleDefaults {
+  /** Per connection (TCP, tunnel, WebSocket): closed after this long without a byte either way. */
+  connectionIdleTimeoutMs?: number;
+  /** A circuit with no byte moved for this long closes. */
+  circuitIdleTimeoutMs?: number | null;
+  /** A session whose every circuit was idle this long is terminated. */
+  sessionIdleTimeoutMs?: number | null;
 }
 
 export interface AgentReport {

@@ -52,6 +52,23 @@ export const ERRORS = {
     message: 'The worker could not listen on the slot of the circuit.',
   },
   AP_ERR_PROTOCOL_UNSUPPORTED: { status: 501, message: 'The worker does not serve this protocol.' },
+  // TCP circuits, tunnels and idle policies.
+  AP_ERR_ACCESS_NOT_PERMITTED: {
+    status: 403,
+    message: 'This access mode is not permitted by the configuration.',
+  },
+  AP_ERR_POLICY_OUT_OF_RANGE: {
+    status: 400,
+    message: 'The idle timeout is outside the limits the administrator allows.',
+  },
+  AP_ERR_TUNNEL_TOKEN_INVALID: { status: 401, message: 'The tunnel token is not valid for this circuit.' },
+  AP_ERR_TUNNEL_TOKEN_EXPIRED: { status: 401, message: 'The tunnel token has expired; ask for a new one.' },
+  AP_ERR_TUNNEL_TOKEN_USED: { status: 401, message: 'The tunnel token was already used; ask for a new one.' },
+  AP_ERR_TUNNEL_NOT_AVAILABLE: {
+    status: 409,
+    message: 'The circuit is not a TCP circuit in tunnel mode.',
+  },
+  AP_ERR_CONNECTION_LIMIT: { status: 503, message: 'The circuit has reached its connection limit.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

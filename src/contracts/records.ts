@@ -9,6 +9,36 @@ export type SessionState = 'PENDING' | 'RUNNING' | 'TERMINATING' | 'TERMINATED' 
 export type CircuitState = 'PENDING' | 'ACTIVE' | 'UNAVAILABLE' | 'CLOSING' | 'CLOSED';
 export type Protocol = 'http' | 'tcp';
 export type FrontendMode = 'port' | 'wildcard';
+/**
+ * How a TCP circuit is reached. `tunnel`: the circuit's port speaks HTTP and only carries
+ * authenticated WebSocket tunnels (`/_appproxy/tunnel`); `allow-list`: the port relays raw TCP
+ * for listed client addresses/CIDRs only; `public`: the port relays raw TCP for anyone (only when
+ * the request asks and the configuration permits it).
+ */
+export type TcpAccessMode = 'tunnel' | 'allow-list' | 'public';
+
+/** Why a long-lived connection (TCP, tunnel, WebSocket) ended; part of the access record. */
+export type CloseReason =
+  | 'client-closed'
+  | 'backend-closed'
+  | 'idle-timeout'
+  /** The peer stopped answering keepalive pings (vanished without FIN). */
+  | 'peer-unresponsive'
+  | 'circuit-closed'
+  /** Its access was withdrawn (allow-list changed, token revoked). */
+  | 'revoked'
+  | 'refused-ip'
+  | 'limit'
+  /** The backend could not be reached. */
+  | 'backend-unreachable';
+
+/** Idle timeouts that apply to a circuit, resolved from template, session and request. */
+export interface IdleSettings {
+  /** Per connection (TCP, tunnel, WebSocket): closed after this long without a byte either way. */
+  connectionIdleTimeoutMs: number;
+  /** The circuit closes when no byte moved on it for this long; null = never. */
+  circuitIdleTimeoutMs: number | null;
+}
 
 export interface ServiceInfo {
   name: string;
@@ -25,6 +55,8 @@ export interface Session {
   state: SessionState;
   stateReason: string | null;
   services: ServiceInfo[];
+  /** Session idle policy: terminated once every circuit was idle this long (null = never). */
+  idleTimeoutMs: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -41,6 +73,10 @@ export interface Circuit {
   slot: { port: number } | { subdomain: string };
   appUrl: string;
   backends: { host: string; port: number }[];
+  /** TCP circuits: how the port is reached (null for http circuits). */
+  access: { mode: TcpAccessMode; allowFrom: string[] } | null;
+  /** Connection and circuit idle timeouts in force for this circuit. */
+  idle: IdleSettings;
   state: CircuitState;
   stateReason: string | null;
   createdAt: string;
@@ -49,10 +85,15 @@ export interface Circuit {
 
 export interface StartServiceResult {
   circuitId: string;
+  /**
+   * http: the app's origin. tcp: `tcp://host:port` (allow-list, public) or the circuit's origin
+   * that carries tunnels (tunnel; use `appproxy tunnel` or `POST /v1/circuits/{id}/tunnel-token`).
+   */
   appUrl: string;
-  setupUrl: string;
-  /** When the setup URL's token expires (ISO 8601). */
-  expiresAt: string;
+  /** http circuits only (null for tcp). */
+  setupUrl: string | null;
+  /** When the setup URL's token expires (ISO 8601); null for tcp. */
+  expiresAt: string | null;
   reused: boolean;
 }
 
@@ -104,6 +145,38 @@ export interface CircuitActivity {
   lastActivityAt: string | null;
   /** Since when no byte moved: lastActivityAt, else the circuit's creation (open sockets do not count). */
   idleSince: string | null;
-  /** The idle policy that applies and when it would close the circuit; null until idle policies exist. */
-  policy: null;
+  /** The policy that would act first (null when none applies), then every policy considered. */
+  policy: IdlePolicyExplanation | null;
+  policies: IdlePolicyExplanation[];
+}
+
+/** One idle policy as it stands for a circuit (`GET /v1/circuits/{id}/activity`). */
+export interface IdlePolicyExplanation {
+  policy: 'circuit-idle' | 'session-idle';
+  timeoutMs: number;
+  /** Where the timeout came from. */
+  source: 'template' | 'session' | 'request' | 'config';
+  /** When it acts if nothing moves (ISO 8601); null when it cannot act now (see `explanation`). */
+  actsAt: string | null;
+  /** A sentence for humans, e.g. "idle since 10:02:03; closes the circuit at 10:32:03". */
+  explanation: string;
+}
+
+/** Something a policy or the lifecycle did (`GET /v1/sessions/{id}/events`, `/v1/circuits/{id}/events`). */
+export interface LifecycleEvent {
+  id: number;
+  at: string;
+  sessionId: string;
+  circuitId: string | null;
+  /** e.g. `circuit-idle-closed`, `session-idle-terminated`. */
+  kind: string;
+  detail: string;
+}
+
+/** `POST /v1/circuits/{id}/tunnel-token`: a single-use credential for one tunnelled connection. */
+export interface TunnelToken {
+  token: string;
+  expiresAt: string;
+  /** `ws://host:port/_appproxy/tunnel` (or wss). The token goes in `Authorization: Bearer`. */
+  url: string;
 }

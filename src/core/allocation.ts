@@ -20,6 +20,7 @@ export interface WorkerSlots {
   /** Circuits not CLOSED on this worker (committed in SQL). */
   liveCircuits: number;
   takenPorts: ReadonlySet<number>;
+  /** May be left empty: a random label rarely collides, and the unique index arbitrates when it does. */
   takenSubdomains: ReadonlySet<string>;
 }
 

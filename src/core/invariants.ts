@@ -16,7 +16,13 @@
  * - `closing-stuck`   a CLOSING circuit older than the close bound
  * - `pending-stuck`   a PENDING circuit older than the route-ready bound
  */
-import type { RouteReadiness, RouteSpec, WorkerRegistration } from '../contracts/kv-layout.ts';
+import {
+  DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
+  DEFAULT_TCP_MAX_CONNECTIONS,
+  type RouteReadiness,
+  type RouteSpec,
+  type WorkerRegistration,
+} from '../contracts/kv-layout.ts';
 import type { CircuitState, InvariantViolation, SessionState } from '../contracts/records.ts';
 
 export type { InvariantViolation };
@@ -77,7 +83,27 @@ export function sameRouteSpec(a: RouteSpec, b: RouteSpec): boolean {
     (a.subdomain ?? null) === (b.subdomain ?? null) &&
     Array.isArray(b.backends) &&
     a.backends.length === b.backends.length &&
-    a.backends.every((x, i) => x.host === b.backends[i]?.host && x.port === b.backends[i]?.port)
+    a.backends.every((x, i) => x.host === b.backends[i]?.host && x.port === b.backends[i]?.port) &&
+    sameTcp(a, b) &&
+    (a.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS) ===
+      (b.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS)
+  );
+}
+
+/** TCP access of two routes, absent fields read as the worker reads them (tunnel, no list, default limit). */
+function sameTcp(a: RouteSpec, b: RouteSpec): boolean {
+  if (a.protocol !== 'tcp') return true;
+  const ta = a.tcp;
+  const tb = b.tcp;
+  const allowA = ta?.allowFrom ?? [];
+  const allowB = tb?.allowFrom ?? [];
+  return (
+    (ta?.access ?? 'tunnel') === (tb?.access ?? 'tunnel') &&
+    (ta?.maxConnections ?? DEFAULT_TCP_MAX_CONNECTIONS) ===
+      (tb?.maxConnections ?? DEFAULT_TCP_MAX_CONNECTIONS) &&
+    Array.isArray(allowB) &&
+    allowA.length === allowB.length &&
+    allowA.every((x, i) => x === allowB[i])
   );
 }
 

@@ -3,6 +3,10 @@
  * worker to obtain an app cookie. Signed by the manager with Ed25519 so that workers, which hold
  * only the public keys, can verify but never mint. Audience = the circuit id. Single use is
  * enforced by the worker with a mark in the counters role (see worker/auth).
+ *
+ * The same keys sign tunnel tokens (`purpose: 'tunnel'`): single-use credentials for one
+ * tunnelled TCP connection (`/_appproxy/tunnel`). The purpose is a signed claim and a distinct
+ * JWT `typ`, so a setup link can never open a tunnel and a tunnel token can never set a cookie.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -21,6 +25,14 @@ export const SETUP_TOKEN_ISSUER = 'appproxy-manager';
 /** Upper bound on a setup token's lifetime; the design allows at most 60 s. */
 export const SETUP_TOKEN_MAX_TTL_MS = 60_000;
 const ALG = 'EdDSA';
+
+export type TokenPurpose = 'setup' | 'tunnel';
+
+const TYP: Record<TokenPurpose, string> = { setup: 'appproxy-setup+jwt', tunnel: 'appproxy-tunnel+jwt' };
+const CODES = {
+  setup: { invalid: 'AP_ERR_SETUP_TOKEN_INVALID', expired: 'AP_ERR_SETUP_TOKEN_EXPIRED' },
+  tunnel: { invalid: 'AP_ERR_TUNNEL_TOKEN_INVALID', expired: 'AP_ERR_TUNNEL_TOKEN_EXPIRED' },
+} as const;
 
 export interface SetupTokenClaims {
   circuitId: string;
@@ -71,13 +83,16 @@ export class SetupTokenIssuer {
     circuitId: string;
     userId: string;
     ttlMs: number;
+    /** Default 'setup'. */
+    purpose?: TokenPurpose;
   }): Promise<{ token: string; claims: SetupTokenClaims }> {
+    const purpose = input.purpose ?? 'setup';
     const ttlMs = Math.min(Math.max(input.ttlMs, 1000), SETUP_TOKEN_MAX_TTL_MS);
     const nowSec = Math.floor(Date.now() / 1000);
     const expSec = nowSec + Math.floor(ttlMs / 1000);
     const jti = randomUUID();
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: ALG, kid: this.publicJwk.kid, typ: 'appproxy-setup+jwt' })
+    const token = await new SignJWT({ use: purpose })
+      .setProtectedHeader({ alg: ALG, kid: this.publicJwk.kid, typ: TYP[purpose] })
       .setIssuer(SETUP_TOKEN_ISSUER)
       .setAudience(input.circuitId)
       .setSubject(input.userId)
@@ -116,18 +131,18 @@ export class SetupTokenVerifier {
     return this.keys.size > 0;
   }
 
-  /** Verifies signature, issuer, audience (= circuitId) and expiry. Does not check single use. */
-  async verify(token: string, circuitId: string): Promise<SetupTokenClaims> {
+  /**
+   * Verifies signature, issuer, audience (= circuitId), purpose and expiry. Does not check single
+   * use. Tokens without a `use` claim are setup tokens.
+   */
+  async verify(token: string, circuitId: string, purpose: TokenPurpose = 'setup'): Promise<SetupTokenClaims> {
+    const codes = CODES[purpose];
     try {
-      const { payload } = await jwtVerify(
+      const { payload, protectedHeader } = await jwtVerify(
         token,
         async (header) => {
           const k = header.kid ? this.keys.get(header.kid) : undefined;
-          if (!k)
-            throw new AppProxyError(
-              'AP_ERR_SETUP_TOKEN_INVALID',
-              'The setup link was signed by an unknown key.',
-            );
+          if (!k) throw new AppProxyError(codes.invalid, 'The token was signed by an unknown key.');
           return k;
         },
         {
@@ -138,15 +153,19 @@ export class SetupTokenVerifier {
           clockTolerance: 2,
         },
       );
+      const use = payload.use ?? 'setup';
+      if (use !== purpose || (protectedHeader.typ !== undefined && protectedHeader.typ !== TYP[purpose])) {
+        throw new AppProxyError(codes.invalid, `The token is not a ${purpose} token.`);
+      }
       // A token must never live longer than the design allows, whoever signed it.
       if (payload.iat !== undefined && payload.exp! - payload.iat > SETUP_TOKEN_MAX_TTL_MS / 1000) {
-        throw new AppProxyError('AP_ERR_SETUP_TOKEN_INVALID', 'The setup link claims too long a lifetime.');
+        throw new AppProxyError(codes.invalid, 'The token claims too long a lifetime.');
       }
       return { circuitId, userId: payload.sub!, jti: payload.jti!, expiresAt: payload.exp! * 1000 };
     } catch (err) {
       if (err instanceof AppProxyError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new AppProxyError('AP_ERR_SETUP_TOKEN_EXPIRED');
-      throw new AppProxyError('AP_ERR_SETUP_TOKEN_INVALID', undefined, undefined, { cause: err });
+      if (err instanceof joseErrors.JWTExpired) throw new AppProxyError(codes.expired);
+      throw new AppProxyError(codes.invalid, undefined, undefined, { cause: err });
     }
   }
 }

@@ -14,6 +14,7 @@ import { AppProxyError, errorEnvelope } from '../contracts/errors.ts';
 import type { Stores } from '../stores/types.ts';
 import type { LeaderElector } from './leader.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import type { EventLog } from './repos/events.ts';
 import { registerCircuitRoutes } from './routes/circuits.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerSessionRoutes } from './routes/sessions.ts';
@@ -51,6 +52,7 @@ export interface AppDeps {
   workers: WorkerService;
   doctor: Doctor;
   leader: LeaderElector;
+  events: EventLog;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -83,7 +85,8 @@ export async function buildApp(d: AppDeps): Promise<App> {
       info: {
         title: 'AppProxy manager API',
         version: '1',
-        description: 'Sessions, circuits (app addresses), workers and templates. Errors share one envelope.',
+        description:
+          'Sessions, circuits (app addresses, TCP access and tunnels, idle policies, events), workers and templates. Errors share one envelope.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],

@@ -6,8 +6,9 @@
  * (bounded) for in-flight lifecycle work.
  *
  * Any number of managers serve the API (stateless over SQL). The background loops — worker health
- * (`services/health.ts`) and the reconciler (`services/reconciler.ts`) — run only on the leader
- * elected through KV (`leader.ts`), and start/stop with its leadership.
+ * (`services/health.ts`), the reconciler (`services/reconciler.ts`) and the idle policies
+ * (`services/idle-policies.ts`) — run only on the leader elected through KV (`leader.ts`), and
+ * start/stop with its leadership.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -24,13 +25,17 @@ import { buildApp } from './app.ts';
 import { LeaderElector } from './leader.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
+import { EventLog } from './repos/events.ts';
 import { SessionRepo } from './repos/sessions.ts';
 import { UserRepo } from './repos/users.ts';
 import { WorkerRepo } from './repos/workers.ts';
+import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
 import { AuthService } from './services/auth.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
 import { WorkerHealth } from './services/health.ts';
+import { type IdleAction, IdlePolicies } from './services/idle-policies.ts';
+import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
 import { Reconciler, type Repair } from './services/reconciler.ts';
 import { SessionService } from './services/sessions.ts';
@@ -69,6 +74,10 @@ export interface ManagerOptions {
   reconcileIntervalMs?: number;
   /** TERMINATING sessions older than this are resumed by the reconciler; default 60 s. */
   terminatingStuckMs?: number;
+  /** TCP circuits: default access, whether public access is permitted, connection limit. */
+  tcp?: Partial<TcpPolicy>;
+  /** Idle defaults, the limits API requests must stay within, and the idle loop's period (leader). */
+  idlePolicy?: Partial<IdlePolicyConfig>;
 }
 
 export interface Manager {
@@ -85,6 +94,8 @@ export interface Manager {
   reconcile(): Promise<Repair[]>;
   /** Runs one worker-health pass now (tests). */
   checkWorkers(): Promise<void>;
+  /** Runs one idle-policy pass now (on any manager; the loop itself runs on the leader only). */
+  runIdlePolicies(): Promise<IdleAction[]>;
   /** The invariant check behind `GET /v1/doctor`. */
   doctor(): Promise<DoctorReport>;
   start(): Promise<void>;
@@ -102,6 +113,9 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const circuitRepo = new CircuitRepo(stores.sql);
   const workerRepo = new WorkerRepo(stores.sql);
   const userRepo = new UserRepo(stores.sql);
+  const events = new EventLog(stores.sql, logger.child({ service: 'events' }));
+  const tcp: TcpPolicy = { ...DEFAULT_TCP_POLICY, ...opts.tcp };
+  const idlePolicy: IdlePolicyConfig = { ...DEFAULT_IDLE_POLICY, ...opts.idlePolicy };
 
   const metrics = createManagerMetrics(opts.metrics, {
     sessions: () => sessionRepo.countByState(),
@@ -115,6 +129,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     circuits: circuitRepo,
     workers,
     agent: opts.agent,
+    events,
     logger: logger.child({ service: 'lifecycle' }),
     circuitCloseTimeoutMs,
     routeReadyTimeoutMs,
@@ -124,19 +139,37 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     opts.agent,
     lifecycle,
     logger.child({ service: 'sessions' }),
+    {
+      idle: idlePolicy,
+      events,
+    },
   );
+  const idle = new IdlePolicies({
+    circuits: circuitRepo,
+    counters: stores.counters,
+    lifecycle,
+    events,
+    metrics,
+    logger: logger.child({ service: 'idle' }),
+    checkIntervalMs: idlePolicy.checkIntervalMs,
+  });
   const circuits = new CircuitService({
     kv: stores.kv,
     counters: stores.counters,
     repo: circuitRepo,
+    sessionRepo,
     sessions,
     workers,
     lifecycle,
+    events,
     issuer: opts.setupTokenIssuer,
     metrics,
     logger: logger.child({ service: 'circuits' }),
     setupTokenTtlMs,
     routeReadyTimeoutMs,
+    tcp,
+    idle: idlePolicy,
+    idleDeadline: (at) => idle.wakeBy(at),
   });
 
   const managerId = opts.managerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
@@ -186,12 +219,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     metrics.leaderChanges.inc();
     health.start();
     reconciler.start();
+    idle.start();
   });
   leader.on('follower', () => {
     metrics.leader.set({ manager: managerId }, 0);
     metrics.leaderChanges.inc();
     void health.stop();
     void reconciler.stop();
+    void idle.stop();
   });
 
   const app = await buildApp({
@@ -206,6 +241,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     workers,
     doctor,
     leader,
+    events,
   });
 
   let started = false;
@@ -219,6 +255,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     leaderId: () => leader.leader?.id ?? null,
     reconcile: () => reconciler.runOnce(),
     checkWorkers: () => health.tick(true),
+    runIdlePolicies: () => idle.runOnce(),
     doctor: () => doctor.check(),
     async start() {
       if (started) return;
@@ -237,7 +274,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       closed = true;
       // Step down first: the loops stop and another manager takes over without waiting for a TTL.
       await leader.close();
-      await Promise.all([health.stop(), reconciler.stop()]);
+      await Promise.all([health.stop(), reconciler.stop(), idle.stop()]);
       sessions.close();
       await app.close();
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);

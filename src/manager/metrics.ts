@@ -15,6 +15,7 @@ export interface ManagerMetrics {
   reconcileRepairs: Counter<'kind'>;
   reconcileRuns: Counter<'outcome'>;
   circuitsUnavailable: Counter;
+  idleActions: Counter<'policy'>;
 }
 
 export interface StateCounts {
@@ -70,6 +71,12 @@ export function createManagerMetrics(registry: Registry, counts: StateCounts): M
       name: 'appproxy_manager_reconcile_runs_total',
       help: 'Reconciler passes, by outcome (ok, error).',
       labelNames: ['outcome'],
+      registers,
+    }),
+    idleActions: new Counter({
+      name: 'appproxy_manager_idle_actions_total',
+      help: 'Circuits closed (policy circuit-idle) and sessions terminated (policy session-idle) by idle policies.',
+      labelNames: ['policy'],
       registers,
     }),
     circuitsUnavailable: new Counter({

@@ -10,8 +10,10 @@ import type {
   Circuit,
   CircuitActivity,
   DoctorReport,
+  LifecycleEvent,
   Session,
   StartServiceResult,
+  TunnelToken,
   WorkerInfo,
 } from '../contracts/records.ts';
 
@@ -36,6 +38,19 @@ export const CircuitStateSchema = Type.Union([
 ]);
 export const ProtocolSchema = Type.Union([Type.Literal('http'), Type.Literal('tcp')]);
 export const FrontendModeSchema = Type.Union([Type.Literal('port'), Type.Literal('wildcard')]);
+export const TcpAccessModeSchema = Type.Union([
+  Type.Literal('tunnel'),
+  Type.Literal('allow-list'),
+  Type.Literal('public'),
+]);
+const IdleSourceSchema = Type.Union([
+  Type.Literal('template'),
+  Type.Literal('session'),
+  Type.Literal('request'),
+  Type.Literal('config'),
+]);
+/** A requested idle timeout (ms); the administrator's limits are checked by the service (AP_ERR_POLICY_OUT_OF_RANGE). */
+const TimeoutMs = (description: string) => Type.Integer({ minimum: 0, description });
 const Backend = Type.Object(
   { host: Type.String(), port: Type.Integer({ minimum: 1, maximum: 65535 }) },
   closed,
@@ -67,10 +82,72 @@ export const SessionSchema = Type.Object(
     state: SessionStateSchema,
     stateReason: Nullable(Type.String()),
     services: Type.Array(ServiceInfoSchema),
+    idleTimeoutMs: Nullable(
+      Type.Integer({
+        description:
+          'Session idle policy: terminated once every live circuit moved no byte for this long (null = never).',
+      }),
+    ),
     createdAt: DateTime,
     updatedAt: DateTime,
   },
   closed,
+);
+
+export const SessionIdleBody = Type.Object(
+  {
+    sessionIdleTimeoutMs: Type.Optional(
+      Nullable(TimeoutMs('Terminate the session once every live circuit was idle this long (null = never).')),
+    ),
+    circuitIdleTimeoutMs: Type.Optional(
+      Nullable(
+        TimeoutMs(
+          "Default for the session's circuits: closed after this long without a byte (null = never).",
+        ),
+      ),
+    ),
+    connectionIdleTimeoutMs: Type.Optional(
+      TimeoutMs(
+        "Default for the session's circuits: a TCP/tunnel/WebSocket connection idle this long is closed.",
+      ),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      "Idle settings of the session (they win over the template's and the configuration's; within the administrator's limits).",
+  },
+);
+export const CircuitIdleBody = Type.Object(
+  {
+    circuitIdleTimeoutMs: Type.Optional(
+      Nullable(TimeoutMs('Close the circuit after this long without a byte (null = never).')),
+    ),
+    connectionIdleTimeoutMs: Type.Optional(
+      TimeoutMs('A TCP/tunnel/WebSocket connection with no byte either way for this long is closed.'),
+    ),
+  },
+  {
+    ...closed,
+    description:
+      "Idle settings of a new circuit (they win over the session's; within the administrator's limits). A re-used circuit keeps its own.",
+  },
+);
+const AllowFrom = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+  maxItems: 256,
+  description: 'Client IPv4/IPv6 addresses or CIDRs admitted in allow-list mode (e.g. "10.0.0.0/8").',
+});
+export const AccessBody = Type.Object(
+  { mode: Type.Optional(TcpAccessModeSchema), allowFrom: Type.Optional(AllowFrom) },
+  {
+    ...closed,
+    description:
+      'TCP services only. "tunnel" (default): only authenticated tunnels (`appproxy tunnel`); "allow-list": raw TCP from the listed addresses; "public": raw TCP for anyone, when the configuration permits it.',
+  },
+);
+export const PatchAccessBody = Type.Object(
+  { mode: Type.Optional(TcpAccessModeSchema), allowFrom: Type.Optional(AllowFrom) },
+  { ...closed, minProperties: 1 },
 );
 
 /** A service of an external session: where it already listens (a pod, a container, a VM). */
@@ -116,6 +193,7 @@ export const CreateSessionBody = Type.Object(
         description: 'Default: <template>-<4 hex> (external: external-<4 hex>).',
       }),
     ),
+    idle: Type.Optional(SessionIdleBody),
   },
   closed,
 );
@@ -140,6 +218,8 @@ export const StartServiceBody = Type.Object(
         description: 'Path on the app to land on after setup (default /).',
       }),
     ),
+    access: Type.Optional(AccessBody),
+    idle: Type.Optional(CircuitIdleBody),
   },
   closed,
 );
@@ -147,9 +227,12 @@ export const StartServiceBody = Type.Object(
 export const StartServiceResultSchema = Type.Object(
   {
     circuitId: Type.String(),
-    appUrl: Type.String(),
-    setupUrl: Type.String(),
-    expiresAt: DateTime,
+    appUrl: Type.String({
+      description:
+        "http: the app's origin. tcp: tcp://host:port (allow-list, public), or the circuit's origin that carries tunnels (tunnel).",
+    }),
+    setupUrl: Nullable(Type.String({ description: 'http circuits only (null for tcp).' })),
+    expiresAt: Nullable(DateTime),
     reused: Type.Boolean(),
   },
   closed,
@@ -172,6 +255,19 @@ export const CircuitSchema = Type.Object(
     ]),
     appUrl: Type.String(),
     backends: Type.Array(Backend),
+    access: Nullable(
+      Type.Object(
+        { mode: TcpAccessModeSchema, allowFrom: Type.Array(Type.String()) },
+        { ...closed, description: 'TCP circuits: how the port is reached (null for http).' },
+      ),
+    ),
+    idle: Type.Object(
+      {
+        connectionIdleTimeoutMs: Type.Integer(),
+        circuitIdleTimeoutMs: Nullable(Type.Integer({ description: 'null = never' })),
+      },
+      closed,
+    ),
     state: CircuitStateSchema,
     stateReason: Nullable(Type.String()),
     createdAt: DateTime,
@@ -185,6 +281,17 @@ export const CircuitListQuery = Type.Object(
 );
 export const CircuitListSchema = Type.Object({ items: Type.Array(CircuitSchema) }, closed);
 
+export const IdlePolicyExplanationSchema = Type.Object(
+  {
+    policy: Type.Union([Type.Literal('circuit-idle'), Type.Literal('session-idle')]),
+    timeoutMs: Type.Integer(),
+    source: IdleSourceSchema,
+    actsAt: Nullable(DateTime),
+    explanation: Type.String(),
+  },
+  closed,
+);
+
 export const CircuitActivitySchema = Type.Object(
   {
     circuitId: Type.String(),
@@ -196,7 +303,36 @@ export const CircuitActivitySchema = Type.Object(
     lastBackendAt: Nullable(DateTime),
     lastActivityAt: Nullable(DateTime),
     idleSince: Nullable(DateTime),
-    policy: Type.Null({ description: 'Idle policies are not implemented yet.' }),
+    policy: Nullable(IdlePolicyExplanationSchema),
+    policies: Type.Array(IdlePolicyExplanationSchema),
+  },
+  closed,
+);
+
+export const LifecycleEventSchema = Type.Object(
+  {
+    id: Type.Integer(),
+    at: DateTime,
+    sessionId: Type.String(),
+    circuitId: Nullable(Type.String()),
+    kind: Type.String({
+      description:
+        'session-created, session-running, session-terminated, session-error, session-idle-terminated, circuit-opened, circuit-access-changed, circuit-closed, circuit-idle-closed.',
+    }),
+    detail: Type.String(),
+  },
+  closed,
+);
+export const LifecycleEventListSchema = Type.Object(
+  { items: Type.Array(LifecycleEventSchema, { description: 'Oldest first (the newest 1000).' }) },
+  closed,
+);
+
+export const TunnelTokenSchema = Type.Object(
+  {
+    token: Type.String({ description: 'Single use; send it as `Authorization: Bearer <token>`.' }),
+    expiresAt: DateTime,
+    url: Type.String({ description: 'ws(s)://host:port/_appproxy/tunnel (subprotocol appproxy-tunnel.v1).' }),
   },
   closed,
 );
@@ -248,6 +384,19 @@ export const TemplateInfoSchema = Type.Object(
     available: Type.Boolean(),
     unavailableReason: Nullable(Type.String()),
     services: Type.Array(Type.Object({ name: Type.String(), protocol: ProtocolSchema }, closed)),
+    idle: Type.Optional(
+      Type.Object(
+        {
+          connectionIdleTimeoutMs: Type.Optional(Type.Integer()),
+          circuitIdleTimeoutMs: Type.Optional(Nullable(Type.Integer())),
+          sessionIdleTimeoutMs: Type.Optional(Nullable(Type.Integer())),
+        },
+        {
+          ...closed,
+          description: "The template's idle defaults (ms; null = never; absent = the configuration's).",
+        },
+      ),
+    ),
   },
   closed,
 );
@@ -293,3 +442,5 @@ assertSame<Same<Static<typeof WorkerInfoSchema>, WorkerInfo>>();
 assertSame<Same<Static<typeof TemplateInfoSchema>, TemplateInfo>>();
 assertSame<Same<Static<typeof CircuitActivitySchema>, CircuitActivity>>();
 assertSame<Same<Static<typeof DoctorReportSchema>, DoctorReport>>();
+assertSame<Same<Static<typeof LifecycleEventSchema>, LifecycleEvent>>();
+assertSame<Same<Static<typeof TunnelTokenSchema>, TunnelToken>>();

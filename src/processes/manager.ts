@@ -13,6 +13,7 @@ import type { JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { LocalAgent } from '../agent/local-agent.ts';
 import { parseTemplates, withBuiltins } from '../agent/templates.ts';
+import { managerPolicies } from '../config/load.ts';
 import type { ManagerConfig } from '../config/schema.ts';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError } from '../contracts/errors.ts';
@@ -184,6 +185,7 @@ export async function startManagerProcess(
       setupTokenTtlMs: parseDurationMs(config.setupTokenTtl),
       routeReadyTimeoutMs: parseDurationMs(config.routeReadyTimeout),
       circuitCloseTimeoutMs: parseDurationMs(config.circuitCloseTimeout),
+      ...managerPolicies(config),
       // Background loops (worker health, reconciler) run on the leader elected through etcd.
       leaderTtlMs: parseDurationMs(config.leaseTtl),
       managerId: `${hostname()}-${config.listen.port}-${process.pid}-${randomBytes(2).toString('hex')}`,

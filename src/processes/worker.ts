@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { WorkerConfig } from '../config/schema.ts';
 import { AppProxyError } from '../contracts/errors.ts';
+import type { Protocol } from '../contracts/records.ts';
 import { parseDurationMs } from '../core/duration.ts';
 import type { Logger } from '../core/logger.ts';
 import { ShutdownSequence } from '../core/shutdown.ts';
@@ -66,7 +67,8 @@ export async function startWorkerProcess(
 
     const common = {
       authority: config.authority,
-      protocols: ['http' as const],
+      // Port-mode workers carry TCP circuits too (one port each); wildcard mode routes by Host: HTTP only.
+      protocols: (config.frontendMode === 'port' ? ['http', 'tcp'] : ['http']) as Protocol[],
       bindHost: config.bindHost,
       publicScheme: config.publicScheme,
       kv,

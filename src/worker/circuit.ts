@@ -1,13 +1,17 @@
 /**
  * One served circuit: its spec, its upstream pool, and every live connection it carries. Built
  * fully by the routing table before it is swapped in; closing it refuses new work at once and
- * destroys its connections (keep-alive sockets, WebSockets) and its pool.
+ * ends its long-lived connections (TCP relays, tunnels) with `circuit-closed`, then destroys its
+ * other connections (keep-alive sockets, WebSockets) and its pool.
  */
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { RouteSpec } from '../contracts/kv-layout.ts';
+import type { CloseReason, TcpAccessMode } from '../contracts/records.ts';
+import type { ConnectionKind } from './access-log.ts';
 import { ActivityCell, type ActivitySource } from './activity.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import { AllowList } from './tcp/allow-list.ts';
 
 /** Per client socket bookkeeping, kept on the socket itself so lookups cost nothing. */
 interface ConnState {
@@ -30,6 +34,23 @@ function onUpstreamSocketClose(this: Socket): void {
   (this as Socket & { [kConn]?: Circuit })[kConn]?.upstreams.delete(this);
 }
 
+/**
+ * A connection that outlives requests (a raw TCP relay, a tunnel) and writes an access record
+ * when it ends. The circuit ends it with a reason instead of just destroying its sockets, so the
+ * record says why.
+ */
+export interface LongLivedConnection {
+  readonly kind: ConnectionKind;
+  /** Ends the connection now (both sides) with `reason`; idempotent. */
+  terminate(reason: CloseReason): void;
+  /**
+   * Route update: moves the connection to the circuit's replacement when that still admits it;
+   * false when it does not (it is then ended with `revoked`). Absent: it stays with the old
+   * circuit and closes with it.
+   */
+  carryTo?(next: Circuit): boolean;
+}
+
 export interface CircuitDeps {
   cookieName: string;
   metrics: WorkerMetrics;
@@ -46,8 +67,14 @@ export class Circuit implements ActivitySource {
   readonly activity = new ActivityCell();
   /** Client sockets (HTTP keep-alive and upgraded ones). */
   readonly sockets = new Set<TrackedSocket>();
-  /** Upstream sockets of WebSockets (HTTP upstream sockets belong to the pool). */
+  /** Upstream sockets of WebSockets, TCP relays and tunnels (HTTP ones belong to the pool). */
   readonly upstreams = new Set<Socket>();
+  /** TCP relays and tunnels: counted against `spec.tcp.maxConnections`, ended with a reason. */
+  readonly longLived = new Set<LongLivedConnection>();
+  /** TCP circuits: how the port is reached (null for http circuits). */
+  readonly access: TcpAccessMode | null;
+  /** `allow-list` circuits: who may connect. */
+  readonly allowList: AllowList | null;
   closed = false;
 
   constructor(
@@ -60,6 +87,18 @@ export class Circuit implements ActivitySource {
     this.ownerId = spec.ownerId;
     this.cookieName = deps.cookieName;
     this.backend = spec.backends[0]!;
+    this.access = spec.protocol === 'tcp' ? (spec.tcp?.access ?? 'tunnel') : null;
+    this.allowList = this.access === 'allow-list' ? AllowList.parse(spec.tcp?.allowFrom ?? []) : null;
+  }
+
+  /** The per-connection idle timeout (parseRouteSpec fills in the default). */
+  get idleTimeoutMs(): number {
+    return this.spec.idleTimeoutMs!;
+  }
+
+  /** True when the circuit cannot take one more TCP relay or tunnel. */
+  atConnectionLimit(): boolean {
+    return this.longLived.size >= (this.spec.tcp?.maxConnections ?? Number.POSITIVE_INFINITY);
   }
 
   get pool(): Pool {
@@ -80,9 +119,10 @@ export class Circuit implements ActivitySource {
   /**
    * Makes `socket` one of this circuit's connections (so closing the circuit destroys it). In
    * wildcard mode a keep-alive socket may move between circuits; its bytes so far stay with the
-   * circuit that carried them.
+   * circuit that carried them. `carried`: a counted connection moving to this circuit's
+   * replacement (route update) keeps counting, without counting as a new request.
    */
-  adopt(socket: TrackedSocket): void {
+  adopt(socket: TrackedSocket, carried = false): void {
     let st = socket[kConn];
     if (st?.circuit === this) return;
     if (!st) {
@@ -99,7 +139,7 @@ export class Circuit implements ActivitySource {
     // A fresh socket counts from its first byte (in wildcard mode the request head was read
     // before the circuit was known); a socket moving between circuits counts from here.
     st.circuit = this;
-    st.counted = false;
+    st.counted = carried;
     this.sockets.add(socket);
     this.deps.metrics.openConnections.inc();
   }
@@ -125,14 +165,30 @@ export class Circuit implements ActivitySource {
     if (this.sockets.delete(socket)) this.deps.metrics.openConnections.dec();
   }
 
+  /**
+   * Excludes bytes that are not activity (keepalive pings the worker sent on `socket`, and the
+   * client's pongs) from the circuit's counts: they move the socket's byte counters, not its idle
+   * clock.
+   */
+  discount(socket: TrackedSocket, read: number, written: number): void {
+    const st = socket[kConn];
+    if (!st || st.circuit !== this) return;
+    st.readBase += read;
+    st.writeBase += written;
+  }
+
+  /** Makes `socket` an upstream of this circuit (moving it from its previous circuit, if any). */
   trackUpstream(socket: Socket): void {
     if (this.closed) {
       socket.destroy();
       return;
     }
-    (socket as Socket & { [kConn]?: Circuit })[kConn] = this;
+    const s = socket as Socket & { [kConn]?: Circuit };
+    const previous = s[kConn];
+    s[kConn] = this;
     this.upstreams.add(socket);
-    socket.once('close', onUpstreamSocketClose);
+    if (previous) previous.upstreams.delete(socket);
+    else socket.once('close', onUpstreamSocketClose);
   }
 
   sample(now: number): void {
@@ -146,10 +202,11 @@ export class Circuit implements ActivitySource {
     return this.sockets.size;
   }
 
-  /** Refuses new work at once, destroys every live connection and the upstream pool. */
+  /** Refuses new work at once, ends every live connection and destroys the upstream pool. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const c of [...this.longLived]) c.terminate('circuit-closed');
     for (const s of [...this.sockets]) {
       this.release(s);
       s.destroy();

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import type { Protocol } from '../contracts/records.ts';
 import { SetupTokenVerifier } from '../core/setup-token.ts';
 import type { CounterStore } from '../stores/types.ts';
+import { AccessLog } from './access-log.ts';
 import { ActivityFlusher } from './activity.ts';
 import { AppCookies } from './auth/app-cookie.ts';
 import { PortFrontend } from './frontend/port.ts';
@@ -35,6 +36,8 @@ export interface DataPlaneConfig {
   upstreamHeadersTimeoutMs: number;
   /** Listen with SO_REUSEPORT so several processes share each port (processes > 1). */
   reusePort: boolean;
+  /** How often tunnel clients are pinged; one missed interval cuts the tunnel. */
+  tunnelPingIntervalMs: number;
 }
 
 export interface DataPlane {
@@ -76,6 +79,8 @@ export function buildDataPlane(
     metrics,
     logger,
     upstreamHeadersTimeoutMs,
+    access: new AccessLog(logger, deps.metrics),
+    tunnelPingIntervalMs: cfg.tunnelPingIntervalMs,
   };
   const handler = new RequestHandler(ctx);
   const wildcard =

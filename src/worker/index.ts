@@ -13,12 +13,16 @@ import type { CounterStore, KvStore } from '../stores/types.ts';
 import { buildDataPlane, type DataPlaneConfig } from './data-plane.ts';
 import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess.ts';
 import { RouteSource } from './route-source.ts';
+import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tcp/tunnel.ts';
 
 export interface WorkerOptions {
   /** Stable name, e.g. 'port-1'. */
   authority: string;
   frontendMode: 'port' | 'wildcard';
-  /** ['http'] for now; 'tcp' circuits get an AP_ERR_PROTOCOL_UNSUPPORTED readiness error. */
+  /**
+   * What the worker serves: ['http'], or ['http', 'tcp'] on a port-mode worker (TCP circuits need
+   * a port each). Other circuits get an AP_ERR_PROTOCOL_UNSUPPORTED readiness error.
+   */
   protocols: Protocol[];
   /** Where listeners bind, e.g. '127.0.0.1'. */
   bindHost: string;
@@ -48,6 +52,8 @@ export interface WorkerOptions {
   trustedProxies?: string[];
   /** Default 300 s (apps are interactive; long polls exist). */
   upstreamHeadersTimeoutMs?: number;
+  /** Tunnel clients are pinged this often and cut when one interval passes without a pong. Default 30 s. */
+  tunnelPingIntervalMs?: number;
   logger: Logger;
   metrics: Registry;
   /**
@@ -83,6 +89,9 @@ function validate(opts: WorkerOptions): void {
     (!Number.isInteger(opts.processes) || opts.processes < 1 || opts.processes > 256)
   )
     throw invalidConfig('worker processes must be an integer from 1 to 256.');
+  const ping = opts.tunnelPingIntervalMs;
+  if (ping !== undefined && (!Number.isInteger(ping) || ping < 10 || ping > 2 ** 31 - 1))
+    throw invalidConfig('worker tunnelPingIntervalMs must be an integer of at least 10.');
   if (!opts.authority || /[/\s]/.test(opts.authority))
     throw invalidConfig('worker authority must be a non-empty name without / or spaces.');
   if (!Buffer.isBuffer(opts.cookieSecret) || opts.cookieSecret.length < 32) {
@@ -119,6 +128,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     trustedProxies: opts.trustedProxies ?? [],
     upstreamHeadersTimeoutMs: opts.upstreamHeadersTimeoutMs ?? 300_000,
     reusePort: processes > 1,
+    tunnelPingIntervalMs: opts.tunnelPingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
   };
   const children = processes > 1 ? new DataPlaneChildren(processes - 1, opts.counters, logger) : null;
   const { verifier, wildcard, frontend, activity, table, metrics } = buildDataPlane(cfg, {

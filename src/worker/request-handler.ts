@@ -2,13 +2,17 @@
  * What happens to a request once a frontend found (or did not find) its circuit:
  * circuit open? → reserved paths (`/_appproxy/*`) → framing checks → auth (`verifyRequest`)
  * → proxy (HTTP or upgrade). Errors answer with registry codes and a request id.
+ * TCP circuits: raw connections go to `connect` (allow-list, public); a tunnel circuit's port
+ * speaks HTTP only for `/_appproxy/tunnel` (see tcp/tunnel.ts) and refuses everything else.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ERRORS, type ErrorCode } from '../contracts/errors.ts';
 import type { SetupTokenVerifier } from '../core/setup-token.ts';
 import type { CounterStore } from '../stores/types.ts';
+import type { AccessLog } from './access-log.ts';
 import { type AppCookies, verifyRequest } from './auth/app-cookie.ts';
 import { handleLogout, handleSetup, type ReservedContext } from './auth/setup.ts';
 import type { Circuit, TrackedSocket } from './circuit.ts';
@@ -17,6 +21,8 @@ import type { WorkerMetrics } from './metrics.ts';
 import type { ForwardingPolicy } from './proxy/headers.ts';
 import { proxyHttp } from './proxy/http.ts';
 import { proxyUpgrade } from './proxy/websocket.ts';
+import { acceptTcp } from './tcp/relay.ts';
+import { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_PATH, TunnelEndpoint } from './tcp/tunnel.ts';
 
 /** Everything the request path needs, built once per worker. */
 export interface WorkerContext {
@@ -27,9 +33,20 @@ export interface WorkerContext {
   metrics: WorkerMetrics;
   logger: Logger;
   upstreamHeadersTimeoutMs: number;
+  /** Access records of long-lived connections (TCP, tunnel, WebSocket). */
+  access: AccessLog;
+  /** How often tunnel clients are pinged (default 30 s). */
+  tunnelPingIntervalMs?: number;
 }
 
 const RESERVED = '/_appproxy/';
+const TUNNEL_ONLY =
+  'This port carries AppProxy tunnels only: connect with `appproxy tunnel <circuit>` (WebSocket /_appproxy/tunnel).';
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
 const DIGITS = /^\d+$/;
 
 /**
@@ -48,8 +65,17 @@ function framingError(req: IncomingMessage): boolean {
 
 export class RequestHandler {
   private readonly reserved: ReservedContext;
+  private readonly tunnels: TunnelEndpoint;
 
   constructor(private readonly ctx: WorkerContext) {
+    this.tunnels = new TunnelEndpoint({
+      verifier: ctx.verifier,
+      counters: ctx.counters,
+      access: ctx.access,
+      metrics: ctx.metrics,
+      logger: ctx.logger,
+      pingIntervalMs: ctx.tunnelPingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
+    });
     this.reserved = {
       cookies: ctx.cookies,
       verifier: ctx.verifier,
@@ -80,6 +106,10 @@ export class RequestHandler {
       this.handleReserved(circuit, url, req, res);
       return null;
     }
+    if (circuit.access !== null) {
+      this.fail(req, res, 'AP_ERR_BAD_REQUEST', TUNNEL_ONLY);
+      return null;
+    }
     if (framingError(req)) return 'AP_ERR_BAD_REQUEST';
     const denied = verifyRequest(this.ctx.cookies, circuit, req);
     if (denied !== null) return denied;
@@ -96,17 +126,27 @@ export class RequestHandler {
     head: Buffer,
   ): void {
     let code: ErrorCode | null = null;
+    let message: string | undefined;
     if (circuit === undefined || circuit.closed) code = circuit ? 'AP_ERR_CIRCUIT_CLOSED' : miss;
     else {
       circuit.adopt(socket as TrackedSocket);
       const url = req.url ?? '';
-      if (url.charCodeAt(0) !== 47 || url.startsWith(RESERVED) || framingError(req))
+      if (url.charCodeAt(0) !== 47 || framingError(req)) code = 'AP_ERR_BAD_REQUEST';
+      else if (pathOf(url) === TUNNEL_PATH) {
+        this.tunnels.handle(circuit, req, socket, head).catch((err: unknown) => {
+          const requestId = writeSocketError(socket, 'AP_ERR_INTERNAL', 'application/json');
+          this.ctx.logger.error({ requestId, err, circuitId: circuit.id }, 'tunnel failed');
+        });
+        return;
+      } else if (url.startsWith(RESERVED)) code = 'AP_ERR_BAD_REQUEST';
+      else if (circuit.access !== null) {
         code = 'AP_ERR_BAD_REQUEST';
-      else if (req.headers.upgrade?.toLowerCase() !== 'websocket') code = 'AP_ERR_BAD_REQUEST';
+        message = TUNNEL_ONLY;
+      } else if (req.headers.upgrade?.toLowerCase() !== 'websocket') code = 'AP_ERR_BAD_REQUEST';
       else code = verifyRequest(this.ctx.cookies, circuit, req);
     }
     if (code !== null) {
-      writeSocketError(socket, code, req.headers.accept);
+      writeSocketError(socket, code, req.headers.accept, message);
       this.ctx.metrics.countStatus(ERRORS[code].status);
       return;
     }
@@ -114,10 +154,26 @@ export class RequestHandler {
     proxyUpgrade(this.ctx, circuit!, req, socket, head);
   }
 
+  /** A raw TCP connection accepted on an `allow-list` or `public` circuit's port. */
+  connect(circuit: Circuit, socket: Socket): void {
+    acceptTcp(this.ctx.access, circuit, socket);
+  }
+
   private handleReserved(circuit: Circuit, url: string, req: IncomingMessage, res: ServerResponse): void {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    if (path === TUNNEL_PATH) {
+      if (circuit.access === 'tunnel') {
+        this.fail(req, res, 'AP_ERR_BAD_REQUEST', 'The tunnel is a WebSocket: GET with Upgrade: websocket.');
+      } else this.fail(req, res, 'AP_ERR_TUNNEL_NOT_AVAILABLE');
+      return;
+    }
+    // Setup links and cookies belong to http circuits; a tunnel port has no use for them.
+    if (circuit.access !== null) {
+      this.fail(req, res, 'AP_ERR_BAD_REQUEST', TUNNEL_ONLY);
+      return;
+    }
     if (path === '/_appproxy/setup') {
       handleSetup(this.reserved, circuit, req, res, query).catch((err: unknown) => {
         const requestId = sendError(req, res, 'AP_ERR_INTERNAL');

@@ -6,10 +6,15 @@
  * route source publishes as its readiness, and nothing else is touched.
  */
 import { AppProxyError } from '../contracts/errors.ts';
-import type { RouteSpec } from '../contracts/kv-layout.ts';
-import type { FrontendMode, Protocol } from '../contracts/records.ts';
+import {
+  DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
+  DEFAULT_TCP_MAX_CONNECTIONS,
+  type RouteSpec,
+} from '../contracts/kv-layout.ts';
+import type { FrontendMode, Protocol, TcpAccessMode } from '../contracts/records.ts';
 import type { ActivityFlusher } from './activity.ts';
 import { Circuit, type CircuitDeps } from './circuit.ts';
+import { AllowList } from './tcp/allow-list.ts';
 
 /** A frontend makes circuits reachable by their slot. */
 export interface Frontend {
@@ -34,6 +39,9 @@ export interface RoutingTableOptions {
 }
 
 const SUBDOMAIN = /^[0-9a-f]{6}$/;
+const ACCESS_MODES: readonly TcpAccessMode[] = ['tunnel', 'allow-list', 'public'];
+/** Node timers cannot wait longer (≈ 24.8 days); a longer timeout would fire at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 function invalid(message: string): AppProxyError {
   return new AppProxyError('AP_ERR_ROUTE_INVALID', message);
@@ -56,7 +64,9 @@ export function parseRouteSpec(
   if (s.id !== id) throw invalid(`The route id ${JSON.stringify(s.id)} does not match its key.`);
   if (typeof s.ownerId !== 'string' || s.ownerId === '') throw invalid('The route has no ownerId.');
   if (s.protocol !== 'http' && s.protocol !== 'tcp') throw invalid('The route protocol must be http or tcp.');
-  if (s.protocol === 'tcp' || !opts.protocols.includes(s.protocol)) {
+  // TCP circuits need a port of their own: a wildcard worker (one listener, circuits told apart
+  // by the Host header) cannot carry them.
+  if (!opts.protocols.includes(s.protocol) || (s.protocol === 'tcp' && opts.frontendMode !== 'port')) {
     throw new AppProxyError(
       'AP_ERR_PROTOCOL_UNSUPPORTED',
       `This worker does not serve ${s.protocol} circuits.`,
@@ -93,7 +103,37 @@ export function parseRouteSpec(
     }
     s.subdomain = s.subdomain.toLowerCase();
   }
+  if (s.idleTimeoutMs === undefined) s.idleTimeoutMs = DEFAULT_CONNECTION_IDLE_TIMEOUT_MS;
+  else if (!Number.isInteger(s.idleTimeoutMs) || s.idleTimeoutMs < 1 || s.idleTimeoutMs > MAX_TIMEOUT_MS) {
+    throw invalid(`The route idleTimeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}.`);
+  }
+  if (s.protocol === 'tcp') s.tcp = parseTcp(s.tcp);
   return s as RouteSpec;
+}
+
+/**
+ * The TCP part of a route, with defaults: absent means a tunnel-only circuit (never open to the
+ * world unless the route says so) with the default connection limit.
+ */
+function parseTcp(t: unknown): NonNullable<RouteSpec['tcp']> {
+  if (t === undefined)
+    return { access: 'tunnel', allowFrom: [], maxConnections: DEFAULT_TCP_MAX_CONNECTIONS };
+  if (typeof t !== 'object' || t === null) throw invalid('The route tcp must be an object.');
+  const v = t as Partial<NonNullable<RouteSpec['tcp']>>;
+  if (!ACCESS_MODES.includes(v.access as TcpAccessMode)) {
+    throw invalid(`The route tcp.access must be one of ${ACCESS_MODES.join(', ')}.`);
+  }
+  const allowFrom = v.allowFrom ?? [];
+  try {
+    AllowList.parse(allowFrom);
+  } catch (err) {
+    throw invalid(`The route tcp: ${(err as Error).message}`);
+  }
+  const maxConnections = v.maxConnections ?? DEFAULT_TCP_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw invalid('The route tcp.maxConnections must be an integer of at least 1.');
+  }
+  return { access: v.access!, allowFrom: allowFrom as string[], maxConnections };
 }
 
 export class RoutingTable {

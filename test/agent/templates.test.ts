@@ -11,6 +11,7 @@ import {
   templateInfo,
   withBuiltins,
 } from '../../src/agent/templates.ts';
+import { harness } from './helpers.ts';
 
 const minimal = (): TemplateSpec => ({
   name: 'mini',
@@ -24,7 +25,7 @@ test('the built-ins pass the schema; demo is always available', () => {
   const builtins = parseTemplates(builtinTemplates());
   assert.deepEqual(
     builtins.map((t) => t.name),
-    ['demo', 'jupyter'],
+    ['demo', 'jupyter', 'ssh'],
   );
   const demo = templateInfo(builtins[0]!);
   assert.equal(demo.available, true);
@@ -104,6 +105,7 @@ test('configured templates replace built-ins of the same name', () => {
     all.map((t) => [t.name, t.description === 'mine']),
     [
       ['jupyter', false],
+      ['ssh', false],
       ['demo', true],
     ],
   );
@@ -114,4 +116,51 @@ test('placeholders: the known ones are replaced, other braces are left alone', (
   assert.equal(expandPlaceholders('--ip={host} --port={port}', v), '--ip=127.0.0.1 --port=8123');
   assert.equal(expandPlaceholders('{dataDir}/x {secret} {node}', v), '/d/x abc /usr/bin/node');
   assert.equal(expandPlaceholders('f({a: 1}) {unknown} {port}', v), 'f({a: 1}) {unknown} 8123');
+});
+
+test('idle defaults: validated, and passed through to what the manager sees', () => {
+  const t = { ...minimal(), idle: { connectionIdleTimeoutMs: 60_000, circuitIdleTimeoutMs: null } };
+  assert.deepEqual(templateInfo(parseTemplates([t])[0]!).idle, {
+    connectionIdleTimeoutMs: 60_000,
+    circuitIdleTimeoutMs: null,
+  });
+  assert.equal(templateInfo(minimal()).idle, undefined);
+  for (const idle of [
+    { connectionIdleTimeoutMs: 0 },
+    { circuitIdleTimeout: 5 },
+    { sessionIdleTimeoutMs: '1h' },
+  ]) {
+    assert.throws(() => parseTemplates([{ ...minimal(), idle }]), { code: 'AP_ERR_CONFIG_INVALID' });
+  }
+});
+
+test("passEnv hands the named variables of the agent's environment to the service, and nothing else", async (t) => {
+  process.env.APPPROXY_TEST_PASSED = 'passed-value';
+  process.env.APPPROXY_TEST_SECRET = 'not-for-services';
+  t.after(() => {
+    delete process.env.APPPROXY_TEST_PASSED;
+    delete process.env.APPPROXY_TEST_SECRET;
+  });
+  const app =
+    "require('http').createServer((q, r) => r.end(JSON.stringify([process.env.APPPROXY_TEST_PASSED, process.env.APPPROXY_TEST_SECRET]))).listen(+process.argv[1], process.argv[2])";
+  const h = harness([
+    {
+      name: 'env',
+      description: 'prints two variables',
+      services: [
+        {
+          name: 'web',
+          protocol: 'http',
+          command: ['{node}', '-e', app, '{port}', '{host}'],
+          passEnv: ['APPPROXY_TEST_PASSED'],
+          readiness: { kind: 'http', path: '/' },
+        },
+      ],
+    },
+  ]);
+  t.after(() => h.cleanup());
+  await h.agent.launch('env-1', 'env');
+  const running = await h.report('env-1', 'RUNNING');
+  const res = await fetch(`http://127.0.0.1:${running.services![0]!.port}/`);
+  assert.deepEqual(await res.json(), ['passed-value', null]);
 });

@@ -287,6 +287,100 @@ describe('CLI commands against a canned manager', () => {
     });
   });
 
+  describe('app open on a tcp service', () => {
+    const tcpSession = () =>
+      session({
+        services: [
+          { name: 'web', protocol: 'http', backend: { host: '127.0.0.1', port: 41000 } },
+          { name: 'echo', protocol: 'tcp', backend: { host: '127.0.0.1', port: 41001 } },
+        ],
+      });
+
+    it('in tunnel mode says how to tunnel instead of printing a setup link', async () => {
+      fake.on('GET /v1/sessions/ses_1a2b', { body: tcpSession() });
+      fake.on('POST /v1/sessions/ses_1a2b/start-service', {
+        body: startResult({ appUrl: 'http://127.0.0.1:7105/', setupUrl: null, expiresAt: null }),
+      });
+      const opened: string[] = [];
+      const r = await runCli(['app', 'open', 'ses_1a2b', 'echo', '--browser'], {
+        env,
+        io: {
+          openUrl: async (u) => {
+            opened.push(u);
+            return true;
+          },
+        },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.stdout,
+        [
+          'This TCP service is reached through an authenticated tunnel. Run:',
+          '',
+          '  appproxy tunnel ses_1a2b echo',
+          '',
+          'Tunnel origin  http://127.0.0.1:7105/',
+          'Circuit        cir_9z',
+          '',
+        ].join('\n'),
+      );
+      assert.match(r.stderr, /a tcp service has no page to open in a browser/);
+      assert.deepEqual(opened, []);
+    });
+
+    it('--allow-from (repeatable, comma-separated) asks for an allow-list and prints the tcp address', async () => {
+      fake.on('GET /v1/sessions/ses_1a2b', { body: tcpSession() });
+      fake.on('POST /v1/sessions/ses_1a2b/start-service', {
+        body: startResult({ appUrl: 'tcp://127.0.0.1:7105', setupUrl: null, expiresAt: null }),
+      });
+      const r = await runCli(
+        ['app', 'open', 'ses_1a2b', 'echo', '--allow-from', '10.0.0.0/8,192.168.1.7', '--allow-from', '::1'],
+        { env },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(fake.requests.at(-1)!.body, {
+        service: 'echo',
+        access: { mode: 'allow-list', allowFrom: ['10.0.0.0/8', '192.168.1.7', '::1'] },
+      });
+      assert.match(
+        r.stdout,
+        /^TCP address \(connect from an allowed address\):\n\n {2}tcp:\/\/127\.0\.0\.1:7105\n/,
+      );
+      const pub = await runCli(['app', 'open', 'ses_1a2b', 'echo', '--access', 'public'], { env });
+      assert.equal(pub.code, 0, pub.stderr);
+      assert.deepEqual(fake.requests.at(-1)!.body, { service: 'echo', access: { mode: 'public' } });
+    });
+
+    it('inconsistent access options are usage errors', async () => {
+      for (const [args, message] of [
+        [['--access', 'allow-list'], /--access allow-list needs --allow-from/],
+        [['--access', 'public', '--allow-from', '10.0.0.0/8'], /--allow-from goes with --access allow-list/],
+        [['--access', 'everyone'], /Allowed choices are tunnel, allow-list, public/],
+      ] as const) {
+        const r = await runCli(['app', 'open', 'ses_1a2b', 'echo', ...args], { env });
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, message);
+      }
+      assert.equal(fake.requests.length, 0);
+    });
+
+    it('circuit get shows the access mode and idle timeouts of a tcp circuit', async () => {
+      fake.on('GET /v1/circuits/cir_9z', {
+        body: circuit({
+          service: 'echo',
+          protocol: 'tcp',
+          appUrl: 'tcp://127.0.0.1:7105',
+          access: { mode: 'allow-list', allowFrom: ['10.0.0.0/8', '::1'] },
+          idle: { connectionIdleTimeoutMs: 1_800_000, circuitIdleTimeoutMs: 3_600_000 },
+        }),
+      });
+      const r = await runCli(['circuit', 'get', 'cir_9z'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Access\s+allow-list \(10\.0\.0\.0\/8, ::1\)$/m);
+      assert.match(r.stdout, /^Idle timeouts\s+connection 30m, circuit 1h$/m);
+    });
+  });
+
   describe('circuit, worker, template', () => {
     it('circuit list filters by a session given by name', async () => {
       fake.on('GET /v1/sessions', { body: { items: [session()] } });

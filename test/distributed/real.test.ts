@@ -105,8 +105,14 @@ if (skipRealStores) {
       assert.equal((await request(cNew.appUrl, { jar: jarC })).status, 200);
       await until(async () => c.leaders().length === 1, 'a leader again', 30_000);
       await doctorClean(c);
+      // Marked UNAVAILABLE while the worker's lease was gone, they come back with its next
+      // registration (the health loop's next tick).
       for (const id of [a.circuitId, cNew.circuitId])
-        assert.equal((await c.api('GET', `/v1/circuits/${id}`)).body.state, 'ACTIVE');
+        await until(
+          async () => (await c.api('GET', `/v1/circuits/${id}`)).body.state === 'ACTIVE',
+          `circuit ${id} ACTIVE again`,
+          30_000,
+        );
     });
   });
 }

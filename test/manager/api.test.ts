@@ -261,6 +261,10 @@ describe('manager API shape', () => {
       ['/v1/circuits/{id}', 'get'],
       ['/v1/circuits/{id}', 'delete'],
       ['/v1/circuits/{id}/activity', 'get'],
+      ['/v1/circuits/{id}/access', 'patch'],
+      ['/v1/circuits/{id}/tunnel-token', 'post'],
+      ['/v1/circuits/{id}/events', 'get'],
+      ['/v1/sessions/{id}/events', 'get'],
       ['/v1/workers', 'get'],
       ['/v1/templates', 'get'],
       ['/healthz', 'get'],
@@ -277,7 +281,7 @@ describe('manager API shape', () => {
       additionalProperties: boolean;
     };
     // One of `template` and `external` is required; the service checks that they are exclusive.
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['external', 'name', 'template']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['external', 'idle', 'name', 'template']);
     assert.equal(schema.additionalProperties, false);
   });
 

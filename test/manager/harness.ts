@@ -3,12 +3,13 @@
  * follow the KV protocol and a fake agent, driven through `app.inject`.
  */
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { WorkerRegistration } from '../../src/contracts/kv-layout.ts';
 import type { Session } from '../../src/contracts/records.ts';
 import { SetupTokenIssuer } from '../../src/core/setup-token.ts';
 import { createManager, type Manager, type ManagerOptions } from '../../src/manager/index.ts';
+import { hashToken } from '../../src/manager/services/auth.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
 import type { SqlDatabase } from '../../src/stores/types.ts';
@@ -35,8 +36,12 @@ export interface HarnessOptions {
       | 'workerGraceMs'
       | 'healthIntervalMs'
       | 'leaderTtlMs'
+      | 'tcp'
+      | 'idlePolicy'
     >
   >;
+  /** Default: silent (or TEST_LOG_LEVEL). */
+  logger?: Logger;
   /** Do not call `manager.start()`. */
   noStart?: boolean;
 }
@@ -74,7 +79,7 @@ export class Harness {
       agent,
       setupTokenIssuer: issuer,
       adminToken: ADMIN_TOKEN,
-      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       metrics: registry,
       routeReadyTimeoutMs: 2000,
       circuitCloseTimeoutMs: 1000,
@@ -116,6 +121,18 @@ export class Harness {
       const s = await this.api('GET', `/v1/sessions/${id}`);
       return s.body.state === 'RUNNING' ? (s.body as Session) : undefined;
     });
+  }
+
+  /** Adds a user (role `user`) with an API token; returns the token. */
+  async addUser(name: string): Promise<string> {
+    const token = `token-of-${name}-0123456789`;
+    await this.sql.query(`INSERT INTO users (id, name, role) VALUES ($1, $1, 'user')`, [name]);
+    await this.sql.query(`INSERT INTO api_tokens (id, user_id, token_hash, name) VALUES ($1, $2, $3, $2)`, [
+      `t-${name}`,
+      name,
+      hashToken(token),
+    ]);
+    return token;
   }
 
   async circuitState(id: string): Promise<string | undefined> {

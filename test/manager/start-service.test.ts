@@ -21,7 +21,7 @@ describe('start-service', () => {
       const { circuitId, appUrl, setupUrl, expiresAt, reused } = res.body;
       assert.equal(reused, false);
       assert.equal(appUrl, 'http://127.0.0.1:20000/');
-      const u = new URL(setupUrl);
+      const u = new URL(setupUrl!);
       assert.equal(`${u.origin}/`, appUrl);
       assert.equal(u.pathname, '/_appproxy/setup');
       assert.equal(u.searchParams.get('next'), '/lab/tree?x=1');
@@ -41,6 +41,8 @@ describe('start-service', () => {
           port: 20000,
           subdomain: null,
           backends: 1,
+          // Connection idle timeout (WebSocket here): the configured default.
+          idleTimeoutMs: 30 * 60_000,
         },
       );
       assert.deepEqual(spec.backends, [s.services[0]!.backend]);
@@ -57,7 +59,7 @@ describe('start-service', () => {
       const claims = await verifier.verify(token, circuitId);
       assert.equal(claims.userId, 'admin');
       assert.ok(claims.expiresAt - Date.now() <= 60_000 + 1000);
-      assert.equal(new Date(expiresAt).getTime(), claims.expiresAt);
+      assert.equal(new Date(expiresAt!).getTime(), claims.expiresAt);
       await assert.rejects(verifier.verify(token, 'another-circuit'), { code: 'AP_ERR_SETUP_TOKEN_INVALID' });
 
       const act = await h.api('GET', `/v1/circuits/${circuitId}/activity`);
@@ -95,7 +97,12 @@ describe('start-service', () => {
       const tcp = await start(h, s.id, { service: 'ssh' });
       assert.equal(tcp.status, 200);
       assert.equal(tcp.body.appUrl, 'http://127.0.0.1:20001/');
-      assertEnvelope(await start(h, s.id, { service: 'ssh', frontend: 'wildcard' }), 503, 'AP_ERR_NO_WORKER');
+      // TCP is port mode only: asking for wildcard is a request error, not a missing worker.
+      assertEnvelope(
+        await start(h, s.id, { service: 'ssh', frontend: 'wildcard' }),
+        400,
+        'AP_ERR_VALIDATION',
+      );
 
       // Without a mode any live circuit of the service is reused; closed ones never are.
       await h.api('DELETE', `/v1/circuits/${a.body.circuitId}`);
@@ -289,6 +296,7 @@ describe('start-service', () => {
         lastActivityAt: new Date(1_700_000_001_000).toISOString(),
         idleSince: new Date(1_700_000_001_000).toISOString(),
         policy: null,
+        policies: [],
       });
     } finally {
       await h.close();

@@ -7,15 +7,17 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { kvKeys, type RouteReadiness, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { TcpAccessMode } from '../../src/contracts/records.ts';
 import { SETUP_TOKEN_ISSUER, SetupTokenIssuer } from '../../src/core/setup-token.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
+import type { AccessRecord } from '../../src/worker/access-log.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/index.ts';
 
 export const OWNER = 'user-1';
@@ -370,4 +372,124 @@ export class Harness {
     await this.counters.close();
     await this.kv.close();
   }
+}
+
+// ------------------------------------------------------------------ TCP circuits and tunnels
+
+/** A pino logger that keeps every access record it logs (and echoes lines when LOG_LEVEL is set). */
+export function captureAccessLog(): { logger: pino.Logger; access: AccessRecord[] } {
+  const access: AccessRecord[] = [];
+  const logger = pino(
+    { level: 'info' },
+    {
+      write(line: string) {
+        const o = JSON.parse(line) as { access?: AccessRecord };
+        if (o.access) access.push(o.access);
+        if (process.env.LOG_LEVEL) process.stdout.write(line);
+      },
+    },
+  );
+  return { logger, access };
+}
+
+/**
+ * A raw TCP backend: `echo` sends every byte back and ends when the client ends; `answer-at-eof`
+ * reads until EOF, then answers `got <n> bytes <sha256>` and ends; `flood` writes as fast as the
+ * connection takes it and never reads.
+ */
+export interface TcpBackend {
+  port: number;
+  /** Live server-side sockets. */
+  sockets: Set<Socket>;
+  close(): Promise<void>;
+}
+
+export async function startTcpBackend(mode: 'echo' | 'answer-at-eof' | 'flood'): Promise<TcpBackend> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    if (mode === 'echo') {
+      s.pipe(s);
+    } else if (mode === 'answer-at-eof') {
+      const h = createHash('sha256');
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+        h.update(c);
+      });
+      s.on('end', () => s.end(`got ${n} bytes ${h.digest('hex')}`));
+    } else {
+      const block = Buffer.alloc(64 * 1024, 120);
+      const pump = () => {
+        while (!s.destroyed && s.write(block));
+        if (!s.destroyed) s.once('drain', pump);
+      };
+      pump();
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    sockets,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Publishes a tcp route on a port-mode worker that serves tcp (see `HarnessOptions.worker.protocols`). */
+export function addTcpRoute(
+  h: Harness,
+  o: {
+    backendPort: number;
+    access?: TcpAccessMode;
+    allowFrom?: string[];
+    maxConnections?: number;
+    idleTimeoutMs?: number;
+  },
+): Promise<Route> {
+  return h.addRoute({
+    protocol: 'tcp',
+    backends: [{ host: '127.0.0.1', port: o.backendPort }],
+    tcp: {
+      access: o.access ?? 'tunnel',
+      allowFrom: o.allowFrom ?? [],
+      maxConnections: o.maxConnections ?? 16,
+    },
+    ...(o.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: o.idleTimeoutMs }),
+  });
+}
+
+/** A tunnel token as the manager mints it (`POST /v1/circuits/{id}/tunnel-token`). */
+export async function tunnelToken(
+  h: Harness,
+  route: Route,
+  o: { userId?: string; purpose?: 'setup' | 'tunnel' } = {},
+): Promise<string> {
+  const issued = await h.issuer.issue({
+    circuitId: route.spec.id,
+    userId: o.userId ?? OWNER,
+    ttlMs: 30_000,
+    purpose: o.purpose ?? 'tunnel',
+  });
+  return issued.token;
+}
+
+/** A correctly signed tunnel token whose expiry is in the past. */
+export async function expiredTunnelToken(h: Harness, route: Route): Promise<string> {
+  const key = await importJWK(h.privateJwk, 'EdDSA');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ use: 'tunnel' })
+    .setProtectedHeader({ alg: 'EdDSA', kid: h.privateJwk.kid!, typ: 'appproxy-tunnel+jwt' })
+    .setIssuer(SETUP_TOKEN_ISSUER)
+    .setAudience(route.spec.id)
+    .setSubject(OWNER)
+    .setJti(randomUUID())
+    .setIssuedAt(now - 120)
+    .setExpirationTime(now - 60)
+    .sign(key);
 }

@@ -1,8 +1,17 @@
-/** SQL access for circuits. Only the circuits and lifecycle services call it. */
-import type { RouteSpec } from '../../contracts/kv-layout.ts';
-import type { Circuit, CircuitState, FrontendMode, Protocol, SessionState } from '../../contracts/records.ts';
+/** SQL access for circuits. Only the circuits, lifecycle and idle services call it. */
+import { DEFAULT_TCP_MAX_CONNECTIONS, type RouteSpec } from '../../contracts/kv-layout.ts';
+import type {
+  Circuit,
+  CircuitState,
+  FrontendMode,
+  Protocol,
+  SessionState,
+  TcpAccessMode,
+} from '../../contracts/records.ts';
 import { circuitSourcesOf } from '../../core/session-state.ts';
 import type { SqlDatabase } from '../../stores/types.ts';
+import type { TcpAccess } from '../services/access.ts';
+import type { CircuitIdleSettings, IdleSource } from '../services/idle-settings.ts';
 
 export interface CircuitRow {
   id: string;
@@ -21,9 +30,53 @@ export interface CircuitRow {
   created_at: Date;
   updated_at: Date;
   closed_at: Date | null;
+  /** TCP circuits only (null for http). */
+  access_mode: TcpAccessMode | null;
+  allow_from: string[];
+  max_connections: number | null;
+  /** When the access was last changed (null: never since creation); idle clocks restart there. */
+  access_updated_at: Date | null;
+  /** bigint columns: numbers from PGlite, strings from node-postgres; read them with `Number`. */
+  connection_idle_timeout_ms: number | string;
+  connection_idle_source: IdleSource;
+  circuit_idle_timeout_ms: number | string | null;
+  circuit_idle_source: IdleSource;
+}
+
+/** The access of a TCP circuit row (null for http). */
+export function accessOf(r: CircuitRow): TcpAccess | null {
+  return r.access_mode ? { mode: r.access_mode, allowFrom: [...(r.allow_from ?? [])] } : null;
+}
+
+/** The idle settings of a circuit row, with their sources. */
+export function idleOf(r: CircuitRow): CircuitIdleSettings {
+  return {
+    connection: { value: Number(r.connection_idle_timeout_ms), source: r.connection_idle_source },
+    circuit: {
+      value: r.circuit_idle_timeout_ms === null ? null : Number(r.circuit_idle_timeout_ms),
+      source: r.circuit_idle_source,
+    },
+  };
+}
+
+/**
+ * What users connect to: the stored origin for http circuits and for TCP circuits in tunnel mode
+ * (the port speaks HTTP and carries tunnels), `tcp://host:port` for raw TCP (allow-list, public).
+ * Derived at read time so that an access change in place needs no URL rewrite.
+ */
+export function appUrlOf(r: CircuitRow): string {
+  if (r.protocol !== 'tcp' || r.access_mode === 'tunnel') return r.app_url;
+  return `tcp://${new URL(r.app_url).host}`;
+}
+
+/** `ws(s)://host:port/_appproxy/tunnel` of a circuit (its origin's scheme decides ws or wss). */
+export function tunnelUrlOf(r: CircuitRow): string {
+  const u = new URL(r.app_url);
+  return `${u.protocol === 'https:' ? 'wss' : 'ws'}://${u.host}/_appproxy/tunnel`;
 }
 
 export function toCircuit(r: CircuitRow): Circuit {
+  const idle = idleOf(r);
   return {
     id: r.id,
     sessionId: r.session_id,
@@ -33,8 +86,10 @@ export function toCircuit(r: CircuitRow): Circuit {
     worker: r.worker,
     frontendMode: r.frontend_mode,
     slot: r.frontend_mode === 'port' ? { port: r.port! } : { subdomain: r.subdomain! },
-    appUrl: r.app_url,
+    appUrl: appUrlOf(r),
     backends: r.backends,
+    access: accessOf(r),
+    idle: { connectionIdleTimeoutMs: idle.connection.value, circuitIdleTimeoutMs: idle.circuit.value },
     state: r.state,
     stateReason: r.state_reason,
     createdAt: r.created_at.toISOString(),
@@ -44,7 +99,7 @@ export function toCircuit(r: CircuitRow): Circuit {
 
 /** What the circuit's worker must serve: the value of `kvKeys.circuit(worker, id)`. */
 export function routeSpecOf(row: CircuitRow): RouteSpec {
-  return {
+  const spec: RouteSpec = {
     id: row.id,
     sessionId: row.session_id,
     ownerId: row.owner_id,
@@ -55,6 +110,15 @@ export function routeSpecOf(row: CircuitRow): RouteSpec {
     subdomain: row.subdomain,
     backends: row.backends,
   };
+  if (row.access_mode) {
+    spec.tcp = {
+      access: row.access_mode,
+      allowFrom: [...(row.allow_from ?? [])],
+      maxConnections: row.max_connections ?? DEFAULT_TCP_MAX_CONNECTIONS,
+    };
+  }
+  spec.idleTimeoutMs = Number(row.connection_idle_timeout_ms);
+  return spec;
 }
 
 /** A circuit row with the state of its session (null when the session row is missing). */
@@ -75,6 +139,21 @@ export interface NewCircuit {
   subdomain: string | null;
   appUrl: string;
   backends: { host: string; port: number }[];
+  /** TCP circuits: their access and connection limit. */
+  tcp: (TcpAccess & { maxConnections: number }) | null;
+  idle: CircuitIdleSettings;
+}
+
+/** A live circuit as the idle loop sees it, with its session's policy. */
+export interface IdleCandidateRow {
+  id: string;
+  session_id: string;
+  state: CircuitState;
+  created_at: Date;
+  access_updated_at: Date | null;
+  circuit_idle_timeout_ms: number | string | null;
+  session_state: SessionState;
+  session_idle_timeout_ms: number | string | null;
 }
 
 export class CircuitRepo {
@@ -95,8 +174,11 @@ export class CircuitRepo {
       if (s.rows[0]?.state !== 'RUNNING') return undefined;
       const { rows } = await tx.query<CircuitRow>(
         `INSERT INTO circuits (id, session_id, service, protocol, owner_id, worker, frontend_mode, port, subdomain,
-                               app_url, backends, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, 'PENDING') RETURNING *`,
+                               app_url, backends, state, access_mode, allow_from, max_connections,
+                               connection_idle_timeout_ms, connection_idle_source,
+                               circuit_idle_timeout_ms, circuit_idle_source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, 'PENDING', $12, $13::text[], $14,
+                 $15, $16, $17, $18) RETURNING *`,
         [
           c.id,
           c.sessionId,
@@ -109,6 +191,13 @@ export class CircuitRepo {
           c.subdomain,
           c.appUrl,
           JSON.stringify(c.backends),
+          c.tcp?.mode ?? null,
+          c.tcp?.allowFrom ?? [],
+          c.tcp?.maxConnections ?? null,
+          c.idle.connection.value,
+          c.idle.connection.source,
+          c.idle.circuit.value,
+          c.idle.circuit.source,
         ],
       );
       return rows[0];
@@ -169,15 +258,71 @@ export class CircuitRepo {
     return rows[0];
   }
 
-  /** Slots held by live circuits on the given workers, and their counts. */
-  async liveSlots(
-    workers: string[],
-  ): Promise<{ worker: string; port: number | null; subdomain: string | null }[]> {
-    const { rows } = await this.sql.query<{ worker: string; port: number | null; subdomain: string | null }>(
-      `SELECT worker, port, subdomain FROM circuits WHERE state <> 'CLOSED' AND worker = ANY($1)`,
-      [workers],
+  /**
+   * Changes a live TCP circuit's access (PENDING/ACTIVE/UNAVAILABLE only); its idle clock restarts
+   * (`access_updated_at`), so that a circuit just opened up to someone is not collected at once.
+   * Returns the updated row, or undefined when the circuit is not live (closed meanwhile).
+   */
+  async updateAccess(id: string, access: TcpAccess): Promise<CircuitRow | undefined> {
+    const { rows } = await this.sql.query<CircuitRow>(
+      `UPDATE circuits SET access_mode = $2, allow_from = $3::text[], access_updated_at = now(), updated_at = now()
+        WHERE id = $1 AND protocol = 'tcp' AND state IN ('PENDING', 'ACTIVE', 'UNAVAILABLE') RETURNING *`,
+      [id, access.mode, access.allowFrom],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Live circuits that an idle policy may judge: ACTIVE ones with a circuit idle timeout, and every
+   * live circuit of a RUNNING session with a session idle timeout (the session policy needs all of
+   * them). One query for the whole installation.
+   */
+  async idleCandidates(): Promise<IdleCandidateRow[]> {
+    const { rows } = await this.sql.query<IdleCandidateRow>(
+      `SELECT c.id, c.session_id, c.state, c.created_at, c.access_updated_at, c.circuit_idle_timeout_ms,
+              s.state AS session_state, s.idle_timeout_ms AS session_idle_timeout_ms
+         FROM circuits c JOIN sessions s ON s.id = c.session_id
+        WHERE c.state IN ('PENDING', 'ACTIVE', 'UNAVAILABLE')
+          AND ((c.state = 'ACTIVE' AND c.circuit_idle_timeout_ms IS NOT NULL)
+            OR (s.state = 'RUNNING' AND s.idle_timeout_ms IS NOT NULL))`,
     );
     return rows;
+  }
+
+  /** The live circuits of one session (the activity endpoint's view of the session policy). */
+  async liveOfSession(sessionId: string): Promise<CircuitRow[]> {
+    const { rows } = await this.sql.query<CircuitRow>(
+      `SELECT * FROM circuits WHERE session_id = $1 AND state IN ('PENDING', 'ACTIVE', 'UNAVAILABLE')`,
+      [sessionId],
+    );
+    return rows;
+  }
+
+  /**
+   * What allocation needs of the given workers: how many live circuits each holds, and the ports
+   * taken on the port-mode ones (a port range is small and bounded). Subdomains are not read: a
+   * random 24-bit label rarely collides and the unique index arbitrates, so allocation does not
+   * ship every live circuit's row on every start-service (the cost that grew with circuit count).
+   */
+  async liveLoad(
+    workers: string[],
+    portWorkers: string[],
+  ): Promise<{ counts: Map<string, number>; ports: { worker: string; port: number }[] }> {
+    const counts =
+      workers.length === 0
+        ? { rows: [] }
+        : await this.sql.query<{ worker: string; n: number }>(
+            `SELECT worker, count(*)::int AS n FROM circuits WHERE state <> 'CLOSED' AND worker = ANY($1) GROUP BY worker`,
+            [workers],
+          );
+    const ports =
+      portWorkers.length === 0
+        ? { rows: [] }
+        : await this.sql.query<{ worker: string; port: number }>(
+            `SELECT worker, port FROM circuits WHERE state <> 'CLOSED' AND port IS NOT NULL AND worker = ANY($1)`,
+            [portWorkers],
+          );
+    return { counts: new Map(counts.rows.map((r) => [r.worker, r.n])), ports: ports.rows };
   }
 
   async idsNotClosedOfSession(sessionId: string): Promise<string[]> {
@@ -204,22 +349,42 @@ export class CircuitRepo {
     return rows;
   }
 
-  /** Every circuit that is not CLOSED, with its session's state (reconciler, doctor). */
-  async notClosedWithSession(): Promise<CircuitWithSession[]> {
-    const { rows } = await this.sql.query<CircuitWithSession>(
-      `SELECT c.*, s.state AS session_state, s.agent AS session_agent
-         FROM circuits c LEFT JOIN sessions s ON s.id = c.session_id
-        WHERE c.state <> 'CLOSED' ORDER BY c.created_at, c.id`,
-    );
-    return rows;
+  /**
+   * Every circuit that is not CLOSED, with its session's state (reconciler, doctor), in id order.
+   * Read in pages (keyset on id) with a turn of the event loop between them: the embedded SQL
+   * engine runs in this thread, and one 10k-row read would stall every API call for its duration.
+   */
+  async notClosedWithSession(pageSize = 1000): Promise<CircuitWithSession[]> {
+    const out: CircuitWithSession[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const { rows }: { rows: CircuitWithSession[] } = await this.sql.query<CircuitWithSession>(
+        `SELECT c.*, s.state AS session_state, s.agent AS session_agent
+           FROM circuits c LEFT JOIN sessions s ON s.id = c.session_id
+          WHERE c.state <> 'CLOSED'${after === null ? '' : ' AND c.id > $2'}
+          ORDER BY c.id LIMIT $1`,
+        after === null ? [pageSize] : [pageSize, after],
+      );
+      out.push(...rows);
+      if (rows.length < pageSize) return out;
+      after = rows[rows.length - 1]!.id;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
-  /** ACTIVE and UNAVAILABLE circuits (the worker-health loop's view). */
-  async servedStates(): Promise<{ id: string; worker: string; state: 'ACTIVE' | 'UNAVAILABLE' }[]> {
-    const { rows } = await this.sql.query<{ id: string; worker: string; state: 'ACTIVE' | 'UNAVAILABLE' }>(
-      `SELECT id, worker, state FROM circuits WHERE state IN ('ACTIVE', 'UNAVAILABLE')`,
+  /**
+   * The worker-health loop's view: workers that carry ACTIVE circuits, and the UNAVAILABLE circuits.
+   * The loop runs every second; with tens of thousands of ACTIVE circuits, shipping every row to it
+   * cost more than the whole start-service path, so ACTIVE circuits are summed up by worker in SQL.
+   */
+  async servedStates(): Promise<{ activeWorkers: string[]; unavailable: { id: string; worker: string }[] }> {
+    const active = await this.sql.query<{ worker: string }>(
+      `SELECT DISTINCT worker FROM circuits WHERE state = 'ACTIVE'`,
     );
-    return rows;
+    const unavailable = await this.sql.query<{ id: string; worker: string }>(
+      `SELECT id, worker FROM circuits WHERE state = 'UNAVAILABLE'`,
+    );
+    return { activeWorkers: active.rows.map((r) => r.worker), unavailable: unavailable.rows };
   }
 
   /** ACTIVE → UNAVAILABLE for every ACTIVE circuit of a worker; returns the ids moved. */

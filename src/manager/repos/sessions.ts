@@ -1,7 +1,8 @@
-/** SQL access for sessions and their services. Only the sessions and lifecycle services call it. */
+/** SQL access for sessions and their services. Only the session, circuit and lifecycle services call it. */
 import type { Protocol, ServiceInfo, Session, SessionState } from '../../contracts/records.ts';
 import { sessionSourcesOf } from '../../core/session-state.ts';
 import type { SqlDatabase, SqlExecutor } from '../../stores/types.ts';
+import type { IdleSource, SessionIdleSettings } from '../services/idle-settings.ts';
 
 export interface SessionRow {
   id: string;
@@ -14,6 +15,24 @@ export interface SessionRow {
   created_at: Date;
   updated_at: Date;
   terminated_at: Date | null;
+  /** bigint columns: numbers from PGlite, strings from node-postgres; read them with `Number`. */
+  idle_timeout_ms: number | string | null;
+  idle_source: IdleSource;
+  circuit_idle_timeout_ms: number | string | null;
+  circuit_idle_source: IdleSource;
+  connection_idle_timeout_ms: number | string;
+  connection_idle_source: IdleSource;
+}
+
+const nullableMs = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+/** The idle settings a session row holds (its own policy, and what its circuits inherit). */
+export function sessionIdleOf(row: SessionRow): SessionIdleSettings {
+  return {
+    session: { value: nullableMs(row.idle_timeout_ms), source: row.idle_source },
+    circuit: { value: nullableMs(row.circuit_idle_timeout_ms), source: row.circuit_idle_source },
+    connection: { value: Number(row.connection_idle_timeout_ms), source: row.connection_idle_source },
+  };
 }
 
 interface ServiceRow {
@@ -33,6 +52,7 @@ export function toSession(row: SessionRow, services: ServiceInfo[]): Session {
     state: row.state,
     stateReason: row.state_reason,
     services,
+    idleTimeoutMs: nullableMs(row.idle_timeout_ms),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -53,14 +73,35 @@ export class SessionRepo {
   constructor(private readonly sql: SqlDatabase) {}
 
   async insert(
-    s: { id: string; name: string; template: string; ownerId: string; agent: string },
+    s: {
+      id: string;
+      name: string;
+      template: string;
+      ownerId: string;
+      agent: string;
+      idle: SessionIdleSettings;
+    },
     services: { name: string; protocol: Protocol }[],
   ): Promise<Session> {
     return this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<SessionRow>(
-        `INSERT INTO sessions (id, name, template, owner_id, agent, state)
-         VALUES ($1, $2, $3, $4, $5, 'PENDING') RETURNING *`,
-        [s.id, s.name, s.template, s.ownerId, s.agent],
+        `INSERT INTO sessions (id, name, template, owner_id, agent, state, idle_timeout_ms, idle_source,
+                               circuit_idle_timeout_ms, circuit_idle_source,
+                               connection_idle_timeout_ms, connection_idle_source)
+         VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8, $9, $10, $11) RETURNING *`,
+        [
+          s.id,
+          s.name,
+          s.template,
+          s.ownerId,
+          s.agent,
+          s.idle.session.value,
+          s.idle.session.source,
+          s.idle.circuit.value,
+          s.idle.circuit.source,
+          s.idle.connection.value,
+          s.idle.connection.source,
+        ],
       );
       for (const svc of services) {
         await tx.query('INSERT INTO session_services (session_id, name, protocol) VALUES ($1, $2, $3)', [

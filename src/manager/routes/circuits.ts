@@ -7,6 +7,9 @@ import {
   CircuitSchema,
   errorResponses,
   IdParams,
+  LifecycleEventListSchema,
+  PatchAccessBody,
+  TunnelTokenSchema,
 } from '../schemas.ts';
 
 const tags = ['circuits'];
@@ -57,12 +60,67 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
     {
       schema: {
         summary:
-          'Bytes, requests, open connections and last-activity times the workers counted for the circuit.',
+          'Bytes, requests, open connections and last-activity times the workers counted for the circuit, and the idle policies that apply.',
+        description:
+          'Activity is bytes moved (HTTP, WebSocket, TCP and tunnels alike); open connections alone do not count. ' +
+          '`policies` lists each idle policy that applies (circuit-idle, session-idle) with its timeout, where it came from ' +
+          'and when it acts if nothing moves (`actsAt`, null when it cannot act now; `explanation` says why); ' +
+          '`policy` is the one that acts first.',
         tags,
         params: IdParams,
         response: { 200: CircuitActivitySchema, ...errorResponses },
       },
     },
     async (req) => d.circuits.activity(principal(req), req.params.id),
+  );
+
+  app.patch(
+    '/v1/circuits/:id/access',
+    {
+      schema: {
+        summary: "Change a live TCP circuit's access (mode, allow-list) in place.",
+        description:
+          'The worker applies it at once: live connections that no longer pass are closed (reason `revoked`). ' +
+          'A mode without `allowFrom` keeps the current list when it stays allow-list. `public` needs `tcp.allowPublic`.',
+        tags,
+        params: IdParams,
+        body: PatchAccessBody,
+        response: { 200: CircuitSchema, ...errorResponses },
+      },
+    },
+    async (req) => d.circuits.updateAccess(principal(req), req.params.id, req.body),
+  );
+
+  app.post(
+    '/v1/circuits/:id/tunnel-token',
+    {
+      schema: {
+        summary: 'A single-use token for one tunnelled connection to a TCP circuit in tunnel mode.',
+        description:
+          'Open a WebSocket to `url` with `Authorization: Bearer <token>` and subprotocol `appproxy-tunnel.v1` ' +
+          'within the token lifetime (at most 60 s); binary messages carry the bytes. 409 AP_ERR_TUNNEL_NOT_AVAILABLE ' +
+          'unless the circuit is ACTIVE, tcp and in tunnel mode. The owner of the circuit or an admin.',
+        tags,
+        params: IdParams,
+        response: { 200: TunnelTokenSchema, ...errorResponses },
+      },
+    },
+    async (req) => d.circuits.tunnelToken(principal(req), req.params.id),
+  );
+
+  app.get(
+    '/v1/circuits/:id/events',
+    {
+      schema: {
+        summary: 'What the lifecycle and the idle policies did to the circuit, oldest first.',
+        tags,
+        params: IdParams,
+        response: { 200: LifecycleEventListSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      await d.circuits.get(principal(req), req.params.id);
+      return { items: await d.events.ofCircuit(req.params.id) };
+    },
   );
 }

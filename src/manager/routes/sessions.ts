@@ -6,6 +6,7 @@ import {
   DeleteSessionQuery,
   errorResponses,
   IdParams,
+  LifecycleEventListSchema,
   SessionListQuery,
   SessionListSchema,
   SessionSchema,
@@ -21,6 +22,10 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
     {
       schema: {
         summary: 'Create a session from a template; it starts PENDING and the agent launches it.',
+        description:
+          '`idle` sets the session idle policy and the defaults of its circuits (ms; null = never), within the ' +
+          "administrator's limits (400 AP_ERR_POLICY_OUT_OF_RANGE with detail {field, min, max}); absent fields " +
+          'come from the template, then the configuration.',
         tags,
         body: CreateSessionBody,
         response: { 201: SessionSchema, ...errorResponses },
@@ -83,7 +88,10 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
           "Open (or reuse) a circuit to one of the session's services and get a setup URL for the browser.",
         description:
           'Without `frontend`, port mode is used when a live worker offers it for the protocol, else wildcard. ' +
-          'The worker serves the route before this answers. The setup URL is single-use and expires within 60 s.',
+          'The worker serves the route before this answers. The setup URL is single-use and expires within 60 s. ' +
+          'TCP services: port mode only; `access` {mode: tunnel (default) | allow-list | public, allowFrom}; no setup URL ' +
+          '(appUrl is tcp://host:port, or the origin that carries tunnels). A live circuit is re-used; a different ' +
+          '`access` is applied to it in place. `idle` applies to a new circuit only.',
         tags,
         params: IdParams,
         body: StartServiceBody,
@@ -91,5 +99,22 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
       },
     },
     async (req) => d.circuits.startService(principal(req), req.params.id, req.body),
+  );
+
+  app.get(
+    '/v1/sessions/:id/events',
+    {
+      schema: {
+        summary:
+          'What the lifecycle and the idle policies did to the session and its circuits, oldest first.',
+        tags,
+        params: IdParams,
+        response: { 200: LifecycleEventListSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      await d.sessions.get(principal(req), req.params.id);
+      return { items: await d.events.ofSession(req.params.id) };
+    },
   );
 }

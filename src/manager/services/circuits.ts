@@ -1,11 +1,19 @@
 /**
- * Circuits: opening one for a session's service (start-service), reading them, their activity.
- * Closing is the lifecycle service's job.
+ * Circuits: opening one for a session's service (start-service), reading them, their activity and
+ * the idle policies that apply, changing a TCP circuit's access, minting tunnel tokens. Closing is
+ * the lifecycle service's job.
  *
  * start-service = reuse a live circuit of the same session and service, or allocate a slot
  * (`core/allocation.ts`; SQL unique indexes arbitrate races), INSERT the circuit PENDING, put its
  * RouteSpec in KV, and wait for the worker's readiness key. Only then (ACTIVE) is a setup token
- * minted, so the worker has the route before the browser gets the setup URL.
+ * minted (http), so the worker has the route before the browser gets the setup URL.
+ *
+ * TCP circuits are port mode only (a wildcard frontend routes by the HTTP Host header) and carry an
+ * access mode (`access.ts`): `tunnel` by default, `allow-list`, or `public` when configured. They
+ * get no setup URL: raw TCP is reached at `tcp://host:port`, a tunnel with a tunnel token
+ * (`POST /v1/circuits/{id}/tunnel-token`). Changing the access of a live circuit (start-service
+ * with another access, or `PATCH /v1/circuits/{id}/access`) updates SQL and re-puts the route; the
+ * worker cuts the connections that no longer pass (reason `revoked`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -18,8 +26,10 @@ import type {
   CircuitState,
   FrontendMode,
   StartServiceResult,
+  TunnelToken,
 } from '../../contracts/records.ts';
 import {
+  accepts,
   allocate,
   appUrlFor,
   InflightSlots,
@@ -30,8 +40,28 @@ import {
 import type { SetupTokenIssuer } from '../../core/setup-token.ts';
 import type { CounterStore, KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
-import { type CircuitRepo, type CircuitRow, routeSpecOf, toCircuit } from '../repos/circuits.ts';
+import {
+  accessOf,
+  appUrlOf,
+  type CircuitRepo,
+  type CircuitRow,
+  idleOf,
+  routeSpecOf,
+  toCircuit,
+  tunnelUrlOf,
+} from '../repos/circuits.ts';
+import type { EventLog } from '../repos/events.ts';
+import { type SessionRepo, sessionIdleOf } from '../repos/sessions.ts';
+import { type AccessRequest, resolveAccess, sameAccess, type TcpAccess, type TcpPolicy } from './access.ts';
 import type { Principal } from './auth.ts';
+import { explainPolicies, idleSinceOf, readLastActivity } from './idle-policies.ts';
+import {
+  type CircuitIdleRequest,
+  type CircuitIdleSettings,
+  checkIdleRequest,
+  type IdlePolicyConfig,
+  resolveCircuitIdle,
+} from './idle-settings.ts';
 import { waitForKey } from './kv-wait.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { SessionService } from './sessions.ts';
@@ -41,20 +71,35 @@ export interface CircuitServiceDeps {
   kv: KvStore;
   counters: CounterStore;
   repo: CircuitRepo;
+  sessionRepo: SessionRepo;
   sessions: SessionService;
   workers: WorkerService;
   lifecycle: Lifecycle;
+  events: EventLog;
   issuer: SetupTokenIssuer;
   metrics: ManagerMetrics;
   logger: Logger;
   setupTokenTtlMs: number;
   routeReadyTimeoutMs: number;
+  tcp: TcpPolicy;
+  idle: IdlePolicyConfig;
+  /** Tells the idle loop a policy may act at `at` (epoch ms), so it wakes on time. */
+  idleDeadline?: (at: number) => void;
 }
 
 export interface StartServiceInput {
   service: string;
   frontend?: FrontendMode;
   next?: string;
+  /** TCP services only. */
+  access?: AccessRequest;
+  idle?: CircuitIdleRequest;
+}
+
+const LIVE_STATES: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
+
+function invalid(field: string, message: string): AppProxyError {
+  return new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
 }
 
 type Readiness = { kind: 'ready' } | { kind: 'error'; code: string; message: string };
@@ -72,7 +117,7 @@ export class CircuitService {
     const t0 = performance.now();
     let outcome = 'error';
     try {
-      const session = await this.d.sessions.get(p, sessionId);
+      const { session, idle: sessionIdle } = await this.d.sessions.getWithIdle(p, sessionId);
       if (session.state !== 'RUNNING') {
         throw new AppProxyError(
           'AP_ERR_SESSION_NOT_RUNNING',
@@ -99,20 +144,42 @@ export class CircuitService {
           `The service "${svc.name}" has no backend address yet.`,
         );
       }
-      const key = `${sessionId}\u0000${svc.name}\u0000${input.frontend ?? ''}`;
+      const tcp = svc.protocol === 'tcp';
+      if (!tcp && input.access !== undefined)
+        throw invalid('/access', `access applies to TCP services only; "${svc.name}" is ${svc.protocol}.`);
+      if (tcp && input.frontend === 'wildcard') {
+        throw invalid(
+          '/frontend',
+          `TCP services need a port-mode worker (a wildcard frontend routes by the HTTP Host header); "${svc.name}" is tcp.`,
+        );
+      }
+      checkIdleRequest(input.idle, this.d.idle);
+      const frontend: FrontendMode | undefined = tcp ? 'port' : input.frontend;
+      const key = `${sessionId}\u0000${svc.name}\u0000${frontend ?? ''}`;
       const previous = this.starting.get(key);
       if (previous) await previous.catch(() => {});
       const backend = svc.backend;
       const run = (async () => {
-        const live = await this.d.repo.findLive(sessionId, svc.name, input.frontend);
-        if (live) return { row: await this.confirm(live), reused: true };
+        const live = await this.d.repo.findLive(sessionId, svc.name, frontend);
+        if (live) {
+          let row = await this.confirm(live);
+          if (tcp && input.access !== undefined) {
+            const current = accessOf(row)!;
+            const wanted = resolveAccess(input.access, current, this.d.tcp);
+            if (!sameAccess(current, wanted)) row = await this.changeAccess(p, row, wanted);
+          }
+          return { row, reused: true };
+        }
+        const access = tcp ? resolveAccess(input.access, null, this.d.tcp) : null;
         const row = await this.open({
           sessionId,
           ownerId: session.ownerId,
           service: svc.name,
           protocol: svc.protocol,
           backend,
-          ...(input.frontend ? { frontend: input.frontend } : {}),
+          tcp: access ? { ...access, maxConnections: this.d.tcp.maxConnectionsPerCircuit } : null,
+          idle: resolveCircuitIdle(input.idle, sessionIdle),
+          ...(frontend ? { frontend } : {}),
         });
         return { row, reused: false };
       })();
@@ -120,6 +187,14 @@ export class CircuitService {
       const { row, reused } = await run.finally(() => {
         if (this.starting.get(key) === run) this.starting.delete(key);
       });
+      // The session policy may act once this circuit (now its newest) has been idle long enough.
+      const sessionTimeout = sessionIdle.session.value;
+      if (sessionTimeout !== null && !reused)
+        this.d.idleDeadline?.(row.created_at.getTime() + sessionTimeout);
+      if (row.protocol === 'tcp') {
+        outcome = reused ? 'reused' : 'opened';
+        return { circuitId: row.id, appUrl: appUrlOf(row), setupUrl: null, expiresAt: null, reused };
+      }
       const { token, claims } = await this.d.issuer.issue({
         circuitId: row.id,
         userId: row.owner_id,
@@ -154,6 +229,53 @@ export class CircuitService {
     return toCircuit(row);
   }
 
+  /** `PATCH /v1/circuits/{id}/access`: a live TCP circuit's access, changed in place. */
+  async updateAccess(p: Principal, id: string, req: AccessRequest): Promise<Circuit> {
+    const row = await this.visibleRow(p, id);
+    const current = accessOf(row);
+    if (row.protocol !== 'tcp' || !current)
+      throw invalid('/', `Access applies to TCP circuits only; this circuit is ${row.protocol}.`);
+    if (!LIVE_STATES.has(row.state))
+      throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', `The circuit is ${row.state}.`, { state: row.state });
+    const wanted = resolveAccess(req, current, this.d.tcp, '');
+    if (sameAccess(current, wanted)) return toCircuit(row);
+    return toCircuit(await this.changeAccess(p, row, wanted));
+  }
+
+  /**
+   * `POST /v1/circuits/{id}/tunnel-token`: a single-use token for one tunnelled connection to an
+   * ACTIVE TCP circuit in tunnel mode. Like a setup token it is bound to the circuit's owner (the
+   * worker checks the owner, and the access record names them); an admin may mint one for any
+   * circuit, which is logged with the admin's id.
+   */
+  async tunnelToken(p: Principal, id: string): Promise<TunnelToken> {
+    const row = await this.visibleRow(p, id);
+    if (row.protocol !== 'tcp' || row.access_mode !== 'tunnel' || row.state !== 'ACTIVE') {
+      const why =
+        row.protocol !== 'tcp'
+          ? `it is an ${row.protocol} circuit`
+          : row.access_mode !== 'tunnel'
+            ? `its access mode is "${row.access_mode}" (connect to ${appUrlOf(row)} directly)`
+            : `it is ${row.state}`;
+      throw new AppProxyError('AP_ERR_TUNNEL_NOT_AVAILABLE', `No tunnel to this circuit: ${why}.`, {
+        protocol: row.protocol,
+        access: row.access_mode,
+        state: row.state,
+      });
+    }
+    const { token, claims } = await this.d.issuer.issue({
+      circuitId: row.id,
+      userId: row.owner_id,
+      ttlMs: this.d.setupTokenTtlMs,
+      purpose: 'tunnel',
+    });
+    this.d.logger.info(
+      { circuit: row.id, user: p.userId, expiresAt: claims.expiresAt },
+      'tunnel token issued',
+    );
+    return { token, expiresAt: new Date(claims.expiresAt).toISOString(), url: tunnelUrlOf(row) };
+  }
+
   async activity(p: Principal, id: string): Promise<CircuitActivity> {
     const row = await this.visibleRow(p, id);
     const { counters } = this.d;
@@ -170,6 +292,8 @@ export class CircuitService {
     const lc = num(lastClient) || null;
     const lb = num(lastBackend) || null;
     const last = lc !== null || lb !== null ? Math.max(lc ?? 0, lb ?? 0) : null;
+    const idleSince = idleSinceOf(last, row.created_at.getTime(), row.access_updated_at?.getTime() ?? null);
+    const { policy, policies } = await this.explain(row, idleSince);
     return {
       circuitId: id,
       bytesIn: num(bytesIn),
@@ -179,9 +303,94 @@ export class CircuitService {
       lastClientAt: iso(lc),
       lastBackendAt: iso(lb),
       lastActivityAt: iso(last),
-      idleSince: last !== null ? iso(last) : row.created_at.toISOString(),
-      policy: null,
+      idleSince: iso(idleSince),
+      policy,
+      policies,
     };
+  }
+
+  /** The idle policies of a circuit as they stand now (see `explainPolicies`). */
+  private async explain(row: CircuitRow, idleSince: number) {
+    const session = await this.d.sessionRepo.getRow(row.session_id);
+    const idle = idleOf(row);
+    const sessionIdle = session ? sessionIdleOf(session) : null;
+    let liveCircuits: { id: string; idleSince: number }[] = [];
+    if (session?.state === 'RUNNING' && sessionIdle?.session.value != null) {
+      const live = await this.d.repo.liveOfSession(row.session_id);
+      const acts = await readLastActivity(
+        this.d.counters,
+        live.map((c) => c.id),
+      );
+      liveCircuits = live.map((c) => ({
+        id: c.id,
+        idleSince:
+          c.id === row.id
+            ? idleSince
+            : idleSinceOf(
+                acts.get(c.id) ?? null,
+                c.created_at.getTime(),
+                c.access_updated_at?.getTime() ?? null,
+              ),
+      }));
+    }
+    return explainPolicies({
+      now: Date.now(),
+      checkIntervalMs: this.d.idle.checkIntervalMs,
+      circuit: {
+        id: row.id,
+        state: row.state,
+        idleSince,
+        timeoutMs: idle.circuit.value,
+        source: idle.circuit.source,
+      },
+      session: {
+        state: session?.state ?? 'TERMINATED',
+        timeoutMs: sessionIdle?.session.value ?? null,
+        source: sessionIdle?.session.source ?? 'config',
+        liveCircuits,
+      },
+    });
+  }
+
+  /**
+   * Applies a new access to a live TCP circuit: SQL first (the truth), then the route. The route
+   * is re-read from SQL right before the put, so of two concurrent changes the later put carries
+   * the later state; the reconciler repairs any remaining difference. A circuit closed meanwhile
+   * gets its route taken back out (its close may have deleted the key before our put).
+   */
+  private async changeAccess(p: Principal, row: CircuitRow, access: TcpAccess): Promise<CircuitRow> {
+    const { repo, kv, logger, events } = this.d;
+    const before = accessOf(row);
+    const updated = await repo.updateAccess(row.id, access);
+    if (!updated) throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
+    const key = kvKeys.circuit(updated.worker, updated.id);
+    const fresh = (await repo.get(updated.id)) ?? updated;
+    const value = JSON.stringify(routeSpecOf(fresh));
+    await kv.put(key, value);
+    const now = await repo.get(updated.id);
+    if (!now || !LIVE_STATES.has(now.state)) {
+      await kv.txn([{ key, target: 'value', op: '=', value }], [{ type: 'delete', key }]);
+      throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
+    }
+    const detail = `access ${describeAccess(before)} → ${describeAccess(access)} by ${p.userId}`;
+    logger.info({ circuit: row.id, from: before, to: access, by: p.userId }, 'circuit access changed');
+    await events.record({
+      sessionId: row.session_id,
+      circuitId: row.id,
+      kind: 'circuit-access-changed',
+      detail,
+    });
+    this.hintIdle(now);
+    return now;
+  }
+
+  /** Wakes the idle loop by the earliest time a policy could act on this fresh circuit. */
+  private hintIdle(row: CircuitRow): void {
+    const t = idleOf(row).circuit.value;
+    if (t !== null && this.d.idleDeadline) {
+      const since = Math.max(row.created_at.getTime(), row.access_updated_at?.getTime() ?? 0);
+      this.d.idleDeadline(since + t);
+    }
   }
 
   private async visibleRow(p: Principal, id: string): Promise<CircuitRow> {
@@ -206,6 +415,8 @@ export class CircuitService {
     service: string;
     protocol: 'http' | 'tcp';
     backend: { host: string; port: number };
+    tcp: (TcpAccess & { maxConnections: number }) | null;
+    idle: CircuitIdleSettings;
     frontend?: FrontendMode;
   }): Promise<CircuitRow> {
     const { workers, repo } = this.d;
@@ -221,16 +432,21 @@ export class CircuitService {
       load: async () => {
         const live = await workers.allocatable();
         loaded = new Map(live.map((r) => [r.authority, r]));
-        const slots = await repo.liveSlots(live.map((r) => r.authority));
-        return live.map((registration): WorkerSlots => {
-          const mine = slots.filter((s) => s.worker === registration.authority);
-          return {
+        // Load only decides between several eligible workers: with one, its count is not read
+        // (the count scans every live circuit of the worker).
+        const eligible = live.filter((r) => accepts(r, req.protocol, mode));
+        const { counts, ports } = await repo.liveLoad(
+          eligible.length > 1 ? eligible.map((r) => r.authority) : [],
+          mode === 'port' ? eligible.map((r) => r.authority) : [],
+        );
+        return live.map(
+          (registration): WorkerSlots => ({
             registration,
-            liveCircuits: mine.length,
-            takenPorts: new Set(mine.flatMap((s) => (s.port !== null ? [s.port] : []))),
-            takenSubdomains: new Set(mine.flatMap((s) => (s.subdomain !== null ? [s.subdomain] : []))),
-          };
-        });
+            liveCircuits: counts.get(registration.authority) ?? 0,
+            takenPorts: new Set(ports.filter((p) => p.worker === registration.authority).map((p) => p.port)),
+            takenSubdomains: new Set(),
+          }),
+        );
       },
       insert: async (choice) => {
         const reg = loaded.get(choice.authority)!;
@@ -246,6 +462,8 @@ export class CircuitService {
           subdomain: choice.subdomain,
           appUrl: appUrlFor(reg, choice),
           backends: [req.backend],
+          tcp: req.tcp,
+          idle: req.idle,
         });
         if (!row)
           throw new AppProxyError(
@@ -308,7 +526,16 @@ export class CircuitService {
         });
       }
       const active = await repo.transition(row.id, 'ACTIVE');
-      if (active) return active;
+      if (active) {
+        await this.d.events.record({
+          sessionId: active.session_id,
+          circuitId: active.id,
+          kind: 'circuit-opened',
+          detail: `${active.protocol} ${active.service} on ${active.worker} at ${appUrlOf(active)}`,
+        });
+        this.hintIdle(active);
+        return active;
+      }
       const cur = await repo.get(row.id);
       if (cur?.state === 'ACTIVE') return cur;
       throw closedWhileOpening();
@@ -348,6 +575,11 @@ function parseReadiness(value: string | null): Readiness | undefined {
     // A value we cannot read is not an answer; the timeout bounds the wait.
   }
   return undefined;
+}
+
+function describeAccess(a: TcpAccess | null): string {
+  if (!a) return 'none';
+  return a.mode === 'allow-list' ? `allow-list [${a.allowFrom.join(', ')}]` : a.mode;
 }
 
 function num(v: string | null | undefined): number {

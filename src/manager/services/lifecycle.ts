@@ -21,6 +21,7 @@ import type { SessionState } from '../../contracts/records.ts';
 import { SESSION_LIVE } from '../../core/session-state.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
+import type { EventLog } from '../repos/events.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
 import { waitForKey } from './kv-wait.ts';
 import type { WorkerService } from './workers.ts';
@@ -31,6 +32,7 @@ export interface LifecycleDeps {
   circuits: CircuitRepo;
   workers: WorkerService;
   agent: AgentDriver;
+  events: EventLog;
   logger: Logger;
   circuitCloseTimeoutMs: number;
   routeReadyTimeoutMs: number;
@@ -130,8 +132,15 @@ export class Lifecycle {
       }
     }
     const closed = await circuits.transition(id, 'CLOSED');
-    if (closed)
+    if (closed) {
       logger.info({ circuit: id, worker: closed.worker, reason: closed.state_reason }, 'circuit closed');
+      await this.d.events.record({
+        sessionId: closed.session_id,
+        circuitId: id,
+        kind: 'circuit-closed',
+        detail: closed.state_reason ?? 'closed',
+      });
+    }
     return closed ?? (await circuits.get(id));
   }
 
@@ -174,6 +183,8 @@ export class Lifecycle {
     const wasFinal = state === 'TERMINATED' || state === 'ERROR';
     if (outcome === 'ERROR' && state !== 'TERMINATED' && state !== 'ERROR') {
       const moved = await sessions.transition(id, 'ERROR', reason);
+      if (moved)
+        await this.d.events.record({ sessionId: id, kind: 'session-error', detail: reason ?? 'failed' });
       state = moved?.state ?? (await sessions.getRow(id))?.state ?? state;
     } else if (state === 'PENDING' || state === 'RUNNING') {
       const moved = await sessions.transition(id, 'TERMINATING', reason);
@@ -195,13 +206,22 @@ export class Lifecycle {
     } catch (err) {
       logger.error({ err, session: id }, 'agent could not stop the session');
       if (state === 'TERMINATING') {
-        await sessions.transition(id, 'ERROR', `stopping the session failed: ${(err as Error).message}`);
+        const why = `stopping the session failed: ${(err as Error).message}`;
+        if (await sessions.transition(id, 'ERROR', why))
+          await this.d.events.record({ sessionId: id, kind: 'session-error', detail: why });
       }
       return;
     }
     if (state === 'TERMINATING') {
-      await sessions.transition(id, 'TERMINATED');
-      logger.info({ session: id }, 'session terminated');
+      const done = await sessions.transition(id, 'TERMINATED');
+      if (done) {
+        logger.info({ session: id }, 'session terminated');
+        await this.d.events.record({
+          sessionId: id,
+          kind: 'session-terminated',
+          detail: done.state_reason ?? 'terminated',
+        });
+      }
     }
   }
 

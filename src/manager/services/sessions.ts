@@ -9,8 +9,16 @@ import type { AgentDriver, AgentReport } from '../../contracts/agent.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { Protocol, Session, SessionState } from '../../contracts/records.ts';
 import { isSessionFinal } from '../../core/session-state.ts';
-import type { SessionRepo } from '../repos/sessions.ts';
+import type { EventLog } from '../repos/events.ts';
+import { type SessionRepo, sessionIdleOf, toSession } from '../repos/sessions.ts';
 import type { Principal } from './auth.ts';
+import {
+  checkIdleRequest,
+  type IdlePolicyConfig,
+  resolveSessionIdle,
+  type SessionIdleRequest,
+  type SessionIdleSettings,
+} from './idle-settings.ts';
 import type { Lifecycle } from './lifecycle.ts';
 
 /** The agent name of sessions registered by address; no agent runs them. */
@@ -35,6 +43,7 @@ export class SessionService {
     private readonly agent: AgentDriver,
     private readonly lifecycle: Lifecycle,
     private readonly logger: Logger,
+    private readonly opts: { idle: IdlePolicyConfig; events: EventLog },
   ) {}
 
   /** Subscribes to the agent's reports (once, at start). */
@@ -48,7 +57,12 @@ export class SessionService {
 
   async create(
     p: Principal,
-    input: { template?: string; name?: string; external?: { services: ExternalService[] } },
+    input: {
+      template?: string;
+      name?: string;
+      external?: { services: ExternalService[] };
+      idle?: SessionIdleRequest;
+    },
   ): Promise<Session> {
     if ((input.template === undefined) === (input.external === undefined)) {
       throw new AppProxyError(
@@ -57,7 +71,9 @@ export class SessionService {
         [{ field: '/template', in: 'body', message: 'exactly one of template and external is required' }],
       );
     }
-    if (input.external) return this.registerExternal(p, input.external.services, input.name);
+    // Limits first: a refused timeout must not leave a session behind.
+    checkIdleRequest(input.idle, this.opts.idle);
+    if (input.external) return this.registerExternal(p, input.external.services, input.name, input.idle);
     const template = input.template!;
     const templates = this.agent.templates();
     const tpl = templates.find((t) => t.name === template);
@@ -86,9 +102,11 @@ export class SessionService {
         template: tpl.name,
         ownerId: p.userId,
         agent: this.agent.name,
+        idle: resolveSessionIdle(input.idle, tpl.idle, this.opts.idle),
       },
       tpl.services,
     );
+    await this.opts.events.record({ sessionId: id, kind: 'session-created', detail: `template ${tpl.name}` });
     this.lifecycle.track(this.launch(id, tpl.name));
     return session;
   }
@@ -97,7 +115,12 @@ export class SessionService {
    * External sessions run elsewhere and are known only by their services' addresses. Only admins
    * may register them: a backend address is where the proxy will connect on users' behalf.
    */
-  private async registerExternal(p: Principal, services: ExternalService[], name?: string): Promise<Session> {
+  private async registerExternal(
+    p: Principal,
+    services: ExternalService[],
+    name: string | undefined,
+    idle: SessionIdleRequest | undefined,
+  ): Promise<Session> {
     if (p.role !== 'admin')
       throw new AppProxyError('AP_ERR_FORBIDDEN', 'Only admins may register external sessions.');
     const names = new Set(services.map((s) => s.name));
@@ -114,10 +137,17 @@ export class SessionService {
         template: EXTERNAL_AGENT,
         ownerId: p.userId,
         agent: EXTERNAL_AGENT,
+        idle: resolveSessionIdle(idle, undefined, this.opts.idle),
       },
       services,
     );
     await this.repo.markRunning(id, services);
+    await this.opts.events.record({ sessionId: id, kind: 'session-created', detail: 'external session' });
+    await this.opts.events.record({
+      sessionId: id,
+      kind: 'session-running',
+      detail: `external session with ${services.length} service(s)`,
+    });
     this.logger.info({ session: id, services: services.length }, 'external session registered');
     return this.get(p, id);
   }
@@ -132,6 +162,14 @@ export class SessionService {
     if (!s || (p.role !== 'admin' && s.ownerId !== p.userId))
       throw new AppProxyError('AP_ERR_SESSION_NOT_FOUND');
     return s;
+  }
+
+  /** The session and its idle settings (what new circuits inherit) if `p` may see it. */
+  async getWithIdle(p: Principal, id: string): Promise<{ session: Session; idle: SessionIdleSettings }> {
+    const row = await this.repo.getRow(id);
+    if (!row || (p.role !== 'admin' && row.owner_id !== p.userId))
+      throw new AppProxyError('AP_ERR_SESSION_NOT_FOUND');
+    return { session: toSession(row, await this.repo.services(id)), idle: sessionIdleOf(row) };
   }
 
   /**
@@ -190,7 +228,14 @@ export class SessionService {
     }
     if (r.state === 'RUNNING') {
       const moved = await this.repo.markRunning(r.sessionId, r.services ?? []);
-      if (moved) this.logger.info({ session: r.sessionId }, 'session running');
+      if (moved) {
+        this.logger.info({ session: r.sessionId }, 'session running');
+        await this.opts.events.record({
+          sessionId: r.sessionId,
+          kind: 'session-running',
+          detail: 'agent report',
+        });
+      }
       return;
     }
     if (isSessionFinal(row.state)) return;

@@ -7,16 +7,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { counterKeys } from '../../contracts/activity.ts';
 import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
 import type { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import type { Circuit } from '../circuit.ts';
 import { sendError } from '../errors-page.ts';
 import { type AppCookies, appCookieNames } from './app-cookie.ts';
-
-/** How long a used-token mark outlives the token's expiry (covers clock skew). */
-const USED_MARK_GRACE_MS = 60_000;
+import { markTokenUsed } from './single-use.ts';
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects.
 const UNSAFE = /[\u0000-\u001f\u007f\\]/;
@@ -100,8 +97,7 @@ export async function handleSetup(
   }
   let first: boolean;
   try {
-    const ttl = Math.max(expiresAt - Date.now(), 0) + USED_MARK_GRACE_MS;
-    first = await ctx.counters.setIfAbsent(counterKeys.setupTokenUsed(jti), circuit.id, ttl);
+    first = await markTokenUsed(ctx.counters, jti, expiresAt, circuit.id);
   } catch (err) {
     // Fail closed: without the single-use mark a leaked link could be replayed.
     const requestId = fail(ctx, req, res, 'AP_ERR_STORE_UNAVAILABLE');

@@ -5,6 +5,7 @@
  * `AP_ERR_BAD_REQUEST` in the registry envelope.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { writeSocketError } from '../errors-page.ts';
 
@@ -42,7 +43,7 @@ export function createFrontendServer(onRequest: RequestListener, onUpgrade: Upgr
 }
 
 /** Listens and resolves with the bound port, or rejects with the listen error (EADDRINUSE…). */
-export function listen(server: Server, port: number, host: string, reusePort = false): Promise<number> {
+export function listen(server: NetServer, port: number, host: string, reusePort = false): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       server.off('listening', onListening);

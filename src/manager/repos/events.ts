@@ -1,0 +1,85 @@
+/**
+ * SQL access for lifecycle events: what the lifecycle and the idle policies did to a session or a
+ * circuit, in order. Recording is best effort (`EventLog.record` never throws): an event is a
+ * record of a flow, and must never fail or slow the flow it records.
+ */
+import type { Logger } from 'pino';
+import type { LifecycleEvent } from '../../contracts/records.ts';
+import type { SqlDatabase } from '../../stores/types.ts';
+
+/** Kinds recorded today (the field is free text so that new kinds need no migration). */
+export type LifecycleEventKind =
+  | 'session-created'
+  | 'session-running'
+  | 'session-terminated'
+  | 'session-error'
+  | 'session-idle-terminated'
+  | 'circuit-opened'
+  | 'circuit-access-changed'
+  | 'circuit-closed'
+  | 'circuit-idle-closed';
+
+interface EventRow {
+  id: number | string;
+  at: Date;
+  session_id: string;
+  circuit_id: string | null;
+  kind: string;
+  detail: string;
+}
+
+/** At most this many events are answered per call (the newest ones, oldest first). */
+export const EVENTS_LIMIT = 1000;
+
+function toEvent(r: EventRow): LifecycleEvent {
+  return {
+    id: Number(r.id),
+    at: r.at.toISOString(),
+    sessionId: r.session_id,
+    circuitId: r.circuit_id,
+    kind: r.kind,
+    detail: r.detail,
+  };
+}
+
+export class EventLog {
+  constructor(
+    private readonly sql: SqlDatabase,
+    private readonly logger: Logger,
+  ) {}
+
+  async record(e: {
+    sessionId: string;
+    circuitId?: string | null;
+    kind: LifecycleEventKind;
+    detail: string;
+  }): Promise<void> {
+    try {
+      await this.sql.query(
+        'INSERT INTO lifecycle_events (session_id, circuit_id, kind, detail) VALUES ($1, $2, $3, $4)',
+        [e.sessionId, e.circuitId ?? null, e.kind, e.detail],
+      );
+    } catch (err) {
+      this.logger.warn({ err, event: e.kind, session: e.sessionId }, 'could not record a lifecycle event');
+    }
+  }
+
+  /** Events of a session (its circuits' included), oldest first. */
+  async ofSession(sessionId: string): Promise<LifecycleEvent[]> {
+    return this.list('session_id', sessionId);
+  }
+
+  /** Events of one circuit, oldest first. */
+  async ofCircuit(circuitId: string): Promise<LifecycleEvent[]> {
+    return this.list('circuit_id', circuitId);
+  }
+
+  private async list(column: 'session_id' | 'circuit_id', id: string): Promise<LifecycleEvent[]> {
+    const { rows } = await this.sql.query<EventRow>(
+      `SELECT * FROM (SELECT * FROM lifecycle_events WHERE ${column} = $1 ORDER BY id DESC LIMIT ${EVENTS_LIMIT}) e
+        ORDER BY id`,
+      [id],
+    );
+    return rows.map(toEvent);
+  }
+}

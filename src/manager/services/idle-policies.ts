@@ -1,0 +1,420 @@
+/**
+ * Idle policies (a leader loop): the circuit idle policy closes a circuit on which no byte moved
+ * for its `circuitIdleTimeoutMs`; the session idle policy terminates a RUNNING session whose every
+ * live circuit has been idle for the session's `idleTimeoutMs`. Both act through the lifecycle
+ * (`closeCircuit`, `terminateSession`), so routes leave the workers and live connections are cut
+ * exactly as for a requested close, and both record a lifecycle event.
+ *
+ * What counts as activity: bytes moved, in either direction, on any protocol. The workers count
+ * HTTP, WebSocket, raw TCP and tunnel bytes into the same per-circuit counters (`lastClientAt`,
+ * `lastBackendAt`, merged across workers and their processes with `max`), so a circuit is idle
+ * since the later of the two — or, before any byte, since it was created or its access last
+ * changed. Open connections alone do NOT keep a circuit alive: a forgotten SSH session or a
+ * browser tab left open on a quiet page must not pin compute forever; a connection that matters
+ * moves bytes (keepalives of the app's own protocol do, TCP keepalive probes and the worker's
+ * WebSocket pings do not). The counters are as fresh as the workers' flush interval
+ * (`worker.activityFlushInterval`, 1 s by default), which bounds how late activity can be seen.
+ *
+ * A session with no live circuit is not judged by the session policy: AppProxy sees only the
+ * traffic of circuits, and a session used some other way (a batch job, a terminal of the
+ * platform) would otherwise be terminated under its user.
+ *
+ * Scheduling: a pass every `checkIntervalMs`, and a timer for the earliest moment a policy could
+ * act, so that a policy acts on time rather than up to one interval late. `wakeBy(at)` lets the
+ * API side (circuit opened, access changed) move that timer earlier. A pass reads SQL once and
+ * the counters in a handful of multi-gets (MGET in Redis; `READ_CHUNK_KEYS` keys each), whatever
+ * the number of circuits; just before acting it re-reads the activity of the circuits concerned,
+ * so bytes that arrived during the pass still count.
+ */
+import type { Logger } from 'pino';
+import { counterKeys } from '../../contracts/activity.ts';
+import type { CircuitState, IdlePolicyExplanation, SessionState } from '../../contracts/records.ts';
+import { formatDuration } from '../../core/duration.ts';
+import type { CounterStore } from '../../stores/types.ts';
+import type { ManagerMetrics } from '../metrics.ts';
+import type { CircuitRepo, IdleCandidateRow } from '../repos/circuits.ts';
+import type { EventLog } from '../repos/events.ts';
+import type { IdleSource } from './idle-settings.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/** Keys per multi-get: large enough that 10k circuits take a few round trips, small enough not to block Redis. */
+export const READ_CHUNK_KEYS = 10_000;
+/** Shortest delay between passes, so that a policy due "now" cannot spin the loop. */
+const MIN_DELAY_MS = 20;
+
+export interface IdlePoliciesDeps {
+  circuits: CircuitRepo;
+  counters: CounterStore;
+  lifecycle: Lifecycle;
+  events: EventLog;
+  metrics: ManagerMetrics;
+  logger: Logger;
+  checkIntervalMs: number;
+}
+
+export interface IdleAction {
+  kind: 'circuit-idle-closed' | 'session-idle-terminated';
+  subject: string;
+  detail: string;
+}
+
+/** When a circuit became idle: its last byte, else its creation or last access change (the later). */
+export function idleSinceOf(
+  lastActivity: number | null,
+  createdAt: number,
+  accessUpdatedAt: number | null,
+): number {
+  return Math.max(lastActivity ?? createdAt, accessUpdatedAt ?? 0);
+}
+
+/** Last activity (epoch ms, the later of last client and last backend byte) of each circuit. */
+export async function readLastActivity(
+  counters: CounterStore,
+  ids: readonly string[],
+): Promise<Map<string, number | null>> {
+  const out = new Map<string, number | null>();
+  const perChunk = Math.max(1, Math.floor(READ_CHUNK_KEYS / 2));
+  for (let i = 0; i < ids.length; i += perChunk) {
+    const chunk = ids.slice(i, i + perChunk);
+    const keys = chunk.flatMap((id) => [counterKeys.lastClientAt(id), counterKeys.lastBackendAt(id)]);
+    const values = await counters.mget(keys);
+    chunk.forEach((id, j) => {
+      const c = toMs(values[2 * j]);
+      const b = toMs(values[2 * j + 1]);
+      out.set(id, c === null && b === null ? null : Math.max(c ?? 0, b ?? 0));
+    });
+  }
+  return out;
+}
+
+function toMs(v: string | null | undefined): number | null {
+  if (v === null || v === undefined) return null;
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}
+
+interface PassResult {
+  actions: IdleAction[];
+  /** Earliest time a policy that did not act could act (null: none pending). */
+  next: number | null;
+}
+
+interface Evaluation {
+  dueCircuits: { row: IdleCandidateRow; idleSince: number; timeoutMs: number }[];
+  dueSessions: { sessionId: string; idleSince: number; timeoutMs: number; circuits: number }[];
+  /** Earliest time a policy that is not due yet could act. */
+  next: number | null;
+}
+
+function evaluate(rows: IdleCandidateRow[], activity: Map<string, number | null>, now: number): Evaluation {
+  const out: Evaluation = { dueCircuits: [], dueSessions: [], next: null };
+  const soonest = (at: number) => {
+    if (out.next === null || at < out.next) out.next = at;
+  };
+  const sessions = new Map<string, { timeoutMs: number; idleSince: number; circuits: number }>();
+  const idleSince = new Map<string, number>();
+  for (const r of rows) {
+    const since = idleSinceOf(
+      activity.get(r.id) ?? null,
+      r.created_at.getTime(),
+      r.access_updated_at?.getTime() ?? null,
+    );
+    idleSince.set(r.id, since);
+    if (r.session_state === 'RUNNING' && r.session_idle_timeout_ms !== null) {
+      const s = sessions.get(r.session_id);
+      if (s) {
+        s.idleSince = Math.max(s.idleSince, since);
+        s.circuits++;
+      } else {
+        sessions.set(r.session_id, {
+          timeoutMs: Number(r.session_idle_timeout_ms),
+          idleSince: since,
+          circuits: 1,
+        });
+      }
+    }
+  }
+  const terminating = new Set<string>();
+  for (const [sessionId, s] of sessions) {
+    const at = s.idleSince + s.timeoutMs;
+    if (now >= at) {
+      out.dueSessions.push({ sessionId, ...s });
+      terminating.add(sessionId);
+    } else soonest(at);
+  }
+  for (const r of rows) {
+    // A session being terminated closes its circuits itself.
+    if (r.state !== 'ACTIVE' || r.circuit_idle_timeout_ms === null || terminating.has(r.session_id)) continue;
+    const timeoutMs = Number(r.circuit_idle_timeout_ms);
+    const since = idleSince.get(r.id)!;
+    if (now >= since + timeoutMs) out.dueCircuits.push({ row: r, idleSince: since, timeoutMs });
+    else soonest(since + timeoutMs);
+  }
+  return out;
+}
+
+export class IdlePolicies {
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  private running: Promise<PassResult> | null = null;
+  private active = false;
+  /** Deadlines hinted while a pass ran (its SQL read may have missed their circuits). */
+  private hinted: number | null = null;
+
+  constructor(private readonly d: IdlePoliciesDeps) {}
+
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => {});
+  }
+
+  /** A policy may act at `at` (epoch ms): make sure a pass runs then (leader only; no-op otherwise). */
+  wakeBy(at: number): void {
+    if (!this.active) return;
+    if (this.running) {
+      this.hinted = this.hinted === null ? at : Math.min(this.hinted, at);
+      return;
+    }
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    this.schedule(at - Date.now());
+  }
+
+  /** Arms the timer for the next pass: the earliest of the interval, `next` and hinted deadlines. */
+  private rearm(next: number | null): void {
+    if (!this.active) return;
+    let at = Date.now() + this.d.checkIntervalMs;
+    for (const t of [next, this.hinted]) if (t !== null && t < at) at = t;
+    this.hinted = null;
+    // An earlier timer (a hint that arrived before the pass) stands.
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    this.schedule(at - Date.now());
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    const ms = Math.max(MIN_DELAY_MS, Math.min(delayMs, this.d.checkIntervalMs));
+    this.timerAt = Date.now() + ms;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.pass().catch(() => {});
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One pass now (joins the pass in progress); resolves with what the policies did. */
+  async runOnce(): Promise<IdleAction[]> {
+    return (await this.pass()).actions;
+  }
+
+  /**
+   * One pass (joined when one is in progress), with the earliest time a policy could act next;
+   * the loop's timer is re-armed after every pass, whoever asked for it.
+   */
+  private pass(): Promise<PassResult> {
+    if (this.running) return this.running;
+    const p = this.evaluateAndAct().then(
+      (r) => {
+        this.running = null;
+        this.rearm(r.next);
+        return r;
+      },
+      (err: unknown) => {
+        this.running = null;
+        this.d.logger.warn({ err }, 'idle policy pass failed; the next pass retries');
+        this.rearm(null);
+        throw err;
+      },
+    );
+    this.running = p;
+    return p;
+  }
+
+  private async evaluateAndAct(): Promise<PassResult> {
+    const { circuits, counters, lifecycle, events, logger, metrics } = this.d;
+    const rows = await circuits.idleCandidates();
+    if (rows.length === 0) return { actions: [], next: null };
+    const activity = await readLastActivity(
+      counters,
+      rows.map((r) => r.id),
+    );
+    let ev = evaluate(rows, activity, Date.now());
+    if (ev.dueCircuits.length === 0 && ev.dueSessions.length === 0) return { actions: [], next: ev.next };
+
+    // Re-read what is about to act on: bytes that arrived while this pass ran still count.
+    const dueSessions = new Set(ev.dueSessions.map((s) => s.sessionId));
+    const recheck = rows.filter(
+      (r) => dueSessions.has(r.session_id) || ev.dueCircuits.some((c) => c.row.id === r.id),
+    );
+    for (const [id, at] of await readLastActivity(
+      counters,
+      recheck.map((r) => r.id),
+    ))
+      activity.set(id, at);
+    ev = evaluate(rows, activity, Date.now());
+
+    const actions: IdleAction[] = [];
+    for (const s of ev.dueSessions) {
+      const detail = `every circuit of the session (${s.circuits}) idle since ${iso(s.idleSince)}: session idle timeout ${formatDuration(s.timeoutMs)} reached`;
+      actions.push({ kind: 'session-idle-terminated', subject: `session/${s.sessionId}`, detail });
+      metrics.idleActions.inc({ policy: 'session-idle' });
+      logger.info(
+        { session: s.sessionId, idleSince: iso(s.idleSince), timeoutMs: s.timeoutMs },
+        'session idle: terminating',
+      );
+      await events.record({ sessionId: s.sessionId, kind: 'session-idle-terminated', detail });
+      const flow = lifecycle.terminateSession(s.sessionId, `idle: ${detail}`);
+      flow.done.catch((err: unknown) =>
+        logger.warn(
+          { err, session: s.sessionId },
+          'idle session termination failed; the reconciler resumes it',
+        ),
+      );
+      await flow.begun;
+    }
+    for (const c of ev.dueCircuits) {
+      const id = c.row.id;
+      const detail = `no byte moved since ${iso(c.idleSince)}: circuit idle timeout ${formatDuration(c.timeoutMs)} reached`;
+      actions.push({ kind: 'circuit-idle-closed', subject: `circuit/${id}`, detail });
+      metrics.idleActions.inc({ policy: 'circuit-idle' });
+      logger.info(
+        { circuit: id, session: c.row.session_id, idleSince: iso(c.idleSince), timeoutMs: c.timeoutMs },
+        'circuit idle: closing',
+      );
+      await events.record({
+        sessionId: c.row.session_id,
+        circuitId: id,
+        kind: 'circuit-idle-closed',
+        detail,
+      });
+      // Not awaited: a close waits for the worker (bounded), and other circuits must not wait for it.
+      lifecycle
+        .closeCircuit(id, `idle: ${detail}`)
+        .catch((err: unknown) =>
+          logger.warn({ err, circuit: id }, 'idle circuit close failed; retrying later'),
+        );
+    }
+    return { actions, next: ev.next };
+  }
+}
+
+// ---------------------------------------------------------------- the activity endpoint's explanation
+
+export interface ExplainInput {
+  now: number;
+  /** How often the leader looks (for "due now" sentences). */
+  checkIntervalMs: number;
+  circuit: {
+    id: string;
+    state: CircuitState;
+    idleSince: number;
+    timeoutMs: number | null;
+    source: IdleSource;
+  };
+  session: {
+    state: SessionState;
+    timeoutMs: number | null;
+    source: IdleSource;
+    /** Every live circuit of the session (this one included when live), with its idle-since. */
+    liveCircuits: { id: string; idleSince: number }[];
+  };
+}
+
+const LIVE: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
+
+/**
+ * The idle policies that apply to one circuit and when each would act if nothing moves:
+ * `policies` lists every policy that is configured for it, `policy` is the one that acts first
+ * (the earliest `actsAt`; when none can act now, the first that applies; null when none applies).
+ */
+export function explainPolicies(x: ExplainInput): {
+  policy: IdlePolicyExplanation | null;
+  policies: IdlePolicyExplanation[];
+} {
+  const policies: IdlePolicyExplanation[] = [];
+  const c = x.circuit;
+  const dueNow = `is due now; the leader acts within ${formatDuration(x.checkIntervalMs)}.`;
+
+  if (c.timeoutMs !== null) {
+    const base = { policy: 'circuit-idle' as const, timeoutMs: c.timeoutMs, source: c.source };
+    const limit = `circuit idle timeout ${formatDuration(c.timeoutMs)} (from ${c.source})`;
+    if (c.state === 'ACTIVE') {
+      const at = c.idleSince + c.timeoutMs;
+      policies.push({
+        ...base,
+        actsAt: iso(at),
+        explanation:
+          `No byte moved since ${iso(c.idleSince)}; ${limit}: ` +
+          (at <= x.now
+            ? `closing the circuit ${dueNow}`
+            : `closes the circuit at ${iso(at)} unless a byte moves before.`),
+      });
+    } else {
+      const why =
+        c.state === 'PENDING'
+          ? 'the circuit is being opened; the policy applies once it is ACTIVE'
+          : c.state === 'UNAVAILABLE'
+            ? 'its worker is not answering; the policy waits until the circuit is ACTIVE again'
+            : `the circuit is ${c.state}`;
+      policies.push({ ...base, actsAt: null, explanation: `${limit}; it cannot act now: ${why}.` });
+    }
+  }
+
+  const s = x.session;
+  if (s.timeoutMs !== null) {
+    const base = { policy: 'session-idle' as const, timeoutMs: s.timeoutMs, source: s.source };
+    const limit = `session idle timeout ${formatDuration(s.timeoutMs)} (from ${s.source})`;
+    const holder = s.liveCircuits.reduce<{ id: string; idleSince: number } | null>(
+      (a, b) => (a === null || b.idleSince > a.idleSince ? b : a),
+      null,
+    );
+    if (s.state !== 'RUNNING') {
+      policies.push({
+        ...base,
+        actsAt: null,
+        explanation: `${limit}; it cannot act: the session is ${s.state}.`,
+      });
+    } else if (!LIVE.has(c.state) || holder === null) {
+      policies.push({
+        ...base,
+        actsAt: null,
+        explanation: `${limit}; it cannot act through this circuit: the circuit is ${c.state}, and a session is judged by its live circuits only.`,
+      });
+    } else if (holder.id !== c.id && holder.idleSince > c.idleSince) {
+      const at = holder.idleSince + s.timeoutMs;
+      policies.push({
+        ...base,
+        actsAt: null,
+        explanation: `${limit}; it cannot act now: circuit ${holder.id} of the same session moved bytes at ${iso(holder.idleSince)}, later than this one, and the session is terminated only once every circuit has been idle that long (at ${iso(at)} if nothing moves anywhere).`,
+      });
+    } else {
+      const at = holder.idleSince + s.timeoutMs;
+      const others = s.liveCircuits.length - 1;
+      policies.push({
+        ...base,
+        actsAt: iso(at),
+        explanation:
+          `${others === 0 ? 'The only live circuit of the session' : `Every live circuit of the session (${others + 1})`} idle since ${iso(holder.idleSince)}; ${limit}: ` +
+          (at <= x.now
+            ? `terminating the session ${dueNow}`
+            : `terminates the session at ${iso(at)} unless a byte moves on any of its circuits.`),
+      });
+    }
+  }
+
+  const acting = policies
+    .filter((p) => p.actsAt !== null)
+    .sort((a, b) => Date.parse(a.actsAt!) - Date.parse(b.actsAt!));
+  return { policy: acting[0] ?? policies[0] ?? null, policies };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
