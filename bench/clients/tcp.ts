@@ -89,9 +89,10 @@ async function connrate(): Promise<void> {
         s.destroy();
         resolve();
       });
-      s.once('error', () => {
-        errors++;
-        s.destroy();
+      // An error, or a close without an answer (e.g. refused by an allow-list), counts once.
+      s.once('error', () => s.destroy());
+      s.once('close', () => {
+        if (s.listenerCount('data') > 0) errors++;
         resolve();
       });
     });

@@ -9,11 +9,19 @@
  * stdin takes JSON lines (answers are JSON lines on stdout):
  *   {cmd: 'stats'}              → {stats: {rss, heapUsed, fds, resources, routes}} (after a GC)
  *   {cmd: 'circuits', n}        → adds n idle wildcard circuits, progress lines, then {added}
- *   {cmd: 'circuit', backendPort} → one more circuit + its cookie: {circuit: {port, host, cookie}}
- *   {cmd: 'tcp-circuit', backendPort} → (port mode) a TCP circuit in allow-list mode admitting
- *                                 127.0.0.1/32 (so the address check runs): {tcpCircuit: {port}}
+ *   {cmd: 'circuit', backendPort, idleTimeoutMs?} → one more circuit + its cookie:
+ *                                 {circuit: {port, host, cookie, id}}
+ *   {cmd: 'tcp-circuit', backendPort, access?, idleTimeoutMs?, maxConnections?} → (port mode) a
+ *                                 TCP circuit, by default in allow-list mode admitting 127.0.0.0/8
+ *                                 (the load client binds 127.0.0.x addresses; the address check
+ *                                 runs on every connection), or `access: 'tunnel'`:
+ *                                 {tcpCircuit: {port, id}}
+ *   {cmd: 'tunnel-tokens', circuitId, n?} → n (default 1) fresh single-use tunnel tokens for the
+ *                                 circuit, valid 30 s: {tunnelTokens: [token, …]}
+ * (`idleTimeoutMs` is the route's per-connection idle timeout; absent = the worker default.)
  *
  * Usage: node --import tsx bench/servers/appproxy.ts <port|wildcard> <upstreamPort> [processes]
+ * BENCH_TUNNEL_PING_MS sets the worker's tunnel ping interval (default: the worker's, 30 s).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -61,6 +69,9 @@ const opts: WorkerOptions = {
   cookieSecret: randomBytes(32),
   logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
   metrics: new Registry(),
+  ...(process.env.BENCH_TUNNEL_PING_MS
+    ? { tunnelPingIntervalMs: Number(process.env.BENCH_TUNNEL_PING_MS) }
+    : {}),
 };
 const multi = processes > 1 && workerSupportsProcesses();
 const worker = createWorker(multi ? ({ ...opts, processes } as WorkerOptions) : opts);
@@ -103,9 +114,8 @@ function addressOf(s: RouteSpec): { port: number; host: string } {
 }
 
 /** The real setup flow: a minted setup token → 302 with the app cookie. */
-function login(s: RouteSpec): Promise<string> {
-  const { port, host } = addressOf(s);
-  return issuer.issue({ circuitId: s.id, userId: OWNER, ttlMs: 30_000 }).then(
+function login({ id, port, host }: { id: string; port: number; host: string }): Promise<string> {
+  return issuer.issue({ circuitId: id, userId: OWNER, ttlMs: 30_000 }).then(
     ({ token }) =>
       new Promise<string>((resolve, reject) => {
         const req = request(
@@ -129,11 +139,13 @@ function login(s: RouteSpec): Promise<string> {
   );
 }
 
-async function addCircuit(
+/** Puts a circuit (`extra` overrides the spec's fields) and waits until the worker serves it. */
+async function putCircuit(
   backendPort: number,
-): Promise<{ port: number; host: string; cookie: string; id: string }> {
+  extra: Partial<RouteSpec> = {},
+): Promise<{ port: number; host: string; id: string }> {
   for (let attempt = 0; ; attempt++) {
-    const s = spec(backendPort);
+    const s = { ...spec(backendPort), ...extra };
     await kv.put(kvKeys.circuit(authority, s.id), JSON.stringify(s));
     try {
       await waitReady(s.id);
@@ -142,8 +154,16 @@ async function addCircuit(
       if (mode === 'port' && attempt < 10) continue;
       throw err;
     }
-    return { ...addressOf(s), cookie: await login(s), id: s.id };
+    return { ...addressOf(s), id: s.id };
   }
+}
+
+async function addCircuit(
+  backendPort: number,
+  extra: Partial<RouteSpec> = {},
+): Promise<{ port: number; host: string; cookie: string; id: string }> {
+  const c = await putCircuit(backendPort, extra);
+  return { ...c, cookie: await login(c) };
 }
 
 // A GC on demand, so that RSS readings are comparable (without --expose-gc on the command line).
@@ -168,20 +188,45 @@ function stats() {
 const main = await addCircuit(upstreamPort);
 
 createInterface({ input: process.stdin }).on('line', async (line) => {
-  const m = JSON.parse(line) as { cmd: string; n?: number; backendPort?: number };
+  const m = JSON.parse(line) as {
+    cmd: string;
+    n?: number;
+    backendPort?: number;
+    idleTimeoutMs?: number;
+    access?: 'allow-list' | 'tunnel';
+    maxConnections?: number;
+    circuitId?: string;
+  };
+  // JSON.stringify drops an undefined idleTimeoutMs, which leaves the worker default in force.
+  const idle = { idleTimeoutMs: m.idleTimeoutMs };
   try {
     if (m.cmd === 'stats') console.log(JSON.stringify({ stats: stats() }));
     else if (m.cmd === 'circuit')
-      console.log(JSON.stringify({ circuit: await addCircuit(m.backendPort ?? upstreamPort) }));
+      console.log(JSON.stringify({ circuit: await addCircuit(m.backendPort ?? upstreamPort, idle) }));
     else if (m.cmd === 'tcp-circuit') {
-      const s: RouteSpec = {
-        ...spec(m.backendPort ?? upstreamPort),
+      const access = m.access ?? 'allow-list';
+      const { port, id } = await putCircuit(m.backendPort ?? upstreamPort, {
+        ...idle,
         protocol: 'tcp',
-        tcp: { access: 'allow-list', allowFrom: ['127.0.0.1/32'], maxConnections: 4096 },
-      };
-      await kv.put(kvKeys.circuit(authority, s.id), JSON.stringify(s));
-      await waitReady(s.id);
-      console.log(JSON.stringify({ tcpCircuit: { port: s.port } }));
+        tcp: {
+          access,
+          allowFrom: access === 'allow-list' ? ['127.0.0.0/8'] : [],
+          maxConnections: m.maxConnections ?? 4096,
+        },
+      });
+      console.log(JSON.stringify({ tcpCircuit: { port, id } }));
+    } else if (m.cmd === 'tunnel-tokens') {
+      const tokens: string[] = [];
+      for (let i = 0; i < (m.n ?? 1); i++) {
+        const t = await issuer.issue({
+          circuitId: m.circuitId!,
+          userId: OWNER,
+          ttlMs: 30_000,
+          purpose: 'tunnel',
+        });
+        tokens.push(t.token);
+      }
+      console.log(JSON.stringify({ tunnelTokens: tokens }));
     } else if (m.cmd === 'circuits') {
       const n = m.n ?? 0;
       const target = worker.routeCount() + n;

@@ -5,6 +5,7 @@ import type {
   Circuit,
   DoctorReport,
   FrontendMode,
+  LifecycleEvent,
   Session,
   StartServiceResult,
   TcpAccessMode,
@@ -35,6 +36,23 @@ export interface Items<T> {
 /** The shape of `/v1/circuits/{id}/activity` is the manager's to define; the CLI shows it generically. */
 export type CircuitActivity = Record<string, unknown>;
 
+/** `idle` of a new circuit (start-service): milliseconds; `null` = never (circuit policy only). */
+export interface CircuitIdleRequest {
+  connectionIdleTimeoutMs?: number;
+  circuitIdleTimeoutMs?: number | null;
+}
+
+/** `idle` of `POST /v1/sessions`: the session's policy and the defaults of its circuits. */
+export interface SessionIdleRequest extends CircuitIdleRequest {
+  sessionIdleTimeoutMs?: number | null;
+}
+
+export interface CreateSessionRequest {
+  template: string;
+  name?: string;
+  idle?: SessionIdleRequest;
+}
+
 export interface StartServiceRequest {
   service: string;
   frontend?: FrontendMode;
@@ -42,6 +60,8 @@ export interface StartServiceRequest {
   next?: string;
   /** TCP services: how the circuit's port is reached (the manager's default is a tunnel). */
   access?: { mode: TcpAccessMode; allowFrom?: string[] };
+  /** Idle settings of a new circuit (a re-used circuit keeps its own). */
+  idle?: CircuitIdleRequest;
 }
 
 interface RequestOptions {
@@ -77,7 +97,7 @@ export class ApiClient {
 
   // Sessions
 
-  createSession(body: { template: string; name?: string }): Promise<Session> {
+  createSession(body: CreateSessionRequest): Promise<Session> {
     return this.request<Session>('POST', '/v1/sessions', { body });
   }
 
@@ -96,6 +116,11 @@ export class ApiClient {
       query: { wait: wait ? 'true' : undefined },
       timeoutMs: opts.timeoutMs ?? (wait ? Math.max(this.#timeoutMs, 120_000) : undefined),
     });
+  }
+
+  /** What the lifecycle and the idle policies did to the session and its circuits, oldest first. */
+  sessionEvents(id: string): Promise<Items<LifecycleEvent>> {
+    return this.request<Items<LifecycleEvent>>('GET', `/v1/sessions/${enc(id)}/events`);
   }
 
   startService(sessionId: string, body: StartServiceRequest): Promise<StartServiceResult> {
@@ -123,6 +148,10 @@ export class ApiClient {
 
   circuitActivity(id: string): Promise<CircuitActivity> {
     return this.request<CircuitActivity>('GET', `/v1/circuits/${enc(id)}/activity`);
+  }
+
+  circuitEvents(id: string): Promise<Items<LifecycleEvent>> {
+    return this.request<Items<LifecycleEvent>>('GET', `/v1/circuits/${enc(id)}/events`);
   }
 
   // Workers and templates

@@ -6,13 +6,14 @@ import type { TemplateInfo } from '../contracts/agent.ts';
 import type {
   Circuit,
   DoctorReport,
+  LifecycleEvent,
   Session,
   StartServiceResult,
   TcpAccessMode,
   WorkerInfo,
 } from '../contracts/records.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
-import type { ApiClient } from './client.ts';
+import type { ApiClient, CircuitIdleRequest, SessionIdleRequest } from './client.ts';
 import { ApiError, CliError, UsageError } from './errors.ts';
 import {
   flatten,
@@ -23,6 +24,7 @@ import {
   formatTime,
   type Painter,
   paintState,
+  type Style,
 } from './format.ts';
 import { defaultIo, Runtime } from './runtime.ts';
 import { hostPort, Tunnel } from './tunnel.ts';
@@ -44,6 +46,27 @@ export function durationArg(value: string): number {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/** What an idle option parses to: milliseconds, or `never` (commander turns a parsed `null` into ''). */
+type IdleValue = number | 'never';
+
+/** commander argParser for circuit and session idle timeouts: a duration, or `never` (no timeout). */
+export function idleTimeoutArg(value: string): IdleValue {
+  if (value.trim().toLowerCase() === 'never') return 'never';
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message}; or "never" for no timeout`);
+  }
+}
+
+/** commander argParser for the connection idle timeout: a duration (connections always have one). */
+export function connectionIdleArg(value: string): number {
+  if (value.trim().toLowerCase() === 'never') {
+    throw new InvalidArgumentError('connections always have an idle timeout; give a duration (e.g. 30m, 8h)');
+  }
+  return durationArg(value);
 }
 
 /** commander argParser for port options: an integer 0–65535 (0 = any free port). */
@@ -68,6 +91,47 @@ function allowFromArg(value: string, previous: string[] | undefined): string[] {
 /** An idle timeout for humans: `30m`, or `never`. */
 function idleText(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? 'never' : formatDuration(ms);
+}
+
+interface IdleOptions {
+  connectionIdleTimeout?: number;
+  circuitIdleTimeout?: IdleValue;
+  sessionIdleTimeout?: IdleValue;
+}
+
+const NEW_CIRCUIT_ONLY = 'new circuits only (a re-used circuit keeps its own)';
+
+/** `--connection-idle-timeout`; `scope` says what it applies to. */
+function connectionIdleOption(scope: string): Option {
+  return new Option(
+    '--connection-idle-timeout <duration>',
+    `close a tcp, tunnel or WebSocket connection after this long with no byte either way (e.g. 20s, 30m); ${scope}`,
+  ).argParser(connectionIdleArg);
+}
+
+/** `--circuit-idle-timeout`; `scope` says what it applies to. */
+function circuitIdleOption(scope: string): Option {
+  return new Option(
+    '--circuit-idle-timeout <duration|never>',
+    `close the circuit (its address) after this long with no byte moved (e.g. 30m, or never); ${scope}`,
+  ).argParser(idleTimeoutArg);
+}
+
+const idleMs = (v: IdleValue): number | null => (v === 'never' ? null : v);
+
+/** The idle options as a start-service `idle` (absent when none is given). */
+function circuitIdleFrom(opts: IdleOptions): CircuitIdleRequest | undefined {
+  const idle: CircuitIdleRequest = {};
+  if (opts.connectionIdleTimeout !== undefined) idle.connectionIdleTimeoutMs = opts.connectionIdleTimeout;
+  if (opts.circuitIdleTimeout !== undefined) idle.circuitIdleTimeoutMs = idleMs(opts.circuitIdleTimeout);
+  return Object.keys(idle).length > 0 ? idle : undefined;
+}
+
+/** The idle options as a create-session `idle` (absent when none is given). */
+function sessionIdleFrom(opts: IdleOptions): SessionIdleRequest | undefined {
+  const idle: SessionIdleRequest = { ...circuitIdleFrom(opts) };
+  if (opts.sessionIdleTimeout !== undefined) idle.sessionIdleTimeoutMs = idleMs(opts.sessionIdleTimeout);
+  return Object.keys(idle).length > 0 ? idle : undefined;
 }
 
 function timeoutOption(what: string): Option {
@@ -168,7 +232,7 @@ function renderSession(s: Session, p: Painter, now: number): string {
       ['Template', s.template],
       ['State', stateWithReason(s.state, s.stateReason, p)],
       ['Owner', s.ownerId],
-      ['Idle timeout', idleText(s.idleTimeoutMs)],
+      ['Session idle timeout', idleText(s.idleTimeoutMs)],
       ['Created', formatTime(s.createdAt, now)],
       ['Updated', formatTime(s.updatedAt, now)],
     ],
@@ -274,6 +338,23 @@ function renderCircuits(items: Circuit[], p: Painter, now: number): string {
       c.appUrl,
       formatAge(c.createdAt, now),
     ]),
+    p,
+  );
+}
+
+const EVENT_STYLE: Record<string, Style> = {
+  'session-error': 'red',
+  'session-idle-terminated': 'yellow',
+  'circuit-idle-closed': 'yellow',
+};
+
+function renderEvents(items: LifecycleEvent[], p: Painter): string {
+  return formatTable(
+    [{ header: 'TIME' }, { header: 'KIND' }, { header: 'CIRCUIT' }, { header: 'DETAIL' }],
+    items.map((e) => {
+      const style = EVENT_STYLE[e.kind];
+      return [e.at, style ? p.paint(e.kind, style) : e.kind, e.circuitId ?? '-', e.detail || '-'];
+    }),
     p,
   );
 }
@@ -414,6 +495,24 @@ function renderTunnelReady(
   return out;
 }
 
+/**
+ * A re-used circuit keeps the idle settings it was created with: say so when they differ from
+ * those asked for (the request is not an error, but the options did not take effect).
+ */
+async function noteKeptIdle(ctx: Ctx, circuitId: string, asked: CircuitIdleRequest): Promise<void> {
+  const c = await ctx.client.getCircuit(circuitId).catch(() => null);
+  if (!c) return;
+  const differs =
+    (asked.connectionIdleTimeoutMs !== undefined &&
+      asked.connectionIdleTimeoutMs !== c.idle.connectionIdleTimeoutMs) ||
+    (asked.circuitIdleTimeoutMs !== undefined && asked.circuitIdleTimeoutMs !== c.idle.circuitIdleTimeoutMs);
+  if (!differs) return;
+  ctx.note(
+    `note: circuit ${c.id} was re-used and keeps its idle timeouts (connection ${idleText(c.idle.connectionIdleTimeoutMs)}, ` +
+      `circuit ${idleText(c.idle.circuitIdleTimeoutMs)}); \`appproxy circuit delete ${c.id}\` first to apply new ones`,
+  );
+}
+
 function emptyNote(ctx: Ctx, what: string, items: unknown[]): boolean {
   if (items.length > 0 || ctx.json) return false;
   ctx.note(`no ${what}`);
@@ -443,15 +542,39 @@ export function registerClientCommands(
     .description('create a session from a template (POST /v1/sessions)')
     .argument('<template>', 'template name (see `appproxy template list`)')
     .option('--name <name>', 'session name (default: chosen by the manager)')
+    .addOption(
+      new Option(
+        '--session-idle-timeout <duration|never>',
+        'terminate the session once every live circuit of it moved no byte for this long (e.g. 2h, or never)',
+      ).argParser(idleTimeoutArg),
+    )
+    .addOption(connectionIdleOption("the default for the session's circuits"))
+    .addOption(circuitIdleOption("the default for the session's circuits"))
     .option('--wait', 'wait until the session is RUNNING (or fails)')
     .addOption(timeoutOption('the session with --wait'))
+    .addHelpText(
+      'after',
+      '\nIdle timeouts left out come from the template, else the configuration; they must stay within\n' +
+        "the administrator's limits (idlePolicy.minTimeout, default 1s; maxTimeout; allowNever).\n",
+    )
     .action(
-      action(async (ctx, template: string, opts: { name?: string; wait?: boolean; timeout: number }) => {
-        let s = await ctx.client.createSession(opts.name ? { template, name: opts.name } : { template });
-        if (!ctx.json && !opts.wait) ctx.note(`session ${sessionLabel(s)} created (${s.state})`);
-        if (opts.wait) s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
-        ctx.emit(s, () => renderSession(s, ctx.p, ctx.now));
-      }),
+      action(
+        async (
+          ctx,
+          template: string,
+          opts: IdleOptions & { name?: string; wait?: boolean; timeout: number },
+        ) => {
+          const idle = sessionIdleFrom(opts);
+          let s = await ctx.client.createSession({
+            template,
+            ...(opts.name ? { name: opts.name } : {}),
+            ...(idle ? { idle } : {}),
+          });
+          if (!ctx.json && !opts.wait) ctx.note(`session ${sessionLabel(s)} created (${s.state})`);
+          if (opts.wait) s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
+          ctx.emit(s, () => renderSession(s, ctx.p, ctx.now));
+        },
+      ),
     );
 
   session
@@ -495,6 +618,22 @@ export function registerClientCommands(
       }),
     );
 
+  session
+    .command('events')
+    .description(
+      'what the lifecycle and the idle policies did to a session and its circuits, oldest first ' +
+        '(GET /v1/sessions/{id}/events)',
+    )
+    .argument('<session>', 'session id or name')
+    .action(
+      action(async (ctx, ref: string) => {
+        const s = await resolveSession(ctx.client, ref);
+        const res = await ctx.client.sessionEvents(s.id);
+        if (emptyNote(ctx, 'events', res.items)) return;
+        ctx.emit(res, () => renderEvents(res.items, ctx.p));
+      }),
+    );
+
   // app
   const app = program.command('app').description('open apps served by sessions');
 
@@ -519,6 +658,8 @@ export function registerClientCommands(
       'tcp services: client addresses/CIDRs allowed to connect (repeatable or comma-separated; implies --access allow-list)',
       allowFromArg,
     )
+    .addOption(connectionIdleOption(NEW_CIRCUIT_ONLY))
+    .addOption(circuitIdleOption(NEW_CIRCUIT_ONLY))
     .addOption(timeoutOption('the session to run'))
     .action(
       action(
@@ -526,7 +667,7 @@ export function registerClientCommands(
           ctx,
           ref: string,
           service: string,
-          opts: {
+          opts: IdleOptions & {
             frontend?: 'port' | 'wildcard';
             next?: string;
             browser?: boolean;
@@ -539,6 +680,7 @@ export function registerClientCommands(
             throw new CliError(`--next must be a path starting with "/" (got "${opts.next}")`, 2);
           }
           const access = accessFrom(opts);
+          const idle = circuitIdleFrom(opts);
           let s = await resolveSession(ctx.client, ref);
           if (s.services.length > 0 && !s.services.some((svc) => svc.name === service)) {
             throw new CliError(
@@ -551,7 +693,9 @@ export function registerClientCommands(
             ...(opts.frontend ? { frontend: opts.frontend } : {}),
             ...(opts.next ? { next: opts.next } : {}),
             ...(access ? { access } : {}),
+            ...(idle ? { idle } : {}),
           });
+          if (result.reused && idle) await noteKeptIdle(ctx, result.circuitId, idle);
           ctx.emit(result, () => renderStartService(result, ctx.p, ctx.now, { session: ref, service }));
           if (opts.browser) {
             if (result.setupUrl === null) {
@@ -576,6 +720,8 @@ export function registerClientCommands(
     .argument('<service>', 'tcp service name (e.g. ssh)')
     .option('--local-port <port>', 'local port to listen on (default: any free port)', portArg, 0)
     .option('--bind <address>', 'local address to listen on', '127.0.0.1')
+    .addOption(connectionIdleOption(NEW_CIRCUIT_ONLY))
+    .addOption(circuitIdleOption(NEW_CIRCUIT_ONLY))
     .addOption(timeoutOption('the session to run'))
     .addHelpText(
       'after',
@@ -588,7 +734,7 @@ export function registerClientCommands(
           ctx,
           ref: string,
           service: string,
-          opts: { localPort: number; bind: string; timeout: number },
+          opts: IdleOptions & { localPort: number; bind: string; timeout: number },
         ) => {
           if (isIP(opts.bind) === 0 && opts.bind !== 'localhost') {
             throw new UsageError(`--bind must be an IP address (got "${opts.bind}")`);
@@ -606,8 +752,14 @@ export function registerClientCommands(
                 `(use \`appproxy app open ${ref} ${service}\`)`,
             );
           }
+          const idle = circuitIdleFrom(opts);
           s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
-          const started = await ctx.client.startService(s.id, { service, access: { mode: 'tunnel' } });
+          const started = await ctx.client.startService(s.id, {
+            service,
+            access: { mode: 'tunnel' },
+            ...(idle ? { idle } : {}),
+          });
+          if (started.reused && idle) await noteKeptIdle(ctx, started.circuitId, idle);
           const target = { session: sessionLabel(s), service };
           let stop!: () => void;
           let fail!: (err: Error) => void;
@@ -686,6 +838,20 @@ export function registerClientCommands(
       action(async (ctx, id: string) => {
         const a = await ctx.client.circuitActivity(id);
         ctx.emit(a, () => formatKeyValues(flatten(a), ctx.p));
+      }),
+    );
+
+  circuit
+    .command('events')
+    .description(
+      'what the lifecycle and the idle policies did to a circuit, oldest first (GET /v1/circuits/{id}/events)',
+    )
+    .argument('<id>', 'circuit id')
+    .action(
+      action(async (ctx, id: string) => {
+        const res = await ctx.client.circuitEvents(id);
+        if (emptyNote(ctx, 'events', res.items)) return;
+        ctx.emit(res, () => renderEvents(res.items, ctx.p));
       }),
     );
 

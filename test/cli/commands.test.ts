@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Session } from '../../src/contracts/records.ts';
+import type { LifecycleEvent, Session } from '../../src/contracts/records.ts';
 import {
   circuit,
   closedPortUrl,
@@ -15,6 +15,33 @@ import {
 } from './helpers.ts';
 
 const envelope = (code: string, message: string, requestId = 'req-1') => ({ code, message, requestId });
+
+const events: LifecycleEvent[] = [
+  {
+    id: 1,
+    at: '2025-01-01T00:00:00.000Z',
+    sessionId: 'ses_1a2b',
+    circuitId: null,
+    kind: 'session-created',
+    detail: 'template demo',
+  },
+  {
+    id: 2,
+    at: '2025-01-01T00:00:02.000Z',
+    sessionId: 'ses_1a2b',
+    circuitId: 'cir_9z',
+    kind: 'circuit-opened',
+    detail: 'http web on 127.0.0.1:7080 at http://127.0.0.1:7101/',
+  },
+  {
+    id: 3,
+    at: '2025-01-01T00:10:02.000Z',
+    sessionId: 'ses_1a2b',
+    circuitId: 'cir_9z',
+    kind: 'circuit-idle-closed',
+    detail: 'no byte moved since 2025-01-01T00:00:02.000Z: circuit idle timeout 10m reached',
+  },
+];
 
 describe('CLI commands against a canned manager', () => {
   let fake: FakeManager;
@@ -114,6 +141,152 @@ describe('CLI commands against a canned manager', () => {
         /option '--timeout <duration>' argument '30' is invalid\. duration "30" has no unit/,
       );
       assert.equal(fake.requests.length, 0);
+    });
+
+    it('create sends the idle options in milliseconds, `never` as null', async () => {
+      fake.on('POST /v1/sessions', {
+        status: 201,
+        body: session({ state: 'PENDING', idleTimeoutMs: 7_200_000 }),
+      });
+      const r = await runCli(
+        [
+          'session',
+          'create',
+          'demo',
+          '--session-idle-timeout',
+          '2h',
+          '--circuit-idle-timeout',
+          'never',
+          '--connection-idle-timeout',
+          '500ms',
+        ],
+        { env },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(fake.requests[0]!.body, {
+        template: 'demo',
+        idle: { sessionIdleTimeoutMs: 7_200_000, circuitIdleTimeoutMs: null, connectionIdleTimeoutMs: 500 },
+      });
+      assert.match(r.stdout, /^Session idle timeout\s+2h$/m);
+      const n = await runCli(
+        [
+          'session',
+          'create',
+          'demo',
+          '--name',
+          'box',
+          '--session-idle-timeout',
+          'never',
+          '--circuit-idle-timeout',
+          '1m30s',
+        ],
+        { env },
+      );
+      assert.equal(n.code, 0, n.stderr);
+      assert.deepEqual(fake.requests[1]!.body, {
+        template: 'demo',
+        name: 'box',
+        idle: { sessionIdleTimeoutMs: null, circuitIdleTimeoutMs: 90_000 },
+      });
+      await runCli(['session', 'create', 'demo', '--connection-idle-timeout', '20s'], { env });
+      assert.deepEqual(fake.requests[2]!.body, {
+        template: 'demo',
+        idle: { connectionIdleTimeoutMs: 20_000 },
+      });
+    });
+
+    it('malformed idle timeouts are usage errors, before any request', async () => {
+      for (const [args, message] of [
+        [
+          ['--connection-idle-timeout', '30'],
+          /option '--connection-idle-timeout <duration>' argument '30' is invalid\. duration "30" has no unit/,
+        ],
+        [
+          ['--connection-idle-timeout', 'never'],
+          /argument 'never' is invalid\. connections always have an idle timeout; give a duration/,
+        ],
+        [
+          ['--circuit-idle-timeout', 'soon'],
+          /option '--circuit-idle-timeout <duration\|never>' argument 'soon' is invalid\. invalid duration "soon" .*; or "never" for no timeout/,
+        ],
+        [['--session-idle-timeout', '-5m'], /argument '-5m' is invalid\. invalid duration "-5m"/],
+      ] as const) {
+        const r = await runCli(['session', 'create', 'demo', ...args], { env });
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+        assert.equal(r.stdout, '');
+      }
+      assert.equal(fake.requests.length, 0);
+    });
+
+    it("a timeout outside the administrator's limits is the manager's error", async () => {
+      fake.on('POST /v1/sessions', {
+        status: 400,
+        body: {
+          ...envelope(
+            'AP_ERR_POLICY_OUT_OF_RANGE',
+            'connectionIdleTimeoutMs must be between 1000 and 604800000 ms (got 500).',
+            'req-p',
+          ),
+          detail: { field: '/idle/connectionIdleTimeoutMs', min: 1000, max: 604800000, allowNever: true },
+        },
+      });
+      const r = await runCli(['session', 'create', 'demo', '--connection-idle-timeout', '500ms'], { env });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        'error: connectionIdleTimeoutMs must be between 1000 and 604800000 ms (got 500). [AP_ERR_POLICY_OUT_OF_RANGE] (request req-p)\n',
+      );
+    });
+
+    it('get shows the session idle timeout', async () => {
+      fake.on('GET /v1/sessions/ses_1a2b', { body: session({ idleTimeoutMs: 900_000 }) });
+      const r = await runCli(['session', 'get', 'ses_1a2b'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Session idle timeout\s+15m$/m);
+      fake.on('GET /v1/sessions/ses_1a2b', { body: session({ idleTimeoutMs: null }) });
+      const n = await runCli(['session', 'get', 'ses_1a2b'], { env });
+      assert.match(n.stdout, /^Session idle timeout\s+never$/m);
+    });
+
+    it('events resolves a name and prints the lifecycle events as a table; --json the raw {items}', async () => {
+      fake.on('GET /v1/sessions', { body: { items: [session()] } });
+      fake.on('GET /v1/sessions/ses_1a2b/events', { body: { items: events } });
+      const r = await runCli(['session', 'events', 'demo-1a2b'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        fake.requests.map((q) => `${q.method} ${q.url}`),
+        ['GET /v1/sessions/demo-1a2b', 'GET /v1/sessions', 'GET /v1/sessions/ses_1a2b/events'],
+      );
+      assert.equal(
+        r.stdout,
+        [
+          'TIME                      KIND                 CIRCUIT  DETAIL',
+          '2025-01-01T00:00:00.000Z  session-created      -        template demo',
+          '2025-01-01T00:00:02.000Z  circuit-opened       cir_9z   http web on 127.0.0.1:7080 at http://127.0.0.1:7101/',
+          '2025-01-01T00:10:02.000Z  circuit-idle-closed  cir_9z   no byte moved since 2025-01-01T00:00:02.000Z: circuit idle timeout 10m reached',
+          '',
+        ].join('\n'),
+      );
+      assert.equal(r.stderr, '');
+      const j = await runCli(['--json', 'session', 'events', 'demo-1a2b'], { env });
+      assert.equal(j.code, 0, j.stderr);
+      assert.deepEqual(JSON.parse(j.stdout), { items: events });
+    });
+
+    it('events of an unknown session fail with the not-found code; no events is a note', async () => {
+      fake.on('GET /v1/sessions', { body: { items: [] } });
+      const r = await runCli(['session', 'events', 'ghost'], { env });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no session with id or name "ghost" \[AP_ERR_NOT_FOUND\]/);
+      fake.on('GET /v1/sessions/ses_1a2b', { body: session() });
+      fake.on('GET /v1/sessions/ses_1a2b/events', { body: { items: [] } });
+      const e = await runCli(['session', 'events', 'ses_1a2b'], { env });
+      assert.equal(e.code, 0, e.stderr);
+      assert.equal(e.stdout, '');
+      assert.equal(e.stderr, 'no events\n');
+      const j = await runCli(['session', 'events', 'ses_1a2b', '--json'], { env });
+      assert.deepEqual(JSON.parse(j.stdout), { items: [] });
     });
 
     it('list prints an aligned table, --json the raw {items}', async () => {
@@ -249,6 +422,65 @@ describe('CLI commands against a canned manager', () => {
       assert.deepEqual(JSON.parse(r.stdout), startResult({ reused: true }));
       assert.deepEqual(fake.requests.at(-1)!.body, { service: 'web' });
       assert.match(r.stderr, /could not launch a browser/);
+    });
+
+    it('sends the idle options of a new circuit', async () => {
+      sessionStates('RUNNING');
+      fake.on('POST /v1/sessions/ses_1a2b/start-service', { body: startResult() });
+      const r = await runCli(
+        [
+          'app',
+          'open',
+          'ses_1a2b',
+          'web',
+          '--connection-idle-timeout',
+          '20s',
+          '--circuit-idle-timeout',
+          'never',
+        ],
+        { env },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(fake.requests.at(-1)!.body, {
+        service: 'web',
+        idle: { connectionIdleTimeoutMs: 20_000, circuitIdleTimeoutMs: null },
+      });
+      await runCli(['app', 'open', 'ses_1a2b', 'web', '--circuit-idle-timeout', '45m'], { env });
+      assert.deepEqual(fake.requests.at(-1)!.body, {
+        service: 'web',
+        idle: { circuitIdleTimeoutMs: 2_700_000 },
+      });
+      const bad = await runCli(['app', 'open', 'ses_1a2b', 'web', '--circuit-idle-timeout', '10'], { env });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /argument '10' is invalid\. duration "10" has no unit/);
+    });
+
+    it('says so when a re-used circuit keeps other idle timeouts than those asked for', async () => {
+      sessionStates('RUNNING');
+      fake.on('POST /v1/sessions/ses_1a2b/start-service', { body: startResult({ reused: true }) });
+      fake.on('GET /v1/circuits/cir_9z', { body: circuit() }); // connection 30m, circuit never
+      const r = await runCli(['app', 'open', 'ses_1a2b', 'web', '--circuit-idle-timeout', '1h'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.stderr,
+        'note: circuit cir_9z was re-used and keeps its idle timeouts (connection 30m, circuit never); ' +
+          '`appproxy circuit delete cir_9z` first to apply new ones\n',
+      );
+      const same = await runCli(
+        [
+          'app',
+          'open',
+          'ses_1a2b',
+          'web',
+          '--circuit-idle-timeout',
+          'never',
+          '--connection-idle-timeout',
+          '30m',
+        ],
+        { env },
+      );
+      assert.equal(same.code, 0, same.stderr);
+      assert.equal(same.stderr, '');
     });
 
     it('refuses an unknown service before waiting', async () => {
@@ -423,6 +655,32 @@ describe('CLI commands against a canned manager', () => {
       );
       const aj = await runCli(['circuit', 'activity', 'cir_9z', '--json'], { env });
       assert.equal(JSON.parse(aj.stdout).policy.idleTimeoutMs, 600000);
+    });
+
+    it('circuit events prints the lifecycle events as a table; --json the raw {items}', async () => {
+      const mine = events.filter((e) => e.circuitId === 'cir_9z');
+      fake.on('GET /v1/circuits/cir_9z/events', { body: { items: mine } });
+      const r = await runCli(['circuit', 'events', 'cir_9z'], { env, tty: true });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(fake.requests.at(-1)!.url, '/v1/circuits/cir_9z/events');
+      // On a terminal the headers are bold and the idle actions stand out.
+      assert.ok(r.stdout.startsWith('\x1b[1mTIME\x1b[22m'), JSON.stringify(r.stdout));
+      assert.ok(r.stdout.includes('\x1b[33mcircuit-idle-closed\x1b[39m  cir_9z'), JSON.stringify(r.stdout));
+      const plainOut = await runCli(['circuit', 'events', 'cir_9z'], { env });
+      assert.equal(
+        plainOut.stdout.split('\n')[0],
+        'TIME                      KIND                 CIRCUIT  DETAIL',
+      );
+      assert.equal(plainOut.stdout.split('\n').length, 4);
+      const j = await runCli(['circuit', 'events', 'cir_9z', '--json'], { env });
+      assert.deepEqual(JSON.parse(j.stdout), { items: mine });
+      fake.on('GET /v1/circuits/nope/events', {
+        status: 404,
+        body: envelope('AP_ERR_CIRCUIT_NOT_FOUND', 'No such circuit.', 'req-c'),
+      });
+      const nf = await runCli(['circuit', 'events', 'nope'], { env });
+      assert.equal(nf.code, 1);
+      assert.equal(nf.stderr, 'error: No such circuit. [AP_ERR_CIRCUIT_NOT_FOUND] (request req-c)\n');
     });
 
     it('worker list and template list', async () => {

@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { main } from '../../src/cli/main.ts';
 import { formatBytes } from '../../src/cli/tunnel.ts';
-import { emptyDataDir, FakeManager, runCli, session, startResult } from './helpers.ts';
+import { circuit, emptyDataDir, FakeManager, runCli, session, startResult } from './helpers.ts';
 
 type WorkerMode = 'echo' | 'refuse-used' | 'idle' | 'circuit-closed' | 'busy';
 
@@ -264,6 +264,49 @@ describe('appproxy tunnel', () => {
     assert.equal(await t.done, 0, t.stderr);
   });
 
+  it('asks for the idle timeouts of the new circuit; a re-used circuit that keeps others is noted', async () => {
+    const t = startTunnel(
+      ['tunnel', 'ses_ssh1', 'ssh', '--connection-idle-timeout', '20s', '--circuit-idle-timeout', 'never'],
+      env,
+    );
+    await t.port();
+    const start = fake.requests.find((r) => r.url.endsWith('/start-service'));
+    assert.deepEqual(start?.body, {
+      service: 'ssh',
+      access: { mode: 'tunnel' },
+      idle: { connectionIdleTimeoutMs: 20_000, circuitIdleTimeoutMs: null },
+    });
+    t.interrupt();
+    assert.equal(await t.done, 0, t.stderr);
+    assert.doesNotMatch(t.stderr, /re-used/);
+
+    fake.on('POST /v1/sessions/ses_ssh1/start-service', {
+      body: startResult({
+        circuitId: 'cir_t1',
+        appUrl: 'http://127.0.0.1:7105/',
+        setupUrl: null,
+        expiresAt: null,
+        reused: true,
+      }),
+    });
+    fake.on('GET /v1/circuits/cir_t1', {
+      body: circuit({
+        id: 'cir_t1',
+        protocol: 'tcp',
+        service: 'ssh',
+        idle: { connectionIdleTimeoutMs: 1_800_000, circuitIdleTimeoutMs: null },
+      }),
+    });
+    const again = startTunnel(['tunnel', 'ses_ssh1', 'ssh', '--connection-idle-timeout', '20s'], env);
+    await again.port();
+    assert.match(
+      again.stderr,
+      /^note: circuit cir_t1 was re-used and keeps its idle timeouts \(connection 30m, circuit never\); `appproxy circuit delete cir_t1` first to apply new ones$/m,
+    );
+    again.interrupt();
+    assert.equal(await again.done, 0, again.stderr);
+  });
+
   it('keeps large streams intact both ways (backpressure)', async () => {
     const t = startTunnel(['tunnel', 'ses_ssh1', 'ssh'], env);
     const port = await t.port();
@@ -415,6 +458,8 @@ describe('appproxy tunnel', () => {
       ['tunnel', 'box', 'ssh', '--local-port', 'abc'],
       ['tunnel', 'box', 'ssh', '--local-port', '70000'],
       ['tunnel', 'box', 'ssh', '--bind', 'my host'],
+      ['tunnel', 'box', 'ssh', '--connection-idle-timeout', 'never'],
+      ['tunnel', 'box', 'ssh', '--circuit-idle-timeout', '5'],
     ]) {
       const r = await runCli(args, { env });
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

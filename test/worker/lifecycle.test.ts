@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { counterKeys } from '../../src/contracts/activity.ts';
@@ -211,9 +211,17 @@ for (const mode of ['port', 'wildcard'] as const) {
       const t0 = Date.now() - 60_000;
       assert.ok((await num(counterKeys.lastClientAt(id))) > t0);
       assert.ok((await num(counterKeys.lastBackendAt(id))) > t0);
+      // Open connections: written while some are open (an absent key reads as 0), and a 0 once
+      // they have closed. A held keep-alive connection:
+      const held = connect(r.port, '127.0.0.1');
+      held.write(`GET / HTTP/1.1\r\nHost: ${r.host}\r\nCookie: ${cookie}\r\n\r\n`);
+      await once(held, 'data');
+      const openKey = counterKeys.openConnections(id, `${h.authority}:${process.pid}`);
+      await waitFor(async () => (await h.counters.get(openKey)) === '1', 'one open connection reported');
       const open = await h.counters.keys(`ap:act:${id}:open:`);
-      assert.equal(open.length, 1);
-      assert.match(open[0]!, new RegExp(`:open:${h.authority}:${process.pid}$`));
+      assert.deepEqual(open, [openKey]);
+      held.destroy();
+      await waitFor(async () => (await h.counters.get(openKey)) === '0', 'open connections back to 0');
       // Unauthenticated traffic does not count as activity.
       const unauth = await h.addRoute();
       await h.request(unauth, { body: 'x'.repeat(5000), method: 'POST' });
