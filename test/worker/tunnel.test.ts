@@ -291,6 +291,13 @@ describe('ending', () => {
     assert.ok(c.at - t0 >= idle - TIMER_SLACK_MS, `closed after ${c.at - t0} ms, before the idle timeout`);
     assert.ok(c.at - t0 < idle + MARGIN_MS, `closed after ${c.at - t0} ms`);
     assert.equal((await recordOf(route.spec.id)).reason, 'idle-timeout');
+    // The worker's close frame is not activity: the circuit's idle clock still reads the echo.
+    await new Promise((r) => setTimeout(r, 400)); // a few flushes (100 ms) after the close
+    const lastBackend = Number(await h.counters.get(counterKeys.lastBackendAt(route.spec.id)));
+    assert.ok(
+      lastBackend < c.at - idle / 2,
+      `last backend byte at +${lastBackend - t0} ms, close at +${c.at - t0} ms`,
+    );
     await h.deleteRoute(route);
   });
 

@@ -301,6 +301,9 @@ export class TunnelConnection implements LongLivedConnection {
   private closeWs(code: number, reason: CloseReason): void {
     if (this.ws.readyState >= 2 /* CLOSING */) return;
     this.ws.close(code, reason);
+    // The close frame (2-byte header, 2-byte code, the reason) is the worker's, not activity: an
+    // idle close must not restart the circuit's idle clock.
+    this.circuit.discount(this.socket as TrackedSocket, 0, 4 + Buffer.byteLength(reason));
     // Closing the circuit destroys its sockets at once; keep this one out of that so the close
     // frame gets out, and do not wait long for a client that will never answer it.
     this.circuit.release(this.socket as TrackedSocket);
