@@ -20,6 +20,7 @@ import {
   startChp,
   startHaproxy,
   startNginx,
+  startNodeBaseline,
   startNodePipe,
 } from './lib/peers.ts';
 import {
@@ -741,7 +742,10 @@ try {
     }
   };
   await guard('http', async () => {
-    if (versions.wrk) await httpSection(targets);
+    // The plain Node proxy is an HTTP-only reference row (it has no WebSocket path).
+    const baseline = needData ? await tryPeer('node-baseline', () => startNodeBaseline(up, PROXY_CPU)) : null;
+    const httpTargets = baseline ? [...targets, peerTarget(baseline)] : targets;
+    if (versions.wrk) await httpSection(httpTargets);
     else skipped.http = 'skipped: wrk is not installed';
   });
   await guard('ws', () => wsSection(targets));

@@ -244,6 +244,22 @@ export async function startChp(up: { http: number }, cpus: string): Promise<Peer
   return { name: 'configurable-http-proxy', child, httpPort, tcpPort: null, stop: () => child.stop() };
 }
 
+/**
+ * The plainest fast Node HTTP proxy (bench/profile/baseline.ts: node:http + undici, no auth, no
+ * activity, no WebSocket): the HTTP row that shows what the runtime itself allows on this machine.
+ */
+export async function startNodeBaseline(up: { http: number }, cpus: string): Promise<Peer> {
+  const child = await start(
+    'node-baseline',
+    [NODE, join(ROOT, 'bench/profile/baseline.ts'), String(up.http)],
+    {
+      cpus,
+    },
+  );
+  const httpPort = Number(child.info.port);
+  return { name: 'node-baseline', child, httpPort, tcpPort: null, stop: () => child.stop() };
+}
+
 export async function startNodePipe(up: { tcp: number }, cpus: string): Promise<Peer> {
   const child = await start('node-pipe', [NODE, join(ROOT, 'bench/servers/node-pipe.ts'), String(up.tcp)], {
     cpus,

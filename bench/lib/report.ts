@@ -162,6 +162,13 @@ export function checks(rep: Report): Check[] {
       ok: rss <= 16 * 2 ** 20,
     });
   }
+  if (r.http['node-baseline'] && r.http['appproxy-port'])
+    out.push({
+      target: 'HTTP req/s vs the plainest Node proxy (node:http + undici, no auth, no activity)',
+      measured: `${f(med(r, 'http', 'appproxy-port', 'rps')! / med(r, 'http', 'node-baseline', 'rps')!)}× (nginx ÷ that proxy: ${f(med(r, 'http', 'nginx', 'rps')! / med(r, 'http', 'node-baseline', 'rps')!)}×)`,
+      goal: 'reported',
+      ok: null,
+    });
   if (rep.sections.includes('http'))
     out.push({
       target: '1→2 worker processes scaling',

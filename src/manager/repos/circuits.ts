@@ -378,8 +378,10 @@ export class CircuitRepo {
    * cost more than the whole start-service path, so ACTIVE circuits are summed up by worker in SQL.
    */
   async servedStates(): Promise<{ activeWorkers: string[]; unavailable: { id: string; worker: string }[] }> {
+    // Per worker, the first ACTIVE circuit is enough (an index probe, not a scan of every circuit).
     const active = await this.sql.query<{ worker: string }>(
-      `SELECT DISTINCT worker FROM circuits WHERE state = 'ACTIVE'`,
+      `SELECT w.authority AS worker FROM workers w
+        WHERE EXISTS (SELECT 1 FROM circuits c WHERE c.worker = w.authority AND c.state = 'ACTIVE')`,
     );
     const unavailable = await this.sql.query<{ id: string; worker: string }>(
       `SELECT id, worker FROM circuits WHERE state = 'UNAVAILABLE'`,
