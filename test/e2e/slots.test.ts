@@ -4,6 +4,8 @@
  * circuit frees its slot.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from '../fixtures/http.ts';
 import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
@@ -83,5 +85,41 @@ describe('slot allocation', () => {
     });
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal(again.body.appUrl, victim.appUrl);
+  });
+});
+
+describe('a port held by another process on the worker host', () => {
+  let t: TestSystem;
+  before(async () => {
+    t = await startTestSystem({ agent: { templates: [TINY] } }, 10);
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('costs one failed attempt: start-service opens the circuit on the next port, and later ones skip it', async () => {
+    const squatter = createServer().listen(t.portRange[0], '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = await runningSession(t, 'tiny');
+        const r = await t.api('POST', `/v1/sessions/${s.id}/start-service`, {
+          service: 'web',
+          frontend: 'port',
+        });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        const port = Number(new URL(r.body.appUrl).port);
+        assert.notEqual(port, t.portRange[0]);
+        assert.equal((await request(r.body.appUrl, { headers: { accept: 'application/json' } })).status, 401);
+      }
+      // The refused attempt is on record; the second start-service did not try the port again.
+      const circuits = await t.api('GET', '/v1/circuits?state=CLOSED');
+      const refused = circuits.body.items.filter((c: any) =>
+        /refused the route: AP_ERR_SLOT_UNAVAILABLE/.test(c.stateReason ?? ''),
+      );
+      assert.equal(refused.length, 1, JSON.stringify(circuits.body.items.map((c: any) => c.stateReason)));
+    } finally {
+      squatter.close();
+    }
   });
 });

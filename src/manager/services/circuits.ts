@@ -104,6 +104,21 @@ function invalid(field: string, message: string): AppProxyError {
 
 type Readiness = { kind: 'ready' } | { kind: 'error'; code: string; message: string };
 
+/** What opening one circuit needs (start-service, after the session and service are checked). */
+interface OpenRequest {
+  sessionId: string;
+  ownerId: string;
+  service: string;
+  protocol: 'http' | 'tcp';
+  backend: { host: string; port: number };
+  tcp: (TcpAccess & { maxConnections: number }) | null;
+  idle: CircuitIdleSettings;
+  frontend?: FrontendMode;
+}
+
+/** How long a port a worker could not listen on is left out of allocation. */
+const REFUSED_PORT_MS = 60_000;
+
 export class CircuitService {
   private readonly inflightSlots = new InflightSlots();
   /** One start-service at a time per session+service in this process (the second one reuses). */
@@ -409,16 +424,37 @@ export class CircuitService {
     return this.awaitReady(row);
   }
 
-  private async open(req: {
-    sessionId: string;
-    ownerId: string;
-    service: string;
-    protocol: 'http' | 'tcp';
-    backend: { host: string; port: number };
-    tcp: (TcpAccess & { maxConnections: number }) | null;
-    idle: CircuitIdleSettings;
-    frontend?: FrontendMode;
-  }): Promise<CircuitRow> {
+  /**
+   * Opens a circuit; a port the worker could not listen on (another process holds it on the
+   * worker's host) is remembered for a while and the circuit is opened again on another slot, so
+   * a foreign listener in the range costs one failed attempt, not every start-service.
+   */
+  private async open(req: OpenRequest): Promise<CircuitRow> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.openOnce(req);
+      } catch (err) {
+        const code = (err as AppProxyError).detail as { code?: string } | undefined;
+        if (attempt >= 3 || code?.code !== 'AP_ERR_SLOT_UNAVAILABLE') throw err;
+        this.d.logger.warn({ err, attempt }, 'the worker could not listen on the slot; trying another one');
+      }
+    }
+  }
+
+  /** Ports workers refused, `<worker>\0<port>` → until when they are skipped. */
+  private readonly refusedPorts = new Map<string, number>();
+
+  private refusedPortsOf(worker: string): number[] {
+    const now = Date.now();
+    const out: number[] = [];
+    for (const [k, until] of this.refusedPorts) {
+      if (until <= now) this.refusedPorts.delete(k);
+      else if (k.startsWith(`${worker}\u0000`)) out.push(Number(k.slice(worker.length + 1)));
+    }
+    return out;
+  }
+
+  private async openOnce(req: OpenRequest): Promise<CircuitRow> {
     const { workers, repo } = this.d;
     // Registered and not draining; a worker whose registration vanished is gone from this list at once.
     const regs = await workers.allocatable();
@@ -443,7 +479,10 @@ export class CircuitService {
           (registration): WorkerSlots => ({
             registration,
             liveCircuits: counts.get(registration.authority) ?? 0,
-            takenPorts: new Set(ports.filter((p) => p.worker === registration.authority).map((p) => p.port)),
+            takenPorts: new Set([
+              ...ports.filter((p) => p.worker === registration.authority).map((p) => p.port),
+              ...this.refusedPortsOf(registration.authority),
+            ]),
             takenSubdomains: new Set(),
           }),
         );
@@ -518,6 +557,8 @@ export class CircuitService {
       }
       if (out.value.kind === 'error') {
         const { code, message } = out.value;
+        if (code === 'AP_ERR_SLOT_UNAVAILABLE' && row.port !== null)
+          this.refusedPorts.set(`${row.worker}\u0000${row.port}`, Date.now() + REFUSED_PORT_MS);
         await lifecycle.closeCircuit(row.id, `the worker refused the route: ${code}: ${message}`);
         throw new AppProxyError('AP_ERR_ROUTE_FAILED', `The worker could not open the route: ${message}`, {
           worker: row.worker,
