@@ -217,8 +217,14 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
         async () => (await c.stores.kv.get(kvKeys.circuit(row.worker, o.circuitId))) !== undefined,
         'route rebuilt',
       );
-      const metrics = await follower.registry.metrics();
-      assert.match(metrics, /appproxy_manager_reconcile_repairs_total\{kind="route-missing"\} [1-9]/);
+      // The repair is counted once the put is confirmed (a re-check after it), so a moment later.
+      await until(
+        async () =>
+          /appproxy_manager_reconcile_repairs_total\{kind="route-missing"\} [1-9]/.test(
+            await follower.registry.metrics(),
+          ),
+        'the repair counted',
+      );
       // No circuit lost.
       const circuitsAfter = (await inject(follower.manager, 'GET', '/v1/circuits?state=ACTIVE')).body.items
         .map((x: any) => x.id)
