@@ -73,6 +73,25 @@ function onRelaySocketClose(this: RelaySocket, hadError: boolean): void {
   this[kRelay]!.sideClosed(this, hadError);
 }
 
+/**
+ * Opens the connection to the circuit's backend for one relayed or tunnelled connection: half-close
+ * passes through, no Nagle delay, keepalive so a vanished backend is found; one of the circuit's
+ * upstreams, so closing the circuit destroys it.
+ */
+export function connectBackend(circuit: Circuit): Socket {
+  const { host, port } = circuit.backend;
+  const backend = connect({
+    host,
+    port,
+    allowHalfOpen: true,
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_MS,
+  });
+  circuit.trackUpstream(backend);
+  return backend;
+}
+
 export class TcpRelay implements LongLivedConnection {
   readonly kind = 'tcp' as const;
   readonly backend: RelaySocket;
@@ -92,18 +111,9 @@ export class TcpRelay implements LongLivedConnection {
     circuit.adopt(client as TrackedSocket);
     circuit.countRequest(client as TrackedSocket);
     circuit.longLived.add(this);
-    const { host, port } = circuit.backend;
-    const backend: RelaySocket = connect({
-      host,
-      port,
-      allowHalfOpen: true,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_MS,
-    });
+    const backend: RelaySocket = connectBackend(circuit);
     this.backend = backend;
     backend[kRelay] = this;
-    circuit.trackUpstream(backend);
     backend.setTimeout(CONNECT_TIMEOUT_MS);
     client.setNoDelay(true);
     client.setKeepAlive(true, KEEPALIVE_MS);

@@ -18,7 +18,7 @@
  * the backend socket's (payload only, no framing). Per-chunk handlers are module-level.
  */
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -32,7 +32,7 @@ import type { Circuit, LongLivedConnection, TrackedSocket } from '../circuit.ts'
 import { writeSocketError } from '../errors-page.ts';
 import type { WorkerMetrics } from '../metrics.ts';
 import { formatClient } from './allow-list.ts';
-import { CONNECT_TIMEOUT_MS, KEEPALIVE_MS } from './relay.ts';
+import { CONNECT_TIMEOUT_MS, connectBackend, KEEPALIVE_MS } from './relay.ts';
 
 export const TUNNEL_PATH = '/_appproxy/tunnel';
 export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';
@@ -176,18 +176,9 @@ export class TunnelConnection implements LongLivedConnection {
     circuit.longLived.add(this);
     socket.setKeepAlive(true, KEEPALIVE_MS);
     socket.setNoDelay(true);
-    const { host, port } = circuit.backend;
-    const backend: TunnelSocket = connect({
-      host,
-      port,
-      allowHalfOpen: true,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: KEEPALIVE_MS,
-    });
+    const backend: TunnelSocket = connectBackend(circuit);
     this.backend = backend;
     backend[kTunnel] = this;
-    circuit.trackUpstream(backend);
     backend.setTimeout(Math.min(CONNECT_TIMEOUT_MS, circuit.idleTimeoutMs));
     ws.on('message', onWsMessage);
     ws.on('pong', onWsPong);
