@@ -20,6 +20,7 @@ import {
 import type { CloseReason } from '../../src/contracts/records.ts';
 import type { AccessRecord } from '../../src/worker/access-log.ts';
 import { parseRouteSpec } from '../../src/worker/routing-table.ts';
+import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../src/worker/tcp/relay.ts';
 import {
   addTcpRoute,
   captureAccessLog,
@@ -386,6 +387,77 @@ describe('circuit changes', () => {
     const r = await recordOf(route.spec.id);
     assert.equal(r.reason, 'revoked');
     assert.equal(r.bytesIn, 2);
+    await h.deleteRoute(route);
+  });
+});
+
+describe('reading into reused buffers', () => {
+  test('a buffer is reused while the peer takes every write at once, replaced while a write is pending; it grows when a read fills it and shrinks when reads are small', () => {
+    const written: Buffer[] = [];
+    const peer = {
+      writableLength: 0,
+      accept: true,
+      write(b: Buffer) {
+        written.push(Buffer.from(b));
+        return this.accept;
+      },
+    };
+    const reader = new RelayReader({ backend: peer } as unknown as TcpRelay, true);
+    const b1 = reader.buffer();
+    assert.equal(b1.length, SMALL_READ);
+    b1.write('hello');
+    assert.equal(reader.callback(5, b1), true);
+    assert.equal(written.at(-1)!.toString(), 'hello', 'exactly the bytes read are written');
+    assert.equal(reader.buffer(), b1, 'reused: the write completed at once');
+    peer.writableLength = 5; // the kernel took only part: the peer still holds the chunk
+    peer.accept = false;
+    assert.equal(reader.callback(5, b1), false, "the peer's backpressure pauses the reader");
+    const b2 = reader.buffer();
+    assert.notEqual(b2, b1, 'a chunk still being written is never overwritten');
+    peer.writableLength = 0;
+    peer.accept = true;
+    reader.callback(SMALL_READ, b2);
+    const b3 = reader.buffer();
+    assert.equal(b3.length, LARGE_READ, 'a read that fills the buffer: a large one');
+    reader.callback(LARGE_READ / 2, b3);
+    assert.equal(reader.buffer(), b3, 'a mid-size read keeps the large buffer');
+    reader.callback(10, b3);
+    assert.equal(reader.buffer().length, SMALL_READ, 'small reads: back to a small buffer');
+  });
+
+  test('relayed chunks are read into reused buffers, and arrive intact both ways under backpressure', async () => {
+    const route = await addTcpRoute(h, { backendPort: echo.port, access: 'public' });
+    const payload = (await import('node:crypto')).randomBytes(8 * 1024 * 1024);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    // Fast: the client reads the echo as it comes.
+    const before = { ...RelayReader.stats };
+    let s = await dial(route);
+    s.end(payload.subarray(0, 4 * 1024 * 1024));
+    let got = await readToEnd(s);
+    assert.equal(sha(got), sha(payload.subarray(0, 4 * 1024 * 1024)));
+    const reads = RelayReader.stats.reads - before.reads;
+    const buffers = RelayReader.stats.buffers - before.buffers;
+    assert.ok(reads >= 64, `${reads} relayed reads`);
+    assert.ok(buffers * 4 <= reads, `${buffers} read buffers for ${reads} reads`);
+    // Slow: the client reads nothing until every kernel buffer on the way is full, then reads
+    // with pauses, so the relay's writes stay pending in both directions (a reader that reused a
+    // buffer still being written would corrupt the stream).
+    s = await dial(route);
+    const chunks: Buffer[] = [];
+    s.pause();
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      s.pause();
+      setTimeout(() => s.resume(), 1);
+    });
+    const ended = once(s, 'end');
+    s.end(payload);
+    await new Promise((r) => setTimeout(r, 300));
+    s.resume();
+    await ended;
+    got = Buffer.concat(chunks);
+    assert.equal(got.length, payload.length);
+    assert.equal(sha(got), sha(payload));
     await h.deleteRoute(route);
   });
 });

@@ -35,8 +35,15 @@ class PortListener {
     this.kind = kindOf(circuit);
     if (this.kind === 'tcp') {
       this.server = createTcpServer(
-        // Half-close passes through: the relay decides when each write half ends.
-        { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS },
+        // Half-close passes through: the relay decides when each write half ends. Accepted paused:
+        // the relay chooses how the socket reads (tcp/relay.ts).
+        {
+          allowHalfOpen: true,
+          noDelay: true,
+          keepAlive: true,
+          keepAliveInitialDelay: KEEPALIVE_MS,
+          pauseOnConnect: true,
+        },
         (socket: Socket) => handler.connect(this.circuit, socket),
       );
       return;
