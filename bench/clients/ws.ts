@@ -24,6 +24,8 @@ function handshake(path = '/ws'): string {
   );
 }
 
+const HANDSHAKE_TIMEOUT_MS = 15_000;
+
 /** Opens one WebSocket; resolves with the socket and any bytes after the 101 head. */
 function open(localAddress?: string): Promise<{ socket: Socket; rest: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -40,6 +42,7 @@ function open(localAddress?: string): Promise<{ socket: Socket; rest: Buffer }> 
       if (end < 0) return;
       socket.off('data', onData);
       socket.off('error', reject);
+      socket.setTimeout(0);
       const status = buf.subarray(0, buf.indexOf('\r\n')).toString();
       if (!status.includes(' 101 ')) {
         socket.destroy();
@@ -51,6 +54,11 @@ function open(localAddress?: string): Promise<{ socket: Socket; rest: Buffer }> 
     socket.on('data', onData);
     socket.once('error', reject);
     socket.once('connect', () => socket.write(handshake()));
+    // A proxy that accepts but never answers must not hold the run: it counts as a failed open.
+    socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => {
+      socket.destroy();
+      reject(new Error(`handshake: no answer in ${HANDSHAKE_TIMEOUT_MS} ms`));
+    });
   });
 }
 
