@@ -170,6 +170,7 @@ async function idle(): Promise<void> {
   let closed = 0;
   let next = 0;
   let failed = 0;
+  let failedInARow = 0;
   let firstError: string | undefined;
   const worker = async () => {
     while (next < n) {
@@ -185,7 +186,15 @@ async function idle(): Promise<void> {
       } catch (err) {
         failed++;
         firstError ??= String(err);
+        // A proxy that has stopped taking connections would make every remaining open wait out its
+        // timeout: after 400 failures with no success in between, the rest count as failed.
+        if (++failedInARow >= 400) {
+          failed += n - next;
+          next = n;
+        }
+        continue;
       }
+      failedInARow = 0;
       if (sockets.length % 1000 === 0) console.log(JSON.stringify({ progress: sockets.length, of: n }));
     }
   };

@@ -204,8 +204,9 @@ export class TcpRelay implements LongLivedConnection {
     this.backend = backend;
     backend[kRelay] = this;
     backend.setTimeout(CONNECT_TIMEOUT_MS);
-    client.setNoDelay(true);
-    client.setKeepAlive(true, KEEPALIVE_MS);
+    // No-delay and keepalive are already set on the client: the listener applies them at accept
+    // (frontend/port.ts), and a re-wrapped socket would not know it and set them again (five
+    // setsockopt calls, a seventh of a connection's syscalls).
     // Reads and writes refresh a socket's timer, so this is "no byte in either direction".
     client.setTimeout(circuit.idleTimeoutMs);
     if (own === null) {
