@@ -26,7 +26,7 @@ const kRelay = Symbol('appproxy.relay');
 type RelaySocket = Socket & { [kRelay]?: TcpRelay };
 
 /** Read buffer sizes: small while a direction carries little, large once a read fills it. */
-export const SMALL_READ = 2048;
+export const SMALL_READ = 512;
 export const LARGE_READ = 65536;
 
 /**
@@ -40,7 +40,7 @@ export const LARGE_READ = 65536;
  *
  * A buffer is never overwritten while a write of it is still pending at the peer: Node asks for
  * the next buffer right after each delivery, and gets a fresh one when the peer still holds
- * unwritten bytes. The buffer is small while reads are small (an idle relay holds 2 × 2 KiB) and
+ * unwritten bytes. The buffer is small while reads are small (an idle relay holds 2 × 512 bytes) and
  * large once a read fills it.
  */
 export class RelayReader implements OnReadOpts {
