@@ -616,7 +616,7 @@ async function idleWs(name: string, t: Target, stats?: () => Promise<number>): P
   await sleep(500);
 }
 
-async function memorySection(ap: { port: Child; wildcard: Child }, peers: Target[]): Promise<void> {
+async function memorySection(peers: Target[]): Promise<void> {
   console.log(
     `\n== Memory: RSS per idle WebSocket (${counts.idleWs}) and per idle circuit (${counts.idleCircuits})`,
   );
@@ -643,7 +643,9 @@ async function memorySection(ap: { port: Child; wildcard: Child }, peers: Target
     }
   }
 
-  const w = ap.wildcard;
+  // A fresh wildcard worker too, for the same reason: circuits added to a process that carried
+  // the load would fit into memory it already holds.
+  const w = await startAppProxy('wildcard');
   const before = await workerStats(w);
   w.send({ cmd: 'circuits', n: counts.idleCircuits });
   for (;;) {
@@ -671,6 +673,7 @@ async function memorySection(ap: { port: Child; wildcard: Child }, peers: Target
     `appproxy-wildcard: ${after.routes - before.routes} idle circuits: RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, ` +
       `${(per / 1024).toFixed(2)} KiB each; handles added ${JSON.stringify(handles)}, fds ${before.fds} → ${after.fds}`,
   );
+  await w.stop();
 }
 
 // ---------------------------------------------------------------- leak
@@ -751,7 +754,7 @@ try {
   await guard('ws', () => wsSection(targets));
   await guard('tcp', () => tcpSection());
   await guard('memory', async () => {
-    if (ap) await memorySection(ap, peers);
+    if (ap) await memorySection(peers);
   });
   await guard('control', () => controlSection());
   await guard('leak', () => leakSection());

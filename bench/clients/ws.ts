@@ -54,7 +54,9 @@ function open(localAddress?: string): Promise<{ socket: Socket; rest: Buffer }> 
     socket.on('data', onData);
     socket.once('error', reject);
     socket.once('connect', () => socket.write(handshake()));
-    // A proxy that accepts but never answers must not hold the run: it counts as a failed open.
+    // A proxy that closes without answering (nginx at its connection limit does) or accepts and
+    // never answers must not hold the run: either counts as a failed open.
+    socket.once('close', () => reject(new Error('handshake: connection closed before the answer')));
     socket.setTimeout(HANDSHAKE_TIMEOUT_MS, () => {
       socket.destroy();
       reject(new Error(`handshake: no answer in ${HANDSHAKE_TIMEOUT_MS} ms`));
@@ -172,8 +174,16 @@ async function idle(): Promise<void> {
   let failed = 0;
   let failedInARow = 0;
   let firstError: string | undefined;
+  // Opening stops after two minutes: a proxy that answers only some handshakes would otherwise
+  // make the rest wait out their timeouts for many minutes; what did not open counts as failed.
+  const deadline = Date.now() + 120_000;
   const worker = async () => {
     while (next < n) {
+      if (Date.now() > deadline) {
+        failed += n - next;
+        next = n;
+        break;
+      }
       const i = next++;
       try {
         const { socket } = await open(local(i));
