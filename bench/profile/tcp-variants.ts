@@ -13,45 +13,16 @@
  *   bloat      all, with 15 MB more live heap (like a full worker process)
  * Prints {ready, pid, port}.
  */
-import { connect, createServer, Socket } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { ignore, kPeer, onClose, onData, onDrain, onEnd, Reader, rewrap, type S } from './relay-kit.ts';
 
 const variant = process.argv[2] ?? 'pipe';
 const upstreamPort = Number(process.argv[3]);
-const kPeer = Symbol('peer');
-type S = Socket & { [kPeer]: S };
-
-function onData(this: S, chunk: Buffer): void {
-  if (!this[kPeer].write(chunk)) this.pause();
-}
-function onDrain(this: S): void {
-  this[kPeer].resume();
-}
-function onEnd(this: S): void {
-  this[kPeer].end();
-}
-function onClose(this: S): void {
-  this[kPeer].destroy();
-}
-function ignore(): void {}
 
 const full = variant === 'all' || variant === 'onread' || variant === 'onread2' || variant === 'bloat';
 const both = variant === 'onread2';
 const timeout = variant === 'timeout' || full;
 const keepAlive = variant === 'keepalive' || full;
-/** A reused read buffer, replaced only while a write of it is still pending on the peer. */
-class Reader {
-  buf: Buffer | null = null;
-  peer: S;
-  constructor(peer: S) {
-    this.peer = peer;
-  }
-  buffer = (): Buffer => {
-    if (this.buf === null || (this.peer && this.peer.writableLength > 0))
-      this.buf = Buffer.allocUnsafe(65536);
-    return this.buf;
-  };
-  callback = (n: number, b: Buffer): boolean => this.peer.write(b.subarray(0, n));
-}
 const ballast: unknown[] = [];
 if (variant === 'bloat') for (let i = 0; i < 150_000; i++) ballast.push({ i, s: `x${i}`, a: [i, i + 1] });
 
@@ -61,17 +32,8 @@ const server = createServer(
     let client = socket as S;
     let clientReader: Reader | null = null;
     if (both) {
-      const handle = (socket as unknown as { _handle: unknown })._handle;
-      (socket as unknown as { _handle: unknown })._handle = null;
-      socket.destroy();
-      clientReader = new Reader(null as unknown as S);
-      client = new Socket({
-        handle,
-        allowHalfOpen: true,
-        readable: true,
-        writable: true,
-        onread: clientReader,
-      } as ConstructorParameters<typeof Socket>[0]) as S;
+      clientReader = new Reader();
+      client = rewrap(socket, clientReader);
     }
     const up = connect({
       port: upstreamPort,

@@ -6,53 +6,11 @@
  * Usage: node bench/profile/ws-variants.ts <variant> <upstreamHttpPort>; prints {ready, pid, port}.
  */
 import { createServer, type IncomingMessage, request } from 'node:http';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { ignore, kPeer, onClose, onData, onDrain, Reader, rewrap, type S } from './relay-kit.ts';
 
 const variant = process.argv[2] ?? 'data';
 const upstreamPort = Number(process.argv[3]);
-const kPeer = Symbol('peer');
-type S = Socket & { [kPeer]: S };
-
-function onData(this: S, chunk: Buffer): void {
-  if (!this[kPeer].write(chunk)) this.pause();
-}
-function onDrain(this: S): void {
-  this[kPeer].resume();
-}
-function onClose(this: S): void {
-  this[kPeer].destroy();
-}
-function ignore(): void {}
-
-class Reader {
-  buf: Buffer | null = null;
-  peer: S | null = null;
-  buffer = (): Buffer => {
-    if (this.buf === null || (this.peer && this.peer.writableLength > 0))
-      this.buf = Buffer.allocUnsafe(65536);
-    return this.buf;
-  };
-  callback = (n: number, b: Buffer): boolean => this.peer!.write(b.subarray(0, n));
-}
-
-function rewrap(s: Socket, reader: Reader): S {
-  const husk = s as Socket & { _handle: { reading: boolean; readStop(): number } | null };
-  const handle = husk._handle!;
-  if (handle.reading) {
-    handle.reading = false;
-    handle.readStop();
-  }
-  if (s.readableLength > 0 || s.writableLength > 0) throw new Error('buffered bytes');
-  husk._handle = null;
-  s.destroy();
-  return new Socket({
-    handle,
-    allowHalfOpen: true,
-    readable: true,
-    writable: true,
-    onread: reader,
-  } as unknown as ConstructorParameters<typeof Socket>[0]) as S;
-}
 
 const server = createServer();
 server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
