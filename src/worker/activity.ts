@@ -43,6 +43,8 @@ export class ActivityFlusher {
   /** Closed circuits whose last deltas are not flushed yet. */
   private retired: ActivitySource[] = [];
   private failures = 0;
+  /** Flush passes completed (with or without anything to write, stored or failed). */
+  passes = 0;
 
   constructor(private readonly opts: ActivityFlusherOptions) {}
 
@@ -65,7 +67,11 @@ export class ActivityFlusher {
 
   /** One flush at a time; a tick that finds one running is skipped. */
   flush(): Promise<void> {
-    if (!this.flushing) this.flushing = this.doFlush().finally(() => (this.flushing = null));
+    if (!this.flushing)
+      this.flushing = this.doFlush().finally(() => {
+        this.passes++;
+        this.flushing = null;
+      });
     return this.flushing;
   }
 

@@ -77,6 +77,11 @@ export interface Worker {
   routeCount(): number;
   /** Pids of the processes serving (this one first, then data-plane children). */
   processIds(): number[];
+  /**
+   * What tests wait on instead of sleeping: activity flush passes of this process, and how far
+   * the circuits watch is (revision seen, established or not, failed attempts to resume).
+   */
+  status(): { activityPasses: number; circuits: { revision: number; watching: boolean; failures: number } };
 }
 
 function invalidConfig(message: string): AppProxyError {
@@ -217,6 +222,10 @@ export function createWorker(opts: WorkerOptions): Worker {
 
     processIds() {
       return [process.pid, ...(children?.pids() ?? [])];
+    },
+
+    status() {
+      return { activityPasses: activity.passes, circuits: source.syncStatus() };
     },
   };
 }

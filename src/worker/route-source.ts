@@ -65,6 +65,14 @@ class PrefixSync {
     return this.revision;
   }
 
+  /** True while a watch is established. */
+  get watching(): boolean {
+    return this.watcher !== null;
+  }
+
+  /** Attempts to watch again that failed (the store did not answer). */
+  failures = 0;
+
   async close(): Promise<void> {
     this.closed = true;
     this.generation++;
@@ -128,6 +136,7 @@ class PrefixSync {
           resnapshot = this.rerunCompacted;
           this.rerunCompacted = false;
         } catch (err) {
+          this.failures++;
           if ((err as KvWatchError)?.reason === 'compacted') resnapshot = true;
           this.logger.warn(
             { prefix: this.prefix, err, retryInMs: Math.round(delay), revision: this.revision },
@@ -193,6 +202,12 @@ export class RouteSource {
     await this.register();
     await this.keys.start();
     await this.circuits.start();
+  }
+
+  /** How far the circuits watch is: its revision, whether it is established, failed attempts. */
+  syncStatus(): { revision: number; watching: boolean; failures: number } {
+    const c = this.circuits;
+    return { revision: c.lastRevision, watching: c.watching, failures: c.failures };
   }
 
   /** Stops watching and revokes the lease (which drops the registration and readiness marks). */
