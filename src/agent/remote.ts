@@ -9,9 +9,8 @@
  *   report (TERMINATED or ERROR) means nothing of the session runs any more: it is the
  *   acknowledgement a manager's `terminate` waits for, and the manager deletes it then.
  *
- * This file holds the agent process's side (`AgentHost`, wrapping a `LocalAgent`) and the
- * snapshot-then-watch helper both sides use (`KvPrefixSync`). The manager's side is
- * `manager/remote-agent.ts`.
+ * This file holds the agent process's side (`AgentHost`, wrapping a `LocalAgent`); the manager's
+ * side is `manager/remote-agent.ts`. Both follow KV with the kit in `stores/kv-sync.ts`.
  *
  * Restart: the host remembers the sessions it launched in `<dataDir>/remote-agent-state.json`.
  * A desired session found at start that a previous run launched has lost its processes: it is
@@ -20,93 +19,14 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { AgentDriver, AgentReport } from '../contracts/agent.ts';
+import { type AgentDriver, type AgentReport, isFinalReport } from '../contracts/agent.ts';
 import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../contracts/kv-layout.ts';
-import { BACKOFF_MIN_MS, nextBackoff, sleep } from '../core/backoff.ts';
-import type { KvEntry, KvEvent, KvLease, KvStore, KvWatchError, KvWatcher } from '../stores/types.ts';
+import { sleep } from '../core/backoff.ts';
+import { LatestWinsPublisher, LeasedRegistration, PrefixSync } from '../stores/kv-sync.ts';
+import type { KvEntry, KvEvent, KvStore } from '../stores/types.ts';
 
 /** How long the host keeps a final report to re-put after a lease change. */
 const FINAL_REPORT_RETENTION_MS = 60_000;
-
-export function isFinalReport(r: AgentReport | undefined): boolean {
-  return r !== undefined && (r.state === 'TERMINATED' || r.state === 'ERROR');
-}
-
-/**
- * Snapshot of one prefix, then a watch from the snapshot's revision; when the watch ends
- * (compaction, store loss) a new snapshot is taken with backoff and handed over whole, so the
- * consumer diffs it against its state: nothing is missed and nothing is applied twice.
- */
-export class KvPrefixSync {
-  private watcher: KvWatcher | null = null;
-  private closed = false;
-  private resyncing: Promise<void> | null = null;
-
-  constructor(
-    private readonly kv: KvStore,
-    private readonly prefix: string,
-    private readonly handlers: {
-      onSnapshot: (entries: KvEntry[]) => void | Promise<void>;
-      onEvents: (events: KvEvent[]) => void;
-    },
-    private readonly logger: Logger,
-  ) {}
-
-  /** The first sync; throws when the store does not answer. */
-  async start(): Promise<void> {
-    await this.sync();
-  }
-
-  /** Like start(), but keeps retrying in the background when the store does not answer. */
-  startInBackground(): void {
-    void this.resync();
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    const w = this.watcher;
-    this.watcher = null;
-    await w?.close().catch(() => {});
-  }
-
-  private async sync(): Promise<void> {
-    const { entries, revision } = await this.kv.getPrefix(this.prefix);
-    if (this.closed) return;
-    await this.handlers.onSnapshot(entries);
-    const w = await this.kv.watch(this.prefix, revision, {
-      onEvents: (events) => {
-        if (!this.closed && this.watcher === w) this.handlers.onEvents(events);
-      },
-      onError: (err: KvWatchError) => {
-        if (this.closed || (this.watcher !== null && this.watcher !== w)) return;
-        this.watcher = null;
-        this.logger.warn({ prefix: this.prefix, reason: err.reason }, 'watch ended; re-snapshotting');
-        void this.resync();
-      },
-    });
-    if (this.closed) await w.close().catch(() => {});
-    else this.watcher = w;
-  }
-
-  private resync(): Promise<void> {
-    this.resyncing ??= (async () => {
-      let delay = BACKOFF_MIN_MS;
-      while (!this.closed) {
-        try {
-          await this.sync();
-          return;
-        } catch (err) {
-          this.logger.warn({ prefix: this.prefix, err, retryInMs: Math.round(delay) }, 'snapshot failed');
-          await sleep(delay);
-          delay = nextBackoff(delay);
-        }
-      }
-    })().finally(() => {
-      this.resyncing = null;
-    });
-    return this.resyncing;
-  }
-}
 
 export interface AgentHostOptions {
   kv: KvStore;
@@ -125,28 +45,28 @@ export class AgentHost {
   private readonly name: string;
   private readonly log: Logger;
   private readonly statePath: string;
-  private readonly desired: KvPrefixSync;
-  private lease: KvLease | null = null;
+  private readonly desired: PrefixSync;
+  private readonly registration: LeasedRegistration;
+  /** Reports, written under the registration's lease (re-written under a new one). */
+  private readonly publisher: LatestWinsPublisher;
   private closed = false;
   private firstSnapshot = true;
   /** Sessions launched by this host (or a previous run of it) whose end was not acknowledged yet. */
   private readonly launched = new Set<string>();
   /** Launched by a previous run: their processes are gone. */
   private readonly inherited = new Set<string>();
-  /** The latest report per session, to (re)write under the current lease. */
+  /** The latest report per session (the publisher writes it). */
   private readonly reports = new Map<string, AgentReport>();
-  private readonly dirty = new Set<string>();
-  private publishing: Promise<void> | null = null;
   /** Desired changes are applied one at a time, in revision order. */
   private chain: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: AgentHostOptions) {
+  constructor(opts: AgentHostOptions) {
     this.kv = opts.kv;
     this.agent = opts.agent;
     this.name = opts.agent.name;
     this.log = opts.logger.child({ component: 'agent-host', agent: this.name });
     this.statePath = join(opts.dataDir, 'remote-agent-state.json');
-    this.desired = new KvPrefixSync(
+    this.desired = new PrefixSync(
       this.kv,
       kvKeys.agentSessions(this.name),
       {
@@ -155,12 +75,31 @@ export class AgentHost {
       },
       this.log,
     );
+    this.registration = new LeasedRegistration({
+      kv: this.kv,
+      key: kvKeys.agent(this.name),
+      value: () =>
+        JSON.stringify({
+          name: this.name,
+          templates: this.agent.templates(),
+          startedAt: new Date().toISOString(),
+        } satisfies AgentRegistration),
+      ttlMs: opts.leaseTtlMs,
+      logger: this.log,
+      onRegistered: () => this.publisher.republishAll(),
+    });
+    this.publisher = new LatestWinsPublisher({
+      kv: this.kv,
+      logger: this.log,
+      what: 'report',
+      lease: () => this.registration.lease,
+    });
   }
 
   async start(): Promise<void> {
     this.loadState();
     this.agent.onReport((r) => this.onAgentReport(r));
-    await this.register();
+    await this.registration.start();
     await this.desired.start();
     this.log.info({ templates: this.agent.templates().length }, 'agent registered');
   }
@@ -173,11 +112,10 @@ export class AgentHost {
     await this.agent.close();
     // Let the final reports reach KV (bounded) so managers see the sessions end now, not at lease expiry.
     const deadline = Date.now() + 2_000;
-    while ((this.dirty.size > 0 || this.publishing) && Date.now() < deadline) await sleep(20);
+    while (this.publisher.pending > 0 && Date.now() < deadline) await sleep(20);
     this.closed = true;
-    const lease = this.lease;
-    this.lease = null;
-    await lease?.revoke().catch((err: unknown) => this.log.warn({ err }, 'lease revoke failed'));
+    this.publisher.close();
+    await this.registration.close();
   }
 
   // ------------------------------------------------------------------ launched-state file
@@ -204,49 +142,6 @@ export class AgentHost {
       renameSync(tmp, this.statePath);
     } catch (err) {
       this.log.warn({ err, path: this.statePath }, 'cannot write the agent state file');
-    }
-  }
-
-  // ------------------------------------------------------------------ registration and lease
-
-  private async register(): Promise<void> {
-    const lease = await this.kv.grantLease(this.opts.leaseTtlMs);
-    const reg: AgentRegistration = {
-      name: this.name,
-      templates: this.agent.templates(),
-      startedAt: new Date().toISOString(),
-    };
-    try {
-      await this.kv.put(kvKeys.agent(this.name), JSON.stringify(reg), { lease: lease.id });
-    } catch (err) {
-      await lease.revoke().catch(() => {});
-      throw err;
-    }
-    if (this.closed) {
-      await lease.revoke().catch(() => {});
-      return;
-    }
-    this.lease = lease;
-    lease.lost.then(() => this.onLeaseLost(lease));
-    for (const id of this.reports.keys()) this.dirty.add(id);
-    this.publish();
-  }
-
-  private async onLeaseLost(lease: KvLease): Promise<void> {
-    if (this.closed || this.lease !== lease) return;
-    this.lease = null;
-    this.log.warn('lease lost; registering again');
-    let delay = BACKOFF_MIN_MS;
-    while (!this.closed) {
-      try {
-        await this.register();
-        this.log.info('registered again');
-        return;
-      } catch (err) {
-        this.log.warn({ err, retryInMs: Math.round(delay) }, 're-registration failed');
-        await sleep(delay);
-        delay = nextBackoff(delay);
-      }
     }
   }
 
@@ -354,42 +249,16 @@ export class AgentHost {
 
   private report(r: AgentReport): void {
     if (this.closed) return;
+    const key = kvKeys.agentReport(this.name, r.sessionId);
     this.reports.set(r.sessionId, r);
-    this.dirty.add(r.sessionId);
+    this.publisher.set(key, JSON.stringify(r));
     if (isFinalReport(r)) {
+      // Kept a while to re-put after a lease change; the manager deletes the key once it saw it.
       setTimeout(() => {
-        if (this.reports.get(r.sessionId) === r) this.reports.delete(r.sessionId);
+        if (this.reports.get(r.sessionId) !== r) return;
+        this.reports.delete(r.sessionId);
+        this.publisher.forget(key);
       }, FINAL_REPORT_RETENTION_MS).unref();
-    }
-    this.publish();
-  }
-
-  private publish(): void {
-    if (this.publishing || this.closed) return;
-    this.publishing = this.publishLoop().finally(() => {
-      this.publishing = null;
-      if (this.dirty.size > 0 && this.lease && !this.closed) this.publish();
-    });
-  }
-
-  private async publishLoop(): Promise<void> {
-    let delay = BACKOFF_MIN_MS;
-    while (this.dirty.size > 0 && !this.closed) {
-      const lease = this.lease;
-      if (!lease) return; // register() marks everything dirty again
-      const id = this.dirty.values().next().value!;
-      this.dirty.delete(id);
-      const r = this.reports.get(id);
-      if (!r) continue;
-      try {
-        await this.kv.put(kvKeys.agentReport(this.name, id), JSON.stringify(r), { lease: lease.id });
-        delay = BACKOFF_MIN_MS;
-      } catch (err) {
-        if (this.reports.has(id)) this.dirty.add(id);
-        this.log.warn({ sessionId: id, err, retryInMs: Math.round(delay) }, 'report write failed');
-        await sleep(delay);
-        delay = nextBackoff(delay);
-      }
     }
   }
 }

@@ -31,6 +31,11 @@ export interface AgentReport {
   services?: { name: string; protocol: Protocol; host: string; port: number }[];
 }
 
+/** A final report (TERMINATED or ERROR): nothing of the session runs any more. */
+export function isFinalReport(r: AgentReport | undefined): boolean {
+  return r !== undefined && (r.state === 'TERMINATED' || r.state === 'ERROR');
+}
+
 export interface AgentDriver {
   /** Stable agent name, stored with each session it runs. */
   readonly name: string;

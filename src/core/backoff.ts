@@ -1,7 +1,14 @@
-/** Retry pacing shared by every loop that re-tries a store (watch resubscription, re-registration, mark writes). */
+/**
+ * Retry pacing shared by every loop that re-tries a store (watch resumption, re-registration, mark
+ * and outbox writes). The cap is short on purpose: how soon a returning store is noticed is how
+ * long a terminated session's address stays reachable after an etcd outage (goal: 500 ms). An
+ * attempt against a store that is down fails fast (connection refused, or the client's circuit
+ * breaker), so retrying four times a second costs next to nothing; against a hung store the
+ * attempt itself waits, and completes as soon as the store resumes.
+ */
 
-export const BACKOFF_MIN_MS = 100;
-export const BACKOFF_MAX_MS = 5_000;
+export const BACKOFF_MIN_MS = 50;
+export const BACKOFF_MAX_MS = 250;
 
 /** Doubles up to the cap, with ±25 % jitter so that many processes do not retry in step. */
 export function nextBackoff(ms: number): number {

@@ -11,10 +11,10 @@
  *   sessions it has not reported on yet (launching).
  */
 import type { Logger } from 'pino';
-import { isFinalReport, KvPrefixSync } from '../agent/remote.ts';
-import type { AgentDriver, AgentReport, TemplateInfo } from '../contracts/agent.ts';
+import { type AgentDriver, type AgentReport, isFinalReport, type TemplateInfo } from '../contracts/agent.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../contracts/kv-layout.ts';
+import { PrefixSync } from '../stores/kv-sync.ts';
 import type { KvEntry, KvEvent, KvStore } from '../stores/types.ts';
 
 export interface RemoteAgentDriverOptions {
@@ -36,7 +36,7 @@ export class RemoteAgentDriver implements AgentDriver {
   private readonly kv: KvStore;
   private readonly log: Logger;
   private readonly terminateTimeoutMs: number;
-  private readonly sync: KvPrefixSync;
+  private readonly sync: PrefixSync;
   private readonly regKey: string;
   private readonly sessionsPrefix: string;
   private readonly reportsPrefix: string;
@@ -61,7 +61,7 @@ export class RemoteAgentDriver implements AgentDriver {
     this.reportsPrefix = kvKeys.agentReports(opts.name);
     // One watch for the registration, the desired sessions and the reports (the registration key
     // is a prefix of the other two; keys of other agents whose name merely starts alike are skipped).
-    this.sync = new KvPrefixSync(
+    this.sync = new PrefixSync(
       this.kv,
       this.regKey,
       { onSnapshot: (e) => this.applySnapshot(e), onEvents: (e) => this.applyEvents(e) },

@@ -1,45 +1,66 @@
 /**
- * Which workers are alive: a snapshot of the registrations prefix, then a watch from its revision,
- * re-snapshotting whenever the watch ends. A registration is accepted only after its worker row is
- * upserted in SQL (circuits reference it), so the allocator never picks a worker SQL does not know.
- * Events are applied one batch at a time, in order.
+ * Which workers are alive: the registrations prefix followed with `PrefixSync` (snapshot, then a
+ * watch that resumes from its last revision). A registration is accepted only after its worker row
+ * is upserted in SQL (circuits reference it), so the allocator never picks a worker SQL does not
+ * know. Snapshots and events are applied one batch at a time, in order.
  */
 import type { Logger } from 'pino';
 import { kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type { WorkerInfo } from '../../contracts/records.ts';
-import type { KvEvent, KvStore, KvWatcher } from '../../stores/types.ts';
+import { PrefixSync } from '../../stores/kv-sync.ts';
+import type { KvEntry, KvEvent, KvStore } from '../../stores/types.ts';
 import type { WorkerRepo } from '../repos/workers.ts';
-
-const RESNAPSHOT_DELAY_MS = 500;
 
 export class WorkerService {
   private readonly live = new Map<string, WorkerRegistration>();
   /** Last registration seen of workers that are gone, and since when they are gone. */
   private readonly gone = new Map<string, { registration: WorkerRegistration; since: number }>();
-  private watcher: KvWatcher | undefined;
+  private readonly sync: PrefixSync;
   private chain: Promise<void> = Promise.resolve();
-  private retry: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly listeners = new Set<(authority: string, live: boolean) => void>();
 
   constructor(
-    private readonly kv: KvStore,
+    kv: KvStore,
     private readonly repo: WorkerRepo,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.sync = new PrefixSync(
+      kv,
+      kvKeys.registrations(),
+      {
+        onSnapshot: (entries) => this.enqueue(() => this.applySnapshot(entries)),
+        onEvents: (events) => void this.enqueue(() => this.apply(events)),
+      },
+      logger,
+    );
+  }
 
-  /** Takes the first snapshot (so allocation works as soon as `start` resolves) and starts watching. */
+  /**
+   * Takes the first snapshot (so allocation works as soon as `start` resolves) and starts watching;
+   * with the store away it keeps trying in the background (no worker is allocatable meanwhile).
+   */
   async start(): Promise<void> {
-    await this.snapshot();
+    try {
+      await this.sync.start();
+    } catch (err) {
+      this.logger.warn({ err }, 'worker registrations not readable yet; retrying');
+      this.sync.startInBackground();
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retry);
-    const w = this.watcher;
-    this.watcher = undefined;
-    await w?.close().catch(() => {});
+    await this.sync.close();
     await this.chain.catch(() => {});
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch((err: unknown) =>
+      this.logger.error({ err }, 'could not apply a worker registration change'),
+    );
+    return run;
   }
 
   registrations(): WorkerRegistration[] {
@@ -100,43 +121,16 @@ export class WorkerService {
     });
   }
 
-  private async snapshot(): Promise<void> {
-    if (this.closed) return;
-    const prefix = kvKeys.registrations();
-    try {
-      const { entries, revision } = await this.kv.getPrefix(prefix);
-      const seen = new Set<string>();
-      for (const e of entries) {
-        const reg = this.parse(e.key, e.value);
-        if (reg) {
-          await this.accept(reg);
-          seen.add(reg.authority);
-        }
+  private async applySnapshot(entries: KvEntry[]): Promise<void> {
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const reg = this.parse(e.key, e.value);
+      if (reg) {
+        await this.accept(reg);
+        seen.add(reg.authority);
       }
-      for (const a of [...this.live.keys()]) if (!seen.has(a)) await this.drop(a);
-      if (this.closed) return;
-      this.watcher = await this.kv.watch(prefix, revision, {
-        onEvents: (events) => {
-          this.chain = this.chain.then(() => this.apply(events)).catch((err) => this.fail(err));
-        },
-        onError: (err) => this.fail(err),
-      });
-      if (this.closed) await this.watcher.close();
-    } catch (err) {
-      this.fail(err);
     }
-  }
-
-  private fail(err: unknown): void {
-    if (this.closed) return;
-    this.logger.warn({ err }, 'worker registrations watch ended; taking a new snapshot');
-    const w = this.watcher;
-    this.watcher = undefined;
-    void w?.close().catch(() => {});
-    clearTimeout(this.retry);
-    this.retry = setTimeout(() => {
-      this.chain = this.chain.then(() => this.snapshot());
-    }, RESNAPSHOT_DELAY_MS);
+    for (const a of [...this.live.keys()]) if (!seen.has(a)) await this.drop(a);
   }
 
   private async apply(events: KvEvent[]): Promise<void> {
