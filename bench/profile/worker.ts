@@ -12,7 +12,8 @@ import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { kvKeys, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import { SetupTokenIssuer } from '../../src/core/setup-token.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
@@ -52,7 +53,7 @@ const opts = {
 const worker = createWorker(opts);
 await worker.start();
 
-function spec(): RouteSpec {
+function spec(): CircuitSpec {
   return {
     id: randomUUID(),
     sessionId: 's',
@@ -66,7 +67,7 @@ function spec(): RouteSpec {
   };
 }
 
-async function put(s: RouteSpec, wait = true): Promise<void> {
+async function put(s: CircuitSpec, wait = true): Promise<void> {
   await kv.put(kvKeys.circuit(authority, s.id), JSON.stringify(s));
   if (!wait) return;
   for (;;) {

@@ -31,7 +31,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { kvKeys, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import { SetupTokenIssuer } from '../../src/core/setup-token.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
@@ -77,7 +78,7 @@ const multi = processes > 1 && workerSupportsProcesses();
 const worker = createWorker(multi ? ({ ...opts, processes } as WorkerOptions) : opts);
 await worker.start();
 
-function spec(backendPort: number): RouteSpec {
+function spec(backendPort: number): CircuitSpec {
   return {
     id: randomUUID(),
     sessionId: 'bench-session',
@@ -107,7 +108,7 @@ async function waitReady(id: string): Promise<void> {
   }
 }
 
-function addressOf(s: RouteSpec): { port: number; host: string } {
+function addressOf(s: CircuitSpec): { port: number; host: string } {
   if (mode === 'port') return { port: s.port!, host: `127.0.0.1:${s.port}` };
   const port = worker.wildcardPort!;
   return { port, host: `${s.subdomain}.${DOMAIN}:${port}` };
@@ -142,7 +143,7 @@ function login({ id, port, host }: { id: string; port: number; host: string }): 
 /** Puts a circuit (`extra` overrides the spec's fields) and waits until the worker serves it. */
 async function putCircuit(
   backendPort: number,
-  extra: Partial<RouteSpec> = {},
+  extra: Partial<CircuitSpec> = {},
 ): Promise<{ port: number; host: string; id: string }> {
   for (let attempt = 0; ; attempt++) {
     const s = { ...spec(backendPort), ...extra };
@@ -160,7 +161,7 @@ async function putCircuit(
 
 async function addCircuit(
   backendPort: number,
-  extra: Partial<RouteSpec> = {},
+  extra: Partial<CircuitSpec> = {},
 ): Promise<{ port: number; host: string; cookie: string; id: string }> {
   const c = await putCircuit(backendPort, extra);
   return { ...c, cookie: await login(c) };

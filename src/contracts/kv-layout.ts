@@ -4,7 +4,7 @@
  * is a projection of SQL and can be rebuilt from it. Secrets never go here.
  */
 import type { TemplateInfo } from './agent.ts';
-import type { FrontendMode, Protocol, TcpAccessMode } from './records.ts';
+import type { FrontendMode, Protocol } from './records.ts';
 
 export const KV_PREFIX = '/appproxy/v1/';
 
@@ -62,39 +62,6 @@ export interface LeaderRecord {
   /** When it became leader (ISO 8601). */
   since: string;
 }
-
-/** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
-export interface RouteSpec {
-  id: string;
-  sessionId: string;
-  ownerId: string;
-  service: string;
-  protocol: Protocol;
-  frontendMode: FrontendMode;
-  port: number | null;
-  subdomain: string | null;
-  backends: { host: string; port: number }[];
-  /**
-   * TCP circuits only: how the port is reached and how many connections it carries at once.
-   * Absent on http routes (and on routes written before TCP circuits existed).
-   */
-  tcp?: { access: TcpAccessMode; allowFrom: string[]; maxConnections: number };
-  /**
-   * Per-connection idle timeout (ms) for TCP, tunnel and WebSocket connections: closed after this
-   * long without a byte in either direction. Absent = the worker default (30 min).
-   */
-  idleTimeoutMs?: number;
-}
-
-/** Default per-connection idle timeout when a route does not say. */
-export const DEFAULT_CONNECTION_IDLE_TIMEOUT_MS = 30 * 60_000;
-/** Default connection limit of a TCP circuit. */
-export const DEFAULT_TCP_MAX_CONNECTIONS = 256;
-
-/** Value of `kvKeys.ready(authority, id)`. */
-export type RouteReadiness =
-  | { state: 'ready'; at: string }
-  | { state: 'error'; code: string; message: string; at: string };
 
 /** Value of `kvKeys.setupTokenKeys()`: a public JWK set (Ed25519, `kid` set on each key). */
 export interface SetupTokenKeySet {

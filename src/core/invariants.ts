@@ -5,7 +5,7 @@
  *
  * Kinds (stable; `subject` says what the violation is about):
  * - `route-missing`   a live circuit (PENDING past its publication grace, ACTIVE, UNAVAILABLE) has no KV route
- * - `route-stale`     the KV route of a live circuit differs from the circuit's RouteSpec
+ * - `route-stale`     the KV route of a live circuit differs from the circuit's CircuitSpec
  * - `route-orphan`    a KV route with no live circuit of that id on that worker
  * - `slot-shared`     two live circuits hold one slot of a worker (the unique indexes forbid it)
  * - `slot-invalid`    a slot outside its worker's port range or mode, or a malformed subdomain
@@ -16,14 +16,11 @@
  * - `closing-stuck`   a CLOSING circuit older than the close bound
  * - `pending-stuck`   a PENDING circuit older than the route-ready bound
  */
-import {
-  DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
-  DEFAULT_TCP_MAX_CONNECTIONS,
-  type RouteReadiness,
-  type RouteSpec,
-  type WorkerRegistration,
-} from '../contracts/kv-layout.ts';
+
+import type { CircuitReadiness, CircuitSpec } from '../contracts/circuit-spec.ts';
+import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { CircuitState, InvariantViolation, SessionState } from '../contracts/records.ts';
+import { readCircuitSpec, sameCircuitSpec } from './circuit-spec.ts';
 
 export type { InvariantViolation };
 
@@ -33,7 +30,7 @@ export interface SnapshotCircuit {
   worker: string;
   sessionState: SessionState | null;
   /** The route the circuit's worker must have (derived from the SQL row). */
-  spec: RouteSpec;
+  spec: CircuitSpec;
   createdAt: number;
   updatedAt: number;
 }
@@ -70,53 +67,6 @@ export interface InvariantSnapshot {
 const LIVE: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
 const SUBDOMAIN = /^[0-9a-f]{6}$/;
 
-/** Field-by-field equality of two route specs (key order and unknown fields do not matter). */
-export function sameRouteSpec(a: RouteSpec, b: RouteSpec): boolean {
-  return (
-    a.id === b.id &&
-    a.sessionId === b.sessionId &&
-    a.ownerId === b.ownerId &&
-    a.service === b.service &&
-    a.protocol === b.protocol &&
-    a.frontendMode === b.frontendMode &&
-    (a.port ?? null) === (b.port ?? null) &&
-    (a.subdomain ?? null) === (b.subdomain ?? null) &&
-    Array.isArray(b.backends) &&
-    a.backends.length === b.backends.length &&
-    a.backends.every((x, i) => x.host === b.backends[i]?.host && x.port === b.backends[i]?.port) &&
-    sameTcp(a, b) &&
-    (a.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS) ===
-      (b.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS)
-  );
-}
-
-/** TCP access of two routes, absent fields read as the worker reads them (tunnel, no list, default limit). */
-function sameTcp(a: RouteSpec, b: RouteSpec): boolean {
-  if (a.protocol !== 'tcp') return true;
-  const ta = a.tcp;
-  const tb = b.tcp;
-  const allowA = ta?.allowFrom ?? [];
-  const allowB = tb?.allowFrom ?? [];
-  return (
-    (ta?.access ?? 'tunnel') === (tb?.access ?? 'tunnel') &&
-    (ta?.maxConnections ?? DEFAULT_TCP_MAX_CONNECTIONS) ===
-      (tb?.maxConnections ?? DEFAULT_TCP_MAX_CONNECTIONS) &&
-    Array.isArray(allowB) &&
-    allowA.length === allowB.length &&
-    allowA.every((x, i) => x === allowB[i])
-  );
-}
-
-/** The parsed route, or null when the value is not a RouteSpec at all. */
-export function parseRouteSpec(value: string): RouteSpec | null {
-  try {
-    const v = JSON.parse(value) as RouteSpec;
-    return v && typeof v === 'object' && typeof v.id === 'string' ? v : null;
-  } catch {
-    return null;
-  }
-}
-
 export function checkInvariants(s: InvariantSnapshot): InvariantViolation[] {
   const out: InvariantViolation[] = [];
   const add = (kind: string, subject: string, detail: string) => out.push({ kind, subject, detail });
@@ -148,8 +98,8 @@ export function checkInvariants(s: InvariantSnapshot): InvariantViolation[] {
     if (!route) {
       if (!young) add('route-missing', subject, `${c.state} circuit has no route on worker ${c.worker}`);
     } else {
-      const spec = parseRouteSpec(route.value);
-      routeOk = spec !== null && sameRouteSpec(c.spec, spec);
+      const spec = readCircuitSpec(route.value);
+      routeOk = spec !== null && sameCircuitSpec(c.spec, spec);
       if (!routeOk)
         add('route-stale', subject, `the route on worker ${c.worker} differs from the circuit in SQL`);
     }
@@ -192,7 +142,7 @@ export function checkInvariants(s: InvariantSnapshot): InvariantViolation[] {
         const r = ready.get(`${c.worker}/${c.id}`);
         let state: string | undefined;
         try {
-          state = r ? (JSON.parse(r.value) as RouteReadiness).state : undefined;
+          state = r ? (JSON.parse(r.value) as CircuitReadiness).state : undefined;
         } catch {
           state = 'unreadable';
         }

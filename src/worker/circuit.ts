@@ -6,12 +6,12 @@
  */
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
-import type { RouteSpec } from '../contracts/kv-layout.ts';
+import type { CircuitSpec } from '../contracts/circuit-spec.ts';
 import type { CloseReason, TcpAccessMode } from '../contracts/records.ts';
+import { AllowList } from '../core/allow-list.ts';
 import type { ConnectionKind } from './access-log.ts';
 import { ActivityCell, type ActivitySource } from './activity.ts';
 import type { WorkerMetrics } from './metrics.ts';
-import { AllowList } from './tcp/allow-list.ts';
 
 /** Per client socket bookkeeping, kept on the socket itself so lookups cost nothing. */
 interface ConnState {
@@ -78,7 +78,7 @@ export class Circuit implements ActivitySource {
   closed = false;
 
   constructor(
-    readonly spec: RouteSpec,
+    readonly spec: CircuitSpec,
     /** The KV value this circuit was built from; an identical put is a no-op. */
     readonly raw: string,
     private readonly deps: CircuitDeps,

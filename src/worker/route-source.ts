@@ -14,13 +14,9 @@
  */
 import { importJWK, type JWK } from 'jose';
 import type { Logger } from 'pino';
+import type { CircuitReadiness } from '../contracts/circuit-spec.ts';
 import { AppProxyError } from '../contracts/errors.ts';
-import {
-  kvKeys,
-  type RouteReadiness,
-  type SetupTokenKeySet,
-  type WorkerRegistration,
-} from '../contracts/kv-layout.ts';
+import { kvKeys, type SetupTokenKeySet, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { SetupTokenVerifier } from '../core/setup-token.ts';
 import { LatestWinsPublisher, LeasedRegistration, PrefixSync } from '../stores/kv-sync.ts';
 import type { KvEntry, KvEvent, KvStore } from '../stores/types.ts';
@@ -44,7 +40,7 @@ export class RouteSource {
   /** Serializes table changes in revision order. */
   private chain: Promise<void> = Promise.resolve();
   /** The readiness this worker last decided per circuit (what the publisher is writing). */
-  private readonly marks = new Map<string, RouteReadiness>();
+  private readonly marks = new Map<string, CircuitReadiness>();
   private readonly publisher: LatestWinsPublisher;
   private keysSeq = 0;
 
@@ -166,7 +162,7 @@ export class RouteSource {
 
   // ------------------------------------------------------------------ readiness
 
-  private mark(id: string, r: RouteReadiness | null): void {
+  private mark(id: string, r: CircuitReadiness | null): void {
     if (r) this.marks.set(id, r);
     else this.marks.delete(id);
     this.publisher.set(kvKeys.ready(this.opts.authority, id), r ? JSON.stringify(r) : null);

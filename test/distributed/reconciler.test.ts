@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { kvKeys, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import { runCli } from '../cli/helpers.ts';
 import { ADMIN_TOKEN, Harness, until } from '../manager/harness.ts';
 
@@ -78,7 +79,7 @@ describe('reconciler and doctor', () => {
   test('a stale KV route is rewritten (route-stale)', async () => {
     const c = await openCircuit(h);
     const key = kvKeys.circuit(c.worker, c.id);
-    const spec = JSON.parse((await h.kv.get(key))!.value) as RouteSpec;
+    const spec = JSON.parse((await h.kv.get(key))!.value) as CircuitSpec;
     await h.kv.put(key, JSON.stringify({ ...spec, backends: [{ host: '10.0.0.1', port: 1 }] }));
     assert.deepEqual(
       (await violations(h)).map((x) => x.kind),
@@ -94,7 +95,7 @@ describe('reconciler and doctor', () => {
   });
 
   test('a stray KV route is deleted (route-orphan)', async () => {
-    const stray: RouteSpec = {
+    const stray: CircuitSpec = {
       id: 'stray-1',
       sessionId: 'nope',
       ownerId: 'admin',

@@ -2,14 +2,11 @@
  * A worker that speaks exactly the KV protocol of the real one, and nothing else: it registers
  * under a lease, snapshots then watches its circuits prefix (re-snapshotting when the watch dies),
  * answers each circuit at its readiness key (under the lease), and deletes that key when the
- * circuit's RouteSpec is deleted. It serves no traffic. It tests the manager's side of the protocol.
+ * circuit's CircuitSpec is deleted. It serves no traffic. It tests the manager's side of the protocol.
  */
-import {
-  kvKeys,
-  type RouteReadiness,
-  type RouteSpec,
-  type WorkerRegistration,
-} from '../../src/contracts/kv-layout.ts';
+
+import type { CircuitReadiness, CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys, type WorkerRegistration } from '../../src/contracts/kv-layout.ts';
 import type { KvEvent, KvLease, KvStore, KvWatcher } from '../../src/stores/types.ts';
 
 export type FakeWorkerBehavior =
@@ -26,7 +23,7 @@ export interface FakeWorkerEvent {
 }
 
 export class FakeWorker {
-  readonly routes = new Map<string, RouteSpec>();
+  readonly routes = new Map<string, CircuitSpec>();
   readonly events: FakeWorkerEvent[] = [];
   behavior: FakeWorkerBehavior = { kind: 'ready' };
   /** Delay before the readiness key is deleted after a close (simulates cutting connections). */
@@ -90,7 +87,7 @@ export class FakeWorker {
     const { entries, revision } = await this.kv.getPrefix(kvKeys.circuits(this.authority));
     const present = new Set<string>();
     for (const e of entries) {
-      const spec = JSON.parse(e.value) as RouteSpec;
+      const spec = JSON.parse(e.value) as CircuitSpec;
       present.add(spec.id);
       if (!this.routes.has(spec.id)) this.add(spec);
     }
@@ -107,17 +104,17 @@ export class FakeWorker {
   private onEvents(events: KvEvent[]): void {
     for (const e of events) {
       const id = e.key.slice(kvKeys.circuits(this.authority).length);
-      if (e.type === 'put') this.add(JSON.parse(e.value!) as RouteSpec);
+      if (e.type === 'put') this.add(JSON.parse(e.value!) as CircuitSpec);
       else this.remove(id);
     }
   }
 
-  private add(spec: RouteSpec): void {
+  private add(spec: CircuitSpec): void {
     this.routes.set(spec.id, spec);
     this.events.push({ at: Date.now(), type: 'route-added', circuitId: spec.id, sessionId: spec.sessionId });
     const b = this.behavior;
     if (b.kind === 'silent') return;
-    const answer: RouteReadiness =
+    const answer: CircuitReadiness =
       b.kind === 'ready'
         ? { state: 'ready', at: new Date().toISOString() }
         : { state: 'error', code: b.code, message: b.message, at: new Date().toISOString() };

@@ -16,7 +16,8 @@ import { Value } from 'typebox/value';
 import { managerPolicies, validateEmbeddedConfig, validateManagerConfig } from '../../src/config/load.ts';
 import { counterKeys } from '../../src/contracts/activity.ts';
 import type { TemplateInfo } from '../../src/contracts/agent.ts';
-import { kvKeys, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import { CircuitActivitySchema, SessionSchema } from '../../src/manager/schemas.ts';
 import {
   explainPolicies,
@@ -99,7 +100,7 @@ describe('idle settings', () => {
     try {
       const settings = async (circuitId: string) => {
         const c = (await h.api('GET', `/v1/circuits/${circuitId}`)).body;
-        const spec = JSON.parse((await h.kv.get(kvKeys.circuit('w1', circuitId)))!.value) as RouteSpec;
+        const spec = JSON.parse((await h.kv.get(kvKeys.circuit('w1', circuitId)))!.value) as CircuitSpec;
         assert.equal(
           spec.idleTimeoutMs,
           c.idle.connectionIdleTimeoutMs,

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RouteSpec, WorkerRegistration } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import type { WorkerRegistration } from '../../src/contracts/kv-layout.ts';
 import { checkInvariants, type InvariantSnapshot, type SnapshotCircuit } from '../../src/core/invariants.ts';
 
 const NOW = Date.parse('2025-01-01T00:10:00Z');
 
-function spec(id: string, o: Partial<RouteSpec> = {}): RouteSpec {
+function spec(id: string, o: Partial<CircuitSpec> = {}): CircuitSpec {
   return {
     id,
     sessionId: `s-${id}`,
@@ -20,7 +21,11 @@ function spec(id: string, o: Partial<RouteSpec> = {}): RouteSpec {
   };
 }
 
-function circuit(id: string, o: Partial<SnapshotCircuit> = {}, s: Partial<RouteSpec> = {}): SnapshotCircuit {
+function circuit(
+  id: string,
+  o: Partial<SnapshotCircuit> = {},
+  s: Partial<CircuitSpec> = {},
+): SnapshotCircuit {
   return {
     id,
     state: 'ACTIVE',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { kvKeys, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import { FakeAgent } from './fake-agent.ts';
 import { assertEnvelope, Harness, until } from './harness.ts';
 
@@ -19,7 +20,7 @@ async function routesInKv(h: Harness, sessionId: string): Promise<string[]> {
   const { entries } = await h.kv.getPrefix('/appproxy/v1/workers/');
   return entries
     .filter((e) => e.key.includes('/circuits/'))
-    .map((e) => JSON.parse(e.value) as RouteSpec)
+    .map((e) => JSON.parse(e.value) as CircuitSpec)
     .filter((s) => s.sessionId === sessionId)
     .map((s) => s.id);
 }

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { kvKeys, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import { PostgresDatabase } from '../../src/stores/postgres/sql.ts';
 import { useRealServer } from '../infra/real.ts';
 import { startPostgres } from '../infra/servers.ts';
@@ -44,7 +45,7 @@ if (pg) {
         const c = (await h.api('GET', `/v1/circuits/${id}`)).body;
         assert.deepEqual(c.access, { mode: 'allow-list', allowFrom: ['10.0.0.0/8', '2001:db8::/32'] });
         assert.deepEqual(c.idle, { connectionIdleTimeoutMs: 45_000, circuitIdleTimeoutMs: 600 });
-        const spec = JSON.parse((await h.kv.get(kvKeys.circuit('w1', id)))!.value) as RouteSpec;
+        const spec = JSON.parse((await h.kv.get(kvKeys.circuit('w1', id)))!.value) as CircuitSpec;
         assert.equal(spec.idleTimeoutMs, 45_000);
         assert.deepEqual(spec.tcp?.allowFrom, ['10.0.0.0/8', '2001:db8::/32']);
         const act = (await h.api('GET', `/v1/circuits/${id}/activity`)).body;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Value } from 'typebox/value';
-import { kvKeys, type RouteSpec, type SetupTokenKeySet } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys, type SetupTokenKeySet } from '../../src/contracts/kv-layout.ts';
 import { SetupTokenVerifier } from '../../src/core/setup-token.ts';
 import { CircuitActivitySchema, CircuitSchema, StartServiceResultSchema } from '../../src/manager/schemas.ts';
 import { assertEnvelope, Harness, until } from './harness.ts';
@@ -28,7 +29,7 @@ describe('start-service', () => {
 
       // The worker had the route (and said ready) before we got the URL.
       assert.ok(h.workers[0]!.routes.has(circuitId));
-      const spec = JSON.parse((await h.kv.get(kvKeys.circuit('w1', circuitId)))!.value) as RouteSpec;
+      const spec = JSON.parse((await h.kv.get(kvKeys.circuit('w1', circuitId)))!.value) as CircuitSpec;
       assert.deepEqual(
         { ...spec, backends: spec.backends.length },
         {

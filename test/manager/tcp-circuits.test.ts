@@ -1,14 +1,15 @@
 /**
  * The manager's side of TCP circuits: access modes at start-service, the access change in place
  * (start-service again, PATCH …/access), and tunnel tokens. Real embedded stores; fake workers
- * that follow the KV protocol (they record every RouteSpec they are given).
+ * that follow the KV protocol (they record every CircuitSpec they are given).
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Value } from 'typebox/value';
-import { kvKeys, type RouteSpec, type SetupTokenKeySet } from '../../src/contracts/kv-layout.ts';
+import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys, type SetupTokenKeySet } from '../../src/contracts/kv-layout.ts';
 import { SetupTokenVerifier } from '../../src/core/setup-token.ts';
 import { CircuitSchema, StartServiceResultSchema, TunnelTokenSchema } from '../../src/manager/schemas.ts';
 import { ADMIN_TOKEN, assertEnvelope, Harness, until } from './harness.ts';
@@ -16,10 +17,10 @@ import { ADMIN_TOKEN, assertEnvelope, Harness, until } from './harness.ts';
 const start = (h: Harness, sessionId: string, body: Record<string, unknown>, token?: string) =>
   h.api('POST', `/v1/sessions/${sessionId}/start-service`, body, token);
 
-async function routeOf(h: Harness, circuitId: string, worker = 'w1'): Promise<RouteSpec> {
+async function routeOf(h: Harness, circuitId: string, worker = 'w1'): Promise<CircuitSpec> {
   const e = await h.kv.get(kvKeys.circuit(worker, circuitId));
   assert.ok(e, `no route for ${circuitId}`);
-  return JSON.parse(e.value) as RouteSpec;
+  return JSON.parse(e.value) as CircuitSpec;
 }
 
 async function verifier(h: Harness): Promise<SetupTokenVerifier> {

@@ -2,7 +2,7 @@
  * Test harness for the worker: the real embedded stores, a real setup-token issuer whose public
  * keys are published to KV, a real upstream app (page, header echo, WebSocket echo, SSE, upload,
  * download, slow headers) and a worker, all on 127.0.0.1. `addRoute` plays the manager: it puts a
- * RouteSpec and waits for the worker's readiness mark.
+ * CircuitSpec and waits for the worker's readiness mark.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
@@ -12,7 +12,8 @@ import { importJWK, type JWK, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import { kvKeys, type RouteReadiness, type RouteSpec } from '../../src/contracts/kv-layout.ts';
+import type { CircuitReadiness, CircuitSpec } from '../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../src/contracts/kv-layout.ts';
 import type { TcpAccessMode } from '../../src/contracts/records.ts';
 import { SETUP_TOKEN_ISSUER, SetupTokenIssuer } from '../../src/core/setup-token.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
@@ -161,7 +162,7 @@ export async function startUpstream(): Promise<Upstream> {
 }
 
 export interface Route {
-  spec: RouteSpec;
+  spec: CircuitSpec;
   /** Where to connect. */
   port: number;
   /** The Host header browsers would send. */
@@ -239,13 +240,13 @@ export class Harness {
     });
   }
 
-  async readiness(id: string): Promise<RouteReadiness | undefined> {
+  async readiness(id: string): Promise<CircuitReadiness | undefined> {
     const e = await this.kv.get(kvKeys.ready(this.authority, id));
-    return e ? (JSON.parse(e.value) as RouteReadiness) : undefined;
+    return e ? (JSON.parse(e.value) as CircuitReadiness) : undefined;
   }
 
   /** Builds a spec (port or subdomain chosen like the manager would) without publishing it. */
-  makeSpec(o: Partial<RouteSpec> = {}): RouteSpec {
+  makeSpec(o: Partial<CircuitSpec> = {}): CircuitSpec {
     const id = o.id ?? randomUUID();
     return {
       id,
@@ -262,7 +263,7 @@ export class Harness {
   }
 
   /** Puts the route and waits for its readiness mark (`expect` = the state wanted). */
-  async putRoute(spec: RouteSpec, expect: 'ready' | 'error' = 'ready'): Promise<RouteReadiness> {
+  async putRoute(spec: CircuitSpec, expect: 'ready' | 'error' = 'ready'): Promise<CircuitReadiness> {
     const before = await this.readiness(spec.id);
     await this.kv.put(kvKeys.circuit(this.authority, spec.id), JSON.stringify(spec));
     return waitFor(async () => {
@@ -272,7 +273,7 @@ export class Harness {
   }
 
   /** Adds a served route (retrying the next port when one happens to be taken on this machine). */
-  async addRoute(o: Partial<RouteSpec> = {}): Promise<Route> {
+  async addRoute(o: Partial<CircuitSpec> = {}): Promise<Route> {
     for (let attempt = 0; ; attempt++) {
       const spec = this.makeSpec(o);
       await this.kv.put(kvKeys.circuit(this.authority, spec.id), JSON.stringify(spec));
@@ -285,7 +286,7 @@ export class Harness {
     }
   }
 
-  routeOf(spec: RouteSpec): Route {
+  routeOf(spec: CircuitSpec): Route {
     if (this.opts.mode === 'port') {
       return {
         spec,

@@ -12,14 +12,14 @@ import { readdirSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { counterKeys } from '../../src/contracts/activity.ts';
-import type { AppProxyError } from '../../src/contracts/errors.ts';
 import {
   DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
   DEFAULT_TCP_MAX_CONNECTIONS,
-} from '../../src/contracts/kv-layout.ts';
+} from '../../src/contracts/circuit-spec.ts';
+import type { AppProxyError } from '../../src/contracts/errors.ts';
 import type { CloseReason } from '../../src/contracts/records.ts';
+import { parseCircuitSpec } from '../../src/core/circuit-spec.ts';
 import type { AccessRecord } from '../../src/worker/access-log.ts';
-import { parseRouteSpec } from '../../src/worker/routing-table.ts';
 import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../src/worker/tcp/relay.ts';
 import {
   addTcpRoute,
@@ -137,7 +137,7 @@ describe('route specs', () => {
   };
 
   test('tcp defaults: tunnel access, default limit and idle timeout', () => {
-    const s = parseRouteSpec('c1', spec(), port);
+    const s = parseCircuitSpec('c1', spec(), port);
     assert.deepEqual(s.tcp, { access: 'tunnel', allowFrom: [], maxConnections: DEFAULT_TCP_MAX_CONNECTIONS });
     assert.equal(s.idleTimeoutMs, DEFAULT_CONNECTION_IDLE_TIMEOUT_MS);
   });
@@ -148,7 +148,7 @@ describe('route specs', () => {
       allowFrom: ['10.0.0.0/8', '192.168.1.7', '::1', 'fd00::/8', '::ffff:10.1.0.0/112'],
       maxConnections: 3,
     };
-    assert.deepEqual(parseRouteSpec('c1', spec({ tcp, idleTimeoutMs: 500 }), port).tcp, tcp);
+    assert.deepEqual(parseCircuitSpec('c1', spec({ tcp, idleTimeoutMs: 500 }), port).tcp, tcp);
   });
 
   test('bad tcp fields are AP_ERR_ROUTE_INVALID', () => {
@@ -162,14 +162,14 @@ describe('route specs', () => {
       { access: 'public', maxConnections: 1.5 },
     ]) {
       assert.equal(
-        code(() => parseRouteSpec('c1', spec({ tcp }), port)),
+        code(() => parseCircuitSpec('c1', spec({ tcp }), port)),
         'AP_ERR_ROUTE_INVALID',
         JSON.stringify(tcp),
       );
     }
     for (const idleTimeoutMs of [0, -1, 1.5, '500', 2 ** 31]) {
       assert.equal(
-        code(() => parseRouteSpec('c1', spec({ idleTimeoutMs }), port)),
+        code(() => parseCircuitSpec('c1', spec({ idleTimeoutMs }), port)),
         'AP_ERR_ROUTE_INVALID',
       );
     }
@@ -177,13 +177,13 @@ describe('route specs', () => {
 
   test('tcp needs a port-mode worker that serves tcp', () => {
     assert.equal(
-      code(() => parseRouteSpec('c1', spec(), { ...port, protocols: ['http'] })),
+      code(() => parseCircuitSpec('c1', spec(), { ...port, protocols: ['http'] })),
       'AP_ERR_PROTOCOL_UNSUPPORTED',
     );
     const wildcard = { frontendMode: 'wildcard' as const, protocols: ['http', 'tcp'] as ('http' | 'tcp')[] };
     assert.equal(
       code(() =>
-        parseRouteSpec('c1', spec({ frontendMode: 'wildcard', port: null, subdomain: 'abcdef' }), wildcard),
+        parseCircuitSpec('c1', spec({ frontendMode: 'wildcard', port: null, subdomain: 'abcdef' }), wildcard),
       ),
       'AP_ERR_PROTOCOL_UNSUPPORTED',
     );

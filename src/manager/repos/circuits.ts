@@ -1,5 +1,5 @@
 /** SQL access for circuits. Only the circuits, lifecycle and idle services call it. */
-import { DEFAULT_TCP_MAX_CONNECTIONS, type RouteSpec } from '../../contracts/kv-layout.ts';
+import { type CircuitSpec, DEFAULT_TCP_MAX_CONNECTIONS } from '../../contracts/circuit-spec.ts';
 import type {
   Circuit,
   CircuitState,
@@ -98,8 +98,8 @@ export function toCircuit(r: CircuitRow): Circuit {
 }
 
 /** What the circuit's worker must serve: the value of `kvKeys.circuit(worker, id)`. */
-export function routeSpecOf(row: CircuitRow): RouteSpec {
-  const spec: RouteSpec = {
+export function circuitSpecOf(row: CircuitRow): CircuitSpec {
+  const spec: CircuitSpec = {
     id: row.id,
     sessionId: row.session_id,
     ownerId: row.owner_id,

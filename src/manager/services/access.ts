@@ -5,10 +5,10 @@
  * to permit it, and an allow-list that covers every address (`0.0.0.0/0`, `::/0`) is public in all
  * but name, so it needs the same permission. Pure functions; no I/O.
  */
-import { isIP } from 'node:net';
+import { DEFAULT_TCP_MAX_CONNECTIONS } from '../../contracts/circuit-spec.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { DEFAULT_TCP_MAX_CONNECTIONS } from '../../contracts/kv-layout.ts';
 import type { TcpAccessMode } from '../../contracts/records.ts';
+import { AllowList } from '../../core/allow-list.ts';
 
 /** The configuration's TCP settings (`tcp.*`). */
 export interface TcpPolicy {
@@ -84,20 +84,19 @@ export function sameAccess(a: TcpAccess, b: TcpAccess): boolean {
   return b.allowFrom.every((x) => set.has(x));
 }
 
-/** Trimmed, de-duplicated, each an IPv4/IPv6 address or CIDR; throws through `invalid` otherwise. */
+/**
+ * Trimmed, de-duplicated, each accepted by the workers' own allow-list parser (so a list the API
+ * accepts is one every worker can serve); throws through `invalid` otherwise.
+ */
 function normaliseAllowFrom(list: string[], invalid: (m: string) => AppProxyError): string[] {
   const out: string[] = [];
   for (const raw of list) {
     const entry = raw.trim();
-    const [addr, prefix, extra] = entry.split('/');
-    const family = isIP(addr ?? '');
-    let ok = family !== 0 && extra === undefined;
-    if (ok && prefix !== undefined) {
-      const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : -1;
-      ok = bits >= 0 && bits <= (family === 4 ? 32 : 128);
-    }
-    if (!ok)
+    try {
+      AllowList.parse([entry]);
+    } catch {
       throw invalid(`"${raw}" is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, 2001:db8::/32).`);
+    }
     if (!out.includes(entry)) out.push(entry);
   }
   return out;

@@ -5,7 +5,7 @@
  *
  * start-service = reuse a live circuit of the same session and service, or allocate a slot
  * (`core/allocation.ts`; SQL unique indexes arbitrate races), INSERT the circuit PENDING, put its
- * RouteSpec in KV, and wait for the worker's readiness key. Only then (ACTIVE) is a setup token
+ * CircuitSpec in KV, and wait for the worker's readiness key. Only then (ACTIVE) is a setup token
  * minted (http), so the worker has the route before the browser gets the setup URL.
  *
  * TCP circuits are port mode only (a wildcard frontend routes by the HTTP Host header) and carry an
@@ -18,8 +18,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { counterKeys } from '../../contracts/activity.ts';
+import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { kvKeys, type RouteReadiness, type WorkerRegistration } from '../../contracts/kv-layout.ts';
+import { kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type {
   Circuit,
   CircuitActivity,
@@ -45,8 +46,8 @@ import {
   appUrlOf,
   type CircuitRepo,
   type CircuitRow,
+  circuitSpecOf,
   idleOf,
-  routeSpecOf,
   toCircuit,
   tunnelUrlOf,
 } from '../repos/circuits.ts';
@@ -380,7 +381,7 @@ export class CircuitService {
     if (!updated) throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
     const key = kvKeys.circuit(updated.worker, updated.id);
     const fresh = (await repo.get(updated.id)) ?? updated;
-    const value = JSON.stringify(routeSpecOf(fresh));
+    const value = JSON.stringify(circuitSpecOf(fresh));
     await kv.put(key, value);
     const now = await repo.get(updated.id);
     if (!now || !LIVE_STATES.has(now.state)) {
@@ -520,7 +521,7 @@ export class CircuitService {
 
   private async publishAndAwait(row: CircuitRow): Promise<CircuitRow> {
     const { kv, repo, lifecycle } = this.d;
-    const spec = routeSpecOf(row);
+    const spec = circuitSpecOf(row);
     try {
       await kv.put(kvKeys.circuit(row.worker, row.id), JSON.stringify(spec));
     } catch (err) {
@@ -609,7 +610,7 @@ function resolveMode(
 function parseReadiness(value: string | null): Readiness | undefined {
   if (value === null) return undefined;
   try {
-    const r = JSON.parse(value) as RouteReadiness;
+    const r = JSON.parse(value) as CircuitReadiness;
     if (r.state === 'ready') return { kind: 'ready' };
     if (r.state === 'error') return { kind: 'error', code: String(r.code), message: String(r.message) };
   } catch {

@@ -7,7 +7,7 @@ import { KV_PREFIX, kvKeys, type WorkerRegistration } from '../../contracts/kv-l
 import type { DoctorReport } from '../../contracts/records.ts';
 import { checkInvariants, type InvariantSnapshot } from '../../core/invariants.ts';
 import type { KvStore } from '../../stores/types.ts';
-import { type CircuitRepo, routeSpecOf } from '../repos/circuits.ts';
+import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
 import type { WorkerRepo } from '../repos/workers.ts';
 
 export interface DoctorDeps {
@@ -58,7 +58,7 @@ export class Doctor {
         state: r.state,
         worker: r.worker,
         sessionState: r.session_state,
-        spec: routeSpecOf(r),
+        spec: circuitSpecOf(r),
         createdAt: r.created_at.getTime(),
         updatedAt: r.updated_at.getTime(),
       })),

@@ -16,7 +16,8 @@
  * UPDATE, so a deposed leader that runs one last tick cannot move a circuit backwards.
  */
 import type { Logger } from 'pino';
-import { kvKeys, type RouteReadiness } from '../../contracts/kv-layout.ts';
+import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
+import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { CircuitRepo } from '../repos/circuits.ts';
@@ -132,9 +133,9 @@ export class WorkerHealth {
       for (const id of ids) {
         const raw = marks.get(id);
         if (raw === undefined) continue;
-        let mark: RouteReadiness | undefined;
+        let mark: CircuitReadiness | undefined;
         try {
-          mark = JSON.parse(raw) as RouteReadiness;
+          mark = JSON.parse(raw) as CircuitReadiness;
         } catch {
           continue;
         }

@@ -14,8 +14,8 @@
  * administrator's own and are not bounded by them. Pure functions; no I/O.
  */
 import type { TemplateIdleDefaults } from '../../contracts/agent.ts';
+import { DEFAULT_CONNECTION_IDLE_TIMEOUT_MS } from '../../contracts/circuit-spec.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { DEFAULT_CONNECTION_IDLE_TIMEOUT_MS } from '../../contracts/kv-layout.ts';
 import type { IdlePolicyExplanation } from '../../contracts/records.ts';
 
 export type IdleSource = IdlePolicyExplanation['source'];

@@ -1,7 +1,7 @@
 /**
  * Lifecycle sync (design §5.2): the one place that closes circuits and terminates sessions.
  *
- * Closing a circuit: SQL CLOSING (guarded UPDATE) → delete its RouteSpec from KV → wait until the
+ * Closing a circuit: SQL CLOSING (guarded UPDATE) → delete its CircuitSpec from KV → wait until the
  * worker deletes its readiness key, which it does once the route is gone and the circuit's live
  * connections are cut (bounded by `circuitCloseTimeoutMs`; not waited for when the worker is not
  * registered, since nobody would answer) → SQL CLOSED, which releases the slot.
@@ -16,7 +16,8 @@
  */
 import type { Logger } from 'pino';
 import type { AgentDriver } from '../../contracts/agent.ts';
-import { kvKeys, type RouteReadiness } from '../../contracts/kv-layout.ts';
+import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
+import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { SessionState } from '../../contracts/records.ts';
 import { SESSION_LIVE } from '../../core/session-state.ts';
 import type { KvStore } from '../../stores/types.ts';
@@ -259,7 +260,7 @@ export class Lifecycle {
 
 function isErrorReadiness(value: string): boolean {
   try {
-    return (JSON.parse(value) as RouteReadiness).state === 'error';
+    return (JSON.parse(value) as CircuitReadiness).state === 'error';
   } catch {
     return false;
   }

@@ -21,16 +21,11 @@
  * Each repair is logged and counted in `appproxy_manager_reconcile_repairs_total{kind}`.
  */
 import type { Logger } from 'pino';
-import {
-  DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
-  KV_PREFIX,
-  kvKeys,
-  type RouteSpec,
-} from '../../contracts/kv-layout.ts';
-import { parseRouteSpec, sameRouteSpec } from '../../core/invariants.ts';
+import { KV_PREFIX, kvKeys } from '../../contracts/kv-layout.ts';
+import { readCircuitSpec, sameCircuitSpec } from '../../core/circuit-spec.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
-import { type CircuitRepo, routeSpecOf } from '../repos/circuits.ts';
+import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { EXTERNAL_AGENT } from './sessions.ts';
@@ -170,10 +165,10 @@ export class Reconciler {
       }
       closingKeys.delete(key);
       liveKeys.add(key);
-      const want = routeSpecOf(row);
+      const want = circuitSpecOf(row);
       const have = routes.get(key);
-      const spec = have ? parseRouteSpec(have.value) : null;
-      if (have && spec && sameRouteSpec(want, spec) && sameAccessAndIdle(want, spec)) continue;
+      const spec = have ? readCircuitSpec(have.value) : null;
+      if (have && spec && sameCircuitSpec(want, spec)) continue;
       if (!(await this.stillLive(row.id))) continue;
       const value = JSON.stringify(want);
       await kv.put(key, value);
@@ -217,25 +212,4 @@ export class Reconciler {
     const row = await this.d.circuits.get(id);
     return row !== undefined && LIVE.has(row.state);
   }
-}
-
-/**
- * The TCP access and connection idle timeout of two routes agree (`sameRouteSpec` of
- * core/invariants.ts predates them). Absent values mean the worker defaults, so routes written
- * before these fields existed are not rewritten for nothing.
- */
-function sameAccessAndIdle(a: RouteSpec, b: RouteSpec): boolean {
-  if (
-    (a.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS) !==
-    (b.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS)
-  )
-    return false;
-  if (!a.tcp || !b.tcp) return !a.tcp && !b.tcp;
-  return (
-    a.tcp.access === b.tcp.access &&
-    a.tcp.maxConnections === b.tcp.maxConnections &&
-    Array.isArray(b.tcp.allowFrom) &&
-    a.tcp.allowFrom.length === b.tcp.allowFrom.length &&
-    a.tcp.allowFrom.every((x, i) => x === b.tcp!.allowFrom[i])
-  );
 }

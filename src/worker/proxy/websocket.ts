@@ -25,8 +25,8 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { DEFAULT_CONNECTION_IDLE_TIMEOUT_MS } from '../../contracts/circuit-spec.ts';
 import { ERRORS } from '../../contracts/errors.ts';
-import { DEFAULT_CONNECTION_IDLE_TIMEOUT_MS } from '../../contracts/kv-layout.ts';
 import type { CloseReason } from '../../contracts/records.ts';
 import type { Circuit, TrackedSocket } from '../circuit.ts';
 import { writeSocketError } from '../errors-page.ts';

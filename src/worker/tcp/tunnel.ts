@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { AppProxyError, ERRORS, type ErrorCode } from '../../contracts/errors.ts';
 import type { CloseReason } from '../../contracts/records.ts';
+import { formatClient } from '../../core/allow-list.ts';
 import type { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import type { AccessLog } from '../access-log.ts';
@@ -31,7 +32,6 @@ import { markTokenUsed } from '../auth/single-use.ts';
 import type { Circuit, LongLivedConnection, TrackedSocket } from '../circuit.ts';
 import { writeSocketError } from '../errors-page.ts';
 import type { WorkerMetrics } from '../metrics.ts';
-import { formatClient } from './allow-list.ts';
 import { CONNECT_TIMEOUT_MS, connectBackend, KEEPALIVE_MS } from './relay.ts';
 
 export const TUNNEL_PATH = '/_appproxy/tunnel';

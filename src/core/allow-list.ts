@@ -1,5 +1,5 @@
 /**
- * Client-address allow-lists of TCP circuits (`RouteSpec.tcp.allowFrom`): IPv4 and IPv6
+ * Client-address allow-lists of TCP circuits (`CircuitSpec.tcp.allowFrom`): IPv4 and IPv6
  * addresses and CIDRs, matched with node's `net.BlockList`. IPv4-mapped IPv6 addresses
  * (`::ffff:10.1.2.3`, what a dual-stack listener reports for IPv4 clients) are treated as the
  * IPv4 address they carry, both in rules and in client addresses, so one rule covers both forms.

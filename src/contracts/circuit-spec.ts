@@ -1,0 +1,40 @@
+/**
+ * A circuit's desired state as workers read it: the value of `kvKeys.circuit(authority, id)`,
+ * written only by the manager's circuit projection (a projection of the circuit's SQL row), and the
+ * readiness mark a worker answers with (`kvKeys.ready(authority, id)`). Parsing and comparing specs
+ * is `core/circuit-spec.ts`.
+ */
+import type { FrontendMode, Protocol, TcpAccessMode } from './records.ts';
+
+/** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
+export interface CircuitSpec {
+  id: string;
+  sessionId: string;
+  ownerId: string;
+  service: string;
+  protocol: Protocol;
+  frontendMode: FrontendMode;
+  port: number | null;
+  subdomain: string | null;
+  backends: { host: string; port: number }[];
+  /**
+   * TCP circuits only: how the port is reached and how many connections it carries at once.
+   * Absent on http routes (and on routes written before TCP circuits existed).
+   */
+  tcp?: { access: TcpAccessMode; allowFrom: string[]; maxConnections: number };
+  /**
+   * Per-connection idle timeout (ms) for TCP, tunnel and WebSocket connections: closed after this
+   * long without a byte in either direction. Absent = the worker default (30 min).
+   */
+  idleTimeoutMs?: number;
+}
+
+/** Default per-connection idle timeout when a route does not say. */
+export const DEFAULT_CONNECTION_IDLE_TIMEOUT_MS = 30 * 60_000;
+/** Default connection limit of a TCP circuit. */
+export const DEFAULT_TCP_MAX_CONNECTIONS = 256;
+
+/** Value of `kvKeys.ready(authority, id)`. */
+export type CircuitReadiness =
+  | { state: 'ready'; at: string }
+  | { state: 'error'; code: string; message: string; at: string };
