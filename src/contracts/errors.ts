@@ -100,3 +100,13 @@ export function errorEnvelope(err: AppProxyError, requestId: string): ErrorEnvel
   if (err.detail !== undefined) env.detail = err.detail;
   return env;
 }
+
+/** Thrown (or wrapped) by adapters when a unique constraint rejects a write. */
+export class UniqueViolation extends Error {
+  readonly constraint: string | undefined;
+  constructor(constraint: string | undefined, options?: { cause?: unknown }) {
+    super(`unique constraint violated${constraint ? `: ${constraint}` : ''}`, options);
+    this.name = 'UniqueViolation';
+    this.constraint = constraint;
+  }
+}

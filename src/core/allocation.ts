@@ -9,10 +9,9 @@
  * calls in one manager do not all race for the same lowest port; only other replicas can collide.
  */
 import { randomBytes } from 'node:crypto';
-import { AppProxyError } from '../contracts/errors.ts';
+import { AppProxyError, UniqueViolation } from '../contracts/errors.ts';
 import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { FrontendMode, Protocol } from '../contracts/records.ts';
-import { UniqueViolation } from '../stores/types.ts';
 
 /** A live worker as the allocator sees it: its registration and what it holds right now. */
 export interface WorkerSlots {

@@ -5,9 +5,8 @@
  * allocator's race signal) and SQL errors that are our bugs (syntax, constraint, type: SQLSTATE
  * classes other than connection/resources/operator/system), which stay 500s.
  */
-import { AppProxyError } from '../contracts/errors.ts';
+import { AppProxyError, UniqueViolation } from '../contracts/errors.ts';
 import type { CounterStore, KvStore, SqlDatabase, SqlExecutor, Stores } from '../stores/types.ts';
-import { UniqueViolation } from '../stores/types.ts';
 
 type Role = 'sql' | 'kv' | 'counters';
 

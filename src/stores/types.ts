@@ -23,15 +23,8 @@ export interface SqlDatabase extends SqlExecutor {
   close(): Promise<void>;
 }
 
-/** Thrown (or wrapped) by adapters when a unique constraint rejects a write. */
-export class UniqueViolation extends Error {
-  readonly constraint: string | undefined;
-  constructor(constraint: string | undefined, options?: { cause?: unknown }) {
-    super(`unique constraint violated${constraint ? `: ${constraint}` : ''}`, options);
-    this.name = 'UniqueViolation';
-    this.constraint = constraint;
-  }
-}
+/** Thrown (or wrapped) by adapters when a unique constraint rejects a write (defined with the other errors). */
+export { UniqueViolation } from '../contracts/errors.ts';
 
 // ---------------------------------------------------------------- KV role (etcd semantics)
 

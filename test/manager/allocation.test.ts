@@ -22,7 +22,7 @@ import {
   circuitSourcesOf,
   SESSION_TRANSITIONS,
   sessionSourcesOf,
-} from '../../src/core/session-state.ts';
+} from '../../src/core/state-machines.ts';
 import { UniqueViolation } from '../../src/stores/types.ts';
 
 function reg(authority: string, over: Partial<WorkerRegistration> = {}): WorkerRegistration {

@@ -8,7 +8,7 @@ import type {
   SessionState,
   TcpAccessMode,
 } from '../../contracts/records.ts';
-import { circuitSourcesOf } from '../../core/session-state.ts';
+import { circuitSourcesOf } from '../../core/state-machines.ts';
 import type { SqlDatabase } from '../../stores/types.ts';
 import type { TcpAccess } from '../services/access.ts';
 import type { CircuitIdleSettings, IdleSource } from '../services/idle-settings.ts';

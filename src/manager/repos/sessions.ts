@@ -1,6 +1,6 @@
 /** SQL access for sessions and their services. Only the session, circuit and lifecycle services call it. */
 import type { Protocol, ServiceInfo, Session, SessionState } from '../../contracts/records.ts';
-import { sessionSourcesOf } from '../../core/session-state.ts';
+import { sessionSourcesOf } from '../../core/state-machines.ts';
 import type { SqlDatabase, SqlExecutor } from '../../stores/types.ts';
 import type { IdleSource, SessionIdleSettings } from '../services/idle-settings.ts';
 

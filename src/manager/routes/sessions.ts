@@ -1,5 +1,5 @@
 /** /v1/sessions: thin handlers (parse → service → reply). */
-import { isSessionFinal } from '../../core/session-state.ts';
+import { isSessionFinal } from '../../core/state-machines.ts';
 import { type App, type AppDeps, principal } from '../app.ts';
 import {
   CreateSessionBody,

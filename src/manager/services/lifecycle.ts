@@ -19,7 +19,7 @@ import type { AgentDriver } from '../../contracts/agent.ts';
 import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
 import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { SessionState } from '../../contracts/records.ts';
-import { SESSION_LIVE } from '../../core/session-state.ts';
+import { SESSION_LIVE } from '../../core/state-machines.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
 import type { EventLog } from '../repos/events.ts';

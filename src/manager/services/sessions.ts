@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { AgentDriver, AgentReport } from '../../contracts/agent.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { Protocol, Session, SessionState } from '../../contracts/records.ts';
-import { isSessionFinal } from '../../core/session-state.ts';
+import { isSessionFinal } from '../../core/state-machines.ts';
 import type { EventLog } from '../repos/events.ts';
 import { type SessionRepo, sessionIdleOf, toSession } from '../repos/sessions.ts';
 import type { Principal } from './auth.ts';
