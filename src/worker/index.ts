@@ -10,10 +10,10 @@ import { AppProxyError } from '../contracts/errors.ts';
 import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
-import { buildDataPlane, type DataPlaneConfig } from './data-plane.ts';
-import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess.ts';
-import { RouteSource } from './route-source.ts';
-import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tcp/tunnel.ts';
+import { RouteSource } from './control/source.ts';
+import { buildDataPlane, type DataPlaneConfig } from './multiprocess/data-plane.ts';
+import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess/multiprocess.ts';
+import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './transport/tunnel.ts';
 
 export interface WorkerOptions {
   /** Stable name, e.g. 'port-1'. */

@@ -18,8 +18,8 @@ import type { TcpAccessMode } from '../../src/contracts/records.ts';
 import { SETUP_TOKEN_ISSUER, SetupTokenIssuer } from '../../src/core/setup-token.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
-import type { AccessRecord } from '../../src/worker/access-log.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../src/worker/index.ts';
+import type { AccessRecord } from '../../src/worker/observe/access-log.ts';
 
 export const OWNER = 'user-1';
 export const WILDCARD_DOMAIN = 'apps.localhost';

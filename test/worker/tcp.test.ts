@@ -19,8 +19,8 @@ import {
 import type { AppProxyError } from '../../src/contracts/errors.ts';
 import type { CloseReason } from '../../src/contracts/records.ts';
 import { parseCircuitSpec } from '../../src/core/circuit-spec.ts';
-import type { AccessRecord } from '../../src/worker/access-log.ts';
-import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../src/worker/tcp/relay.ts';
+import type { AccessRecord } from '../../src/worker/observe/access-log.ts';
+import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../src/worker/transport/tcp-relay.ts';
 import {
   addTcpRoute,
   captureAccessLog,

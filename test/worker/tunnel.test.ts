@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { counterKeys } from '../../src/contracts/activity.ts';
 import type { CloseReason } from '../../src/contracts/records.ts';
-import type { AccessRecord } from '../../src/worker/access-log.ts';
+import type { AccessRecord } from '../../src/worker/observe/access-log.ts';
 import {
   addTcpRoute,
   captureAccessLog,

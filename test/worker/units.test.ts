@@ -1,10 +1,15 @@
 /** Pure pieces of the worker: redirect targets, cookies, host parsing, Accept, trusted proxies, route replace. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AppCookies, readCookie, stripAppCookies, verifyRequest } from '../../src/worker/auth/app-cookie.ts';
-import { safeNext } from '../../src/worker/auth/setup.ts';
-import { prefersJson } from '../../src/worker/errors-page.ts';
+import {
+  AppCookies,
+  readCookie,
+  stripAppCookies,
+  verifyRequest,
+} from '../../src/worker/access/app-cookie.ts';
+import { safeNext } from '../../src/worker/access/setup.ts';
 import { subdomainOf } from '../../src/worker/frontend/wildcard.ts';
+import { prefersJson } from '../../src/worker/observe/error-pages.ts';
 import { Harness, startUpstream, type Upstream } from './harness.ts';
 
 test('safeNext accepts same-origin paths only, after decoding too', () => {

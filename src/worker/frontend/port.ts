@@ -12,10 +12,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AppProxyError } from '../../contracts/errors.ts';
-import type { Circuit, TrackedSocket } from '../circuit.ts';
-import type { RequestHandler } from '../request-handler.ts';
-import type { Frontend } from '../routing-table.ts';
-import { KEEPALIVE_MS } from '../tcp/relay.ts';
+import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
+import type { Frontend } from '../routing/routing-table.ts';
+import { KEEPALIVE_MS } from '../transport/tcp-relay.ts';
+import type { RequestHandler } from './dispatch.ts';
 import { createFrontendServer, listen, shutDown } from './server.ts';
 
 type ListenerKind = 'http' | 'tcp';

@@ -6,9 +6,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
-import type { Circuit } from '../circuit.ts';
-import type { RequestHandler } from '../request-handler.ts';
-import type { Frontend } from '../routing-table.ts';
+import type { Circuit } from '../routing/circuit.ts';
+import type { Frontend } from '../routing/routing-table.ts';
+import type { RequestHandler } from './dispatch.ts';
 import { createFrontendServer, listen, shutDown } from './server.ts';
 
 const CLOSED_MEMORY = 1024;

@@ -10,7 +10,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
-import { stripAppCookies } from '../auth/app-cookie.ts';
+import { stripAppCookies } from '../access/app-cookie.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',

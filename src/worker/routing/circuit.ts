@@ -6,12 +6,12 @@
  */
 import type { Socket } from 'node:net';
 import { Pool } from 'undici';
-import type { CircuitSpec } from '../contracts/circuit-spec.ts';
-import type { CloseReason, TcpAccessMode } from '../contracts/records.ts';
-import { AllowList } from '../core/allow-list.ts';
-import type { ConnectionKind } from './access-log.ts';
-import { ActivityCell, type ActivitySource } from './activity.ts';
-import type { WorkerMetrics } from './metrics.ts';
+import type { CircuitSpec } from '../../contracts/circuit-spec.ts';
+import type { CloseReason, TcpAccessMode } from '../../contracts/records.ts';
+import { AllowList } from '../../core/allow-list.ts';
+import type { ConnectionKind } from '../observe/access-log.ts';
+import { ActivityCell, type ActivitySource } from '../observe/activity.ts';
+import type { WorkerMetrics } from '../observe/metrics.ts';
 
 /** Per client socket bookkeeping, kept on the socket itself so lookups cost nothing. */
 interface ConnState {

@@ -6,18 +6,18 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Protocol } from '../contracts/records.ts';
-import { SetupTokenVerifier } from '../core/setup-token.ts';
-import type { CounterStore } from '../stores/types.ts';
-import { AccessLog } from './access-log.ts';
-import { ActivityFlusher } from './activity.ts';
-import { AppCookies } from './auth/app-cookie.ts';
-import { PortFrontend } from './frontend/port.ts';
-import { WildcardFrontend } from './frontend/wildcard.ts';
-import { WorkerMetrics } from './metrics.ts';
-import { ForwardingPolicy } from './proxy/headers.ts';
-import { RequestHandler, type WorkerContext } from './request-handler.ts';
-import { type Frontend, RoutingTable, type RoutingTableOptions } from './routing-table.ts';
+import type { Protocol } from '../../contracts/records.ts';
+import { SetupTokenVerifier } from '../../core/setup-token.ts';
+import type { CounterStore } from '../../stores/types.ts';
+import { AppCookies } from '../access/app-cookie.ts';
+import { RequestHandler, type WorkerContext } from '../frontend/dispatch.ts';
+import { PortFrontend } from '../frontend/port.ts';
+import { WildcardFrontend } from '../frontend/wildcard.ts';
+import { AccessLog } from '../observe/access-log.ts';
+import { ActivityFlusher } from '../observe/activity.ts';
+import { WorkerMetrics } from '../observe/metrics.ts';
+import { type Frontend, RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
+import { ForwardingPolicy } from '../transport/headers.ts';
 
 /** The serializable part of `WorkerOptions` a data plane needs (sent to children as is). */
 export interface DataPlaneConfig {

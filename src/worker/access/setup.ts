@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
 import type { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
-import type { Circuit } from '../circuit.ts';
-import { sendError } from '../errors-page.ts';
+import { sendError } from '../observe/error-pages.ts';
+import type { Circuit } from '../routing/circuit.ts';
 import { type AppCookies, appCookieNames } from './app-cookie.ts';
 import { markTokenUsed } from './single-use.ts';
 

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import type { CloseReason, TcpAccessMode } from '../contracts/records.ts';
+import type { CloseReason, TcpAccessMode } from '../../contracts/records.ts';
 
 export type ConnectionKind = 'tcp' | 'tunnel' | 'websocket';
 

@@ -6,8 +6,8 @@
  * stay in memory and go out with the next successful flush.
  */
 import type { Logger } from 'pino';
-import { ACTIVITY_TTL_MS, counterKeys } from '../contracts/activity.ts';
-import type { CounterOp, CounterStore } from '../stores/types.ts';
+import { ACTIVITY_TTL_MS, counterKeys } from '../../contracts/activity.ts';
+import type { CounterOp, CounterStore } from '../../stores/types.ts';
 
 export class ActivityCell {
   bytesIn = 0;

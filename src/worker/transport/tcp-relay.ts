@@ -14,8 +14,8 @@
 import { connect, type OnReadOpts, Socket } from 'node:net';
 import type { CloseReason } from '../../contracts/records.ts';
 import { formatClient } from '../../core/allow-list.ts';
-import type { AccessLog } from '../access-log.ts';
-import type { Circuit, LongLivedConnection, TrackedSocket } from '../circuit.ts';
+import type { AccessLog } from '../observe/access-log.ts';
+import type { Circuit, LongLivedConnection, TrackedSocket } from '../routing/circuit.ts';
 
 /** TCP keepalive probes start after this long without traffic (vanished peers are found). */
 export const KEEPALIVE_MS = 30_000;

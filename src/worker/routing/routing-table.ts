@@ -6,10 +6,10 @@
  * route source publishes as its readiness, and nothing else is touched.
  */
 
-import type { CircuitSpec } from '../contracts/circuit-spec.ts';
-import type { FrontendMode, Protocol } from '../contracts/records.ts';
-import { parseCircuitSpec } from '../core/circuit-spec.ts';
-import type { ActivityFlusher } from './activity.ts';
+import type { CircuitSpec } from '../../contracts/circuit-spec.ts';
+import type { FrontendMode, Protocol } from '../../contracts/records.ts';
+import { parseCircuitSpec } from '../../core/circuit-spec.ts';
+import type { ActivityFlusher } from '../observe/activity.ts';
 import { Circuit, type CircuitDeps } from './circuit.ts';
 
 /** A frontend makes circuits reachable by their slot. */

@@ -13,12 +13,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Logger } from 'pino';
-import { AppProxyError, type ErrorCode } from '../contracts/errors.ts';
-import type { SetupTokenKeySet } from '../contracts/kv-layout.ts';
-import { SetupTokenVerifier } from '../core/setup-token.ts';
-import type { CounterStore } from '../stores/types.ts';
+import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
+import type { SetupTokenKeySet } from '../../contracts/kv-layout.ts';
+import { SetupTokenVerifier } from '../../core/setup-token.ts';
+import type { CounterStore } from '../../stores/types.ts';
+import { RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import type { DataPlaneConfig } from './data-plane.ts';
-import { RoutingTable, type RoutingTableOptions } from './routing-table.ts';
 
 export type ToChild =
   | { t: 'init'; cfg: Omit<DataPlaneConfig, 'cookieSecret'> & { cookieSecret: string }; logLevel: string }

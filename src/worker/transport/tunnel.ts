@@ -27,12 +27,12 @@ import type { CloseReason } from '../../contracts/records.ts';
 import { formatClient } from '../../core/allow-list.ts';
 import type { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
-import type { AccessLog } from '../access-log.ts';
-import { markTokenUsed } from '../auth/single-use.ts';
-import type { Circuit, LongLivedConnection, TrackedSocket } from '../circuit.ts';
-import { writeSocketError } from '../errors-page.ts';
-import type { WorkerMetrics } from '../metrics.ts';
-import { CONNECT_TIMEOUT_MS, connectBackend, KEEPALIVE_MS } from './relay.ts';
+import { markTokenUsed } from '../access/single-use.ts';
+import type { AccessLog } from '../observe/access-log.ts';
+import { writeSocketError } from '../observe/error-pages.ts';
+import type { WorkerMetrics } from '../observe/metrics.ts';
+import type { Circuit, LongLivedConnection, TrackedSocket } from '../routing/circuit.ts';
+import { CONNECT_TIMEOUT_MS, connectBackend, KEEPALIVE_MS } from './tcp-relay.ts';
 
 export const TUNNEL_PATH = '/_appproxy/tunnel';
 export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';

@@ -13,9 +13,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ErrorCode } from '../../contracts/errors.ts';
-import type { Circuit } from '../circuit.ts';
-import { sendError } from '../errors-page.ts';
-import type { WorkerContext } from '../request-handler.ts';
+import type { WorkerContext } from '../frontend/dispatch.ts';
+import { sendError } from '../observe/error-pages.ts';
+import type { Circuit } from '../routing/circuit.ts';
 import { downstreamHeaders } from './headers.ts';
 
 const kProxy = Symbol('appproxy.proxy');

@@ -9,20 +9,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { ERRORS, type ErrorCode } from '../contracts/errors.ts';
-import type { SetupTokenVerifier } from '../core/setup-token.ts';
-import type { CounterStore } from '../stores/types.ts';
-import type { AccessLog } from './access-log.ts';
-import { type AppCookies, verifyRequest } from './auth/app-cookie.ts';
-import { handleLogout, handleSetup, type ReservedContext } from './auth/setup.ts';
-import type { Circuit, TrackedSocket } from './circuit.ts';
-import { sendError, writeSocketError } from './errors-page.ts';
-import type { WorkerMetrics } from './metrics.ts';
-import type { ForwardingPolicy } from './proxy/headers.ts';
-import { proxyHttp } from './proxy/http.ts';
-import { proxyUpgrade } from './proxy/websocket.ts';
-import { acceptTcp } from './tcp/relay.ts';
-import { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_PATH, TunnelEndpoint } from './tcp/tunnel.ts';
+import { ERRORS, type ErrorCode } from '../../contracts/errors.ts';
+import type { SetupTokenVerifier } from '../../core/setup-token.ts';
+import type { CounterStore } from '../../stores/types.ts';
+import { type AppCookies, verifyRequest } from '../access/app-cookie.ts';
+import { handleLogout, handleSetup, type ReservedContext } from '../access/setup.ts';
+import type { AccessLog } from '../observe/access-log.ts';
+import { sendError, writeSocketError } from '../observe/error-pages.ts';
+import type { WorkerMetrics } from '../observe/metrics.ts';
+import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
+import type { ForwardingPolicy } from '../transport/headers.ts';
+import { proxyHttp } from '../transport/http.ts';
+import { acceptTcp } from '../transport/tcp-relay.ts';
+import { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_PATH, TunnelEndpoint } from '../transport/tunnel.ts';
+import { proxyUpgrade } from '../transport/upgrade.ts';
 
 /** Everything the request path needs, built once per worker. */
 export interface WorkerContext {

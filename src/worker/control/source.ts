@@ -14,13 +14,13 @@
  */
 import { importJWK, type JWK } from 'jose';
 import type { Logger } from 'pino';
-import type { CircuitReadiness } from '../contracts/circuit-spec.ts';
-import { AppProxyError } from '../contracts/errors.ts';
-import { kvKeys, type SetupTokenKeySet, type WorkerRegistration } from '../contracts/kv-layout.ts';
-import type { SetupTokenVerifier } from '../core/setup-token.ts';
-import { LatestWinsPublisher, LeasedRegistration, PrefixSync } from '../stores/kv-sync.ts';
-import type { KvEntry, KvEvent, KvStore } from '../stores/types.ts';
-import type { RoutingTable } from './routing-table.ts';
+import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import { kvKeys, type SetupTokenKeySet, type WorkerRegistration } from '../../contracts/kv-layout.ts';
+import type { SetupTokenVerifier } from '../../core/setup-token.ts';
+import { LatestWinsPublisher, LeasedRegistration, PrefixSync } from '../../stores/kv-sync.ts';
+import type { KvEntry, KvEvent, KvStore } from '../../stores/types.ts';
+import type { RoutingTable } from '../routing/routing-table.ts';
 
 export interface RouteSourceOptions {
   kv: KvStore;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ERRORS, type ErrorCode, type ErrorEnvelope } from '../contracts/errors.ts';
+import { ERRORS, type ErrorCode, type ErrorEnvelope } from '../../contracts/errors.ts';
 
 export function newRequestId(): string {
   return randomUUID();

@@ -6,8 +6,8 @@
  */
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { AppProxyError } from '../contracts/errors.ts';
-import type { CounterOp, CounterStore } from '../stores/types.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import type { CounterOp, CounterStore } from '../../stores/types.ts';
 import { buildDataPlane, type DataPlane } from './data-plane.ts';
 import type { FromChild, ToChild } from './multiprocess.ts';
 
