@@ -59,38 +59,41 @@ function write(report: Report, opts: Options): void {
   }
 }
 
-const opts = parseOptions();
-if (opts === 'help') {
-  console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
-  process.exit(0);
-}
-const started = new Date();
-const t0 = performance.now();
-const children = new Children();
-process.on('SIGINT', () => void children.stopAll().then(() => process.exit(130)));
-const ctx = await createContext(opts, children);
-try {
-  const { only } = opts;
-  if (only.has('http') || only.has('ws') || only.has('memory')) await startTargets(ctx);
-  for (const [name, section] of RUN_ORDER) if (only.has(name)) await guarded(ctx, name, section);
-} finally {
-  await children.stopAll();
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  if (opts === 'help') {
+    console.log(readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0]);
+    return;
+  }
+  const started = new Date();
+  const t0 = performance.now();
+  const children = new Children();
+  process.on('SIGINT', () => void children.stopAll().then(() => process.exit(130)));
+  const ctx = await createContext(opts, children);
+  try {
+    const { only } = opts;
+    if (only.has('http') || only.has('ws') || only.has('memory')) await startTargets(ctx);
+    for (const [name, section] of RUN_ORDER) if (only.has(name)) await guarded(ctx, name, section);
+  } finally {
+    await children.stopAll();
+  }
+  const report: Report = {
+    date: started.toISOString(),
+    quick: opts.quick,
+    rounds: opts.rounds,
+    durationS: opts.duration,
+    elapsedS: (performance.now() - t0) / 1000,
+    sections: [...opts.only],
+    machine: machine(ctx.versions),
+    pinning: canPin ? { proxy: PROXY_CPU, load: LOAD_CPU } : null,
+    counts: opts.counts,
+    results: ctx.out.results,
+    skipped: ctx.out.skipped,
+    notes: ctx.out.notes,
+  };
+  write(report, opts);
+  console.log(`done in ${report.elapsedS.toFixed(0)} s`);
 }
 
-const report: Report = {
-  date: started.toISOString(),
-  quick: opts.quick,
-  rounds: opts.rounds,
-  durationS: opts.duration,
-  elapsedS: (performance.now() - t0) / 1000,
-  sections: [...opts.only],
-  machine: machine(ctx.versions),
-  pinning: canPin ? { proxy: PROXY_CPU, load: LOAD_CPU } : null,
-  counts: opts.counts,
-  results: ctx.out.results,
-  skipped: ctx.out.skipped,
-  notes: ctx.out.notes,
-};
-write(report, opts);
-console.log(`done in ${report.elapsedS.toFixed(0)} s`);
+await main();
 process.exit(0);
