@@ -2,7 +2,7 @@
  * What the sections of `npm run bench` share, as one object that bench/run.ts builds and passes
  * to each section's `run(ctx)`: the options, the peers found on this machine, the upstream, the
  * processes to stop at the end, the HTTP/WebSocket rows and the collector of results and notes.
- * Also the helpers the sections start and measure those rows with.
+ * Also the functions the sections start and measure those rows with.
  */
 import { loadavg } from 'node:os';
 import {
