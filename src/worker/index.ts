@@ -1,8 +1,11 @@
 /**
- * The worker (data plane): factory and lifecycle. Reads like the request path:
- * route-source (KV) → routing-table (one owner of circuit state) → frontend/{port,wildcard}
- * → request-handler → auth/{setup,app-cookie} → proxy/{http,websocket} → upstream;
- * activity and metrics on the side.
+ * The worker (data plane): factory and lifecycle. Its folders read like the request path:
+ * control/ (what to serve, from KV) → routing/ (the table, one owner of circuit state; circuits)
+ * → frontend/ (port and wildcard listeners, dispatch by the circuit's kind) → access/ (setup,
+ * app cookie, single-use marks) → transport/ (http, upgrade and WebSocket relay, tunnel, TCP relay)
+ * → connections/ (live-connection model, registry, keepalive) → upstream/ (backends, pools, phase
+ * codes); observe/ (activity, access log, metrics, error pages) on the side; multiprocess/ builds
+ * the data plane, in this process and in data-plane children.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -10,8 +13,8 @@ import { AppProxyError } from '../contracts/errors.ts';
 import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
-import { RouteSource } from './control/source.ts';
-import { buildDataPlane, type DataPlaneConfig } from './multiprocess/data-plane.ts';
+import { ControlSource } from './control/source.ts';
+import { buildDataPlane, closeServing, type DataPlaneConfig } from './multiprocess/data-plane.ts';
 import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess/multiprocess.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './transport/tunnel.ts';
 
@@ -57,7 +60,7 @@ export interface WorkerOptions {
   logger: Logger;
   metrics: Registry;
   /**
-   * Data-plane processes (default 1). With N > 1 this process keeps the route source,
+   * Data-plane processes (default 1). With N > 1 this process keeps the control source,
    * registration and readiness and serves too, and N−1 child processes serve the same ports
    * (SO_REUSEPORT, Linux); a readiness mark is written once every process applied the change.
    * Prometheus metrics then cover this process's share of the traffic only.
@@ -136,7 +139,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     tunnelPingIntervalMs: opts.tunnelPingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
   };
   const children = processes > 1 ? new DataPlaneChildren(processes - 1, opts.counters, logger) : null;
-  const { verifier, wildcard, frontend, activity, table, metrics } = buildDataPlane(cfg, {
+  const plane = buildDataPlane(cfg, {
     counters: opts.counters,
     logger,
     metrics: opts.metrics,
@@ -144,8 +147,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     verifier: children ? new ReplicatedVerifier(children) : undefined,
     makeTable: children ? (o) => new ReplicatedTable(o, children) : undefined,
   });
+  const { verifier, wildcard, frontend, activity, table, metrics } = plane;
   let registration: WorkerRegistration | null = null;
-  const source = new RouteSource({
+  const source = new ControlSource({
     kv: opts.kv,
     authority: opts.authority,
     leaseTtlMs: opts.leaseTtlMs ?? 10_000,
@@ -200,7 +204,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       state = 'closed';
       await frontend.close();
       await source.close();
-      table.closeAll();
+      closeServing(plane);
       await children?.close();
       await activity.close();
       metrics.detach();

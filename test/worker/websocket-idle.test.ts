@@ -15,8 +15,8 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { counterKeys } from '../../src/contracts/activity.ts';
 import type { AccessRecord } from '../../src/worker/observe/access-log.ts';
-import { pingIntervalFor } from '../../src/worker/transport/upgrade.ts';
 import { FrameTracker, PING_FRAME } from '../../src/worker/transport/ws-frames.ts';
+import { pingIntervalFor } from '../../src/worker/transport/ws-relay.ts';
 import { Harness, OWNER, type Route, waitFor } from './harness.ts';
 
 const MARGIN_MS = 1500;

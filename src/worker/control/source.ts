@@ -1,14 +1,14 @@
 /**
- * The worker's view of the KV store (etcd role):
- * - registration under a lease, renewed by re-granting and re-registering when the lease is lost
- *   (readiness marks are re-put under the new lease);
- * - its circuits: a prefix snapshot applied to the routing table, then a watch from the snapshot
- *   revision; when the watch ends because the store is unreachable it watches again from the last
- *   revision it received (capped backoff, for as long as it takes); only a compacted revision
- *   makes it re-snapshot and diff against the table — so nothing is lost and nothing is re-done;
- * - readiness marks, written by a latest-wins publisher so a slow store never blocks routing and
- *   a put can never land after the delete that followed it;
- * - the setup-token public keys, fed to the verifier.
+ * The worker's side of the control plane, all over the KV store (etcd role) with the kit of
+ * `stores/kv-sync.ts`:
+ * - what it must serve: its circuit specs (a prefix snapshot applied to the routing table, then a
+ *   watch that resumes from the last revision it received after an outage; only a compacted
+ *   revision makes it re-snapshot and diff against the table — nothing lost, nothing re-done) and
+ *   the setup-token public keys, fed to the verifier;
+ * - what it answers: its registration under a lease (re-granted and re-put when lost) and a
+ *   readiness mark per circuit (`ready`, or `error` with the code), written under that lease by a
+ *   latest-wins publisher, so a slow store never blocks routing and a put can never land after the
+ *   delete that followed it.
  * Changes reach the table one at a time, in revision order. If the store vanishes the table keeps
  * serving what it last knew.
  */
@@ -22,7 +22,7 @@ import { LatestWinsPublisher, LeasedRegistration, PrefixSync } from '../../store
 import type { KvEntry, KvEvent, KvStore } from '../../stores/types.ts';
 import type { RoutingTable } from '../routing/routing-table.ts';
 
-export interface RouteSourceOptions {
+export interface ControlSourceOptions {
   kv: KvStore;
   authority: string;
   leaseTtlMs: number;
@@ -32,7 +32,7 @@ export interface RouteSourceOptions {
   logger: Logger;
 }
 
-export class RouteSource {
+export class ControlSource {
   private readonly circuitsPrefix: string;
   private readonly circuits: PrefixSync;
   private readonly keys: PrefixSync;
@@ -44,7 +44,7 @@ export class RouteSource {
   private readonly publisher: LatestWinsPublisher;
   private keysSeq = 0;
 
-  constructor(private readonly opts: RouteSourceOptions) {
+  constructor(private readonly opts: ControlSourceOptions) {
     const { kv, authority, logger } = opts;
     this.circuitsPrefix = kvKeys.circuits(authority);
     this.circuits = new PrefixSync(

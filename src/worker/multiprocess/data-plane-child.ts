@@ -8,7 +8,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { CounterOp, CounterStore } from '../../stores/types.ts';
-import { buildDataPlane, type DataPlane } from './data-plane.ts';
+import { buildDataPlane, closeServing, type DataPlane } from './data-plane.ts';
 import type { FromChild, ToChild } from './multiprocess.ts';
 
 function send(m: FromChild): void {
@@ -116,7 +116,7 @@ async function shutdown(): Promise<void> {
   if (closed || !plane) return;
   closed = true;
   await plane.frontend.close();
-  plane.table.closeAll();
+  closeServing(plane);
   await plane.activity.close().catch(() => {});
 }
 

@@ -1,8 +1,9 @@
 /**
  * The serving half of a worker, built the same way in the primary process and in every
- * data-plane child (`processes > 1`): cookies, forwarding policy, request handler, frontend,
- * activity flusher and routing table. The route source (KV), registration and readiness stay in
- * the primary only.
+ * data-plane child (`processes > 1`): cookies, forwarding policy, the connection registry and
+ * keepalive sweeper, the tunnel endpoint, the dispatch, the frontend, the activity flusher and the
+ * routing table — the data plane's composition root. The control source (KV), registration and
+ * readiness stay in the primary only.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -10,7 +11,10 @@ import type { Protocol } from '../../contracts/records.ts';
 import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { AppCookies } from '../access/app-cookie.ts';
-import { RequestHandler, type WorkerContext } from '../frontend/dispatch.ts';
+import { Keepalive } from '../connections/keepalive.ts';
+import { ConnectionRegistry } from '../connections/registry.ts';
+import type { WorkerContext } from '../context.ts';
+import { Dispatch } from '../frontend/dispatch.ts';
 import { PortFrontend } from '../frontend/port.ts';
 import { WildcardFrontend } from '../frontend/wildcard.ts';
 import { AccessLog } from '../observe/access-log.ts';
@@ -18,6 +22,7 @@ import { ActivityFlusher } from '../observe/activity.ts';
 import { WorkerMetrics } from '../observe/metrics.ts';
 import { type Frontend, RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import { ForwardingPolicy } from '../transport/headers.ts';
+import { TunnelEndpoint } from '../transport/tunnel.ts';
 
 /** The serializable part of `WorkerOptions` a data plane needs (sent to children as is). */
 export interface DataPlaneConfig {
@@ -48,6 +53,9 @@ export interface DataPlane {
   frontend: Frontend;
   activity: ActivityFlusher;
   table: RoutingTable;
+  /** Live WebSockets, relays and tunnels of this process. */
+  connections: ConnectionRegistry;
+  keepalive: Keepalive;
 }
 
 export function buildDataPlane(
@@ -70,7 +78,9 @@ export function buildDataPlane(
     secure: cfg.publicScheme === 'https',
   });
   const verifier = deps.verifier ?? new SetupTokenVerifier();
-  const upstreamHeadersTimeoutMs = cfg.upstreamHeadersTimeoutMs;
+  const upstream = { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs };
+  const connections = new ConnectionRegistry(new AccessLog(logger, deps.metrics));
+  const keepalive = new Keepalive();
   const ctx: WorkerContext = {
     cookies,
     verifier,
@@ -78,16 +88,25 @@ export function buildDataPlane(
     forwarding: new ForwardingPolicy(cfg.trustedProxies, cfg.publicScheme),
     metrics,
     logger,
-    upstreamHeadersTimeoutMs,
-    access: new AccessLog(logger, deps.metrics),
+    connections,
+    keepalive,
     tunnelPingIntervalMs: cfg.tunnelPingIntervalMs,
   };
-  const handler = new RequestHandler(ctx);
+  const tunnels = new TunnelEndpoint({
+    verifier,
+    counters: deps.counters,
+    connections,
+    keepalive,
+    metrics,
+    logger,
+    pingIntervalMs: cfg.tunnelPingIntervalMs,
+  });
+  const dispatch = new Dispatch(ctx, tunnels);
   const wildcard =
     cfg.frontendMode === 'wildcard'
-      ? new WildcardFrontend(cfg.wildcardDomain!, cfg.bindHost, cfg.wildcardPort, handler, cfg.reusePort)
+      ? new WildcardFrontend(cfg.wildcardDomain!, cfg.bindHost, cfg.wildcardPort, dispatch, cfg.reusePort)
       : null;
-  const frontend: Frontend = wildcard ?? new PortFrontend(cfg.bindHost, handler, cfg.reusePort);
+  const frontend: Frontend = wildcard ?? new PortFrontend(cfg.bindHost, dispatch, cfg.reusePort);
   let table: RoutingTable | null = null;
   const activity = new ActivityFlusher({
     counters: deps.counters,
@@ -102,9 +121,21 @@ export function buildDataPlane(
     portRange: cfg.portRange,
     frontend,
     activity,
-    circuitDeps: (spec) => ({ cookieName: cookies.nameFor(spec.id), metrics, upstreamHeadersTimeoutMs }),
+    circuitDeps: (spec) => ({ cookieName: cookies.nameFor(spec.id), metrics, upstream, connections }),
+    recheck: (circuit) => connections.recheck(circuit),
     onSizeChange: (n) => metrics.circuits.set(n),
   };
   table = deps.makeTable ? deps.makeTable(tableOpts) : new RoutingTable(tableOpts);
-  return { cookies, verifier, metrics, wildcard, frontend, activity, table };
+  return { cookies, verifier, metrics, wildcard, frontend, activity, table, connections, keepalive };
+}
+
+/**
+ * Ends everything the data plane serves: every circuit (its connections get their close frames),
+ * then whatever is still open is destroyed without waiting for close handshakes, and the sweeper
+ * stops. The frontend stops accepting before this (the caller's first step).
+ */
+export function closeServing(plane: DataPlane): void {
+  plane.table.closeAll();
+  plane.connections.destroyAll();
+  plane.keepalive.close();
 }

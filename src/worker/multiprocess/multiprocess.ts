@@ -1,12 +1,12 @@
 /**
- * `processes > 1`: the primary keeps the route source, registration and readiness, and serves
+ * `processes > 1`: the primary keeps the control source (KV), registration and readiness, and serves
  * too; N−1 data-plane children (`data-plane-child.ts`, forked with the same loader) each run a
  * full data plane listening on the same ports with SO_REUSEPORT, so the kernel spreads
  * connections across every process. Protocol over the IPC channel (JSON):
  *   primary → child: init, apply{seq,id,raw}, remove{id}, keys{set}, close{seq}
  *   child → primary: ready, ack{seq,error?}, counters{seq,method,args} (answered with result)
  * A change is applied in the primary first, then in every child; `apply` resolves only once
- * every child applied it, so the readiness mark the route source writes afterwards still means
+ * every child applied it, so the readiness mark the control source writes afterwards still means
  * "served by every process". Activity: each child flushes through the primary's counter store
  * with its own reporter key (`<authority>:<child pid>`), so open connections sum across processes.
  * A child that dies is forked again and given the current table.

@@ -1,17 +1,20 @@
 /**
- * One served circuit: its spec, its upstream pool, and every live connection it carries. Built
- * fully by the routing table before it is swapped in; closing it refuses new work at once and
- * ends its long-lived connections (TCP relays, tunnels) with `circuit-closed`, then destroys its
- * other connections (keep-alive sockets, WebSockets) and its pool.
+ * One served circuit: its spec, its upstream (how it reaches its backends), its activity and its
+ * client sockets. The routing table builds it fully before it is reachable and changes it in place
+ * afterwards (`update`): a spec that keeps the circuit's identity (owner, session, protocol, slot)
+ * swaps the backend set, the access and the idle timeout under live traffic — in-flight requests,
+ * WebSockets, relays and tunnels go on; those the new access no longer admits end with `revoked`.
+ * Closing it refuses new work at once, ends its live connections (`circuit-closed`, through the
+ * connection registry), destroys its other client sockets (keep-alive HTTP) and its upstream.
  */
 import type { Socket } from 'node:net';
-import { Pool } from 'undici';
 import type { CircuitSpec } from '../../contracts/circuit-spec.ts';
-import type { CloseReason, TcpAccessMode } from '../../contracts/records.ts';
+import type { TcpAccessMode } from '../../contracts/records.ts';
 import { AllowList } from '../../core/allow-list.ts';
-import type { ConnectionKind } from '../observe/access-log.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
 import { ActivityCell, type ActivitySource } from '../observe/activity.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
+import { Upstream, type UpstreamSettings } from '../upstream/upstream.ts';
 
 /** Per client socket bookkeeping, kept on the socket itself so lookups cost nothing. */
 interface ConnState {
@@ -30,99 +33,109 @@ function onClientSocketClose(this: TrackedSocket): void {
   this[kConn]?.circuit?.release(this);
 }
 
-function onUpstreamSocketClose(this: Socket): void {
-  (this as Socket & { [kConn]?: Circuit })[kConn]?.upstreams.delete(this);
-}
-
 /**
- * A connection that outlives requests (a raw TCP relay, a tunnel) and writes an access record
- * when it ends. The circuit ends it with a reason instead of just destroying its sockets, so the
- * record says why.
+ * How the circuit's slot speaks: `http` (apps: cookie-authenticated HTTP and WebSocket), `tunnel`
+ * (a TCP circuit whose port carries only authenticated tunnels, over HTTP), `tcp` (a TCP circuit
+ * whose port relays raw TCP: allow-list or public).
  */
-export interface LongLivedConnection {
-  readonly kind: ConnectionKind;
-  /** Ends the connection now (both sides) with `reason`; idempotent. */
-  terminate(reason: CloseReason): void;
-  /**
-   * Route update: moves the connection to the circuit's replacement when that still admits it;
-   * false when it does not (it is then ended with `revoked`). Absent: it stays with the old
-   * circuit and closes with it.
-   */
-  carryTo?(next: Circuit): boolean;
-}
+export type Serving = 'http' | 'tunnel' | 'tcp';
 
 export interface CircuitDeps {
   cookieName: string;
   metrics: WorkerMetrics;
-  upstreamHeadersTimeoutMs: number;
+  upstream: UpstreamSettings;
+  connections: ConnectionRegistry;
+}
+
+/** The fields that make a circuit what it is; a spec that changes one is a different circuit. */
+function sameIdentity(a: CircuitSpec, b: CircuitSpec): boolean {
+  return (
+    a.id === b.id &&
+    a.sessionId === b.sessionId &&
+    a.ownerId === b.ownerId &&
+    a.service === b.service &&
+    a.protocol === b.protocol &&
+    a.frontendMode === b.frontendMode &&
+    a.port === b.port &&
+    a.subdomain === b.subdomain
+  );
+}
+
+function accessOf(spec: CircuitSpec): TcpAccessMode | null {
+  return spec.protocol === 'tcp' ? (spec.tcp?.access ?? 'tunnel') : null;
 }
 
 export class Circuit implements ActivitySource {
   readonly id: string;
   readonly ownerId: string;
   readonly cookieName: string;
-  readonly backend: { host: string; port: number };
-  /** Built on the first HTTP request: an idle circuit (or a WebSocket-only one) holds no pool. */
-  private upstreamPool: Pool | null = null;
+  readonly upstream: Upstream;
   readonly activity = new ActivityCell();
-  /** Client sockets (HTTP keep-alive and upgraded ones). */
+  /** Client sockets (HTTP keep-alive and upgraded ones): their bytes are the circuit's activity. */
   readonly sockets = new Set<TrackedSocket>();
-  /** Upstream sockets of WebSockets, TCP relays and tunnels (HTTP ones belong to the pool). */
-  readonly upstreams = new Set<Socket>();
-  /** TCP relays and tunnels: counted against `spec.tcp.maxConnections`, ended with a reason. */
-  readonly longLived = new Set<LongLivedConnection>();
   /** TCP circuits: how the port is reached (null for http circuits). */
-  readonly access: TcpAccessMode | null;
+  access: TcpAccessMode | null;
   /** `allow-list` circuits: who may connect. */
-  readonly allowList: AllowList | null;
+  allowList: AllowList | null;
   closed = false;
 
   constructor(
-    readonly spec: CircuitSpec,
+    public spec: CircuitSpec,
     /** The KV value this circuit was built from; an identical put is a no-op. */
-    readonly raw: string,
+    public raw: string,
     private readonly deps: CircuitDeps,
   ) {
     this.id = spec.id;
     this.ownerId = spec.ownerId;
     this.cookieName = deps.cookieName;
-    this.backend = spec.backends[0]!;
-    this.access = spec.protocol === 'tcp' ? (spec.tcp?.access ?? 'tunnel') : null;
+    this.upstream = new Upstream(spec.backends, deps.upstream);
+    this.access = accessOf(spec);
     this.allowList = this.access === 'allow-list' ? AllowList.parse(spec.tcp?.allowFrom ?? []) : null;
   }
 
-  /** The per-connection idle timeout (parseRouteSpec fills in the default). */
+  get sessionId(): string {
+    return this.spec.sessionId;
+  }
+
+  /** The per-connection idle timeout (`parseCircuitSpec` fills in the default). */
   get idleTimeoutMs(): number {
     return this.spec.idleTimeoutMs!;
   }
 
-  /** True when the circuit cannot take one more TCP relay or tunnel. */
-  atConnectionLimit(): boolean {
-    return this.longLived.size >= (this.spec.tcp?.maxConnections ?? Number.POSITIVE_INFINITY);
+  get serving(): Serving {
+    if (this.access === null) return 'http';
+    return this.access === 'tunnel' ? 'tunnel' : 'tcp';
   }
 
-  get pool(): Pool {
-    if (this.upstreamPool === null) {
-      const host = this.backend.host.includes(':') ? `[${this.backend.host}]` : this.backend.host;
-      this.upstreamPool = new Pool(`http://${host}:${this.backend.port}`, {
-        headersTimeout: this.deps.upstreamHeadersTimeoutMs,
-        // No body timeout: streams (SSE, downloads, long polls) may stay quiet for a long time.
-        bodyTimeout: 0,
-        connect: { timeout: 10_000 },
-      });
-      // A closed circuit refuses work: dispatch on a destroyed pool fails like a closed one.
-      if (this.closed) void this.upstreamPool.destroy().catch(() => {});
-    }
-    return this.upstreamPool;
+  /** True when `spec` can be applied to this circuit in place (`update`). */
+  canUpdate(spec: CircuitSpec): boolean {
+    return !this.closed && sameIdentity(this.spec, spec);
+  }
+
+  /**
+   * Applies a spec of the same circuit in place: the upstream swaps its backend set, access and
+   * limits change; the caller then has the live connections rechecked (registry.recheck).
+   */
+  update(spec: CircuitSpec, raw: string): void {
+    const allowList = accessOf(spec) === 'allow-list' ? AllowList.parse(spec.tcp?.allowFrom ?? []) : null;
+    this.spec = spec;
+    this.raw = raw;
+    this.access = accessOf(spec);
+    this.allowList = allowList;
+    this.upstream.update(spec.backends);
+  }
+
+  /** True when the circuit cannot take one more TCP relay or tunnel. */
+  atConnectionLimit(): boolean {
+    return this.deps.connections.atLimit(this);
   }
 
   /**
    * Makes `socket` one of this circuit's connections (so closing the circuit destroys it). In
    * wildcard mode a keep-alive socket may move between circuits; its bytes so far stay with the
-   * circuit that carried them. `carried`: a counted connection moving to this circuit's
-   * replacement (route update) keeps counting, without counting as a new request.
+   * circuit that carried them.
    */
-  adopt(socket: TrackedSocket, carried = false): void {
+  adopt(socket: TrackedSocket): void {
     let st = socket[kConn];
     if (st?.circuit === this) return;
     if (!st) {
@@ -139,7 +152,7 @@ export class Circuit implements ActivitySource {
     // A fresh socket counts from its first byte (in wildcard mode the request head was read
     // before the circuit was known); a socket moving between circuits counts from here.
     st.circuit = this;
-    st.counted = carried;
+    st.counted = false;
     this.sockets.add(socket);
     this.deps.metrics.openConnections.inc();
   }
@@ -177,20 +190,6 @@ export class Circuit implements ActivitySource {
     st.writeBase += written;
   }
 
-  /** Makes `socket` an upstream of this circuit (moving it from its previous circuit, if any). */
-  trackUpstream(socket: Socket): void {
-    if (this.closed) {
-      socket.destroy();
-      return;
-    }
-    const s = socket as Socket & { [kConn]?: Circuit };
-    const previous = s[kConn];
-    s[kConn] = this;
-    this.upstreams.add(socket);
-    if (previous) previous.upstreams.delete(socket);
-    else socket.once('close', onUpstreamSocketClose);
-  }
-
   sample(now: number): void {
     for (const s of this.sockets) {
       const st = s[kConn];
@@ -202,18 +201,19 @@ export class Circuit implements ActivitySource {
     return this.sockets.size;
   }
 
-  /** Refuses new work at once, ends every live connection and destroys the upstream pool. */
-  close(): void {
+  /**
+   * Refuses new work at once, ends every live connection with `reason` (they may still send
+   * their close frames), destroys the other client sockets and the upstream.
+   */
+  close(reason: 'circuit-closed' | 'revoked' = 'circuit-closed'): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of [...this.longLived]) c.terminate('circuit-closed');
+    this.deps.connections.terminateCircuit(this.id, reason);
     for (const s of [...this.sockets]) {
       this.release(s);
       s.destroy();
     }
-    for (const s of this.upstreams) s.destroy();
-    this.upstreams.clear();
-    this.upstreamPool?.destroy().catch(() => {});
+    this.upstream.close();
   }
 
   private sampleSocket(socket: TrackedSocket, st: ConnState, now: number): void {

@@ -1,8 +1,8 @@
 /**
  * Header policy between client and upstream, both ways:
  * - hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade,
- *   and any header named in Connection) are stripped; a WebSocket upgrade sets its own
- *   `Connection: Upgrade` and `Upgrade` again;
+ *   and any header named in Connection) are stripped; an upgrade's `Upgrade` and
+ *   `Connection: upgrade` are written by the upstream pool itself (transport/upgrade.ts);
  * - the client's Host goes upstream unchanged (apps compare Origin with Host);
  * - X-Forwarded-For/-Proto/-Host and Forwarded (RFC 7239) are replaced, unless the peer is a
  *   trusted proxy, whose chain is kept and extended;
@@ -117,8 +117,8 @@ export class ForwardingPolicy {
     return c;
   }
 
-  /** Headers for the upstream request; `upgrade` keeps the WebSocket handshake headers. */
-  upstreamHeaders(req: IncomingMessage, upgrade: boolean): Record<string, string | string[]> {
+  /** Headers for the upstream request (or upgrade handshake). */
+  upstreamHeaders(req: IncomingMessage): Record<string, string | string[]> {
     const src = req.headers;
     const conn = this.connOf(req);
     const named = src.connection === undefined ? null : connectionTokens(src.connection);
@@ -135,10 +135,6 @@ export class ForwardingPolicy {
         continue;
       }
       out[name] = v;
-    }
-    if (upgrade) {
-      out.connection = 'Upgrade';
-      out.upgrade = src.upgrade as string;
     }
     const { ip, element } = conn;
     const host = src.host ?? '';

@@ -1,43 +1,26 @@
 /**
- * HTTP proxying over the circuit's pooled keep-alive upstream (`undici.Pool`), streaming both
- * ways: the client request is the upstream body stream, and each upstream chunk is written to the
- * client as it arrives, with backpressure (pause upstream while the client socket drains). SSE
- * events therefore reach the browser one by one; large bodies are never held in memory.
+ * HTTP proxying over the circuit's upstream (a keep-alive pool per backend, see
+ * upstream/upstream.ts), streaming both ways: the client request is the upstream body stream, and
+ * each upstream chunk is written to the client as it arrives, with backpressure (pause upstream
+ * while the client socket drains). SSE events therefore reach the browser one by one; large
+ * bodies are never held in memory.
  *
- * Failures name their phase: connect ⇒ 502 AP_ERR_UPSTREAM_CONNECT; no response headers within
- * `upstreamHeadersTimeoutMs` ⇒ 504 AP_ERR_UPSTREAM_HEADERS_TIMEOUT; connection lost before
- * headers ⇒ 502 AP_ERR_UPSTREAM_RESET; body broken after headers were sent ⇒ the client socket is
- * destroyed (the response cannot be corrected any more) and AP_ERR_UPSTREAM_BODY is logged.
- * There is no total timeout. A client that goes away aborts the upstream request.
+ * Failures name their phase (upstream/errors.ts): connect ⇒ 502 AP_ERR_UPSTREAM_CONNECT; no
+ * response head in time ⇒ 504 AP_ERR_UPSTREAM_HEADERS_TIMEOUT; connection lost before the head ⇒
+ * 502 AP_ERR_UPSTREAM_RESET; body broken after the head was sent ⇒ the client socket is destroyed
+ * (the response cannot be corrected any more) and AP_ERR_UPSTREAM_BODY is logged. There is no
+ * total timeout. A client that goes away aborts the upstream request.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { ErrorCode } from '../../contracts/errors.ts';
-import type { WorkerContext } from '../frontend/dispatch.ts';
+import type { WorkerContext } from '../context.ts';
 import { sendError } from '../observe/error-pages.ts';
 import type { Circuit } from '../routing/circuit.ts';
+import { upstreamErrorCode } from '../upstream/errors.ts';
 import { downstreamHeaders } from './headers.ts';
 
 const kProxy = Symbol('appproxy.proxy');
 type ProxiedResponse = ServerResponse & { [kProxy]?: HttpProxyRequest };
-
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'ETIMEDOUT',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-export function upstreamErrorCode(err: Error): ErrorCode {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (CONNECT_ERRORS.has(code)) return 'AP_ERR_UPSTREAM_CONNECT';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'AP_ERR_UPSTREAM_HEADERS_TIMEOUT';
-  return 'AP_ERR_UPSTREAM_RESET';
-}
 
 class ClientGone extends Error {
   override readonly name = 'ClientGone';
@@ -149,17 +132,13 @@ export function proxyHttp(
   const r = res as ProxiedResponse;
   r[kProxy] = p;
   r.on('close', onClientClose); // on, not once: once allocates a wrapper per request
-  try {
-    circuit.pool.dispatch(
-      {
-        path: req.url!,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: ctx.forwarding.upstreamHeaders(req, false),
-        body: hasBody ? req : null,
-      },
-      p,
-    );
-  } catch (err) {
-    p.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
-  }
+  circuit.upstream.dispatch(
+    {
+      path: req.url!,
+      method: req.method as Dispatcher.HttpMethod,
+      headers: ctx.forwarding.upstreamHeaders(req),
+      body: hasBody ? req : null,
+    },
+    p,
+  );
 }

@@ -1,26 +1,24 @@
 /**
- * Raw TCP circuits (`allow-list`, `public`): each accepted client socket is relayed to the
- * circuit's backend over a fresh connection, bytes both ways with backpressure, half-close passed
- * through (a FIN on one side ends the other side's write half), TCP keepalive on both sides and a
- * per-connection idle timeout that any byte in either direction resets. The client socket is one
- * of the circuit's sockets, so activity is sampled from its byte counters like HTTP's, and the
- * relay is one of the circuit's long-lived connections, so closing the circuit ends it with
- * `circuit-closed`. One access record per connection, written when both sockets are closed.
+ * Raw TCP circuits (`allow-list`, `public`): each accepted client socket is relayed to one of the
+ * circuit's backends over a fresh connection (`Upstream.connect`), bytes both ways with
+ * backpressure, half-close passed through (a FIN on one side ends the other side's write half),
+ * TCP keepalive on both sides and a per-connection idle timeout that any byte in either direction
+ * resets. The client socket is one of the circuit's sockets, so activity is sampled from its byte
+ * counters like HTTP's; the relay is a `Connection` in the registry, so closing the circuit ends
+ * it with `circuit-closed`, and an in-place change of the circuit keeps it when the new access
+ * still admits its client (else `revoked`) and gives it the new idle timeout. One access record
+ * per connection, written when both sockets are closed.
  *
  * The hot path (a chunk) allocates nothing: each direction reads into a buffer of its own that it
  * reuses (`RelayReader`), and the other events run module-level handlers that find their relay
  * through a symbol on the socket.
  */
-import { connect, type OnReadOpts, Socket } from 'node:net';
+import { type OnReadOpts, Socket } from 'node:net';
 import type { CloseReason } from '../../contracts/records.ts';
-import { formatClient } from '../../core/allow-list.ts';
-import type { AccessLog } from '../observe/access-log.ts';
-import type { Circuit, LongLivedConnection, TrackedSocket } from '../routing/circuit.ts';
-
-/** TCP keepalive probes start after this long without traffic (vanished peers are found). */
-export const KEEPALIVE_MS = 30_000;
-/** How long a backend may take to accept the connection. */
-export const CONNECT_TIMEOUT_MS = 10_000;
+import { accessRecord, Connection, clientAddress } from '../connections/connection.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
+import { CONNECT_TIMEOUT_MS } from '../upstream/upstream.ts';
 
 const kRelay = Symbol('appproxy.relay');
 type RelaySocket = Socket & { [kRelay]?: TcpRelay };
@@ -55,7 +53,7 @@ export class RelayReader implements OnReadOpts {
   ) {}
 
   private peer(): Socket | undefined {
-    return this.toBackend ? this.relay.backend : this.relay.client;
+    return this.toBackend ? this.relay.backend : this.relay.clientSocket;
   }
 
   // Node calls these unbound: arrow properties.
@@ -116,7 +114,7 @@ function onClientDrain(this: RelaySocket): void {
 }
 
 function onBackendDrain(this: RelaySocket): void {
-  this[kRelay]!.client.resume();
+  this[kRelay]!.clientSocket.resume();
 }
 
 function onClientEnd(this: RelaySocket): void {
@@ -128,7 +126,7 @@ function onClientEnd(this: RelaySocket): void {
 function onBackendEnd(this: RelaySocket): void {
   const r = this[kRelay]!;
   r.reason ??= 'backend-closed';
-  r.client.end();
+  r.clientSocket.end();
 }
 
 function onBackendConnect(this: RelaySocket): void {
@@ -152,55 +150,27 @@ function onRelaySocketClose(this: RelaySocket, hadError: boolean): void {
   this[kRelay]!.sideClosed(this, hadError);
 }
 
-/**
- * Opens the connection to the circuit's backend for one relayed or tunnelled connection: half-close
- * passes through, no Nagle delay, keepalive so a vanished backend is found; one of the circuit's
- * upstreams, so closing the circuit destroys it.
- */
-export function connectBackend(circuit: Circuit, onread?: OnReadOpts): Socket {
-  const { host, port } = circuit.backend;
-  const backend = connect({
-    host,
-    port,
-    allowHalfOpen: true,
-    noDelay: true,
-    keepAlive: true,
-    keepAliveInitialDelay: KEEPALIVE_MS,
-    ...(onread ? { onread } : {}),
-  });
-  circuit.trackUpstream(backend);
-  return backend;
-}
-
-export class TcpRelay implements LongLivedConnection {
+export class TcpRelay extends Connection {
   readonly kind = 'tcp' as const;
-  readonly client: RelaySocket;
+  readonly clientSocket: RelaySocket;
   readonly backend: RelaySocket;
-  /** The client's address, read while the socket is open (a closed socket has none). */
-  private readonly clientAddress: string | undefined;
-  private readonly clientName: string;
-  readonly startedAt = Date.now();
-  /** Why it ended: the first side to end, unless `terminate` forced a reason. */
-  reason: CloseReason | null = null;
+  /** The client's address as the socket reported it, for allow-list checks after a change. */
+  private readonly remoteAddress: string | undefined;
   connected = false;
   private forced = false;
   private closedSides = 0;
 
-  constructor(
-    private readonly access: AccessLog,
-    public circuit: Circuit,
-    accepted: Socket,
-  ) {
+  constructor(registry: ConnectionRegistry, circuit: Circuit, accepted: Socket) {
+    super(registry, circuit, clientAddress(accepted), circuit.ownerId, circuit.access ?? 'public');
+    this.remoteAddress = accepted.remoteAddress;
     const own: RelaySocket | null = withReader(accepted, new RelayReader(this, true));
     const client: RelaySocket = own ?? accepted;
-    this.client = client;
-    this.clientAddress = accepted.remoteAddress;
-    this.clientName = formatClient(accepted.remoteAddress, accepted.remotePort);
+    this.clientSocket = client;
     client[kRelay] = this;
     circuit.adopt(client as TrackedSocket);
     circuit.countRequest(client as TrackedSocket);
-    circuit.longLived.add(this);
-    const backend: RelaySocket = connectBackend(circuit, new RelayReader(this, false));
+    registry.add(this);
+    const backend: RelaySocket = circuit.upstream.connect(new RelayReader(this, false));
     this.backend = backend;
     backend[kRelay] = this;
     backend.setTimeout(CONNECT_TIMEOUT_MS);
@@ -231,24 +201,23 @@ export class TcpRelay implements LongLivedConnection {
       this.forced = true;
       this.reason = reason;
     }
-    this.client.destroy();
+    this.clientSocket.destroy();
     this.backend.destroy();
   }
 
-  /**
-   * Moves the live relay to the circuit's replacement (route update) when it still admits this
-   * client; false when it does not (the caller then ends it with `revoked`).
-   */
-  carryTo(next: Circuit): boolean {
-    if (next.closed || (next.access !== 'allow-list' && next.access !== 'public')) return false;
-    if (next.allowList && !next.allowList.allows(this.clientAddress)) return false;
-    this.circuit.longLived.delete(this);
-    next.longLived.add(this);
-    next.adopt(this.client as TrackedSocket, true);
-    next.trackUpstream(this.backend);
-    this.circuit = next;
-    this.client.setTimeout(next.idleTimeoutMs);
-    return true;
+  destroy(): void {
+    this.terminate('circuit-closed');
+  }
+
+  /** Still a raw TCP circuit, and (allow-list) still listing this client. */
+  override admitted(): boolean {
+    const c = this.circuit;
+    if (c.closed || c.serving !== 'tcp') return false;
+    return !c.allowList || c.allowList.allows(this.remoteAddress);
+  }
+
+  override reconfigure(): void {
+    this.clientSocket.setTimeout(this.circuit.idleTimeoutMs);
   }
 
   sideClosed(side: RelaySocket, hadError: boolean): void {
@@ -257,31 +226,14 @@ export class TcpRelay implements LongLivedConnection {
       if (side === this.backend && !this.connected && this.closedSides === 0) {
         this.forced = true;
         this.reason = 'backend-unreachable';
-      } else this.reason ??= side === this.client ? 'client-closed' : 'backend-closed';
+      } else this.reason ??= side === this.clientSocket ? 'client-closed' : 'backend-closed';
     }
     // A side that ended cleanly both ways leaves its peer to flush what it still holds; any other
     // close (reset, error, destroy) takes the peer down with it.
     if (hadError || !side.readableEnded || !side.writableFinished) {
-      (side === this.client ? this.backend : this.client).destroy();
+      (side === this.clientSocket ? this.backend : this.clientSocket).destroy();
     }
-    if (++this.closedSides === 2) this.finish();
-  }
-
-  private finish(): void {
-    const c = this.circuit;
-    c.longLived.delete(this);
-    this.access.record({
-      kind: 'tcp',
-      circuitId: c.id,
-      sessionId: c.spec.sessionId,
-      userId: c.ownerId,
-      client: this.clientName,
-      access: c.access ?? 'public',
-      bytesIn: this.client.bytesRead,
-      bytesOut: this.client.bytesWritten,
-      durationMs: Date.now() - this.startedAt,
-      reason: this.reason ?? 'client-closed',
-    });
+    if (++this.closedSides === 2) this.finish(this.clientSocket.bytesRead, this.clientSocket.bytesWritten);
   }
 }
 
@@ -289,28 +241,28 @@ export class TcpRelay implements LongLivedConnection {
  * A raw TCP client accepted on the circuit's port: refused at once (with an access record) when
  * its address is not allowed or the circuit is at its connection limit, relayed otherwise.
  */
-export function acceptTcp(access: AccessLog, circuit: Circuit, socket: Socket): void {
+export function acceptTcp(registry: ConnectionRegistry, circuit: Circuit, socket: Socket): void {
   let refused: CloseReason | null = null;
   if (circuit.closed) refused = 'circuit-closed';
   else if (circuit.allowList && !circuit.allowList.allows(socket.remoteAddress)) refused = 'refused-ip';
   else if (circuit.atConnectionLimit()) refused = 'limit';
   if (refused === null) {
-    new TcpRelay(access, circuit, socket);
+    new TcpRelay(registry, circuit, socket);
     return;
   }
-  const client = formatClient(socket.remoteAddress, socket.remotePort);
+  const client = clientAddress(socket);
   socket.on('error', ignoreError);
   socket.destroy();
-  access.record({
-    kind: 'tcp',
-    circuitId: circuit.id,
-    sessionId: circuit.spec.sessionId,
-    userId: circuit.ownerId,
-    client,
-    access: circuit.access ?? 'public',
-    bytesIn: 0,
-    bytesOut: 0,
-    durationMs: 0,
-    reason: refused,
-  });
+  registry.record(
+    accessRecord({
+      kind: 'tcp',
+      circuit,
+      client,
+      userId: circuit.ownerId,
+      access: circuit.access ?? 'public',
+      bytesIn: 0,
+      bytesOut: 0,
+      reason: refused,
+    }),
+  );
 }

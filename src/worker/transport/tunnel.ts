@@ -15,7 +15,10 @@
  * Accounting: the WebSocket's socket is one of the circuit's sockets (activity is sampled from its
  * byte counters; the worker's pings and the client's pongs are discounted), and the idle clock is
  * the backend socket's timer, which only data moves, never pings. The access record's bytes are
- * the backend socket's (payload only, no framing). Per-chunk handlers are module-level.
+ * the backend socket's (payload only, no framing). A tunnel is a `Connection` in the registry:
+ * closing the circuit ends it (`circuit-closed`), an in-place change that leaves tunnel mode ends
+ * it (`revoked`), one that changes the idle timeout re-arms it. Its heartbeat is a visit of the
+ * worker's keepalive sweeper every ping interval. Per-chunk handlers are module-level.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -24,15 +27,22 @@ import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { AppProxyError, ERRORS, type ErrorCode } from '../../contracts/errors.ts';
 import type { CloseReason } from '../../contracts/records.ts';
-import { formatClient } from '../../core/allow-list.ts';
 import type { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { markTokenUsed } from '../access/single-use.ts';
-import type { AccessLog } from '../observe/access-log.ts';
+import {
+  accessRecord,
+  CLOSE_GRACE_MS,
+  Connection,
+  clientAddress,
+  TCP_KEEPALIVE_MS,
+} from '../connections/connection.ts';
+import type { Keepalive, Swept } from '../connections/keepalive.ts';
+import type { ConnectionRegistry } from '../connections/registry.ts';
 import { writeSocketError } from '../observe/error-pages.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
-import type { Circuit, LongLivedConnection, TrackedSocket } from '../routing/circuit.ts';
-import { CONNECT_TIMEOUT_MS, connectBackend, KEEPALIVE_MS } from './tcp-relay.ts';
+import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
+import { CONNECT_TIMEOUT_MS } from '../upstream/upstream.ts';
 
 export const TUNNEL_PATH = '/_appproxy/tunnel';
 export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';
@@ -40,8 +50,6 @@ export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';
 export const DEFAULT_TUNNEL_PING_INTERVAL_MS = 30_000;
 /** Largest message a client may send (clients send what one local read gives, far less). */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** How long a close frame may take to be answered before the socket is dropped. */
-const CLOSE_GRACE_MS = 2000;
 /** An empty ping the worker sends (2 header bytes) and the masked pong that answers it (6). */
 const PING_BYTES = 2;
 const CONTROL_READ_OVERHEAD = 6;
@@ -149,12 +157,9 @@ function ignoreError(): void {}
 
 // ---------------------------------------------------------------- one tunnel
 
-export class TunnelConnection implements LongLivedConnection {
+export class TunnelConnection extends Connection implements Swept {
   readonly kind = 'tunnel' as const;
   readonly backend: TunnelSocket;
-  readonly startedAt = Date.now();
-  readonly client: string;
-  reason: CloseReason | null = null;
   connected = false;
   clientEof = false;
   backendEof = false;
@@ -164,19 +169,21 @@ export class TunnelConnection implements LongLivedConnection {
   private isBackendClosed = false;
 
   constructor(
-    private readonly endpoint: TunnelEndpoint,
-    public circuit: Circuit,
+    registry: ConnectionRegistry,
+    private readonly keepalive: Keepalive,
+    private readonly pingIntervalMs: number,
+    circuit: Circuit,
     readonly ws: TunnelWs,
     readonly socket: TunnelSocket,
-    readonly userId: string,
+    userId: string,
   ) {
-    this.client = formatClient(socket.remoteAddress, socket.remotePort);
+    super(registry, circuit, clientAddress(socket), userId, 'tunnel');
     ws[kTunnel] = this;
     socket[kTunnel] = this;
-    circuit.longLived.add(this);
-    socket.setKeepAlive(true, KEEPALIVE_MS);
+    registry.add(this);
+    socket.setKeepAlive(true, TCP_KEEPALIVE_MS);
     socket.setNoDelay(true);
-    const backend: TunnelSocket = connectBackend(circuit);
+    const backend: TunnelSocket = circuit.upstream.connect();
     this.backend = backend;
     backend[kTunnel] = this;
     backend.setTimeout(Math.min(CONNECT_TIMEOUT_MS, circuit.idleTimeoutMs));
@@ -193,6 +200,7 @@ export class TunnelConnection implements LongLivedConnection {
     backend.on('timeout', onBackendTimeout);
     backend.on('error', ignoreError);
     backend.on('close', onBackendClose);
+    keepalive.add(this, pingIntervalMs);
   }
 
   /** A text message, or data after the client's `eof`. */
@@ -210,8 +218,8 @@ export class TunnelConnection implements LongLivedConnection {
     this.closeWs(1003, 'client-closed');
   }
 
-  /** One heartbeat tick: cut the client if it did not answer the previous ping, else ping it. */
-  heartbeat(): void {
+  /** One heartbeat (a sweeper visit every ping interval): cut the client if it did not answer the previous ping, else ping it. */
+  sweep(): void {
     if (this.isWsClosed) return;
     // A tunnel held up by backpressure reads (or writes) nothing, pongs included; the idle
     // timeout is what bounds a tunnel that stays stuck.
@@ -243,16 +251,19 @@ export class TunnelConnection implements LongLivedConnection {
     this.closeWs(CLOSE_CODES[reason], reason);
   }
 
-  /** Moves the live tunnel to the circuit's replacement (route update) if it is still a tunnel circuit. */
-  carryTo(next: Circuit): boolean {
-    if (next.closed || next.access !== 'tunnel') return false;
-    this.circuit.longLived.delete(this);
-    next.longLived.add(this);
-    next.adopt(this.socket as TrackedSocket, true);
-    next.trackUpstream(this.backend);
-    this.circuit = next;
-    if (this.connected) this.backend.setTimeout(next.idleTimeoutMs);
-    return true;
+  destroy(): void {
+    this.reason ??= 'circuit-closed';
+    this.backend.destroy();
+    this.ws.terminate();
+  }
+
+  /** Still a tunnel circuit (an access change away from tunnel mode revokes it). */
+  override admitted(): boolean {
+    return !this.circuit.closed && this.circuit.serving === 'tunnel';
+  }
+
+  override reconfigure(): void {
+    if (this.connected) this.backend.setTimeout(this.circuit.idleTimeoutMs);
   }
 
   backendClosed(broken: boolean): void {
@@ -303,21 +314,8 @@ export class TunnelConnection implements LongLivedConnection {
 
   private maybeFinish(): void {
     if (!this.isWsClosed || !this.isBackendClosed) return;
-    const c = this.circuit;
-    c.longLived.delete(this);
-    this.endpoint.forget(this);
-    this.endpoint.access.record({
-      kind: 'tunnel',
-      circuitId: c.id,
-      sessionId: c.spec.sessionId,
-      userId: this.userId,
-      client: this.client,
-      access: 'tunnel',
-      bytesIn: this.backend.bytesWritten,
-      bytesOut: this.backend.bytesRead,
-      durationMs: Date.now() - this.startedAt,
-      reason: this.reason ?? 'client-closed',
-    });
+    this.keepalive.delete(this, this.pingIntervalMs);
+    this.finish(this.backend.bytesWritten, this.backend.bytesRead);
   }
 }
 
@@ -326,7 +324,8 @@ export class TunnelConnection implements LongLivedConnection {
 export interface TunnelEndpointDeps {
   verifier: SetupTokenVerifier;
   counters: CounterStore;
-  access: AccessLog;
+  connections: ConnectionRegistry;
+  keepalive: Keepalive;
   metrics: WorkerMetrics;
   logger: Logger;
   pingIntervalMs: number;
@@ -348,7 +347,6 @@ function bearer(header: string | undefined): string | null {
 }
 
 export class TunnelEndpoint {
-  readonly access: AccessLog;
   private readonly wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -357,19 +355,13 @@ export class TunnelEndpoint {
     maxPayload: MAX_MESSAGE_BYTES,
     handleProtocols: pickSubprotocol,
   });
-  /** Live tunnels of every circuit: one heartbeat timer for all of them, running while any is. */
-  private readonly live = new Set<TunnelConnection>();
-  private heartbeat: NodeJS.Timeout | null = null;
-
-  constructor(private readonly deps: TunnelEndpointDeps) {
-    this.access = deps.access;
-  }
+  constructor(private readonly deps: TunnelEndpointDeps) {}
 
   /** An upgrade request for `/_appproxy/tunnel` on `circuit`'s port (socket already adopted). */
   async handle(circuit: Circuit, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     // The HTTP server stops watching the socket once it is handed over for an upgrade.
     socket.on('error', ignoreError);
-    if (circuit.access !== 'tunnel') return void this.refuse(socket, 'AP_ERR_TUNNEL_NOT_AVAILABLE');
+    if (circuit.serving !== 'tunnel') return void this.refuse(socket, 'AP_ERR_TUNNEL_NOT_AVAILABLE');
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
       return void this.refuse(
         socket,
@@ -423,42 +415,27 @@ export class TunnelEndpoint {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.open(circuit, ws, socket as Socket, userId));
   }
 
-  forget(t: TunnelConnection): void {
-    this.live.delete(t);
-    if (this.live.size === 0 && this.heartbeat) {
-      clearInterval(this.heartbeat);
-      this.heartbeat = null;
-    }
-  }
-
   private open(circuit: Circuit, ws: WebSocket, socket: Socket, userId: string): void {
     circuit.countRequest(socket as TrackedSocket);
     this.deps.metrics.countStatus(101);
-    this.live.add(new TunnelConnection(this, circuit, ws, socket, userId));
-    if (this.heartbeat === null) {
-      this.heartbeat = setInterval(this.tick, this.deps.pingIntervalMs);
-      this.heartbeat.unref();
-    }
+    const d = this.deps;
+    new TunnelConnection(d.connections, d.keepalive, d.pingIntervalMs, circuit, ws, socket, userId);
   }
-
-  private readonly tick = (): void => {
-    for (const t of this.live) t.heartbeat();
-  };
 
   private refuseLimit(circuit: Circuit, socket: Duplex, userId: string): void {
     this.refuse(socket, 'AP_ERR_CONNECTION_LIMIT');
-    this.access.record({
-      kind: 'tunnel',
-      circuitId: circuit.id,
-      sessionId: circuit.spec.sessionId,
-      userId,
-      client: formatClient((socket as Socket).remoteAddress, (socket as Socket).remotePort),
-      access: 'tunnel',
-      bytesIn: 0,
-      bytesOut: 0,
-      durationMs: 0,
-      reason: 'limit',
-    });
+    this.deps.connections.record(
+      accessRecord({
+        kind: 'tunnel',
+        circuit,
+        client: clientAddress(socket as Socket),
+        userId,
+        access: 'tunnel',
+        bytesIn: 0,
+        bytesOut: 0,
+        reason: 'limit',
+      }),
+    );
   }
 
   /** Answers the upgrade request with the JSON error envelope (clients are programs) and closes. */
