@@ -2,6 +2,8 @@
 
 import { isIP } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ApiClient, CircuitIdleRequest, SessionIdleRequest } from '../client/api-client.ts';
+import { ApiError } from '../client/errors.ts';
 import type { TemplateInfo } from '../contracts/agent.ts';
 import type {
   Circuit,
@@ -13,8 +15,7 @@ import type {
   WorkerInfo,
 } from '../contracts/records.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
-import type { ApiClient, CircuitIdleRequest, SessionIdleRequest } from './client.ts';
-import { ApiError, CliError, UsageError } from './errors.ts';
+import { CliError, UsageError } from './errors.ts';
 import {
   flatten,
   formatAge,

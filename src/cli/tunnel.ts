@@ -15,9 +15,10 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
+import { ApiError } from '../client/errors.ts';
 import type { TunnelToken } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
-import { ApiError, CliError } from './errors.ts';
+import { CliError } from './errors.ts';
 
 export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';
 export const TUNNEL_PATH = '/_appproxy/tunnel';
