@@ -2,7 +2,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from '../client/errors.ts';
-import { registerClientCommands } from './commands.ts';
+import { registerClientCommands } from './commands/index.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor, renderError } from './errors.ts';
 import { type CliIo, DEFAULT_DATA_DIR, DEFAULT_URL, defaultIo, Runtime, TOKEN_FILE } from './runtime.ts';
 import { registerServerCommands } from './up.ts';

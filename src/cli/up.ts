@@ -3,7 +3,7 @@
  * worker + local agent on the embedded stores) until Ctrl-C. `manager`, `manager migrate`,
  * `worker` and `agent` run the split processes on the shared stores (PostgreSQL, etcd, Redis);
  * their composition roots are in src/processes/. Client subcommands (`worker list`, …) are added
- * under the same `worker` command by ./commands.ts.
+ * under the same `worker` command by ./commands/worker.ts.
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import {
