@@ -14,8 +14,8 @@ import {
 } from '../args.ts';
 import { CliError } from '../errors.ts';
 import { renderStartService } from '../render.ts';
-import { sessionLabel, waitForRunning } from '../wait.ts';
-import { type Action, noteKeptIdle, resolveSession } from './context.ts';
+import { waitForRunning } from '../wait.ts';
+import { type Action, noteKeptIdle, resolveSession, serviceOf } from './context.ts';
 
 export function registerAppCommands(program: Command, action: Action): void {
   const app = program.command('app').description('open apps served by sessions');
@@ -65,11 +65,7 @@ export function registerAppCommands(program: Command, action: Action): void {
           const access = accessFrom(opts);
           const idle = circuitIdleFrom(opts);
           let s = await resolveSession(ctx.client, ref);
-          if (s.services.length > 0 && !s.services.some((svc) => svc.name === service)) {
-            throw new CliError(
-              `session ${sessionLabel(s)} has no service "${service}" (services: ${s.services.map((x) => x.name).join(', ')})`,
-            );
-          }
+          serviceOf(s, service);
           s = await waitForRunning(ctx.client, s, ctx.waitOptions(opts.timeout));
           const result = await ctx.client.startService(s.id, {
             service,

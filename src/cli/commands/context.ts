@@ -3,12 +3,12 @@
 import type { Command } from 'commander';
 import type { ApiClient, CircuitIdleRequest } from '../../client/api-client.ts';
 import { ApiError } from '../../client/errors.ts';
-import type { Session } from '../../contracts/records.ts';
+import type { ServiceInfo, Session } from '../../contracts/records.ts';
 import { CliError } from '../errors.ts';
 import { formatJson, type Painter } from '../format.ts';
 import { idleText } from '../render.ts';
 import type { Runtime } from '../runtime.ts';
-import { ProgressLine } from '../wait.ts';
+import { ProgressLine, sessionLabel } from '../wait.ts';
 
 interface GlobalOptions {
   url?: string;
@@ -92,6 +92,20 @@ export async function resolveSession(client: ApiClient, ref: string): Promise<Se
   throw new CliError(
     `session name "${ref}" is ambiguous (${named.map((s) => `${s.id} ${s.state}`).join(', ')}); use the id`,
   );
+}
+
+/**
+ * The session's service of that name. A session lists its services only once its agent reported
+ * them; until then any name passes (undefined) and the manager judges it when the session runs.
+ */
+export function serviceOf(s: Session, service: string): ServiceInfo | undefined {
+  const known = s.services.find((svc) => svc.name === service);
+  if (s.services.length > 0 && !known) {
+    throw new CliError(
+      `session ${sessionLabel(s)} has no service "${service}" (services: ${s.services.map((x) => x.name).join(', ')})`,
+    );
+  }
+  return known;
 }
 
 /**

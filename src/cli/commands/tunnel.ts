@@ -15,7 +15,7 @@ import { CliError, UsageError } from '../errors.ts';
 import { renderTunnelReady } from '../render.ts';
 import { Tunnel } from '../tunnel.ts';
 import { sessionLabel, waitForRunning } from '../wait.ts';
-import { type Action, noteKeptIdle, resolveSession } from './context.ts';
+import { type Action, noteKeptIdle, resolveSession, serviceOf } from './context.ts';
 
 export function registerTunnelCommands(program: Command, action: Action): void {
   program
@@ -48,12 +48,7 @@ export function registerTunnelCommands(program: Command, action: Action): void {
             throw new UsageError(`--bind must be an IP address (got "${opts.bind}")`);
           }
           let s = await resolveSession(ctx.client, ref);
-          const known = s.services.find((svc) => svc.name === service);
-          if (s.services.length > 0 && !known) {
-            throw new CliError(
-              `session ${sessionLabel(s)} has no service "${service}" (services: ${s.services.map((x) => x.name).join(', ')})`,
-            );
-          }
+          const known = serviceOf(s, service);
           if (known && known.protocol !== 'tcp') {
             throw new CliError(
               `service "${service}" of session ${sessionLabel(s)} is ${known.protocol}; a tunnel carries tcp services ` +
