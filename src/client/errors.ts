@@ -35,3 +35,30 @@ export class NetworkError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * The error envelope `{code, message, detail?, requestId}` in an answer's body as an ApiError
+ * (the manager and the workers answer with the same one); null when the body is not one.
+ */
+export function envelopeError(
+  status: number,
+  body: string,
+  fallbackRequestId: string | null,
+): ApiError | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return null;
+  }
+  if (!parsed || typeof parsed !== 'object') return null;
+  const env = parsed as Record<string, unknown>;
+  if (typeof env.code !== 'string' || typeof env.message !== 'string') return null;
+  return new ApiError({
+    code: env.code,
+    status,
+    message: env.message,
+    requestId: typeof env.requestId === 'string' ? env.requestId : fallbackRequestId,
+    detail: env.detail,
+  });
+}
