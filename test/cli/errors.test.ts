@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  ApiError,
   CliError,
   EXIT_FAILURE,
   EXIT_USAGE,
   exitCodeFor,
-  NetworkError,
   renderError,
   UsageError,
 } from '../../src/cli/errors.ts';
+import { ApiError, NetworkError } from '../../src/client/errors.ts';
 
 describe('renderError', () => {
   it('renders an API error with its code and request id', () => {

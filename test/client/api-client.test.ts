@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApiClient, ApiError, NetworkError } from '../../src/cli/client.ts';
-import { circuit, closedPortUrl, FakeManager, session, startResult } from './helpers.ts';
+import { ApiClient, ApiError, NetworkError } from '../../src/client/api-client.ts';
+import { circuit, closedPortUrl, FakeManager, session, startResult } from '../cli/helpers.ts';
 
 describe('ApiClient', () => {
   let fake: FakeManager;

@@ -13,7 +13,7 @@ import type {
   WorkerInfo,
 } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
-import { ApiError, NetworkError } from './errors.ts';
+import { ApiError, envelopeError, NetworkError } from './errors.ts';
 
 export { ApiError, NetworkError };
 
@@ -267,24 +267,8 @@ function errorFromResponse(
   text: string,
   headerRequestId: string | null,
 ): ApiError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed && typeof parsed === 'object') {
-    const env = parsed as Record<string, unknown>;
-    if (typeof env.code === 'string' && typeof env.message === 'string') {
-      return new ApiError({
-        code: env.code,
-        status,
-        message: env.message,
-        requestId: typeof env.requestId === 'string' ? env.requestId : headerRequestId,
-        detail: env.detail,
-      });
-    }
-  }
+  const enveloped = envelopeError(status, text, headerRequestId);
+  if (enveloped) return enveloped;
   const snippet = text.replace(/\s+/g, ' ').trim().slice(0, 200);
   return new ApiError({
     code: null,
