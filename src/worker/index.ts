@@ -13,6 +13,7 @@ import { AppProxyError } from '../contracts/errors.ts';
 import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
+import type { ConnectionRegistry } from './connections/registry.ts';
 import { ControlSource } from './control/source.ts';
 import { buildDataPlane, closeServing, type DataPlaneConfig } from './multiprocess/data-plane.ts';
 import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess/multiprocess.ts';
@@ -85,6 +86,8 @@ export interface Worker {
    * the circuits watch is (revision seen, established or not, failed attempts to resume).
    */
   status(): { activityPasses: number; circuits: { revision: number; watching: boolean; failures: number } };
+  /** The live WebSockets, TCP relays and tunnels this process serves, by circuit. */
+  readonly connections: ConnectionRegistry;
 }
 
 function invalidConfig(message: string): AppProxyError {
@@ -231,5 +234,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     status() {
       return { activityPasses: activity.passes, circuits: source.syncStatus() };
     },
+
+    connections: plane.connections,
   };
 }
