@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AppProxyError } from '../contracts/errors.ts';
-import type { WorkerRegistration } from '../contracts/kv-layout.ts';
+import { kvKeys, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
@@ -88,7 +88,46 @@ export interface Worker {
   status(): { activityPasses: number; circuits: { revision: number; watching: boolean; failures: number } };
   /** The live WebSockets, TCP relays and tunnels this process serves, by circuit. */
   readonly connections: ConnectionRegistry;
+  /** What `/readyz` of the worker process answers (see `WorkerReadiness`). */
+  readiness(): Promise<WorkerReadiness>;
 }
+
+/**
+ * Whether the worker serves, and which of its stores answer. `ready`: started, KV and counters
+ * answer. `degraded`: started, but a store does not answer — it still serves every circuit it
+ * knows with the cookies it issued (static stability), so a load balancer should keep it; what
+ * does not work meanwhile: without KV, new or changed circuits and readiness marks (start-service
+ * waits); without the counters role, setup links and tunnel tokens (their single-use marks: 503
+ * AP_ERR_STORE_UNAVAILABLE) and activity reporting (kept in memory, sent when it returns).
+ * `starting` (answered 503): not serving yet.
+ */
+export interface WorkerReadiness {
+  status: 'starting' | 'ready' | 'degraded';
+  stores: { kv: boolean; counters: boolean };
+  circuits: number;
+}
+
+const PROBE_TIMEOUT_MS = 2000;
+
+/** True when `fn` settles successfully within the probe timeout. */
+async function probe(fn: () => Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      fn().then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), PROBE_TIMEOUT_MS);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A key nobody writes: reading it is the cheapest question the counters role can answer. */
+const READINESS_PROBE_KEY = 'ap:probe:readiness';
 
 function invalidConfig(message: string): AppProxyError {
   return new AppProxyError('AP_ERR_CONFIG_INVALID', message);
@@ -236,5 +275,14 @@ export function createWorker(opts: WorkerOptions): Worker {
     },
 
     connections: plane.connections,
+
+    async readiness(): Promise<WorkerReadiness> {
+      const [kv, counters] = await Promise.all([
+        probe(() => opts.kv.get(kvKeys.registration(opts.authority))),
+        probe(() => opts.counters.get(READINESS_PROBE_KEY)),
+      ]);
+      const status = state !== 'running' ? 'starting' : kv && counters ? 'ready' : 'degraded';
+      return { status, stores: { kv, counters }, circuits: table.size };
+    },
   };
 }

@@ -267,3 +267,50 @@ describe('worker activity with a failing counters store', () => {
     );
   });
 });
+
+describe('worker readiness lists its stores', () => {
+  let h: Harness;
+  let countersDown = false;
+  before(async () => {
+    h = await Harness.start({ mode: 'port' });
+    const real = h.counters;
+    const flaky = Object.create(real) as typeof real;
+    flaky.get = async (key) => {
+      if (countersDown) throw new Error('redis is down');
+      return real.get(key);
+    };
+    await h.worker.close();
+    h.worker = h.newWorker({ counters: flaky });
+  });
+  after(async () => {
+    h.kv.setUnavailable(false);
+    await h.close();
+  });
+
+  test('starting until started; ready with both stores; degraded, and naming the store, when one is down', async () => {
+    assert.equal((await h.worker.readiness()).status, 'starting');
+    await h.worker.start();
+    const route = await h.addRoute();
+    const cookie = await h.login(route);
+    assert.deepEqual(await h.worker.readiness(), {
+      status: 'ready',
+      stores: { kv: true, counters: true },
+      circuits: 1,
+    });
+    countersDown = true;
+    assert.deepEqual((await h.worker.readiness()).stores, { kv: true, counters: false });
+    assert.equal((await h.worker.readiness()).status, 'degraded');
+    // Degraded, not down: what it knows is still served with the cookies it issued.
+    assert.equal((await h.request(route, { cookie })).status, 200);
+    countersDown = false;
+    h.kv.setUnavailable(true);
+    assert.deepEqual(await h.worker.readiness(), {
+      status: 'degraded',
+      stores: { kv: false, counters: true },
+      circuits: 1,
+    });
+    assert.equal((await h.request(route, { cookie })).status, 200);
+    h.kv.setUnavailable(false);
+    assert.equal((await h.worker.readiness()).status, 'ready');
+  });
+});

@@ -1,8 +1,8 @@
 /**
  * Activity per circuit (bytes moved and when), counted in memory as plain numbers and flushed as
  * deltas in one `counters.batch` per tick. Bytes are sampled from the client sockets' byte
- * counters (see `Circuit.sample`), so HTTP, WebSocket and later TCP count the same way and the
- * hot path does no per-chunk work. A failing counters store never affects proxying: the deltas
+ * counters (see `Circuit.sample`), so HTTP, WebSocket, raw TCP and tunnels count the same way and
+ * the hot path does no per-chunk work. A failing counters store never affects proxying: the deltas
  * stay in memory and go out with the next successful flush.
  */
 import type { Logger } from 'pino';

@@ -55,7 +55,7 @@ export function errorBody(code: ErrorCode, requestId: string, json: boolean, mes
   const status = ERRORS[code].status;
   const hint =
     status === 401 || status === 410
-      ? '<p>Open the app again from AppProxy (the console or <code>appproxy app open</code>) to get a fresh link.</p>'
+      ? '<p>Open the app again where you got its link (for example <code>appproxy app open</code>) to get a fresh one.</p>'
       : '';
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
