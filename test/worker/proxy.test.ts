@@ -49,7 +49,9 @@ for (const mode of ['port', 'wildcard'] as const) {
       const html = await h.request(route, { path: '/', headers: { accept: 'text/html,*/*' } });
       assert.equal(html.status, 401);
       assert.match(String(html.headers['content-type']), /text\/html/);
-      assert.match(html.body.toString(), /open the app again from AppProxy/i);
+      assert.match(html.body.toString(), /open the app again where you got its link/i);
+      // Only what exists: no console to send users to (yet).
+      assert.doesNotMatch(html.body.toString(), /console/i);
       assert.ok(html.headers['x-request-id']);
       const json = await h.request(route, { path: '/', headers: { accept: 'application/json' } });
       assert.equal(json.status, 401);
