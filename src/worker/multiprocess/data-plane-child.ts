@@ -7,64 +7,15 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AppProxyError } from '../../contracts/errors.ts';
-import type { CounterOp, CounterStore } from '../../stores/types.ts';
 import { buildDataPlane, closeServing, type DataPlane } from './data-plane.ts';
+import { IpcCounterStore } from './ipc-counters.ts';
 import type { FromChild, ToChild } from './multiprocess.ts';
 
 function send(m: FromChild): void {
   if (process.connected) process.send!(m);
 }
 
-/** The primary's counter store, over IPC. */
-class IpcCounterStore implements CounterStore {
-  private seq = 0;
-  readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  private call<T>(method: keyof CounterStore, args: unknown[]): Promise<T> {
-    const seq = ++this.seq;
-    return new Promise<T>((resolve, reject) => {
-      if (!process.connected) return reject(new Error('primary is gone'));
-      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
-      send({ t: 'counters', seq, method, args });
-    });
-  }
-
-  settle(m: Extract<ToChild, { t: 'counters-result' }>): void {
-    const p = this.pending.get(m.seq);
-    this.pending.delete(m.seq);
-    if (!p) return;
-    if (m.error !== undefined) p.reject(new Error(m.error));
-    else p.resolve(m.value);
-  }
-
-  incr(key: string, by?: number, ttlMs?: number) {
-    return this.call<number>('incr', [key, by, ttlMs]);
-  }
-  get(key: string) {
-    return this.call<string | null>('get', [key]);
-  }
-  mget(keys: string[]) {
-    return this.call<(string | null)[]>('mget', [keys]);
-  }
-  keys(prefix: string) {
-    return this.call<string[]>('keys', [prefix]);
-  }
-  set(key: string, value: string, ttlMs?: number) {
-    return this.call<void>('set', [key, value, ttlMs]);
-  }
-  setIfAbsent(key: string, value: string, ttlMs: number) {
-    return this.call<boolean>('setIfAbsent', [key, value, ttlMs]);
-  }
-  delete(key: string) {
-    return this.call<void>('delete', [key]);
-  }
-  batch(ops: CounterOp[]) {
-    return this.call<void>('batch', [ops]);
-  }
-  async close() {}
-}
-
-const counters = new IpcCounterStore();
+const counters = new IpcCounterStore(send, () => process.connected);
 let plane: DataPlane | null = null;
 /** Table changes apply one at a time, in the order the primary sent them. */
 let chain: Promise<unknown> = Promise.resolve();

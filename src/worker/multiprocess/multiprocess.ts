@@ -19,6 +19,7 @@ import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import type { DataPlaneConfig } from './data-plane.ts';
+import { type CounterCall, type CounterResult, serveCounterCall } from './ipc-counters.ts';
 
 export type ToChild =
   | { t: 'init'; cfg: Omit<DataPlaneConfig, 'cookieSecret'> & { cookieSecret: string }; logLevel: string }
@@ -26,12 +27,12 @@ export type ToChild =
   | { t: 'remove'; id: string }
   | { t: 'keys'; set: SetupTokenKeySet }
   | { t: 'close'; seq: number }
-  | { t: 'counters-result'; seq: number; value?: unknown; error?: string };
+  | CounterResult;
 
 export type FromChild =
   | { t: 'ready' }
   | { t: 'ack'; seq: number; error?: { code: ErrorCode; message: string } }
-  | { t: 'counters'; seq: number; method: keyof CounterStore; args: unknown[] };
+  | CounterCall;
 
 const CHILD_ENTRY = new URL('./data-plane-child.ts', import.meta.url);
 const CLOSE_TIMEOUT_MS = 10_000;
@@ -53,10 +54,7 @@ class Child {
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   readonly ready: Promise<void>;
 
-  constructor(
-    private readonly owner: DataPlaneChildren,
-    init: ToChild,
-  ) {
+  constructor(owner: DataPlaneChildren, init: ToChild) {
     this.proc = fork(CHILD_ENTRY, [], {
       execArgv: childExecArgv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -75,7 +73,7 @@ class Child {
           if (!p) return;
           if (m.error) p.reject(new AppProxyError(m.error.code, m.error.message));
           else p.resolve();
-        } else if (m.t === 'counters') void this.owner.counterCall(this, m);
+        } else if (m.t === 'counters') void serveCounterCall(owner.counters, m, (r) => this.send(r));
       });
     });
     this.ready.catch(() => {});
@@ -111,7 +109,7 @@ export class DataPlaneChildren {
 
   constructor(
     private readonly count: number,
-    private readonly counters: CounterStore,
+    readonly counters: CounterStore,
     private readonly logger: Logger,
   ) {}
 
@@ -173,16 +171,6 @@ export class DataPlaneChildren {
         clearTimeout(timer);
       }),
     );
-  }
-
-  async counterCall(child: Child, m: Extract<FromChild, { t: 'counters' }>): Promise<void> {
-    try {
-      const fn = this.counters[m.method] as (...a: unknown[]) => Promise<unknown>;
-      const value = await fn.apply(this.counters, m.args);
-      child.send({ t: 'counters-result', seq: m.seq, value });
-    } catch (err) {
-      child.send({ t: 'counters-result', seq: m.seq, error: String((err as Error)?.message ?? err) });
-    }
   }
 }
 
