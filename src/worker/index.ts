@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import { AppProxyError } from '../contracts/errors.ts';
 import { kvKeys, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
+import { probe } from '../core/probe.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
 import { ControlSource } from './control/source.ts';
@@ -105,25 +106,6 @@ export interface WorkerReadiness {
   status: 'starting' | 'ready' | 'degraded';
   stores: { kv: boolean; counters: boolean };
   circuits: number;
-}
-
-const PROBE_TIMEOUT_MS = 2000;
-
-/** True when `fn` settles successfully within the probe timeout. */
-async function probe(fn: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      fn().then(() => true),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(false), PROBE_TIMEOUT_MS);
-      }),
-    ]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A key nobody writes: reading it is the cheapest question the counters role can answer. */

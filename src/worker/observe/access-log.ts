@@ -4,8 +4,9 @@
  * `metrics.ts` instead (one line per request would be the hot path's biggest cost).
  */
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { CloseReason, TcpAccessMode } from '../../contracts/records.ts';
+import { counter } from './metrics.ts';
 
 export type ConnectionKind = 'tcp' | 'tunnel' | 'websocket';
 
@@ -23,18 +24,6 @@ export interface AccessRecord {
   bytesOut: number;
   durationMs: number;
   reason: CloseReason;
-}
-
-function counter<L extends string>(
-  registry: Registry,
-  name: string,
-  help: string,
-  labelNames: L[],
-): Counter<L> {
-  return (
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
-    new Counter({ name, help, labelNames, registers: [registry] })
-  );
 }
 
 export class AccessLog {

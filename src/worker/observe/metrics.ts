@@ -8,7 +8,11 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 /** Flushers of plain-number counts, run when the registry collects (a scrape). */
 const collectors = new WeakMap<object, Set<() => void>>();
 
-function counter<L extends string>(
+/**
+ * The counter `name` of `registry`, registered on first use (several workers may share one
+ * registry: their figures add up). Its collect hook runs the plain-number flushers of its users.
+ */
+export function counter<L extends string>(
   registry: Registry,
   name: string,
   help: string,

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { CircuitSpec } from '../../contracts/circuit-spec.ts';
 import type { TcpAccessMode } from '../../contracts/records.ts';
 import { AllowList } from '../../core/allow-list.ts';
+import { sameCircuitIdentity } from '../../core/circuit-spec.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import { ActivityCell, type ActivitySource } from '../observe/activity.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
@@ -45,20 +46,6 @@ export interface CircuitDeps {
   metrics: WorkerMetrics;
   upstream: UpstreamSettings;
   connections: ConnectionRegistry;
-}
-
-/** The fields that make a circuit what it is; a spec that changes one is a different circuit. */
-function sameIdentity(a: CircuitSpec, b: CircuitSpec): boolean {
-  return (
-    a.id === b.id &&
-    a.sessionId === b.sessionId &&
-    a.ownerId === b.ownerId &&
-    a.service === b.service &&
-    a.protocol === b.protocol &&
-    a.frontendMode === b.frontendMode &&
-    a.port === b.port &&
-    a.subdomain === b.subdomain
-  );
 }
 
 function accessOf(spec: CircuitSpec): TcpAccessMode | null {
@@ -109,7 +96,7 @@ export class Circuit implements ActivitySource {
 
   /** True when `spec` can be applied to this circuit in place (`update`). */
   canUpdate(spec: CircuitSpec): boolean {
-    return !this.closed && sameIdentity(this.spec, spec);
+    return !this.closed && sameCircuitIdentity(this.spec, spec);
   }
 
   /**
