@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,9 +12,9 @@ const node = path.join(root, 'node_modules/.bin/node');
 const bin = path.join(root, 'bin/appproxy.js');
 const run = promisify(execFile);
 
-async function runBin(args: string[], env: Record<string, string> = {}) {
+async function runBin(args: string[], env: Record<string, string> = {}, with_ = node) {
   try {
-    const r = await run(node, [bin, ...args], {
+    const r = await run(with_, [bin, ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', APPPROXY_DATA_DIR: emptyDataDir(), ...env },
     });
@@ -42,5 +42,31 @@ describe('bin/appproxy.js', () => {
     const down = await runBin(['session', 'list'], { APPPROXY_URL: url });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach the manager at .* \(ECONNREFUSED\) — is `appproxy up` running\?/);
+  });
+});
+
+/** The machine's own Node when it is older than the runtime the checkout brings (else null). */
+function olderSystemNode(): string | null {
+  for (const p of ['/usr/bin/node', '/usr/local/bin/node']) {
+    try {
+      accessSync(p, constants.X_OK);
+      const major = Number(execFileSync(p, ['-p', 'process.versions.node.split(".")[0]']).toString());
+      if (major < 22) return p;
+    } catch {}
+  }
+  return null;
+}
+
+describe('bin/appproxy.js started by an older Node', () => {
+  const older = olderSystemNode();
+  it('runs again under the bundled runtime: help, and exit codes kept', {
+    skip: older ? false : 'no Node older than 22 on this machine',
+  }, async () => {
+    const help = await runBin(['--help'], {}, older!);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: appproxy \[options\] \[command\]/);
+    const usage = await runBin(['session', 'list', '--bogus'], {}, older!);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown option '--bogus'/);
   });
 });
