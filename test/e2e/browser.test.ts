@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
-import { until } from '../fixtures/http.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { until } from '../support/http.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 

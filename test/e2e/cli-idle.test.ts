@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../cli/helpers.ts';
-import { connectTcp, startTunnelProcess, type TunnelProcess } from '../cli/tunnel-process.ts';
-import { startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { runCli } from '../support/cli.ts';
+import { startTestSystem, type TestSystem } from '../support/system.ts';
+import { connectTcp, startTunnelProcess, type TunnelProcess } from './tunnel-process.ts';
 
 describe('CLI idle timeouts and lifecycle events', () => {
   let t: TestSystem;

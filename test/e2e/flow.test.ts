@@ -8,8 +8,8 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { CookieJar, followSetup, request, until } from '../fixtures/http.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { CookieJar, followSetup, request, until } from '../support/http.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const MiB = 1024 * 1024;
 

@@ -14,8 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { builtinTemplates, findExecutable, templateInfo } from '../../src/agent/templates.ts';
-import { connectTcp, startTunnelProcess, type TunnelProcess } from '../cli/tunnel-process.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
+import { connectTcp, startTunnelProcess, type TunnelProcess } from './tunnel-process.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;

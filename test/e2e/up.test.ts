@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { until } from '../fixtures/http.ts';
+import { until } from '../support/http.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin/appproxy.js');

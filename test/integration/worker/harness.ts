@@ -1,0 +1,495 @@
+/**
+ * Test harness for the worker: the real embedded stores, a real setup-token issuer whose public
+ * keys are published to KV, a real upstream app (page, header echo, WebSocket echo, SSE, upload,
+ * download, slow headers) and a worker, all on 127.0.0.1. `addRoute` plays the manager: it puts a
+ * RouteSpec and waits for the worker's readiness mark.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import { importJWK, type JWK, SignJWT } from 'jose';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { WebSocketServer } from 'ws';
+import { kvKeys, type RouteReadiness, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
+import type { TcpAccessMode } from '../../../src/contracts/records.ts';
+import { SETUP_TOKEN_ISSUER, SetupTokenIssuer } from '../../../src/core/setup-token.ts';
+import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
+import { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
+import type { AccessRecord } from '../../../src/worker/access-log.ts';
+import { createWorker, type Worker, type WorkerOptions } from '../../../src/worker/index.ts';
+
+export const OWNER = 'user-1';
+export const WILDCARD_DOMAIN = 'apps.localhost';
+
+/** Polls `fn` until it returns a value other than undefined/false, or throws at the deadline. */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<Exclude<T, false | undefined>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as Exclude<T, false | undefined>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Deterministic bytes for downloads: chunk i of a fixed random block, so both sides can hash it. */
+const BLOCK = randomBytes(64 * 1024);
+export function* pattern(total: number): Generator<Buffer> {
+  for (let sent = 0; sent < total; sent += BLOCK.length)
+    yield BLOCK.subarray(0, Math.min(BLOCK.length, total - sent));
+}
+export function patternSha256(total: number): string {
+  const h = createHash('sha256');
+  for (const c of pattern(total)) h.update(c);
+  return h.digest('hex');
+}
+
+export interface Upstream {
+  server: Server;
+  port: number;
+  /** Headers of the last request to /headers or of the last WebSocket handshake. */
+  lastWsHeaders: IncomingMessage['headers'] | null;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(): Promise<Upstream> {
+  const wss = new WebSocketServer({ noServer: true });
+  const up: Upstream = {
+    server: null as unknown as Server,
+    port: 0,
+    lastWsHeaders: null,
+    close: async () => {},
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    switch (url.pathname) {
+      case '/headers':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(req.headers));
+        return;
+      case '/hop':
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          connection: 'keep-alive, x-secret-hop',
+          'keep-alive': 'timeout=5',
+          'x-secret-hop': 'leak',
+          'proxy-authenticate': 'Basic',
+          'set-cookie': ['a=1; Path=/', 'b=2; Path=/'],
+        });
+        res.end('hop');
+        return;
+      case '/sse': {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        let n = 0;
+        const t = setInterval(() => {
+          n++;
+          res.write(`data: event ${n}\n\n`);
+          if (n === 3) clearInterval(t); // then the stream stays open: events must not wait for its end
+        }, 150);
+        res.on('close', () => clearInterval(t));
+        return;
+      }
+      case '/upload': {
+        const h = createHash('sha256');
+        let size = 0;
+        req.on('data', (c: Buffer) => {
+          size += c.length;
+          h.update(c);
+        });
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ size, sha256: h.digest('hex') }));
+        });
+        return;
+      }
+      case '/download': {
+        const total = Number(url.searchParams.get('bytes') ?? '0');
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+        const it = pattern(total);
+        const pump = () => {
+          for (;;) {
+            const next = it.next();
+            if (next.done) return void res.end();
+            if (!res.write(next.value)) return void res.once('drain', pump);
+          }
+        };
+        pump();
+        return;
+      }
+      case '/slow-headers': {
+        const t = setTimeout(() => res.end('late'), Number(url.searchParams.get('ms') ?? '1000'));
+        res.on('close', () => clearTimeout(t));
+        return;
+      }
+      default:
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end(`<h1>hello from ${url.pathname}</h1>`);
+    }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    up.lastWsHeaders = req.headers;
+    if (req.url === '/ws-refuse') {
+      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\n\r\nno');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  up.server = server;
+  up.port = (server.address() as AddressInfo).port;
+  up.close = async () => {
+    for (const c of wss.clients) c.terminate();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  return up;
+}
+
+export interface Route {
+  spec: RouteSpec;
+  /** Where to connect. */
+  port: number;
+  /** The Host header browsers would send. */
+  host: string;
+  /** Base URL for clients that resolve by themselves (port mode) or connect + Host (wildcard). */
+  origin: string;
+}
+
+export interface Response {
+  status: number;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+export interface HarnessOptions {
+  mode: 'port' | 'wildcard';
+  worker?: Partial<WorkerOptions>;
+  kv?: EmbeddedKvStore;
+}
+
+export class Harness {
+  readonly kv: EmbeddedKvStore;
+  readonly counters = new EmbeddedCounterStore();
+  readonly registry = new Registry();
+  readonly logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  readonly authority: string;
+  readonly portRange: [number, number];
+  issuer!: SetupTokenIssuer;
+  privateJwk!: JWK;
+  upstream!: Upstream;
+  worker!: Worker;
+  private nextPort: number;
+
+  private constructor(readonly opts: HarnessOptions) {
+    this.kv = opts.kv ?? new EmbeddedKvStore();
+    this.authority = `${opts.mode}-${randomUUID().slice(0, 8)}`;
+    // A random 50-port window below Linux's ephemeral range, so listen(0) never lands in it.
+    const base = 20000 + Math.floor(Math.random() * (32700 - 20000 - 50));
+    this.portRange = [base, base + 49];
+    this.nextPort = base;
+  }
+
+  static async start(opts: HarnessOptions): Promise<Harness> {
+    const h = new Harness(opts);
+    const { issuer, privateJwk } = await SetupTokenIssuer.generate();
+    h.issuer = issuer;
+    h.privateJwk = privateJwk;
+    await h.kv.put(kvKeys.setupTokenKeys(), JSON.stringify(issuer.publicKeySet()));
+    h.upstream = await startUpstream();
+    h.worker = h.newWorker();
+    await h.worker.start();
+    return h;
+  }
+
+  newWorker(extra: Partial<WorkerOptions> = {}): Worker {
+    const o = this.opts;
+    return createWorker({
+      authority: this.authority,
+      frontendMode: o.mode,
+      protocols: ['http'],
+      bindHost: '127.0.0.1',
+      portRange: this.portRange,
+      wildcardDomain: WILDCARD_DOMAIN,
+      wildcardPort: 0,
+      publicScheme: 'http',
+      publicHost: '127.0.0.1',
+      kv: this.kv,
+      counters: this.counters,
+      cookieSecret: Buffer.alloc(32, 7),
+      activityFlushMs: 100,
+      logger: this.logger,
+      metrics: this.registry,
+      ...o.worker,
+      ...extra,
+    });
+  }
+
+  async readiness(id: string): Promise<RouteReadiness | undefined> {
+    const e = await this.kv.get(kvKeys.ready(this.authority, id));
+    return e ? (JSON.parse(e.value) as RouteReadiness) : undefined;
+  }
+
+  /** Builds a spec (port or subdomain chosen like the manager would) without publishing it. */
+  makeSpec(o: Partial<RouteSpec> = {}): RouteSpec {
+    const id = o.id ?? randomUUID();
+    return {
+      id,
+      sessionId: 'session-1',
+      ownerId: OWNER,
+      service: 'app',
+      protocol: 'http',
+      frontendMode: this.opts.mode,
+      port: this.opts.mode === 'port' ? this.nextPort++ : null,
+      subdomain: this.opts.mode === 'wildcard' ? randomBytes(3).toString('hex') : null,
+      backends: [{ host: '127.0.0.1', port: this.upstream.port }],
+      ...o,
+    };
+  }
+
+  /** Puts the route and waits for its readiness mark (`expect` = the state wanted). */
+  async putRoute(spec: RouteSpec, expect: 'ready' | 'error' = 'ready'): Promise<RouteReadiness> {
+    const before = await this.readiness(spec.id);
+    await this.kv.put(kvKeys.circuit(this.authority, spec.id), JSON.stringify(spec));
+    return waitFor(async () => {
+      const r = await this.readiness(spec.id);
+      return r && r !== before && r.at !== before?.at && r.state === expect ? r : undefined;
+    }, `readiness ${expect} of ${spec.id}`);
+  }
+
+  /** Adds a served route (retrying the next port when one happens to be taken on this machine). */
+  async addRoute(o: Partial<RouteSpec> = {}): Promise<Route> {
+    for (let attempt = 0; ; attempt++) {
+      const spec = this.makeSpec(o);
+      await this.kv.put(kvKeys.circuit(this.authority, spec.id), JSON.stringify(spec));
+      const r = await waitFor(() => this.readiness(spec.id), `readiness of ${spec.id}`);
+      if (r.state === 'ready') return this.routeOf(spec);
+      if (r.code !== 'AP_ERR_SLOT_UNAVAILABLE' || o.port !== undefined || attempt > 5) {
+        throw new Error(`route not ready: ${JSON.stringify(r)}`);
+      }
+      await this.kv.delete(kvKeys.circuit(this.authority, spec.id));
+    }
+  }
+
+  routeOf(spec: RouteSpec): Route {
+    if (this.opts.mode === 'port') {
+      return {
+        spec,
+        port: spec.port!,
+        host: `127.0.0.1:${spec.port}`,
+        origin: `http://127.0.0.1:${spec.port}`,
+      };
+    }
+    const port = this.worker.wildcardPort!;
+    const host = `${spec.subdomain}.${WILDCARD_DOMAIN}:${port}`;
+    return { spec, port, host, origin: `http://${host}` };
+  }
+
+  async deleteRoute(route: Route): Promise<void> {
+    await this.kv.delete(kvKeys.circuit(this.authority, route.spec.id));
+    await waitFor(async () => (await this.readiness(route.spec.id)) === undefined, 'readiness mark removed');
+  }
+
+  async token(route: Route, userId = OWNER): Promise<string> {
+    return (await this.issuer.issue({ circuitId: route.spec.id, userId, ttlMs: 30_000 })).token;
+  }
+
+  /** A correctly signed token whose expiry is in the past. */
+  async expiredToken(route: Route): Promise<string> {
+    const key = await importJWK(this.privateJwk, 'EdDSA');
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.privateJwk.kid!, typ: 'appproxy-setup+jwt' })
+      .setIssuer(SETUP_TOKEN_ISSUER)
+      .setAudience(route.spec.id)
+      .setSubject(OWNER)
+      .setJti(randomUUID())
+      .setIssuedAt(now - 120)
+      .setExpirationTime(now - 60)
+      .sign(key);
+  }
+
+  /** Runs the setup flow; returns the app cookie as `name=value`. */
+  async login(route: Route): Promise<string> {
+    const res = await this.request(route, {
+      path: `/_appproxy/setup?token=${await this.token(route)}&next=/`,
+    });
+    if (res.status !== 302) throw new Error(`setup answered ${res.status}: ${res.body.toString()}`);
+    return String(res.headers['set-cookie']?.[0]).split(';')[0]!;
+  }
+
+  request(
+    route: Route,
+    o: {
+      path?: string;
+      method?: string;
+      headers?: Record<string, string>;
+      cookie?: string;
+      body?: Buffer | string;
+    } = {},
+  ): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { host: route.host, ...o.headers };
+      if (o.cookie) headers.cookie = o.cookie;
+      const req = request({
+        host: '127.0.0.1',
+        port: route.port,
+        path: o.path ?? '/',
+        method: o.method ?? 'GET',
+        headers,
+        agent: false,
+      });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+        res.on('error', reject);
+      });
+      req.end(o.body);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.upstream.close();
+    await this.counters.close();
+    await this.kv.close();
+  }
+}
+
+// ------------------------------------------------------------------ TCP circuits and tunnels
+
+/** A pino logger that keeps every access record it logs (and echoes lines when LOG_LEVEL is set). */
+export function captureAccessLog(): { logger: pino.Logger; access: AccessRecord[] } {
+  const access: AccessRecord[] = [];
+  const logger = pino(
+    { level: 'info' },
+    {
+      write(line: string) {
+        const o = JSON.parse(line) as { access?: AccessRecord };
+        if (o.access) access.push(o.access);
+        if (process.env.LOG_LEVEL) process.stdout.write(line);
+      },
+    },
+  );
+  return { logger, access };
+}
+
+/**
+ * A raw TCP backend: `echo` sends every byte back and ends when the client ends; `answer-at-eof`
+ * reads until EOF, then answers `got <n> bytes <sha256>` and ends; `flood` writes as fast as the
+ * connection takes it and never reads.
+ */
+export interface TcpBackend {
+  port: number;
+  /** Live server-side sockets. */
+  sockets: Set<Socket>;
+  close(): Promise<void>;
+}
+
+export async function startTcpBackend(mode: 'echo' | 'answer-at-eof' | 'flood'): Promise<TcpBackend> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    if (mode === 'echo') {
+      s.pipe(s);
+    } else if (mode === 'answer-at-eof') {
+      const h = createHash('sha256');
+      let n = 0;
+      s.on('data', (c: Buffer) => {
+        n += c.length;
+        h.update(c);
+      });
+      s.on('end', () => s.end(`got ${n} bytes ${h.digest('hex')}`));
+    } else {
+      const block = Buffer.alloc(64 * 1024, 120);
+      const pump = () => {
+        while (!s.destroyed && s.write(block));
+        if (!s.destroyed) s.once('drain', pump);
+      };
+      pump();
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    sockets,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Publishes a tcp route on a port-mode worker that serves tcp (see `HarnessOptions.worker.protocols`). */
+export function addTcpRoute(
+  h: Harness,
+  o: {
+    backendPort: number;
+    access?: TcpAccessMode;
+    allowFrom?: string[];
+    maxConnections?: number;
+    idleTimeoutMs?: number;
+  },
+): Promise<Route> {
+  return h.addRoute({
+    protocol: 'tcp',
+    backends: [{ host: '127.0.0.1', port: o.backendPort }],
+    tcp: {
+      access: o.access ?? 'tunnel',
+      allowFrom: o.allowFrom ?? [],
+      maxConnections: o.maxConnections ?? 16,
+    },
+    ...(o.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: o.idleTimeoutMs }),
+  });
+}
+
+/** A tunnel token as the manager mints it (`POST /v1/circuits/{id}/tunnel-token`). */
+export async function tunnelToken(
+  h: Harness,
+  route: Route,
+  o: { userId?: string; purpose?: 'setup' | 'tunnel' } = {},
+): Promise<string> {
+  const issued = await h.issuer.issue({
+    circuitId: route.spec.id,
+    userId: o.userId ?? OWNER,
+    ttlMs: 30_000,
+    purpose: o.purpose ?? 'tunnel',
+  });
+  return issued.token;
+}
+
+/** A correctly signed tunnel token whose expiry is in the past. */
+export async function expiredTunnelToken(h: Harness, route: Route): Promise<string> {
+  const key = await importJWK(h.privateJwk, 'EdDSA');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ use: 'tunnel' })
+    .setProtectedHeader({ alg: 'EdDSA', kid: h.privateJwk.kid!, typ: 'appproxy-tunnel+jwt' })
+    .setIssuer(SETUP_TOKEN_ISSUER)
+    .setAudience(route.spec.id)
+    .setSubject(OWNER)
+    .setJti(randomUUID())
+    .setIssuedAt(now - 120)
+    .setExpirationTime(now - 60)
+    .sign(key);
+}
