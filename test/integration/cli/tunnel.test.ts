@@ -10,7 +10,6 @@ import { type AddressInfo, connect, createServer, type Server as NetServer, type
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { main } from '../../../src/cli/main.ts';
-import { formatBytes } from '../../../src/cli/tunnel.ts';
 import { circuit, emptyDataDir, FakeManager, runCli, session, startResult } from '../../support/cli.ts';
 
 type WorkerMode = 'echo' | 'refuse-used' | 'idle' | 'circuit-closed' | 'busy';
@@ -478,11 +477,5 @@ describe('appproxy tunnel', () => {
     } finally {
       busy.close();
     }
-  });
-
-  it('formats byte counts', () => {
-    assert.equal(formatBytes(0), '0 B');
-    assert.equal(formatBytes(1536), '1.5 KiB');
-    assert.equal(formatBytes(100 * 1024 * 1024), '100.0 MiB');
   });
 });

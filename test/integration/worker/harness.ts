@@ -1,17 +1,16 @@
 /**
  * Test harness for the worker: the real embedded stores, a real setup-token issuer whose public
- * keys are published to KV, a real upstream app (page, header echo, WebSocket echo, SSE, upload,
- * download, slow headers) and a worker, all on 127.0.0.1. `addRoute` plays the manager: it puts a
- * RouteSpec and waits for the worker's readiness mark.
+ * keys are published to KV, a real upstream app (test/support/upstream.ts) and a worker, all on
+ * 127.0.0.1. `addRoute` plays the manager: it puts a RouteSpec and waits for the worker's
+ * readiness mark.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, request, type Server } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { WebSocketServer } from 'ws';
 import { kvKeys, type RouteReadiness, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import type { TcpAccessMode } from '../../../src/contracts/records.ts';
 import { SETUP_TOKEN_ISSUER, SetupTokenIssuer } from '../../../src/core/setup-token.ts';
@@ -19,6 +18,7 @@ import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../../src/worker/index.ts';
+import { startUpstream, type Upstream } from '../../support/upstream.ts';
 
 export const OWNER = 'user-1';
 export const WILDCARD_DOMAIN = 'apps.localhost';
@@ -42,122 +42,6 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Deterministic bytes for downloads: chunk i of a fixed random block, so both sides can hash it. */
-const BLOCK = randomBytes(64 * 1024);
-export function* pattern(total: number): Generator<Buffer> {
-  for (let sent = 0; sent < total; sent += BLOCK.length)
-    yield BLOCK.subarray(0, Math.min(BLOCK.length, total - sent));
-}
-export function patternSha256(total: number): string {
-  const h = createHash('sha256');
-  for (const c of pattern(total)) h.update(c);
-  return h.digest('hex');
-}
-
-export interface Upstream {
-  server: Server;
-  port: number;
-  /** Headers of the last request to /headers or of the last WebSocket handshake. */
-  lastWsHeaders: IncomingMessage['headers'] | null;
-  close(): Promise<void>;
-}
-
-export async function startUpstream(): Promise<Upstream> {
-  const wss = new WebSocketServer({ noServer: true });
-  const up: Upstream = {
-    server: null as unknown as Server,
-    port: 0,
-    lastWsHeaders: null,
-    close: async () => {},
-  };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    switch (url.pathname) {
-      case '/headers':
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(req.headers));
-        return;
-      case '/hop':
-        res.writeHead(200, {
-          'content-type': 'text/plain',
-          connection: 'keep-alive, x-secret-hop',
-          'keep-alive': 'timeout=5',
-          'x-secret-hop': 'leak',
-          'proxy-authenticate': 'Basic',
-          'set-cookie': ['a=1; Path=/', 'b=2; Path=/'],
-        });
-        res.end('hop');
-        return;
-      case '/sse': {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-        let n = 0;
-        const t = setInterval(() => {
-          n++;
-          res.write(`data: event ${n}\n\n`);
-          if (n === 3) clearInterval(t); // then the stream stays open: events must not wait for its end
-        }, 150);
-        res.on('close', () => clearInterval(t));
-        return;
-      }
-      case '/upload': {
-        const h = createHash('sha256');
-        let size = 0;
-        req.on('data', (c: Buffer) => {
-          size += c.length;
-          h.update(c);
-        });
-        req.on('end', () => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ size, sha256: h.digest('hex') }));
-        });
-        return;
-      }
-      case '/download': {
-        const total = Number(url.searchParams.get('bytes') ?? '0');
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
-        const it = pattern(total);
-        const pump = () => {
-          for (;;) {
-            const next = it.next();
-            if (next.done) return void res.end();
-            if (!res.write(next.value)) return void res.once('drain', pump);
-          }
-        };
-        pump();
-        return;
-      }
-      case '/slow-headers': {
-        const t = setTimeout(() => res.end('late'), Number(url.searchParams.get('ms') ?? '1000'));
-        res.on('close', () => clearTimeout(t));
-        return;
-      }
-      default:
-        res.writeHead(200, { 'content-type': 'text/html' });
-        res.end(`<h1>hello from ${url.pathname}</h1>`);
-    }
-  });
-  server.on('upgrade', (req, socket, head) => {
-    up.lastWsHeaders = req.headers;
-    if (req.url === '/ws-refuse') {
-      socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\n\r\nno');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  up.server = server;
-  up.port = (server.address() as AddressInfo).port;
-  up.close = async () => {
-    for (const c of wss.clients) c.terminate();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  };
-  return up;
 }
 
 export interface Route {

@@ -10,7 +10,8 @@ import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Harness, type Route, startUpstream, waitFor } from './harness.ts';
+import { startUpstream } from '../../support/upstream.ts';
+import { Harness, type Route, waitFor } from './harness.ts';
 
 const TOLERANCE = 8;
 const fds = () => readdirSync('/proc/self/fd').length;

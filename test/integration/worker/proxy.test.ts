@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { Harness, pattern, patternSha256, type Route, startUpstream, waitFor } from './harness.ts';
+import { pattern, patternSha256, startUpstream } from '../../support/upstream.ts';
+import { Harness, type Route, waitFor } from './harness.ts';
 
 const MiB = 1024 * 1024;
 

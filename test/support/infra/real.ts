@@ -1,7 +1,8 @@
 /**
- * For `test/contract/*.real.test.ts`: starts a real server once per test file, or registers one
- * failing test that says why it could not (e.g. which package to install). Real-store tests are
- * skipped only when `APPPROXY_SKIP_REAL_STORES=1` — never silently because a binary is missing.
+ * For the tests on real stores (`test/contract/*.real.test.ts` and others): starts a real server once per
+ * test file, or registers one failing test that says why it could not (e.g. which package to install).
+ * Real-store tests are skipped only when `APPPROXY_SKIP_REAL_STORES=1` — never silently because a binary is
+ * missing.
  */
 import { after, it } from 'node:test';
 import { type ServerHandle, skipRealStores } from './servers.ts';

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it, test } from 'node:test';
-import { startUpstream, type Upstream } from '../../integration/worker/harness.ts';
 import { CookieJar, request } from '../../support/http.ts';
 import { type AllServers, skipRealStores, startAll } from '../../support/infra/servers.ts';
+import { startUpstream, type Upstream } from '../../support/upstream.ts';
 import { Cluster, portWindow, realStores, until } from './cluster.ts';
 import { clusterSuite, doctorClean, externalSession, open } from './suite.ts';
 

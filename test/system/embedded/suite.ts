@@ -1,14 +1,14 @@
 /**
- * The distributed scenarios, run on embedded stores (`cluster.test.ts`) and on real PostgreSQL +
- * etcd + Redis (`real.test.ts`). Two managers over the same stores (requests alternate between
- * them), real workers, a real upstream app. Killing is "kill -9"-like: the component's KV connection dies without revoking its
- * leases, which expire one TTL later (see helpers.ts). TTLs are 2 s here.
+ * The distributed scenarios, run on embedded stores (`embedded-stores.test.ts`) and on real PostgreSQL +
+ * etcd + Redis (`real-stores.test.ts`). Two managers over the same stores (requests alternate between them),
+ * real workers, a real upstream app. Killing is "kill -9"-like: the component's KV connection dies without
+ * revoking its leases, which expire one TTL later (see cluster.ts). TTLs are 2 s here.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
-import { startUpstream, type Upstream } from '../../integration/worker/harness.ts';
 import { CookieJar, request } from '../../support/http.ts';
+import { startUpstream, type Upstream } from '../../support/upstream.ts';
 import { Cluster, inject, portWindow, type Stores, until } from './cluster.ts';
 
 const TTL = 2000;

@@ -1,8 +1,8 @@
 /**
  * Process-level cluster harness: real PostgreSQL, etcd and Redis (one set per test file, from
  * test/support/infra/servers.ts), and AppProxy processes spawned as `node bin/appproxy.js <kind> --config
- * <file>` on free ports. Each process can be killed with SIGKILL, stopped and started again with
- * the same config (same authority, same ports).
+ * <file>` on free ports. Each process can be killed with SIGKILL, stopped and started again with the same
+ * config (same authority, same ports).
  *
  * APPPROXY_TEST_LOG=1 echoes every process's output, prefixed with its name.
  */

@@ -11,6 +11,7 @@ import {
   paintState,
   visibleLength,
 } from '../../../src/cli/format.ts';
+import { formatBytes } from '../../../src/cli/tunnel.ts';
 
 describe('formatTable', () => {
   it('aligns columns by the widest cell, two spaces apart, without trailing spaces', () => {
@@ -98,5 +99,11 @@ describe('key/values, ages, flatten', () => {
       ['h', '{}'],
       ['i', '[]'],
     ]);
+  });
+
+  it('formats byte counts (the tunnel summary)', () => {
+    assert.equal(formatBytes(0), '0 B');
+    assert.equal(formatBytes(1536), '1.5 KiB');
+    assert.equal(formatBytes(100 * 1024 * 1024), '100.0 MiB');
   });
 });
