@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { builtinTemplates } from '../../../src/agent/templates.ts';
-import { type Harness, harness, pidExists, waitFor } from './harness.ts';
+import { type AgentHarness, harness, pidExists, waitFor } from './harness.ts';
 
 describe('demo template', () => {
-  let h: Harness;
+  let h: AgentHarness;
   let web: number;
   let echo: number;
 

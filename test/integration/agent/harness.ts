@@ -8,7 +8,7 @@ import { LocalAgent, type LocalAgentOptions } from '../../../src/agent/local-age
 import type { TemplateSpec } from '../../../src/agent/templates.ts';
 import type { AgentReport } from '../../../src/contracts/agent.ts';
 
-export interface Harness {
+export interface AgentHarness {
   agent: LocalAgent;
   dataDir: string;
   reports: AgentReport[];
@@ -17,7 +17,7 @@ export interface Harness {
   cleanup(): Promise<void>;
 }
 
-export function harness(templates: TemplateSpec[], options: Partial<LocalAgentOptions> = {}): Harness {
+export function harness(templates: TemplateSpec[], options: Partial<LocalAgentOptions> = {}): AgentHarness {
   const dataDir = mkdtempSync(join(tmpdir(), 'appproxy-agent-test-'));
   // APPPROXY_TEST_LOG=debug shows the services' output while debugging a test.
   const logger = pino({ level: process.env.APPPROXY_TEST_LOG ?? 'silent' });

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { descendants, isAlive, type ProcId } from '../../../src/agent/process-tree.ts';
 import { builtinTemplates, findExecutable } from '../../../src/agent/templates.ts';
 import { executeOnKernel } from '../../support/jupyter.ts';
-import { type Harness, harness, httpRequest, pidExists } from './harness.ts';
+import { type AgentHarness, harness, httpRequest, pidExists } from './harness.ts';
 
 const missing = findExecutable('jupyter-notebook') === null;
 if (missing)
@@ -24,7 +24,7 @@ const HOST = 'ab12cd.apps.example.test:8443';
 const ORIGIN = `https://${HOST}`;
 
 describe('jupyter template', { skip: missing ? 'jupyter-notebook is not installed' : false }, () => {
-  let h: Harness;
+  let h: AgentHarness;
   let port: number;
 
   before(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { descendants, isAlive } from '../../../src/agent/process-tree.ts';
 import type { TemplateSpec } from '../../../src/agent/templates.ts';
-import { type Harness, harness, pidExists, waitFor } from './harness.ts';
+import { type AgentHarness, harness, pidExists, waitFor } from './harness.ts';
 
 /** One-service template running `code` with `node -e`; PORT and HOST come from the environment. */
 function nodeTemplate(
@@ -66,7 +66,7 @@ const templates: TemplateSpec[] = [
   ),
 ];
 
-let h: Harness;
+let h: AgentHarness;
 afterEach(() => h.cleanup());
 
 test('a service that dies after RUNNING ⇒ ERROR with its exit code, once', async () => {

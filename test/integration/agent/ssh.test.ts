@@ -13,7 +13,7 @@ import {
   parseTemplates,
   templateInfo,
 } from '../../../src/agent/templates.ts';
-import { type Harness, harness, pidExists, waitFor } from './harness.ts';
+import { type AgentHarness, harness, pidExists, waitFor } from './harness.ts';
 
 const run = promisify(execFile);
 const sshTemplate = (opts?: Parameters<typeof builtinTemplates>[0]) =>
@@ -106,7 +106,7 @@ test('without sshd the ssh template is unavailable, naming what is missing', asy
 });
 
 describe('ssh template running sshd', { skip }, () => {
-  let h: Harness;
+  let h: AgentHarness;
   let keyDir: string;
   let key: string;
   let port: number;

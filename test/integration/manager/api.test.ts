@@ -8,12 +8,12 @@ import {
   WorkerListSchema,
 } from '../../../src/manager/schemas.ts';
 import { hashToken } from '../../../src/manager/services/auth.ts';
-import { assertEnvelope, Harness, until } from './harness.ts';
+import { assertEnvelope, ManagerHarness, until } from './harness.ts';
 
 describe('manager API shape', () => {
-  let h: Harness;
+  let h: ManagerHarness;
   before(async () => {
-    h = await Harness.create();
+    h = await ManagerHarness.create();
   });
   after(async () => {
     await h.close();
@@ -286,7 +286,7 @@ describe('manager API shape', () => {
   });
 
   test('readyz reports the failing store with 503', async () => {
-    const other = await Harness.create();
+    const other = await ManagerHarness.create();
     await other.kv.close();
     const rz = await other.api('GET', '/readyz', undefined, null);
     assert.equal(rz.status, 503);
@@ -298,7 +298,7 @@ describe('manager API shape', () => {
   });
 
   test('store failures are 503 AP_ERR_STORE_UNAVAILABLE envelopes', async () => {
-    const other = await Harness.create();
+    const other = await ManagerHarness.create();
     const s = await other.runningSession();
     await other.kv.close();
     const res = await other.api('POST', `/v1/sessions/${s.id}/start-service`, { service: 'http' });

@@ -19,7 +19,7 @@ import { FakeWorker } from './fake-worker.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
-export interface HarnessOptions {
+export interface ManagerHarnessOptions {
   workers?: (Partial<WorkerRegistration> & { authority: string })[];
   agent?: FakeAgent;
   sql?: SqlDatabase;
@@ -53,7 +53,7 @@ export interface InjectResult {
   text: string;
 }
 
-export class Harness {
+export class ManagerHarness {
   private constructor(
     readonly sql: SqlDatabase,
     readonly kv: EmbeddedKvStore,
@@ -65,7 +65,7 @@ export class Harness {
     readonly manager: Manager,
   ) {}
 
-  static async create(opts: HarnessOptions = {}): Promise<Harness> {
+  static async create(opts: ManagerHarnessOptions = {}): Promise<ManagerHarness> {
     const sql = opts.sql ?? (await freshSql());
     const kv = opts.kv ?? new EmbeddedKvStore();
     const counters = opts.counters ?? new EmbeddedCounterStore();
@@ -86,7 +86,7 @@ export class Harness {
       ...opts.manager,
     });
     if (!opts.noStart) await manager.start();
-    return new Harness(sql, kv, counters, agent, workers, issuer, registry, manager);
+    return new ManagerHarness(sql, kv, counters, agent, workers, issuer, registry, manager);
   }
 
   async api(

@@ -22,16 +22,20 @@ import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
 import { FakeAgent } from '../../support/fake-agent.ts';
 import { CookieJar, followSetup, request } from '../../support/http.ts';
 import { runningSession, startTestSystem } from '../../support/system.ts';
-import { assertEnvelope, Harness, until } from './harness.ts';
+import { assertEnvelope, ManagerHarness, until } from './harness.ts';
 
 /** Generous bound on how late a policy may act (loop wake-up, SQL, a loaded CI machine). */
 const MARGIN_MS = 2500;
 
-const start = (h: Harness, sessionId: string, body: Record<string, unknown>) =>
+const start = (h: ManagerHarness, sessionId: string, body: Record<string, unknown>) =>
   h.api('POST', `/v1/sessions/${sessionId}/start-service`, body);
 
 /** Writes a byte's worth of activity as a worker's flusher does (timestamps kept with `max`). */
-async function touch(h: Harness, circuitId: string, side: 'client' | 'backend' = 'client'): Promise<number> {
+async function touch(
+  h: ManagerHarness,
+  circuitId: string,
+  side: 'client' | 'backend' = 'client',
+): Promise<number> {
   const now = Date.now();
   const key = side === 'client' ? counterKeys.lastClientAt(circuitId) : counterKeys.lastBackendAt(circuitId);
   await h.counters.batch([
@@ -41,11 +45,14 @@ async function touch(h: Harness, circuitId: string, side: 'client' | 'backend' =
   return now;
 }
 
-async function createdAt(h: Harness, circuitId: string): Promise<number> {
+async function createdAt(h: ManagerHarness, circuitId: string): Promise<number> {
   return Date.parse((await h.api('GET', `/v1/circuits/${circuitId}`)).body.createdAt);
 }
 
-async function events(h: Harness, path: string): Promise<{ kind: string; at: string; detail: string }[]> {
+async function events(
+  h: ManagerHarness,
+  path: string,
+): Promise<{ kind: string; at: string; detail: string }[]> {
   const res = await h.api('GET', `${path}/events`);
   assert.equal(res.status, 200, res.text);
   return res.body.items;
@@ -81,7 +88,7 @@ const TEMPLATES: TemplateInfo[] = [
 
 describe('idle settings', () => {
   test('precedence: request > session > template > config, with the source of each', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       agent: new FakeAgent(TEMPLATES),
       manager: {
         idlePolicy: {
@@ -172,7 +179,7 @@ describe('idle settings', () => {
   });
 
   test("out of the administrator's limits: 400 AP_ERR_POLICY_OUT_OF_RANGE with {field, min, max}; nothing created", async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       manager: { idlePolicy: { minTimeoutMs: 60_000, maxTimeoutMs: 3_600_000, allowNever: false } },
     });
     try {
@@ -234,7 +241,7 @@ describe('idle settings', () => {
 describe('circuit idle policy (leader)', () => {
   test('closes an idle circuit at its timeout and not before; activity keeps another alive', async () => {
     // A long check interval: acting on time is the deadline timer's doing, not the interval's.
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       manager: { idlePolicy: { checkIntervalMs: 60_000, minTimeoutMs: 100 } },
     });
     try {
@@ -289,7 +296,7 @@ describe('circuit idle policy (leader)', () => {
   });
 
   test('a changed access restarts the idle clock; followers do not act', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       manager: { idlePolicy: { checkIntervalMs: 60_000, minTimeoutMs: 100 } },
     });
     try {
@@ -308,7 +315,7 @@ describe('circuit idle policy (leader)', () => {
       await h.close();
     }
     // A manager that does not lead runs no idle loop (but may run a pass on request).
-    const h2 = await Harness.create({ noStart: true, manager: { idlePolicy: { minTimeoutMs: 100 } } });
+    const h2 = await ManagerHarness.create({ noStart: true, manager: { idlePolicy: { minTimeoutMs: 100 } } });
     try {
       assert.equal(h2.manager.isLeader(), false);
       assert.deepEqual(await h2.manager.runIdlePolicies(), []);
@@ -320,7 +327,7 @@ describe('circuit idle policy (leader)', () => {
 
 describe('session idle policy (leader)', () => {
   test('terminates a session only once every live circuit is idle; explains why not before', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       manager: { idlePolicy: { checkIntervalMs: 60_000, minTimeoutMs: 100 } },
     });
     try {
@@ -395,7 +402,7 @@ describe('session idle policy (leader)', () => {
   });
 
   test('a session without live circuits is not judged', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       manager: { idlePolicy: { checkIntervalMs: 100, minTimeoutMs: 100 } },
     });
     try {
@@ -459,7 +466,7 @@ describe('reading activity scales', () => {
 
   test('one pass reads the activity of every candidate circuit in one multi-get', async () => {
     const counters = new CountingCounters();
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       counters,
       noStart: false,
       manager: { idlePolicy: { checkIntervalMs: 60_000 } },

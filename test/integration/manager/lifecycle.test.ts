@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kvKeys, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import { FakeAgent } from '../../support/fake-agent.ts';
-import { assertEnvelope, Harness, until } from './harness.ts';
+import { assertEnvelope, ManagerHarness, until } from './harness.ts';
 
-async function openCircuits(h: Harness, sessionId: string, services: string[]): Promise<string[]> {
+async function openCircuits(h: ManagerHarness, sessionId: string, services: string[]): Promise<string[]> {
   const ids: string[] = [];
   for (const service of services) {
     const r = await h.api('POST', `/v1/sessions/${sessionId}/start-service`, { service });
@@ -15,7 +15,7 @@ async function openCircuits(h: Harness, sessionId: string, services: string[]): 
 }
 
 /** Route specs of a session still in KV (all workers). */
-async function routesInKv(h: Harness, sessionId: string): Promise<string[]> {
+async function routesInKv(h: ManagerHarness, sessionId: string): Promise<string[]> {
   const { entries } = await h.kv.getPrefix('/appproxy/v1/workers/');
   return entries
     .filter((e) => e.key.includes('/circuits/'))
@@ -24,14 +24,14 @@ async function routesInKv(h: Harness, sessionId: string): Promise<string[]> {
     .map((s) => s.id);
 }
 
-async function readyKeys(h: Harness): Promise<string[]> {
+async function readyKeys(h: ManagerHarness): Promise<string[]> {
   const { entries } = await h.kv.getPrefix('/appproxy/v1/workers/');
   return entries.filter((e) => e.key.includes('/ready/')).map((e) => e.key);
 }
 
 describe('lifecycle sync', () => {
   test('DELETE: TERMINATING at once, circuits CLOSING→CLOSED, routes gone before agent.terminate, TERMINATED', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       // A worker that takes a moment to cut connections, so CLOSING is observable.
       h.workers[0]!.closeDelayMs = 150;
@@ -81,7 +81,7 @@ describe('lifecycle sync', () => {
   });
 
   test('DELETE twice is harmless; concurrent DELETEs run one flow; ?wait=true answers 200 when final', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession();
       await openCircuits(h, s.id, ['http']);
@@ -110,7 +110,7 @@ describe('lifecycle sync', () => {
   });
 
   test('agent reports ERROR → session ERROR with the reason, its circuits closed and routes gone', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession('shell');
       const ids = await openCircuits(h, s.id, ['http', 'ssh']);
@@ -133,7 +133,7 @@ describe('lifecycle sync', () => {
   });
 
   test('a session that stops on its own (TERMINATED report) takes the same path', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession();
       const [id] = await openCircuits(h, s.id, ['http']);
@@ -152,7 +152,7 @@ describe('lifecycle sync', () => {
   test('launch failure → ERROR', async () => {
     const agent = new FakeAgent();
     agent.failLaunchWith = 'no GPU';
-    const h = await Harness.create({ agent });
+    const h = await ManagerHarness.create({ agent });
     try {
       const r = await h.api('POST', '/v1/sessions', { template: 'web' });
       const s = await until(async () => {
@@ -166,7 +166,7 @@ describe('lifecycle sync', () => {
   });
 
   test('a worker that never confirms a close does not block it beyond circuitCloseTimeoutMs', async () => {
-    const h = await Harness.create({ manager: { circuitCloseTimeoutMs: 200 } });
+    const h = await ManagerHarness.create({ manager: { circuitCloseTimeoutMs: 200 } });
     try {
       const s = await h.runningSession();
       const [id] = await openCircuits(h, s.id, ['http']);
@@ -182,7 +182,7 @@ describe('lifecycle sync', () => {
   });
 
   test('restart recovery: vanished sessions terminate, CLOSING circuits close, stale PENDING circuits close', async () => {
-    const first = await Harness.create();
+    const first = await ManagerHarness.create();
     const gone = await first.runningSession();
     const kept = await first.runningSession();
     const [goneCircuit] = await openCircuits(first, gone.id, ['http']);
@@ -203,7 +203,7 @@ describe('lifecycle sync', () => {
 
     // The agent restarted too and only runs `kept` and `k2`.
     const agent = new FakeAgent(undefined, { name: 'fake-agent', running: [kept.id, k2.id] });
-    const second = await Harness.create({
+    const second = await ManagerHarness.create({
       sql: first.sql,
       kv: first.kv,
       counters: first.counters,

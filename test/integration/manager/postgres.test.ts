@@ -10,7 +10,7 @@ import { kvKeys, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import { PostgresDatabase } from '../../../src/stores/postgres/sql.ts';
 import { useRealServer } from '../../support/infra/real.ts';
 import { startPostgres } from '../../support/infra/servers.ts';
-import { Harness, until } from './harness.ts';
+import { ManagerHarness, until } from './harness.ts';
 
 const pg = await useRealServer('PostgreSQL', () => startPostgres());
 
@@ -19,7 +19,7 @@ if (pg) {
     test('tcp access, idle settings, events and the idle policy', async () => {
       const sql = new PostgresDatabase({ url: await pg.createDatabase('manager') });
       await sql.migrate();
-      const h = await Harness.create({
+      const h = await ManagerHarness.create({
         sql,
         manager: { idlePolicy: { checkIntervalMs: 60_000, minTimeoutMs: 100 } },
       });

@@ -9,16 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { kvKeys, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import { runCli } from '../../support/cli.ts';
-import { ADMIN_TOKEN, Harness, until } from './harness.ts';
+import { ADMIN_TOKEN, ManagerHarness, until } from './harness.ts';
 
-async function violations(h: Harness): Promise<{ kind: string; subject: string; detail: string }[]> {
+async function violations(h: ManagerHarness): Promise<{ kind: string; subject: string; detail: string }[]> {
   const r = await h.api('GET', '/v1/doctor');
   assert.equal(r.status, 200, r.text);
   assert.ok(!Number.isNaN(Date.parse(r.body.checkedAt)));
   return r.body.violations;
 }
 
-async function openCircuit(h: Harness): Promise<{ id: string; worker: string; sessionId: string }> {
+async function openCircuit(h: ManagerHarness): Promise<{ id: string; worker: string; sessionId: string }> {
   const s = await h.runningSession();
   const r = await h.api('POST', `/v1/sessions/${s.id}/start-service`, { service: 'http' });
   assert.equal(r.status, 200, r.text);
@@ -27,10 +27,10 @@ async function openCircuit(h: Harness): Promise<{ id: string; worker: string; se
 }
 
 describe('reconciler and doctor', () => {
-  let h: Harness;
+  let h: ManagerHarness;
   let url: string;
   before(async () => {
-    h = await Harness.create({
+    h = await ManagerHarness.create({
       workers: [{ authority: 'w1' }, { authority: 'w2' }],
       // Passes run when the test says so (the loop's first pass runs at start, on an empty system).
       manager: { reconcileIntervalMs: 3_600_000 },

@@ -8,15 +8,19 @@ import {
   CircuitSchema,
   StartServiceResultSchema,
 } from '../../../src/manager/schemas.ts';
-import { assertEnvelope, Harness, until } from './harness.ts';
+import { assertEnvelope, ManagerHarness, until } from './harness.ts';
 
-async function start(h: Harness, sessionId: string, body: Record<string, unknown> = { service: 'http' }) {
+async function start(
+  h: ManagerHarness,
+  sessionId: string,
+  body: Record<string, unknown> = { service: 'http' },
+) {
   return h.api('POST', `/v1/sessions/${sessionId}/start-service`, body);
 }
 
 describe('start-service', () => {
   test('opens a circuit: route in KV before the answer, ACTIVE, setup token verifies for that circuit only', async () => {
-    const h = await Harness.create({ manager: { setupTokenTtlMs: 120_000 } });
+    const h = await ManagerHarness.create({ manager: { setupTokenTtlMs: 120_000 } });
     try {
       const s = await h.runningSession();
       const res = await start(h, s.id, { service: 'http', next: '/lab/tree?x=1' });
@@ -76,7 +80,7 @@ describe('start-service', () => {
   });
 
   test('reuses a live circuit with a fresh token; another mode or service gets its own', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       workers: [{ authority: 'p1' }, { authority: 'wc', frontendMode: 'wildcard' }],
     });
     try {
@@ -125,7 +129,7 @@ describe('start-service', () => {
   });
 
   test('concurrent start-service calls for one service share one circuit', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession();
       const results = await Promise.all(Array.from({ length: 5 }, () => start(h, s.id)));
@@ -138,7 +142,7 @@ describe('start-service', () => {
   });
 
   test('50 parallel start-service calls on 50 sessions get 50 distinct slots', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       workers: [
         { authority: 'a', portRange: [30000, 30039] },
         { authority: 'b', portRange: [31000, 31039] },
@@ -173,7 +177,7 @@ describe('start-service', () => {
   });
 
   test('port range exhausted → 503 AP_ERR_NO_SLOT; closing one frees its slot', async () => {
-    const h = await Harness.create({ workers: [{ authority: 'w1', portRange: [20000, 20001] }] });
+    const h = await ManagerHarness.create({ workers: [{ authority: 'w1', portRange: [20000, 20001] }] });
     try {
       const s = await Promise.all([h.runningSession(), h.runningSession(), h.runningSession()]);
       const a = await start(h, s[0]!.id);
@@ -194,7 +198,7 @@ describe('start-service', () => {
   });
 
   test('no eligible worker → 503 AP_ERR_NO_WORKER; a worker that leaves is not chosen', async () => {
-    const h = await Harness.create({ workers: [{ authority: 'w1' }] });
+    const h = await ManagerHarness.create({ workers: [{ authority: 'w1' }] });
     try {
       const s = await h.runningSession();
       await h.workers[0]!.stop();
@@ -209,7 +213,7 @@ describe('start-service', () => {
   });
 
   test('readiness error → 502 AP_ERR_ROUTE_FAILED with the worker code; circuit CLOSED, route gone, slot free', async () => {
-    const h = await Harness.create({ workers: [{ authority: 'w1', portRange: [20000, 20000] }] });
+    const h = await ManagerHarness.create({ workers: [{ authority: 'w1', portRange: [20000, 20000] }] });
     try {
       const s = await h.runningSession();
       h.workers[0]!.behavior = { kind: 'error', code: 'EADDRINUSE', message: 'port 20000 is in use' };
@@ -232,7 +236,7 @@ describe('start-service', () => {
   });
 
   test('readiness timeout → 504 AP_ERR_ROUTE_NOT_READY and the circuit is closed', async () => {
-    const h = await Harness.create({ manager: { routeReadyTimeoutMs: 300 } });
+    const h = await ManagerHarness.create({ manager: { routeReadyTimeoutMs: 300 } });
     try {
       const s = await h.runningSession();
       h.workers[0]!.behavior = { kind: 'silent' };
@@ -249,7 +253,7 @@ describe('start-service', () => {
   });
 
   test('session must be RUNNING and the service must exist; next must be a same-origin path', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       h.agent.autoRun = false;
       const p = await h.api('POST', '/v1/sessions', { template: 'web' });
@@ -274,7 +278,7 @@ describe('start-service', () => {
   });
 
   test('activity sums the counters the workers wrote', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession();
       const { circuitId } = (await start(h, s.id)).body;

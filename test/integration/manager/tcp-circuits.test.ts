@@ -11,24 +11,24 @@ import { Value } from 'typebox/value';
 import { kvKeys, type RouteSpec, type SetupTokenKeySet } from '../../../src/contracts/kv-layout.ts';
 import { SetupTokenVerifier } from '../../../src/core/setup-token.ts';
 import { CircuitSchema, StartServiceResultSchema, TunnelTokenSchema } from '../../../src/manager/schemas.ts';
-import { ADMIN_TOKEN, assertEnvelope, Harness, until } from './harness.ts';
+import { ADMIN_TOKEN, assertEnvelope, ManagerHarness, until } from './harness.ts';
 
-const start = (h: Harness, sessionId: string, body: Record<string, unknown>, token?: string) =>
+const start = (h: ManagerHarness, sessionId: string, body: Record<string, unknown>, token?: string) =>
   h.api('POST', `/v1/sessions/${sessionId}/start-service`, body, token);
 
-async function routeOf(h: Harness, circuitId: string, worker = 'w1'): Promise<RouteSpec> {
+async function routeOf(h: ManagerHarness, circuitId: string, worker = 'w1'): Promise<RouteSpec> {
   const e = await h.kv.get(kvKeys.circuit(worker, circuitId));
   assert.ok(e, `no route for ${circuitId}`);
   return JSON.parse(e.value) as RouteSpec;
 }
 
-async function verifier(h: Harness): Promise<SetupTokenVerifier> {
+async function verifier(h: ManagerHarness): Promise<SetupTokenVerifier> {
   const keys = JSON.parse((await h.kv.get(kvKeys.setupTokenKeys()))!.value) as SetupTokenKeySet;
   return new SetupTokenVerifier(keys);
 }
 
 /** A session of `token`'s user, RUNNING. */
-async function sessionOf(h: Harness, token: string, template = 'shell') {
+async function sessionOf(h: ManagerHarness, token: string, template = 'shell') {
   const res = await h.api('POST', '/v1/sessions', { template }, token);
   assert.equal(res.status, 201, res.text);
   return until(async () => {
@@ -39,7 +39,7 @@ async function sessionOf(h: Harness, token: string, template = 'shell') {
 
 describe('TCP circuits: access at start-service', () => {
   test('a tcp service defaults to tunnel: the origin that carries tunnels, no setup URL, tcp in the route', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession('shell');
       const res = await start(h, s.id, { service: 'ssh' });
@@ -80,7 +80,7 @@ describe('TCP circuits: access at start-service', () => {
   });
 
   test('allow-list: addresses and CIDRs (v4 and v6) are validated, and reach the worker', async () => {
-    const h = await Harness.create({ manager: { tcp: { maxConnectionsPerCircuit: 7 } } });
+    const h = await ManagerHarness.create({ manager: { tcp: { maxConnectionsPerCircuit: 7 } } });
     try {
       const s = await h.runningSession('shell');
       for (const [allowFrom, why] of [
@@ -124,7 +124,7 @@ describe('TCP circuits: access at start-service', () => {
   });
 
   test('listing addresses means allow-list; addresses with another mode are refused', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession('shell');
       const bad = await start(h, s.id, {
@@ -141,7 +141,7 @@ describe('TCP circuits: access at start-service', () => {
   });
 
   test('public is refused unless the configuration permits it (an allow-list of everyone too)', async () => {
-    const closed = await Harness.create();
+    const closed = await ManagerHarness.create();
     try {
       const s = await closed.runningSession('shell');
       const pub = await start(closed, s.id, { service: 'ssh', access: { mode: 'public' } });
@@ -161,7 +161,7 @@ describe('TCP circuits: access at start-service', () => {
     } finally {
       await closed.close();
     }
-    const open = await Harness.create({ manager: { tcp: { allowPublic: true } } });
+    const open = await ManagerHarness.create({ manager: { tcp: { allowPublic: true } } });
     try {
       const s = await open.runningSession('shell');
       const pub = await start(open, s.id, { service: 'ssh', access: { mode: 'public' } });
@@ -178,7 +178,7 @@ describe('TCP circuits: access at start-service', () => {
   });
 
   test('wildcard mode, access on an http service, and workers without tcp are refused clearly', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       workers: [
         { authority: 'web-only', protocols: ['http'] },
         { authority: 'wc', frontendMode: 'wildcard' },
@@ -207,7 +207,7 @@ describe('TCP circuits: access at start-service', () => {
 
 describe('TCP circuits: changing the access of a live circuit', () => {
   test('start-service again with another access updates the circuit in place; the same access changes nothing', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession('shell');
       const a = await start(h, s.id, { service: 'ssh' });
@@ -247,7 +247,7 @@ describe('TCP circuits: changing the access of a live circuit', () => {
   });
 
   test('PATCH /v1/circuits/{id}/access: SQL and the route in KV; validation, ownership and state', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const bob = await h.addUser('bob');
       const s = await sessionOf(h, bob);
@@ -316,7 +316,7 @@ describe('TCP circuits: changing the access of a live circuit', () => {
   });
 
   test('the reconciler repairs a route whose access differs from SQL', async () => {
-    const h = await Harness.create();
+    const h = await ManagerHarness.create();
     try {
       const s = await h.runningSession('shell');
       const id = (await start(h, s.id, { service: 'ssh', access: { allowFrom: ['10.0.0.1'] } })).body
@@ -345,7 +345,7 @@ describe('tunnel tokens', () => {
         cb();
       },
     });
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       logger: pino({ level: 'debug' }, sink),
       manager: { setupTokenTtlMs: 120_000 },
     });
@@ -389,7 +389,7 @@ describe('tunnel tokens', () => {
   });
 
   test('refused (409) for http circuits, allow-list and public circuits, and circuits that are not ACTIVE', async () => {
-    const h = await Harness.create({ manager: { tcp: { allowPublic: true } } });
+    const h = await ManagerHarness.create({ manager: { tcp: { allowPublic: true } } });
     try {
       const s = await h.runningSession('shell');
       const token = (id: string) => h.api('POST', `/v1/circuits/${id}/tunnel-token`);
@@ -415,7 +415,7 @@ describe('tunnel tokens', () => {
   });
 
   test('the URL is wss when the worker is reached over https', async () => {
-    const h = await Harness.create({
+    const h = await ManagerHarness.create({
       workers: [{ authority: 'w1', publicScheme: 'https', publicHost: 'apps.example.test' }],
     });
     try {

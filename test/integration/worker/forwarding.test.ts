@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startUpstream, type Upstream } from '../../support/upstream.ts';
-import { Harness } from './harness.ts';
+import { WorkerHarness } from './harness.ts';
 
 describe('trusted proxies and route replacement', () => {
-  let h: Harness;
+  let h: WorkerHarness;
   let other: Upstream;
   before(async () => {
-    h = await Harness.start({ mode: 'wildcard', worker: { trustedProxies: ['127.0.0.0/8'] } });
+    h = await WorkerHarness.start({ mode: 'wildcard', worker: { trustedProxies: ['127.0.0.0/8'] } });
     other = await startUpstream();
   });
   after(async () => {

@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { Harness, type Route } from './harness.ts';
+import { type Route, WorkerHarness } from './harness.ts';
 
-let h: Harness;
+let h: WorkerHarness;
 let route: Route;
 let cookie: string;
 
 before(async () => {
-  h = await Harness.start({ mode: 'port' });
+  h = await WorkerHarness.start({ mode: 'port' });
   route = await h.addRoute();
   cookie = await h.login(route);
 });

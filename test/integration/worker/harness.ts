@@ -60,13 +60,13 @@ export interface Response {
   body: Buffer;
 }
 
-export interface HarnessOptions {
+export interface WorkerHarnessOptions {
   mode: 'port' | 'wildcard';
   worker?: Partial<WorkerOptions>;
   kv?: EmbeddedKvStore;
 }
 
-export class Harness {
+export class WorkerHarness {
   readonly kv: EmbeddedKvStore;
   readonly counters = new EmbeddedCounterStore();
   readonly registry = new Registry();
@@ -79,7 +79,7 @@ export class Harness {
   worker!: Worker;
   private nextPort: number;
 
-  private constructor(readonly opts: HarnessOptions) {
+  private constructor(readonly opts: WorkerHarnessOptions) {
     this.kv = opts.kv ?? new EmbeddedKvStore();
     this.authority = `${opts.mode}-${randomUUID().slice(0, 8)}`;
     // A random 50-port window below Linux's ephemeral range, so listen(0) never lands in it.
@@ -88,8 +88,8 @@ export class Harness {
     this.nextPort = base;
   }
 
-  static async start(opts: HarnessOptions): Promise<Harness> {
-    const h = new Harness(opts);
+  static async start(opts: WorkerHarnessOptions): Promise<WorkerHarness> {
+    const h = new WorkerHarness(opts);
     const { issuer, privateJwk } = await SetupTokenIssuer.generate();
     h.issuer = issuer;
     h.privateJwk = privateJwk;
@@ -325,9 +325,9 @@ export async function startTcpBackend(mode: 'echo' | 'answer-at-eof' | 'flood'):
   };
 }
 
-/** Publishes a tcp route on a port-mode worker that serves tcp (see `HarnessOptions.worker.protocols`). */
+/** Publishes a tcp route on a port-mode worker that serves tcp (see `WorkerHarnessOptions.worker.protocols`). */
 export function addTcpRoute(
-  h: Harness,
+  h: WorkerHarness,
   o: {
     backendPort: number;
     access?: TcpAccessMode;
@@ -350,7 +350,7 @@ export function addTcpRoute(
 
 /** A tunnel token as the manager mints it (`POST /v1/circuits/{id}/tunnel-token`). */
 export async function tunnelToken(
-  h: Harness,
+  h: WorkerHarness,
   route: Route,
   o: { userId?: string; purpose?: 'setup' | 'tunnel' } = {},
 ): Promise<string> {
@@ -364,7 +364,7 @@ export async function tunnelToken(
 }
 
 /** A correctly signed tunnel token whose expiry is in the past. */
-export async function expiredTunnelToken(h: Harness, route: Route): Promise<string> {
+export async function expiredTunnelToken(h: WorkerHarness, route: Route): Promise<string> {
   const key = await importJWK(h.privateJwk, 'EdDSA');
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ use: 'tunnel' })

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import type { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
-import { Harness, waitFor } from './harness.ts';
+import { WorkerHarness, waitFor } from './harness.ts';
 
 /** Counts snapshots of the worker's circuits prefix (a resumed watch takes none). */
 function countSnapshots(kv: EmbeddedKvStore, prefix: string): { n: number } {
@@ -23,9 +23,9 @@ function countSnapshots(kv: EmbeddedKvStore, prefix: string): { n: number } {
 }
 
 describe('worker catch-up after a KV outage', () => {
-  let h: Harness;
+  let h: WorkerHarness;
   before(async () => {
-    h = await Harness.start({ mode: 'port' });
+    h = await WorkerHarness.start({ mode: 'port' });
   });
   after(async () => {
     h.kv.setUnavailable(false);

@@ -11,12 +11,12 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startUpstream } from '../../support/upstream.ts';
-import { Harness, type Route, waitFor } from './harness.ts';
+import { type Route, WorkerHarness, waitFor } from './harness.ts';
 
 const TOLERANCE = 8;
 const fds = () => readdirSync('/proc/self/fd').length;
 
-let h: Harness;
+let h: WorkerHarness;
 let route: Route;
 let cookie: string;
 let baseline: number;
@@ -70,7 +70,7 @@ function rawSocket(r: Route, send: string, halfClose: boolean): Promise<Socket> 
 }
 
 before(async () => {
-  h = await Harness.start({ mode: 'port' });
+  h = await WorkerHarness.start({ mode: 'port' });
   route = await h.addRoute();
   cookie = await h.login(route);
   // Warm up: module-level lazies, the pool's first sockets; then let keep-alive sockets expire.

@@ -18,7 +18,7 @@ import {
   type KvWatcher,
   type KvWatchHandlers,
 } from '../../../src/stores/types.ts';
-import { Harness, waitFor } from './harness.ts';
+import { WorkerHarness, waitFor } from './harness.ts';
 
 /** The embedded KV store with a switch that cuts the worker's watches, as a network outage would. */
 class FlakyKv extends EmbeddedKvStore implements KvStore {
@@ -57,12 +57,12 @@ class FlakyKv extends EmbeddedKvStore implements KvStore {
 
 for (const mode of ['port', 'wildcard'] as const) {
   describe(`worker lifecycle (${mode} mode)`, () => {
-    let h: Harness;
+    let h: WorkerHarness;
     let kv: FlakyKv;
 
     before(async () => {
       kv = new FlakyKv();
-      h = await Harness.start({ mode, kv });
+      h = await WorkerHarness.start({ mode, kv });
     });
     after(() => h.close());
 
@@ -233,11 +233,11 @@ for (const mode of ['port', 'wildcard'] as const) {
 }
 
 describe('worker activity with a failing counters store', () => {
-  let h: Harness;
+  let h: WorkerHarness;
   let failing = true;
   let failures = 0;
   before(async () => {
-    h = await Harness.start({ mode: 'port' });
+    h = await WorkerHarness.start({ mode: 'port' });
     const real = h.counters;
     const flaky = Object.create(real) as typeof real;
     flaky.batch = async (ops) => {

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { counterKeys } from '../../../src/contracts/activity.ts';
-import { Harness, type Route, waitFor } from './harness.ts';
+import { type Route, WorkerHarness, waitFor } from './harness.ts';
 
 const PROCESSES = 3;
 const CONNECTIONS = 48;
@@ -24,7 +24,7 @@ function alive(pid: number): boolean {
 }
 
 /** Open-connection count of the circuit per serving process. */
-async function openByProcess(h: Harness, route: Route): Promise<number[]> {
+async function openByProcess(h: WorkerHarness, route: Route): Promise<number[]> {
   const out: number[] = [];
   for (const pid of h.worker.processIds()) {
     const v = await h.counters.get(counterKeys.openConnections(route.spec.id, `${h.authority}:${pid}`));
@@ -52,9 +52,9 @@ function probe(route: Route, cookie?: string): Promise<number | string> {
 
 for (const mode of ['port', 'wildcard'] as const) {
   describe(`${mode} mode with ${PROCESSES} processes`, () => {
-    let h: Harness;
+    let h: WorkerHarness;
     before(async () => {
-      h = await Harness.start({ mode, worker: { processes: PROCESSES } });
+      h = await WorkerHarness.start({ mode, worker: { processes: PROCESSES } });
     });
     after(async () => {
       const pids = h.worker.processIds().slice(1);

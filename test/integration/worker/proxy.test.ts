@@ -9,18 +9,18 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { pattern, patternSha256, startUpstream } from '../../support/upstream.ts';
-import { Harness, type Route, waitFor } from './harness.ts';
+import { type Route, WorkerHarness, waitFor } from './harness.ts';
 
 const MiB = 1024 * 1024;
 
 for (const mode of ['port', 'wildcard'] as const) {
   describe(`worker proxy (${mode} mode)`, () => {
-    let h: Harness;
+    let h: WorkerHarness;
     let route: Route;
     let cookie: string;
 
     before(async () => {
-      h = await Harness.start({ mode, worker: { upstreamHeadersTimeoutMs: 400 } });
+      h = await WorkerHarness.start({ mode, worker: { upstreamHeadersTimeoutMs: 400 } });
       route = await h.addRoute();
       cookie = await h.login(route);
     });

@@ -24,10 +24,10 @@ import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../../src
 import {
   addTcpRoute,
   captureAccessLog,
-  Harness,
   type Route,
   startTcpBackend,
   type TcpBackend,
+  WorkerHarness,
   waitFor,
 } from './harness.ts';
 
@@ -35,7 +35,7 @@ import {
 const TIMER_SLACK_MS = 25;
 const MARGIN_MS = 2500;
 
-let h: Harness;
+let h: WorkerHarness;
 let access: AccessRecord[];
 let echo: TcpBackend;
 let atEof: TcpBackend;
@@ -43,7 +43,7 @@ let atEof: TcpBackend;
 before(async () => {
   const log = captureAccessLog();
   access = log.access;
-  h = await Harness.start({ mode: 'port', worker: { protocols: ['http', 'tcp'], logger: log.logger } });
+  h = await WorkerHarness.start({ mode: 'port', worker: { protocols: ['http', 'tcp'], logger: log.logger } });
   echo = await startTcpBackend('echo');
   atEof = await startTcpBackend('answer-at-eof');
 });

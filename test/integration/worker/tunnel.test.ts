@@ -17,11 +17,11 @@ import {
   addTcpRoute,
   captureAccessLog,
   expiredTunnelToken,
-  Harness,
   type Route,
   startTcpBackend,
   type TcpBackend,
   tunnelToken,
+  WorkerHarness,
   waitFor,
 } from './harness.ts';
 
@@ -31,7 +31,7 @@ const PING_MS = 100;
 const TIMER_SLACK_MS = 25;
 const MARGIN_MS = 2500;
 
-let h: Harness;
+let h: WorkerHarness;
 let access: AccessRecord[];
 let echo: TcpBackend;
 let atEof: TcpBackend;
@@ -39,7 +39,7 @@ let atEof: TcpBackend;
 before(async () => {
   const log = captureAccessLog();
   access = log.access;
-  h = await Harness.start({
+  h = await WorkerHarness.start({
     mode: 'port',
     worker: { protocols: ['http', 'tcp'], logger: log.logger, tunnelPingIntervalMs: PING_MS },
   });

@@ -17,7 +17,7 @@ import { counterKeys } from '../../../src/contracts/activity.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
 import { pingIntervalFor } from '../../../src/worker/proxy/websocket.ts';
 import { FrameTracker, PING_FRAME } from '../../../src/worker/proxy/ws-frames.ts';
-import { Harness, OWNER, type Route, waitFor } from './harness.ts';
+import { OWNER, type Route, WorkerHarness, waitFor } from './harness.ts';
 
 const MARGIN_MS = 1500;
 /** Without the feature a close never comes: fail instead of hanging. */
@@ -212,7 +212,7 @@ async function startSlowEcho(pauseMs: number) {
 }
 
 describe('proxied WebSockets: idle timeout, pings, access records', () => {
-  let h: Harness;
+  let h: WorkerHarness;
   let slow: Awaited<ReturnType<typeof startSlowEcho>>;
   const records: AccessRecord[] = [];
   // The worker's access log goes to this logger: one JSON line per ended connection.
@@ -229,7 +229,7 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
     waitFor(() => records.find((x) => x.circuitId === r.spec.id), `access record of ${r.spec.id}`, timeoutMs);
 
   before(async () => {
-    h = await Harness.start({ mode: 'port', worker: { logger } });
+    h = await WorkerHarness.start({ mode: 'port', worker: { logger } });
     slow = await startSlowEcho(40);
   });
   after(async () => {
@@ -255,7 +255,7 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
     return s;
   }
 
-  async function route(o: Parameters<Harness['addRoute']>[0]) {
+  async function route(o: Parameters<WorkerHarness['addRoute']>[0]) {
     const r = await h.addRoute(o);
     return { r, cookie: await h.login(r) };
   }

@@ -184,7 +184,7 @@ export async function realStores(servers: AllServers): Promise<Stores> {
   };
 }
 
-export interface ClusterOptions {
+export interface InProcessClusterOptions {
   managers?: number;
   leaderTtlMs?: number;
   workerGraceMs?: number;
@@ -198,7 +198,7 @@ export interface ManagerNode {
 }
 
 /** N managers over the same stores, each with its own KV connection, and one shared fake agent. */
-export class Cluster {
+export class InProcessCluster {
   readonly nodes: ManagerNode[] = [];
   readonly workers = new Map<string, { worker: Worker; kv: KillableKv }>();
   readonly agent = new FakeAgent();
@@ -208,11 +208,11 @@ export class Cluster {
 
   constructor(
     readonly stores: Stores,
-    readonly opts: ClusterOptions = {},
+    readonly opts: InProcessClusterOptions = {},
   ) {}
 
-  static async create(stores: Stores, opts: ClusterOptions = {}): Promise<Cluster> {
-    const c = new Cluster(stores, opts);
+  static async create(stores: Stores, opts: InProcessClusterOptions = {}): Promise<InProcessCluster> {
+    const c = new InProcessCluster(stores, opts);
     c.issuer = (await SetupTokenIssuer.generate()).issuer;
     for (let i = 0; i < (opts.managers ?? 2); i++) await c.addManager();
     return c;

@@ -7,7 +7,7 @@ import { after, before, describe, it, test } from 'node:test';
 import { CookieJar, request } from '../../support/http.ts';
 import { type AllServers, skipRealStores, startAll } from '../../support/infra/servers.ts';
 import { startUpstream, type Upstream } from '../../support/upstream.ts';
-import { Cluster, portWindow, realStores, until } from './cluster.ts';
+import { InProcessCluster, portWindow, realStores, until } from './cluster.ts';
 import { clusterSuite, doctorClean, externalSession, open } from './suite.ts';
 
 let servers: AllServers | undefined;
@@ -32,11 +32,11 @@ if (skipRealStores) {
   clusterSuite('real PostgreSQL + etcd + Redis', () => realStores(s));
 
   describe('etcd stopped for 10 s (real stores)', () => {
-    let c: Cluster;
+    let c: InProcessCluster;
     let up: Upstream;
     before(async () => {
       up = await startUpstream();
-      c = await Cluster.create(await realStores(s), {
+      c = await InProcessCluster.create(await realStores(s), {
         managers: 2,
         leaderTtlMs: 2000,
         manager: { reconcileIntervalMs: 1000, circuitCloseTimeoutMs: 1000, terminatingStuckMs: 3000 },

@@ -9,11 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import { CookieJar, request } from '../../support/http.ts';
 import { startUpstream, type Upstream } from '../../support/upstream.ts';
-import { Cluster, inject, portWindow, type Stores, until } from './cluster.ts';
+import { InProcessCluster, inject, portWindow, type Stores, until } from './cluster.ts';
 
 const TTL = 2000;
 
-export async function externalSession(c: Cluster, up: Upstream, name: string): Promise<string> {
+export async function externalSession(c: InProcessCluster, up: Upstream, name: string): Promise<string> {
   const r = await c.api('POST', '/v1/sessions', {
     name,
     external: { services: [{ name: 'web', protocol: 'http', host: '127.0.0.1', port: up.port }] },
@@ -23,7 +23,7 @@ export async function externalSession(c: Cluster, up: Upstream, name: string): P
 }
 
 export async function open(
-  c: Cluster,
+  c: InProcessCluster,
   sessionId: string,
 ): Promise<{ circuitId: string; setupUrl: string; appUrl: string }> {
   const r = await c.api('POST', `/v1/sessions/${sessionId}/start-service`, { service: 'web' });
@@ -40,7 +40,7 @@ export async function serves(setupUrl: string, appUrl: string): Promise<boolean>
   return r.status === 200 && r.text.includes('hello from /');
 }
 
-export async function doctorClean(c: Cluster): Promise<void> {
+export async function doctorClean(c: InProcessCluster): Promise<void> {
   const r = await until(
     async () => {
       const d = await c.api('GET', '/v1/doctor');
@@ -58,14 +58,14 @@ export async function doctorClean(c: Cluster): Promise<void> {
 
 export function clusterSuite(label: string, makeStores: () => Promise<Stores>): void {
   describe(`distributed control plane (${label})`, () => {
-    let c: Cluster;
+    let c: InProcessCluster;
     let up: Upstream;
     const w1Ports = portWindow();
     const w2Ports = portWindow();
 
     before(async () => {
       up = await startUpstream();
-      c = await Cluster.create(await makeStores(), { managers: 2, leaderTtlMs: TTL });
+      c = await InProcessCluster.create(await makeStores(), { managers: 2, leaderTtlMs: TTL });
       await c.startWorker('w1', w1Ports, TTL);
       await c.startWorker('w2', w2Ports, TTL);
       await until(

@@ -136,7 +136,7 @@ async function httpOk(url: string): Promise<boolean> {
   return r.ok;
 }
 
-export interface ClusterOptions {
+export interface ProcessClusterOptions {
   managers?: number;
   /** Leader-election / registration lease TTL given to every process (default "3s"). */
   leaseTtl?: string;
@@ -145,7 +145,7 @@ export interface ClusterOptions {
   agent?: boolean;
 }
 
-export interface Cluster {
+export interface ProcessCluster {
   servers: AllServers;
   dir: string;
   token: string;
@@ -167,7 +167,7 @@ export interface Cluster {
 }
 
 /** Starts the real servers and the AppProxy processes: managers, a port and a wildcard worker, the agent. */
-export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+export async function startProcessCluster(opts: ProcessClusterOptions = {}): Promise<ProcessCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'appproxy-cluster-'));
   // PostgreSQL runs as the postgres user when we are root: it must be able to traverse this folder.
   chmodSync(dir, 0o711);
@@ -281,7 +281,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   );
 
   let rr = 0;
-  const cluster: Cluster = {
+  const cluster: ProcessCluster = {
     servers,
     dir,
     token,
@@ -324,7 +324,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 }
 
 /** Violations reported by GET /v1/doctor, or null when the manager has no doctor endpoint (yet). */
-export async function doctor(c: Cluster): Promise<unknown[] | null> {
+export async function doctor(c: ProcessCluster): Promise<unknown[] | null> {
   const r = await c.api('GET', '/v1/doctor');
   if (
     r.status === 404 &&

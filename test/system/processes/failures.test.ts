@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CookieJar, followSetup, request } from '../../support/http.ts';
 import { skipRealStores } from '../../support/infra/servers.ts';
-import { type Cluster, doctor, startCluster, until } from './cluster.ts';
+import { doctor, type ProcessCluster, startProcessCluster, until } from './cluster.ts';
 
 interface Served {
   sessionId: string;
@@ -27,7 +27,7 @@ async function status(url: string, jar: CookieJar): Promise<number | string> {
 }
 
 describe('cluster: failures', { skip: skipRealStores }, () => {
-  let c: Cluster;
+  let c: ProcessCluster;
   let backendServer: import('node:http').Server;
   let backendPort: number;
   const served: Record<'port' | 'wildcard', Served> = {} as never;
@@ -88,7 +88,7 @@ describe('cluster: failures', { skip: skipRealStores }, () => {
     await new Promise<void>((r) => backendServer.listen(0, '127.0.0.1', r));
     backendPort = (backendServer.address() as import('node:net').AddressInfo).port;
     const t0 = performance.now();
-    c = await startCluster({ leaseTtl: '3s' });
+    c = await startProcessCluster({ leaseTtl: '3s' });
     console.log(
       `# cluster started in ${((performance.now() - t0) / 1000).toFixed(1)} s (lease TTL ${c.leaseTtlMs} ms)`,
     );

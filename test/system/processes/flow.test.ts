@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { CookieJar, followSetup, request } from '../../support/http.ts';
 import { skipRealStores } from '../../support/infra/servers.ts';
-import { type Cluster, doctor, startCluster, until } from './cluster.ts';
+import { doctor, type ProcessCluster, startProcessCluster, until } from './cluster.ts';
 
 function openWs(appUrl: string, path: string, jar: CookieJar): WebSocket {
   const u = new URL(appUrl);
@@ -31,7 +31,7 @@ async function probe(url: string, jar: CookieJar): Promise<number | 'refused'> {
   }
 }
 
-async function expectDoctorClean(c: Cluster, after: string): Promise<void> {
+async function expectDoctorClean(c: ProcessCluster, after: string): Promise<void> {
   const v = await doctor(c);
   if (v === null) {
     console.log(`# doctor after ${after}: GET /v1/doctor not available in this build (skipped)`);
@@ -41,10 +41,10 @@ async function expectDoctorClean(c: Cluster, after: string): Promise<void> {
 }
 
 describe('cluster: end-to-end flow over two managers', { skip: skipRealStores }, () => {
-  let c: Cluster;
+  let c: ProcessCluster;
   before(async () => {
     const t0 = performance.now();
-    c = await startCluster();
+    c = await startProcessCluster();
     console.log(
       `# cluster (real stores + 2 managers + 2 workers + agent) started in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
