@@ -5,8 +5,9 @@ import { escapeGlob, openRedis } from '../../src/stores/redis/counters.ts';
 import type { KvStore, SqlDatabase } from '../../src/stores/types.ts';
 import { useRealServer } from '../support/infra/real.ts';
 import { startRedis } from '../support/infra/servers.ts';
+import { until } from '../support/poll.ts';
 import { countersContract } from './suites/counters.ts';
-import { uniquePrefix, waitUntil } from './suites/util.ts';
+import { uniquePrefix } from './suites/util.ts';
 
 const redis = await useRealServer('Redis', () => startRedis());
 
@@ -35,11 +36,16 @@ if (redis) {
         assert.ok(Date.now() - t0 < 3000, 'failing calls hung');
 
         await redis.start();
-        await waitUntil(
-          async () => (await c.get(`${p}keep`).catch(() => null)) === 'v',
-          10_000,
-          () => `did not reconnect; errors: ${errors.map((e) => e.message).join('; ')}`,
-          50,
+        await until(
+          async () => {
+            assert.ok(
+              (await c.get(`${p}keep`).catch(() => null)) === 'v',
+              `errors: ${errors.map((e) => e.message).join('; ')}`,
+            );
+            return true;
+          },
+          'the client to reconnect',
+          { timeoutMs: 10_000, intervalMs: 50 },
         );
         // Scripts work again after the restart emptied the script cache (EVALSHA falls back).
         assert.equal(await c.incr(`${p}n`), 2);
@@ -58,11 +64,10 @@ if (redis) {
         await redis.kill();
         await assert.rejects(c.get(`${p}a`));
         await redis.start();
-        await waitUntil(
+        await until(
           async () => (await c.setIfAbsent(`${p}mark`, 'x', 10_000).catch(() => null)) === true,
-          10_000,
-          () => 'did not reconnect after a crash',
-          50,
+          'the client to reconnect after a crash',
+          { timeoutMs: 10_000, intervalMs: 50 },
         );
       } finally {
         await c.close();

@@ -5,8 +5,9 @@ import { EtcdKvStore } from '../../src/stores/etcd/kv.ts';
 import type { KvEvent, KvWatchError } from '../../src/stores/types.ts';
 import { useRealServer } from '../support/infra/real.ts';
 import { startEtcd } from '../support/infra/servers.ts';
+import { until } from '../support/poll.ts';
 import { kvContract } from './suites/kv.ts';
-import { settlesWithin, uniquePrefix, waitUntil } from './suites/util.ts';
+import { settlesWithin, uniquePrefix } from './suites/util.ts';
 
 const etcd = await useRealServer('etcd', () => startEtcd());
 
@@ -61,11 +62,9 @@ if (etcd) {
               'resolved',
               'lost did not resolve',
             );
-            await waitUntil(
-              () => events.length >= 1,
-              lease.ttlMs + 3_000,
-              () => 'the leased key was not deleted',
-            );
+            await until(() => events.length >= 1, 'the delete of the leased key', {
+              timeoutMs: lease.ttlMs + 3_000,
+            });
             assert.deepEqual(
               events.map((e) => [e.type, e.key]),
               [['delete', `${p}a`]],
@@ -91,11 +90,10 @@ if (etcd) {
           await holder.close();
           assert.equal(await settlesWithin(lease.lost, 100), 'resolved', 'lost not resolved on close');
           assert.equal((await observer.get(`${p}a`))?.value, '1', 'close revoked the lease');
-          await waitUntil(
+          await until(
             async () => (await observer.get(`${p}a`)) === undefined,
-            lease.ttlMs + 3_000,
-            () => 'leased key outlived its TTL',
-            100,
+            'the leased key to expire with its TTL',
+            { timeoutMs: lease.ttlMs + 3_000, intervalMs: 100 },
           );
         } finally {
           await holder.close();
@@ -117,10 +115,13 @@ if (etcd) {
         });
         const expected: [string, number][] = [];
         for (let i = 0; i < 3; i++) expected.push([`${p}before/${i}`, await kv.put(`${p}before/${i}`, 'x')]);
-        await waitUntil(
-          () => events.length >= 3,
-          5_000,
-          () => `${events.length} events`,
+        await until(
+          () => {
+            assert.ok(events.length >= 3, `${events.length} events`);
+            return true;
+          },
+          '3 events',
+          { timeoutMs: 5_000 },
         );
 
         await etcd.stop();
@@ -141,21 +142,26 @@ if (etcd) {
         } finally {
           await writer.close();
         }
-        await waitUntil(
+        await until(
           async () =>
             await kv.put(`${p}last`, 'z').then(
               () => true,
               () => false,
             ),
-          10_000,
-          () => 'the adapter did not reconnect',
-          100,
+          'the adapter to reconnect',
+          { timeoutMs: 10_000, intervalMs: 100 },
         );
         expected.push([`${p}last`, (await kv.get(`${p}last`))!.modRevision]);
-        await waitUntil(
-          () => events.length >= expected.length,
-          10_000,
-          () => `${events.length}/${expected.length} events: ${JSON.stringify(events)}`,
+        await until(
+          () => {
+            assert.ok(
+              events.length >= expected.length,
+              `${events.length}/${expected.length} events: ${JSON.stringify(events)}`,
+            );
+            return true;
+          },
+          'every event',
+          { timeoutMs: 10_000 },
         );
         await sleep(300);
         const got = events.map((e) => [e.key, e.revision]);
@@ -182,11 +188,7 @@ if (etcd) {
         await side.client.kv.compact({ revision: r2, physical: true });
         const errs: KvWatchError[] = [];
         await kv.watch(p, r1 - 1, { onEvents: () => {}, onError: (e) => errs.push(e) });
-        await waitUntil(
-          () => errs.length > 0,
-          5_000,
-          () => 'no error',
-        );
+        await until(() => errs.length > 0, 'a watch error', { timeoutMs: 5_000 });
         assert.equal(errs[0]!.reason, 'compacted');
         assert.equal(errs[0]!.compactRevision, r2);
       } finally {

@@ -6,8 +6,8 @@ import { LATEST_SCHEMA_VERSION } from '../../src/stores/sql/migrate.ts';
 import type { CounterStore, KvStore, SqlDatabase } from '../../src/stores/types.ts';
 import { useRealServer } from '../support/infra/real.ts';
 import { startPostgres } from '../support/infra/servers.ts';
+import { until } from '../support/poll.ts';
 import { sqlContract } from './suites/sql.ts';
-import { waitUntil } from './suites/util.ts';
 
 const pg = await useRealServer('PostgreSQL', () => startPostgres());
 
@@ -117,15 +117,14 @@ if (pg) {
         );
 
         await pg.start();
-        await waitUntil(
+        await until(
           async () =>
             await db.query('SELECT 1 AS one').then(
               () => true,
               () => false,
             ),
-          10_000,
-          () => 'the pool did not recover',
-          100,
+          'the pool to recover',
+          { timeoutMs: 10_000, intervalMs: 100 },
         );
         const { rows } = await db.transaction((tx) => tx.query<{ n: number }>('SELECT 2 AS n'));
         assert.deepEqual(rows, [{ n: 2 }]);
@@ -149,14 +148,14 @@ if (pg) {
           );
           return true;
         });
-        await waitUntil(
+        await until(
           async () =>
             await db.query('SELECT 1').then(
               () => true,
               () => false,
             ),
-          5_000,
-          () => 'pool unusable after a broken transaction',
+          'the pool to be usable after a broken transaction',
+          { timeoutMs: 5_000 },
         );
       });
     });

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CounterStore } from '../../../src/stores/types.ts';
-import { sleep, uniquePrefix, waitUntil } from './util.ts';
+import { until } from '../../support/poll.ts';
+import { sleep, uniquePrefix } from './util.ts';
 
 /** Short TTL used by expiry cases; expiry is polled for up to EXPIRY_WAIT_MS. */
 const TTL_MS = 200;
@@ -24,12 +25,10 @@ export function countersContract<S extends CounterStore>(name: string, open: () 
   }
 
   async function expectExpires(c: S, key: string): Promise<void> {
-    await waitUntil(
-      async () => (await c.get(key)) === null,
-      EXPIRY_WAIT_MS,
-      () => `${key} did not expire`,
-      20,
-    );
+    await until(async () => (await c.get(key)) === null, `${key} to expire`, {
+      timeoutMs: EXPIRY_WAIT_MS,
+      intervalMs: 20,
+    });
   }
 
   describe(`CounterStore contract: ${name}`, () => {

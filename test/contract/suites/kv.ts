@@ -11,7 +11,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KvEvent, type KvStore, KvWatchError, type KvWatchHandlers } from '../../../src/stores/types.ts';
-import { settlesWithin, sleep, uniquePrefix, waitUntil } from './util.ts';
+import { until } from '../../support/poll.ts';
+import { settlesWithin, sleep, uniquePrefix } from './util.ts';
 
 export interface KvContractHooks<S extends KvStore> {
   /** Makes the lease expire now, as if its holder stopped answering for its TTL. */
@@ -57,17 +58,23 @@ function collector(): Collector {
     },
     show,
     async waitForEvents(n) {
-      await waitUntil(
-        () => events.length >= n,
-        DELIVERY_MS,
-        () => `expected ${n} events; ${show()}`,
+      await until(
+        () => {
+          assert.ok(events.length >= n, show());
+          return true;
+        },
+        `${n} events`,
+        { timeoutMs: DELIVERY_MS },
       );
     },
     async waitForError() {
-      await waitUntil(
-        () => errors.length > 0,
-        DELIVERY_MS,
-        () => `expected a watch error; ${show()}`,
+      await until(
+        () => {
+          assert.ok(errors.length > 0, show());
+          return true;
+        },
+        'a watch error',
+        { timeoutMs: DELIVERY_MS },
       );
       return errors[0]!;
     },
@@ -679,10 +686,10 @@ export function kvContract<S extends KvStore>(
           await kv.put(`${p}a`, '2');
           assert.equal((await kv.get(`${p}a`))?.lease, null);
           await lease.revoke();
-          await waitUntil(
+          await until(
             async () => (await kv.get(`${p}b`)) === undefined,
-            DELIVERY_MS,
-            () => 'leased key survived the revoke',
+            'the leased key to go with the revoke',
+            { timeoutMs: DELIVERY_MS },
           );
           assert.equal((await kv.get(`${p}a`))?.value, '2');
         }));

@@ -16,24 +16,6 @@ export function uniqueTag(): string {
   return randomBytes(5).toString('hex');
 }
 
-/**
- * Polls `check` until it returns true or `timeoutMs` passes; then throws with `describe()` so a
- * failing test says what it saw instead of hanging.
- */
-export async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  describe: () => string,
-  intervalMs = 10,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
-    await sleep(intervalMs);
-  }
-}
-
 /** Resolves to 'resolved' if `p` settles within `ms`, else to 'pending'. */
 export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<'resolved' | 'pending'> {
   let timer: NodeJS.Timeout | undefined;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { builtinTemplates } from '../../../src/agent/templates.ts';
-import { type AgentHarness, harness, pidExists, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { type AgentHarness, harness, pidExists } from './harness.ts';
 
 describe('demo template', () => {
   let h: AgentHarness;
@@ -140,7 +141,7 @@ describe('demo template', () => {
     // Harmless twice, and for an unknown id.
     await h.agent.terminate('demo-1');
     await h.agent.terminate('no-such-session');
-    await waitFor(() => h.reports.length >= 2, 1000, 'reports');
+    await until(() => h.reports.length >= 2, 'reports', { timeoutMs: 1000 });
     assert.deepEqual(
       h.reports.filter((r) => r.sessionId === 'demo-1').map((r) => r.state),
       ['RUNNING', 'TERMINATED'],

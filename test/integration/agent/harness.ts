@@ -7,6 +7,7 @@ import pino from 'pino';
 import { LocalAgent, type LocalAgentOptions } from '../../../src/agent/local-agent.ts';
 import type { TemplateSpec } from '../../../src/agent/templates.ts';
 import type { AgentReport } from '../../../src/contracts/agent.ts';
+import { until } from '../../support/poll.ts';
 
 export interface AgentHarness {
   agent: LocalAgent;
@@ -30,13 +31,13 @@ export function harness(templates: TemplateSpec[], options: Partial<LocalAgentOp
     reports,
     async report(sessionId, state, timeoutMs = 20_000) {
       // The wanted report, or a final one that says it will never come (fail fast with its reason).
-      const found = await waitFor(
+      const found = await until(
         () =>
           reports.find(
             (r) => r.sessionId === sessionId && ((state && r.state === state) || r.state !== 'RUNNING'),
           ),
-        timeoutMs,
         `a ${state ?? 'final'} report for ${sessionId}`,
+        { timeoutMs: timeoutMs },
       );
       if (state && found.state !== state) throw new Error(`expected ${state}, got ${JSON.stringify(found)}`);
       return found;
@@ -46,21 +47,6 @@ export function harness(templates: TemplateSpec[], options: Partial<LocalAgentOp
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Polls `fn` every 20 ms until it returns a truthy value, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  fn: () => T | undefined | null | false,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** True while a process with this pid exists (what the brief calls "not gone"). */

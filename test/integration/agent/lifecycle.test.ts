@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { descendants, isAlive } from '../../../src/agent/process-tree.ts';
 import type { TemplateSpec } from '../../../src/agent/templates.ts';
-import { type AgentHarness, harness, pidExists, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { type AgentHarness, harness, pidExists } from './harness.ts';
 
 /** One-service template running `code` with `node -e`; PORT and HOST come from the environment. */
 function nodeTemplate(
@@ -104,11 +105,9 @@ test('a service that exits before ready ⇒ ERROR with code and its last stderr 
 test('a service never ready within startTimeoutMs ⇒ ERROR and its process killed', async () => {
   h = harness(templates);
   await h.agent.launch('s4', 'never-ready');
-  const [proc] = await waitFor(
-    () => h.agent.processes('s4').length > 0 && h.agent.processes('s4'),
-    5000,
-    'spawn',
-  );
+  const [proc] = await until(() => h.agent.processes('s4').length > 0 && h.agent.processes('s4'), 'spawn', {
+    timeoutMs: 5000,
+  });
   const err = await h.report('s4', 'ERROR');
   assert.match(err.reason ?? '', /not ready within 500 ms/);
   assert.equal(pidExists(proc!.pid), false);
@@ -126,11 +125,9 @@ test('a process ignoring SIGTERM is SIGKILLed after the grace period, with its g
   await h.agent.launch('s6', 'stubborn');
   await h.report('s6', 'RUNNING');
   const [leader] = h.agent.processes('s6');
-  const kids = await waitFor(
-    () => descendants(leader!.pid).length > 0 && descendants(leader!.pid),
-    5000,
-    'child',
-  );
+  const kids = await until(() => descendants(leader!.pid).length > 0 && descendants(leader!.pid), 'child', {
+    timeoutMs: 5000,
+  });
 
   const started = Date.now();
   await h.agent.terminate('s6');
@@ -154,7 +151,7 @@ test('a port lost between allocation and bind is retried on another port', async
 test('terminate during start-up ⇒ TERMINATED, never RUNNING or ERROR', async () => {
   h = harness(templates);
   await h.agent.launch('s7', 'never-ready');
-  await waitFor(() => h.agent.processes('s7').length > 0, 5000, 'spawn');
+  await until(() => h.agent.processes('s7').length > 0, 'spawn', { timeoutMs: 5000 });
   await h.agent.terminate('s7');
   await h.report('s7', 'TERMINATED');
   await new Promise((r) => setImmediate(r));

@@ -15,22 +15,9 @@ import type { AgentReport } from '../../../src/contracts/agent.ts';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import { RemoteAgentDriver } from '../../../src/manager/remote-agent.ts';
 import { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
+import { until } from '../../support/poll.ts';
 
 const logger = pino({ level: process.env.APPPROXY_TEST_LOG ?? 'silent' });
-
-async function until<T>(
-  fn: () => T | undefined | null | false,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('remote agent over KV', () => {
   const kv = new EmbeddedKvStore();
@@ -67,35 +54,44 @@ describe('remote agent over KV', () => {
   });
 
   test('templates come from the registration', async () => {
-    await until(() => drivers[0]!.connected() && drivers[1]!.connected(), 'registration');
+    await until(() => drivers[0]!.connected() && drivers[1]!.connected(), 'registration', {
+      timeoutMs: 20_000,
+    });
     assert.ok(drivers[0]!.templates().some((t) => t.name === 'demo' && t.available));
   });
 
   test('launch → RUNNING on both drivers; terminate from both → one termination, acknowledged', async () => {
     await drivers[0]!.launch('s1', 'demo');
-    await until(() => drivers.every((d) => d.running().includes('s1')), 'running');
+    await until(() => drivers.every((d) => d.running().includes('s1')), 'running', { timeoutMs: 20_000 });
     const running = await until(
       () => seen.every((s) => s.some((r) => r.sessionId === 's1' && r.state === 'RUNNING')) && seen[1],
       'RUNNING reports',
+      { timeoutMs: 20_000 },
     );
     assert.ok(running.find((r) => r.sessionId === 's1')?.services?.some((s) => s.name === 'web'));
     await Promise.all(drivers.map((d) => d.terminate('s1')));
     assert.equal(terminations, 1);
     assert.deepEqual(local.running(), []);
     assert.equal(await kv.get(kvKeys.agentReport('a1', 's1')), undefined);
-    await until(() => seen[0]!.some((r) => r.sessionId === 's1' && r.state === 'TERMINATED'), 'TERMINATED');
+    await until(() => seen[0]!.some((r) => r.sessionId === 's1' && r.state === 'TERMINATED'), 'TERMINATED', {
+      timeoutMs: 20_000,
+    });
   });
 
   test('unknown template → ERROR report; terminate of a never-launched session is acknowledged', async () => {
     await drivers[0]!.launch('s2', 'nope');
-    await until(() => seen[0]!.some((r) => r.sessionId === 's2' && r.state === 'ERROR'), 'ERROR report');
+    await until(() => seen[0]!.some((r) => r.sessionId === 's2' && r.state === 'ERROR'), 'ERROR report', {
+      timeoutMs: 20_000,
+    });
     await drivers[0]!.terminate('s2');
     await drivers[1]!.terminate('never');
   });
 
   test('a restarted agent reports the sessions of its previous run as ERROR', async () => {
     await drivers[0]!.launch('s3', 'demo');
-    await until(() => seen[0]!.some((r) => r.sessionId === 's3' && r.state === 'RUNNING'), 'RUNNING s3');
+    await until(() => seen[0]!.some((r) => r.sessionId === 's3' && r.state === 'RUNNING'), 'RUNNING s3', {
+      timeoutMs: 20_000,
+    });
     // Simulate a crash: the host goes away without stopping its sessions; the processes are killed.
     const state = (host as unknown as { launched: Set<string> }).launched;
     assert.ok(state.has('s3'));
@@ -108,6 +104,7 @@ describe('remote agent over KV', () => {
       () =>
         seen[1]!.some((r) => r.sessionId === 's3' && r.state === 'ERROR' && /restarted/.test(r.reason ?? '')),
       'ERROR after restart',
+      { timeoutMs: 20_000 },
     );
     await drivers[1]!.terminate('s3');
   });

@@ -13,7 +13,8 @@ import {
   parseTemplates,
   templateInfo,
 } from '../../../src/agent/templates.ts';
-import { type AgentHarness, harness, pidExists, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { type AgentHarness, harness, pidExists } from './harness.ts';
 
 const run = promisify(execFile);
 const sshTemplate = (opts?: Parameters<typeof builtinTemplates>[0]) =>
@@ -159,7 +160,7 @@ describe('ssh template running sshd', { skip }, () => {
     const final = await h.report('ssh-1', 'TERMINATED');
     assert.equal(final.reason, 'terminated on request');
     assert.equal(await refused(port), true);
-    await waitFor(() => !pidExists(pid), 5000, 'the launcher to be gone');
+    await until(() => !pidExists(pid), 'the launcher to be gone', { timeoutMs: 5000 });
     assert.equal(existsSync(join(h.dataDir, 'sessions', 'ssh-1')), false);
   });
 });

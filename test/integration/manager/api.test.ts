@@ -8,7 +8,8 @@ import {
   WorkerListSchema,
 } from '../../../src/manager/schemas.ts';
 import { hashToken } from '../../../src/manager/services/auth.ts';
-import { assertEnvelope, ManagerHarness, until } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { assertEnvelope, ManagerHarness } from './harness.ts';
 
 describe('manager API shape', () => {
   let h: ManagerHarness;
@@ -171,10 +172,14 @@ describe('manager API shape', () => {
         { name: 'ssh', protocol: 'tcp', host: '127.0.0.1', port: 2222 },
       ],
     });
-    const s = await until(async () => {
-      const r = await h.api('GET', `/v1/sessions/${res.body.id}`);
-      return r.body.state === 'RUNNING' ? r.body : undefined;
-    });
+    const s = await until(
+      async () => {
+        const r = await h.api('GET', `/v1/sessions/${res.body.id}`);
+        return r.body.state === 'RUNNING' ? r.body : undefined;
+      },
+      'the session to be RUNNING',
+      { timeoutMs: 5000 },
+    );
     assert.deepEqual(s.services[1], {
       name: 'ssh',
       protocol: 'tcp',

@@ -14,6 +14,7 @@ import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
 import type { SqlDatabase } from '../../../src/stores/types.ts';
 import { FakeAgent } from '../../support/fake-agent.ts';
+import { until } from '../../support/poll.ts';
 import { freshSql } from '../../support/sql.ts';
 import { FakeWorker } from './fake-worker.ts';
 
@@ -117,10 +118,14 @@ export class ManagerHarness {
     const res = await this.api('POST', '/v1/sessions', { template });
     assert.equal(res.status, 201, res.text);
     const id = res.body.id as string;
-    return until(async () => {
-      const s = await this.api('GET', `/v1/sessions/${id}`);
-      return s.body.state === 'RUNNING' ? (s.body as Session) : undefined;
-    });
+    return until(
+      async () => {
+        const s = await this.api('GET', `/v1/sessions/${id}`);
+        return s.body.state === 'RUNNING' ? (s.body as Session) : undefined;
+      },
+      'the session to be RUNNING',
+      { timeoutMs: 5000 },
+    );
   }
 
   /** Adds a user (role `user`) with an API token; returns the token. */
@@ -155,27 +160,6 @@ export class ManagerHarness {
       await this.counters.close();
       await this.sql.close();
     }
-  }
-}
-
-/** Polls `fn` until it returns a value other than undefined (or throws after `timeoutMs`). */
-export async function until<T>(
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -21,8 +21,9 @@ import { READ_CHUNK_KEYS, readLastActivity } from '../../../src/manager/services
 import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
 import { FakeAgent } from '../../support/fake-agent.ts';
 import { CookieJar, followSetup, request } from '../../support/http.ts';
+import { until } from '../../support/poll.ts';
 import { runningSession, startTestSystem } from '../../support/system.ts';
-import { assertEnvelope, ManagerHarness, until } from './harness.ts';
+import { assertEnvelope, ManagerHarness } from './harness.ts';
 
 /** Generous bound on how late a policy may act (loop wake-up, SQL, a loaded CI machine). */
 const MARGIN_MS = 2500;
@@ -148,10 +149,14 @@ describe('idle settings', () => {
       assert.equal(created.status, 201, created.text);
       assert.ok(Value.Check(SessionSchema, created.body));
       assert.equal(created.body.idleTimeoutMs, 7_200_000);
-      const own = await until(async () => {
-        const s = await h.api('GET', `/v1/sessions/${created.body.id}`);
-        return s.body.state === 'RUNNING' ? s.body : undefined;
-      });
+      const own = await until(
+        async () => {
+          const s = await h.api('GET', `/v1/sessions/${created.body.id}`);
+          return s.body.state === 'RUNNING' ? s.body : undefined;
+        },
+        'the session to be RUNNING',
+        { timeoutMs: 5000 },
+      );
       const s1 = (await start(h, own.id, { service: 'http' })).body.circuitId;
       assert.deepEqual(await settings(s1), {
         idle: { connectionIdleTimeoutMs: 45_000, circuitIdleTimeoutMs: null },
@@ -267,7 +272,9 @@ describe('circuit idle policy (leader)', () => {
       assert.ok(actedAfter >= 800, `acted ${actedAfter} ms after creation, before its 800 ms timeout`);
       assert.ok(actedAfter <= 800 + MARGIN_MS, `acted ${actedAfter} ms after creation`);
       assert.match(closedEv.detail, /circuit idle timeout 800ms/);
-      await until(async () => ((await h.circuitState(idle)) === 'CLOSED' ? true : undefined), 5000);
+      await until(async () => (await h.circuitState(idle)) === 'CLOSED', 'the idle circuit to be CLOSED', {
+        timeoutMs: 5000,
+      });
       const c = (await h.api('GET', `/v1/circuits/${idle}`)).body;
       assert.match(c.stateReason, /^idle: no byte moved since/);
       assert.deepEqual(
@@ -280,8 +287,8 @@ describe('circuit idle policy (leader)', () => {
       // Once the busy circuit stops, it closes one timeout after its last byte, not before.
       const busyClosed = await until(
         async () => (await events(h, `/v1/circuits/${busy}`)).find((e) => e.kind === 'circuit-idle-closed'),
-        800 + MARGIN_MS + 1000,
         'the busy circuit to go idle',
+        { timeoutMs: 800 + MARGIN_MS + 1000 },
       );
       const after = Date.parse(busyClosed.at) - last;
       assert.ok(after >= 800, `closed ${after} ms after its last byte`);
@@ -308,7 +315,8 @@ describe('circuit idle policy (leader)', () => {
       await h.api('PATCH', `/v1/circuits/${id}/access`, { allowFrom: ['127.0.0.1'] });
       const ev = await until(
         async () => (await events(h, `/v1/circuits/${id}`)).find((e) => e.kind === 'circuit-idle-closed'),
-        1000 + MARGIN_MS + 1000,
+        'the circuit-idle-closed event',
+        { timeoutMs: 1000 + MARGIN_MS + 1000 },
       );
       assert.ok(Date.parse(ev.at) - patched >= 1000 - 50, 'the clock restarted at the access change');
     } finally {
@@ -336,8 +344,10 @@ describe('session idle policy (leader)', () => {
         idle: { sessionIdleTimeoutMs: 1000 },
       });
       const sid = created.body.id as string;
-      await until(async () =>
-        (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING' ? true : undefined,
+      await until(
+        async () => (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING',
+        'the session to be RUNNING',
+        { timeoutMs: 5000 },
       );
       const quiet = (await start(h, sid, { service: 'http' })).body.circuitId;
       const busy = (await start(h, sid, { service: 'ssh' })).body.circuitId;
@@ -368,16 +378,20 @@ describe('session idle policy (leader)', () => {
       const ev = await until(
         async () =>
           (await events(h, `/v1/sessions/${sid}`)).find((e) => e.kind === 'session-idle-terminated'),
-        1000 + MARGIN_MS + 1000,
         'the session idle policy',
+        { timeoutMs: 1000 + MARGIN_MS + 1000 },
       );
       const after = Date.parse(ev.at) - last;
       assert.ok(after >= 1000, `terminated ${after} ms after the last byte`);
       assert.ok(after <= 1000 + MARGIN_MS, `terminated ${after} ms after the last byte`);
-      const s = await until(async () => {
-        const x = (await h.api('GET', `/v1/sessions/${sid}`)).body;
-        return x.state === 'TERMINATED' ? x : undefined;
-      });
+      const s = await until(
+        async () => {
+          const x = (await h.api('GET', `/v1/sessions/${sid}`)).body;
+          return x.state === 'TERMINATED' ? x : undefined;
+        },
+        'the session to be TERMINATED',
+        { timeoutMs: 5000 },
+      );
       assert.match(s.stateReason, /^idle: every circuit of the session \(2\) idle since/);
       for (const c of [quiet, busy]) assert.equal(await h.circuitState(c), 'CLOSED');
       assert.ok(h.agent.terminated.some((t) => t.sessionId === sid));
@@ -411,8 +425,10 @@ describe('session idle policy (leader)', () => {
         idle: { sessionIdleTimeoutMs: 300 },
       });
       const sid = created.body.id as string;
-      await until(async () =>
-        (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING' ? true : undefined,
+      await until(
+        async () => (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING',
+        'the session to be RUNNING',
+        { timeoutMs: 5000 },
       );
       await new Promise((r) => setTimeout(r, 1200));
       assert.deepEqual(await h.manager.runIdlePolicies(), []);
@@ -423,7 +439,8 @@ describe('session idle policy (leader)', () => {
       const ev = await until(
         async () =>
           (await events(h, `/v1/sessions/${sid}`)).find((e) => e.kind === 'session-idle-terminated'),
-        300 + MARGIN_MS,
+        'the session-idle-terminated event',
+        { timeoutMs: 300 + MARGIN_MS },
       );
       assert.ok(Date.parse(ev.at) - opened >= 300);
     } finally {
@@ -477,8 +494,10 @@ describe('reading activity scales', () => {
         template: 'web',
         idle: { sessionIdleTimeoutMs: 3_600_000 },
       });
-      await until(async () =>
-        (await h.api('GET', `/v1/sessions/${created.body.id}`)).body.state === 'RUNNING' ? true : undefined,
+      await until(
+        async () => (await h.api('GET', `/v1/sessions/${created.body.id}`)).body.state === 'RUNNING',
+        'the session to be RUNNING',
+        { timeoutMs: 5000 },
       );
       for (const svc of ['http', 'ssh'])
         await start(h, s.id, { service: svc, idle: { circuitIdleTimeoutMs: 3_600_000 } });
@@ -521,15 +540,14 @@ describe('with the real worker (embedded system)', () => {
       const act = await t.api('GET', `/v1/circuits/${r.body.circuitId}/activity`);
       assert.ok(act.body.requests >= 10, JSON.stringify(act.body));
       assert.equal(act.body.policy.policy, 'circuit-idle');
-      const closed = await (async () => {
-        for (;;) {
+      const closed = await until(
+        async () => {
           const ev = await t.api('GET', `/v1/circuits/${r.body.circuitId}/events`);
-          const e = ev.body.items.find((x: { kind: string }) => x.kind === 'circuit-idle-closed');
-          if (e) return e;
-          if (Date.now() - last > 1500 + MARGIN_MS + 1000) throw new Error('not closed in time');
-          await new Promise((res) => setTimeout(res, 50));
-        }
-      })();
+          return ev.body.items.find((x: { kind: string }) => x.kind === 'circuit-idle-closed');
+        },
+        'the circuit-idle-closed event',
+        { timeoutMs: last + 1500 + MARGIN_MS + 1000 - Date.now(), intervalMs: 50 },
+      );
       const after = Date.parse(closed.at) - last;
       assert.ok(after >= 1500 - 100, `closed ${after} ms after the last request`);
       assert.ok(after <= 1500 + MARGIN_MS, `closed ${after} ms after the last request`);

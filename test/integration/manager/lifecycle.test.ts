@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kvKeys, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import { FakeAgent } from '../../support/fake-agent.ts';
-import { assertEnvelope, ManagerHarness, until } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { assertEnvelope, ManagerHarness } from './harness.ts';
 
 async function openCircuits(h: ManagerHarness, sessionId: string, services: string[]): Promise<string[]> {
   const ids: string[] = [];
@@ -51,8 +52,10 @@ describe('lifecycle sync', () => {
       assert.equal(closing.body.state, 'CLOSING');
       assert.equal(h.agent.terminated.length, 0, 'processes must not stop while routes exist');
 
-      await until(async () =>
-        (await h.api('GET', `/v1/sessions/${s.id}`)).body.state === 'TERMINATED' ? true : undefined,
+      await until(
+        async () => (await h.api('GET', `/v1/sessions/${s.id}`)).body.state === 'TERMINATED',
+        'the session to be TERMINATED',
+        { timeoutMs: 5000 },
       );
       for (const id of ids) {
         const c = await h.api('GET', `/v1/circuits/${id}`);
@@ -115,10 +118,14 @@ describe('lifecycle sync', () => {
       const s = await h.runningSession('shell');
       const ids = await openCircuits(h, s.id, ['http', 'ssh']);
       h.agent.report({ sessionId: s.id, state: 'ERROR', reason: 'jupyter exited with code 1' });
-      await until(async () => {
-        const states = await Promise.all(ids.map((id) => h.circuitState(id)));
-        return states.every((x) => x === 'CLOSED') ? true : undefined;
-      });
+      await until(
+        async () => {
+          const states = await Promise.all(ids.map((id) => h.circuitState(id)));
+          return states.every((x) => x === 'CLOSED');
+        },
+        'every circuit to be CLOSED',
+        { timeoutMs: 5000 },
+      );
       const got = await h.api('GET', `/v1/sessions/${s.id}`);
       assert.equal(got.body.state, 'ERROR');
       assert.equal(got.body.stateReason, 'jupyter exited with code 1');
@@ -138,8 +145,10 @@ describe('lifecycle sync', () => {
       const s = await h.runningSession();
       const [id] = await openCircuits(h, s.id, ['http']);
       h.agent.report({ sessionId: s.id, state: 'TERMINATED', reason: 'exited with code 0' });
-      await until(async () =>
-        (await h.api('GET', `/v1/sessions/${s.id}`)).body.state === 'TERMINATED' ? true : undefined,
+      await until(
+        async () => (await h.api('GET', `/v1/sessions/${s.id}`)).body.state === 'TERMINATED',
+        'the session to be TERMINATED',
+        { timeoutMs: 5000 },
       );
       assert.equal(await h.circuitState(id!), 'CLOSED');
       assert.equal((await h.api('GET', `/v1/sessions/${s.id}`)).body.stateReason, 'exited with code 0');
@@ -155,10 +164,14 @@ describe('lifecycle sync', () => {
     const h = await ManagerHarness.create({ agent });
     try {
       const r = await h.api('POST', '/v1/sessions', { template: 'web' });
-      const s = await until(async () => {
-        const g = await h.api('GET', `/v1/sessions/${r.body.id}`);
-        return g.body.state === 'ERROR' ? g.body : undefined;
-      });
+      const s = await until(
+        async () => {
+          const g = await h.api('GET', `/v1/sessions/${r.body.id}`);
+          return g.body.state === 'ERROR' ? g.body : undefined;
+        },
+        'the session to be in ERROR',
+        { timeoutMs: 5000 },
+      );
       assert.equal(s.stateReason, 'no GPU');
     } finally {
       await h.close();

@@ -10,7 +10,8 @@ import { kvKeys, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import { PostgresDatabase } from '../../../src/stores/postgres/sql.ts';
 import { useRealServer } from '../../support/infra/real.ts';
 import { startPostgres } from '../../support/infra/servers.ts';
-import { ManagerHarness, until } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { ManagerHarness } from './harness.ts';
 
 const pg = await useRealServer('PostgreSQL', () => startPostgres());
 
@@ -31,8 +32,10 @@ if (pg) {
         assert.equal(created.status, 201, created.text);
         assert.equal(created.body.idleTimeoutMs, 3_600_000);
         const sid = created.body.id as string;
-        await until(async () =>
-          (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING' ? true : undefined,
+        await until(
+          async () => (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING',
+          'the session to be RUNNING',
+          { timeoutMs: 5000 },
         );
         const res = await h.api('POST', `/v1/sessions/${sid}/start-service`, {
           service: 'ssh',
@@ -55,10 +58,14 @@ if (pg) {
             ['session-idle', 3_600_000],
           ],
         );
-        const closed = await until(async () => {
-          const ev = (await h.api('GET', `/v1/circuits/${id}/events`)).body.items;
-          return ev.find((e: { kind: string }) => e.kind === 'circuit-closed') ? ev : undefined;
-        }, 5000);
+        const closed = await until(
+          async () => {
+            const ev = (await h.api('GET', `/v1/circuits/${id}/events`)).body.items;
+            return ev.find((e: { kind: string }) => e.kind === 'circuit-closed') ? ev : undefined;
+          },
+          'the circuit-closed event',
+          { timeoutMs: 5000 },
+        );
         assert.deepEqual(
           closed.map((e: { kind: string }) => e.kind),
           ['circuit-opened', 'circuit-idle-closed', 'circuit-closed'],

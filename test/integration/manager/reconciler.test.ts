@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { kvKeys, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import { runCli } from '../../support/cli.ts';
-import { ADMIN_TOKEN, ManagerHarness, until } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { ADMIN_TOKEN, ManagerHarness } from './harness.ts';
 
 async function violations(h: ManagerHarness): Promise<{ kind: string; subject: string; detail: string }[]> {
   const r = await h.api('GET', '/v1/doctor');
@@ -68,7 +69,9 @@ describe('reconciler and doctor', () => {
     const repairs = await h.manager.reconcile();
     assert.deepEqual(repairs, [{ kind: 'route-missing', subject: `circuit/${c.id}` }]);
     assert.ok(await h.kv.get(kvKeys.circuit(c.worker, c.id)));
-    await until(async () => ((await violations(h)).length === 0 ? true : undefined), 10_000, 'doctor clean');
+    await until(async () => (await violations(h)).length === 0, 'doctor clean', {
+      timeoutMs: 10_000,
+    });
     assert.match(
       await h.registry.metrics(),
       /appproxy_manager_reconcile_repairs_total\{kind="route-missing"\} 1/,
@@ -108,8 +111,8 @@ describe('reconciler and doctor', () => {
     await h.kv.put(kvKeys.circuit('w1', 'stray-1'), JSON.stringify(stray));
     await until(
       async () => (await h.kv.get(kvKeys.ready('w1', 'stray-1'))) ?? undefined,
-      5000,
       'fake worker serving the stray',
+      { timeoutMs: 5000 },
     );
     const v = await violations(h);
     assert.deepEqual(
@@ -119,7 +122,9 @@ describe('reconciler and doctor', () => {
     const repairs = await h.manager.reconcile();
     assert.deepEqual(repairs, [{ kind: 'route-orphan', subject: 'route/w1/stray-1' }]);
     assert.equal(await h.kv.get(kvKeys.circuit('w1', 'stray-1')), undefined);
-    await until(async () => ((await violations(h)).length === 0 ? true : undefined), 10_000, 'doctor clean');
+    await until(async () => (await violations(h)).length === 0, 'doctor clean', {
+      timeoutMs: 10_000,
+    });
   });
 
   test('a live circuit of a terminated session is closed (session-final)', async () => {
@@ -133,7 +138,9 @@ describe('reconciler and doctor', () => {
     assert.deepEqual(repairs, [{ kind: 'session-final', subject: `circuit/${c.id}` }]);
     assert.equal(await h.circuitState(c.id), 'CLOSED');
     assert.equal(await h.kv.get(kvKeys.circuit(c.worker, c.id)), undefined);
-    await until(async () => ((await violations(h)).length === 0 ? true : undefined), 10_000, 'doctor clean');
+    await until(async () => (await violations(h)).length === 0, 'doctor clean', {
+      timeoutMs: 10_000,
+    });
   });
 
   test('a CLOSING circuit whose close died is finished; a stale PENDING one frees its slot', async () => {
@@ -153,7 +160,9 @@ describe('reconciler and doctor', () => {
     assert.deepEqual(repairs, ['closing-stuck', 'pending-stuck']);
     assert.equal(await h.circuitState(a.id), 'CLOSED');
     assert.equal(await h.circuitState(b.id), 'CLOSED');
-    await until(async () => ((await violations(h)).length === 0 ? true : undefined), 10_000, 'doctor clean');
+    await until(async () => (await violations(h)).length === 0, 'doctor clean', {
+      timeoutMs: 10_000,
+    });
   });
 
   test('an ACTIVE circuit without a readiness mark is reported (readiness-missing)', async () => {
@@ -167,7 +176,9 @@ describe('reconciler and doctor', () => {
     );
     // The worker answers again when its route is re-put (what a restarted worker does on its own).
     await h.kv.put(kvKeys.circuit(c.worker, c.id), JSON.stringify(w.routes.get(c.id)));
-    await until(async () => ((await violations(h)).length === 0 ? true : undefined), 10_000, 'doctor clean');
+    await until(async () => (await violations(h)).length === 0, 'doctor clean', {
+      timeoutMs: 10_000,
+    });
   });
 
   test('CLI: `worker drain` / `undrain`, and `worker list` shows the flag', async () => {

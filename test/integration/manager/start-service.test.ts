@@ -8,7 +8,8 @@ import {
   CircuitSchema,
   StartServiceResultSchema,
 } from '../../../src/manager/schemas.ts';
-import { assertEnvelope, ManagerHarness, until } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { assertEnvelope, ManagerHarness } from './harness.ts';
 
 async function start(
   h: ManagerHarness,
@@ -202,10 +203,14 @@ describe('start-service', () => {
     try {
       const s = await h.runningSession();
       await h.workers[0]!.stop();
-      await until(async () => {
-        const w = await h.api('GET', '/v1/workers');
-        return w.body.items[0].healthy === false ? true : undefined;
-      });
+      await until(
+        async () => {
+          const w = await h.api('GET', '/v1/workers');
+          return w.body.items[0].healthy === false;
+        },
+        'the worker to be unhealthy',
+        { timeoutMs: 5000 },
+      );
       assertEnvelope(await start(h, s.id), 503, 'AP_ERR_NO_WORKER');
     } finally {
       await h.close();

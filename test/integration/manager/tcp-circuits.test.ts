@@ -11,7 +11,8 @@ import { Value } from 'typebox/value';
 import { kvKeys, type RouteSpec, type SetupTokenKeySet } from '../../../src/contracts/kv-layout.ts';
 import { SetupTokenVerifier } from '../../../src/core/setup-token.ts';
 import { CircuitSchema, StartServiceResultSchema, TunnelTokenSchema } from '../../../src/manager/schemas.ts';
-import { ADMIN_TOKEN, assertEnvelope, ManagerHarness, until } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { ADMIN_TOKEN, assertEnvelope, ManagerHarness } from './harness.ts';
 
 const start = (h: ManagerHarness, sessionId: string, body: Record<string, unknown>, token?: string) =>
   h.api('POST', `/v1/sessions/${sessionId}/start-service`, body, token);
@@ -31,10 +32,14 @@ async function verifier(h: ManagerHarness): Promise<SetupTokenVerifier> {
 async function sessionOf(h: ManagerHarness, token: string, template = 'shell') {
   const res = await h.api('POST', '/v1/sessions', { template }, token);
   assert.equal(res.status, 201, res.text);
-  return until(async () => {
-    const s = await h.api('GET', `/v1/sessions/${res.body.id}`, undefined, token);
-    return s.body.state === 'RUNNING' ? s.body : undefined;
-  });
+  return until(
+    async () => {
+      const s = await h.api('GET', `/v1/sessions/${res.body.id}`, undefined, token);
+      return s.body.state === 'RUNNING' ? s.body : undefined;
+    },
+    'the session to be RUNNING',
+    { timeoutMs: 5000 },
+  );
 }
 
 describe('TCP circuits: access at start-service', () => {
@@ -229,7 +234,7 @@ describe('TCP circuits: changing the access of a live circuit', () => {
       assert.equal(b.status, 200, b.text);
       assert.deepEqual([b.body.circuitId, b.body.reused], [id, true]);
       assert.equal(b.body.appUrl, 'tcp://127.0.0.1:20000');
-      await until(() => (puts() === 2 ? true : undefined), 2000, 'the route re-put');
+      await until(() => puts() === 2, 'the route re-put', { timeoutMs: 2000 });
       assert.deepEqual(w.routes.get(id)?.tcp, {
         access: 'allow-list',
         allowFrom: ['10.1.0.0/16'],

@@ -18,31 +18,11 @@ import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
 import { createWorker, type Worker, type WorkerOptions } from '../../../src/worker/index.ts';
+import { until } from '../../support/poll.ts';
 import { startUpstream, type Upstream } from '../../support/upstream.ts';
 
 export const OWNER = 'user-1';
 export const WILDCARD_DOMAIN = 'apps.localhost';
-
-/** Polls `fn` until it returns a value other than undefined/false, or throws at the deadline. */
-export async function waitFor<T>(
-  fn: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<Exclude<T, false | undefined>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as Exclude<T, false | undefined>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export interface Route {
   spec: RouteSpec;
@@ -149,10 +129,14 @@ export class WorkerHarness {
   async putRoute(spec: RouteSpec, expect: 'ready' | 'error' = 'ready'): Promise<RouteReadiness> {
     const before = await this.readiness(spec.id);
     await this.kv.put(kvKeys.circuit(this.authority, spec.id), JSON.stringify(spec));
-    return waitFor(async () => {
-      const r = await this.readiness(spec.id);
-      return r && r !== before && r.at !== before?.at && r.state === expect ? r : undefined;
-    }, `readiness ${expect} of ${spec.id}`);
+    return until(
+      async () => {
+        const r = await this.readiness(spec.id);
+        return r && r !== before && r.at !== before?.at && r.state === expect ? r : undefined;
+      },
+      `readiness ${expect} of ${spec.id}`,
+      { timeoutMs: 5000 },
+    );
   }
 
   /** Adds a served route (retrying the next port when one happens to be taken on this machine). */
@@ -160,7 +144,7 @@ export class WorkerHarness {
     for (let attempt = 0; ; attempt++) {
       const spec = this.makeSpec(o);
       await this.kv.put(kvKeys.circuit(this.authority, spec.id), JSON.stringify(spec));
-      const r = await waitFor(() => this.readiness(spec.id), `readiness of ${spec.id}`);
+      const r = await until(() => this.readiness(spec.id), `readiness of ${spec.id}`, { timeoutMs: 5000 });
       if (r.state === 'ready') return this.routeOf(spec);
       if (r.code !== 'AP_ERR_SLOT_UNAVAILABLE' || o.port !== undefined || attempt > 5) {
         throw new Error(`route not ready: ${JSON.stringify(r)}`);
@@ -185,7 +169,9 @@ export class WorkerHarness {
 
   async deleteRoute(route: Route): Promise<void> {
     await this.kv.delete(kvKeys.circuit(this.authority, route.spec.id));
-    await waitFor(async () => (await this.readiness(route.spec.id)) === undefined, 'readiness mark removed');
+    await until(async () => (await this.readiness(route.spec.id)) === undefined, 'readiness mark removed', {
+      timeoutMs: 5000,
+    });
   }
 
   async token(route: Route, userId = OWNER): Promise<string> {

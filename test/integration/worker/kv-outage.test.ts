@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import type { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
-import { WorkerHarness, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { WorkerHarness } from './harness.ts';
 
 /** Counts snapshots of the worker's circuits prefix (a resumed watch takes none). */
 function countSnapshots(kv: EmbeddedKvStore, prefix: string): { n: number } {
@@ -60,23 +61,21 @@ describe('worker catch-up after a KV outage', () => {
     assert.equal(h.worker.routeCount(), 2);
 
     // The outage lasts a while (the worker retries with capped backoff meanwhile).
-    await waitFor(() => Date.now() - t0 > 1500, 'outage time');
+    await until(() => Date.now() - t0 > 1500, 'outage time', { timeoutMs: 5000 });
     h.kv.setUnavailable(false);
     // A change made right after the store returned lands too.
     const later = h.makeSpec();
     await h.kv.put(kvKeys.circuit(h.authority, later.id), JSON.stringify(later));
 
-    await waitFor(
-      async () => (await h.readiness(created.id))?.state === 'ready',
-      'missed route served',
-      15_000,
-    );
-    await waitFor(async () => (await h.readiness(later.id))?.state === 'ready', 'later route served', 15_000);
-    await waitFor(
-      async () => (await h.readiness(doomed.spec.id)) === undefined,
-      'missed delete applied',
-      15_000,
-    );
+    await until(async () => (await h.readiness(created.id))?.state === 'ready', 'missed route served', {
+      timeoutMs: 15_000,
+    });
+    await until(async () => (await h.readiness(later.id))?.state === 'ready', 'later route served', {
+      timeoutMs: 15_000,
+    });
+    await until(async () => (await h.readiness(doomed.spec.id)) === undefined, 'missed delete applied', {
+      timeoutMs: 15_000,
+    });
     assert.equal((await h.request(h.routeOf(created))).status, 401, 'the new route answers (no cookie yet)');
     const gone = await h.request(doomed, { cookie: doomedCookie }).catch((err: Error) => err);
     assert.ok(gone instanceof Error || gone.status >= 400, 'the deleted route no longer serves');
@@ -99,12 +98,12 @@ describe('worker catch-up after a KV outage', () => {
     h.kv.compact(h.kv.currentRevision);
     h.kv.setUnavailable(true);
     h.kv.setUnavailable(false);
-    await waitFor(async () => (await h.readiness(added.id))?.state === 'ready', 'added route served', 15_000);
-    await waitFor(
-      async () => (await h.readiness(drop.spec.id)) === undefined,
-      'dropped route removed',
-      15_000,
-    );
+    await until(async () => (await h.readiness(added.id))?.state === 'ready', 'added route served', {
+      timeoutMs: 15_000,
+    });
+    await until(async () => (await h.readiness(drop.spec.id)) === undefined, 'dropped route removed', {
+      timeoutMs: 15_000,
+    });
     assert.ok((await h.readiness(keep.spec.id))?.state === 'ready');
     assert.ok(snapshots.n >= 1, 're-snapshotted after compaction');
   });

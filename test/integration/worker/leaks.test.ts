@@ -10,8 +10,9 @@ import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import { until } from '../../support/poll.ts';
 import { startUpstream } from '../../support/upstream.ts';
-import { type Route, WorkerHarness, waitFor } from './harness.ts';
+import { type Route, WorkerHarness } from './harness.ts';
 
 const TOLERANCE = 8;
 const fds = () => readdirSync('/proc/self/fd').length;
@@ -23,13 +24,13 @@ let baseline: number;
 
 async function settled(what: string): Promise<void> {
   let last = 0;
-  await waitFor(
+  await until(
     () => {
       last = fds();
       return last <= baseline + TOLERANCE;
     },
     `${what}: fds back to baseline ${baseline} (now ${fds()})`,
-    20_000,
+    { timeoutMs: 20_000 },
   ).catch((err: Error) => assert.fail(`${err.message}; last ${last}`));
 }
 

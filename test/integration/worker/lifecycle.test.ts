@@ -18,7 +18,8 @@ import {
   type KvWatcher,
   type KvWatchHandlers,
 } from '../../../src/stores/types.ts';
-import { WorkerHarness, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { WorkerHarness } from './harness.ts';
 
 /** The embedded KV store with a switch that cuts the worker's watches, as a network outage would. */
 class FlakyKv extends EmbeddedKvStore implements KvStore {
@@ -121,7 +122,7 @@ for (const mode of ['port', 'wildcard'] as const) {
       }
       // Malformed JSON.
       await h.kv.put(kvKeys.circuit(h.authority, 'broken'), '{not json');
-      const broken = await waitFor(() => h.readiness('broken'), 'readiness of broken');
+      const broken = await until(() => h.readiness('broken'), 'readiness of broken', { timeoutMs: 5000 });
       assert.equal(broken.state === 'error' && broken.code, 'AP_ERR_ROUTE_INVALID');
       assert.equal((await h.request(good, { cookie: goodCookie })).status, 200);
     });
@@ -150,9 +151,9 @@ for (const mode of ['port', 'wildcard'] as const) {
       if (mode === 'wildcard') assert.equal(reg.publicPort, h.worker.wildcardPort);
       h.kv.expireLease(before.lease!);
       assert.equal(await h.kv.get(regKey), undefined);
-      const again = await waitFor(() => h.kv.get(regKey), 'registration again');
+      const again = await until(() => h.kv.get(regKey), 'registration again', { timeoutMs: 5000 });
       assert.notEqual(again.lease, before.lease);
-      const mark = await waitFor(() => h.readiness(r.spec.id), 'readiness re-put');
+      const mark = await until(() => h.readiness(r.spec.id), 'readiness re-put', { timeoutMs: 5000 });
       assert.equal(mark.state, 'ready');
       const entry = await h.kv.get(kvKeys.ready(h.authority, r.spec.id));
       assert.equal(entry?.lease, again.lease);
@@ -170,8 +171,12 @@ for (const mode of ['port', 'wildcard'] as const) {
       assert.equal(await h.readiness(added.id), undefined, 'the paused watch delivered nothing');
       h.kv.compact(h.kv.currentRevision);
       kv.failWatches('compacted');
-      await waitFor(async () => (await h.readiness(added.id))?.state === 'ready', 'missed route served');
-      await waitFor(async () => (await h.readiness(gone.spec.id)) === undefined, 'missed delete applied');
+      await until(async () => (await h.readiness(added.id))?.state === 'ready', 'missed route served', {
+        timeoutMs: 5000,
+      });
+      await until(async () => (await h.readiness(gone.spec.id)) === undefined, 'missed delete applied', {
+        timeoutMs: 5000,
+      });
       const addedRoute = h.routeOf(added);
       assert.equal((await h.request(addedRoute, { cookie: await h.login(addedRoute) })).status, 200);
       assert.equal((await h.request(kept, { cookie: keptCookie })).status, 200);
@@ -204,9 +209,9 @@ for (const mode of ['port', 'wildcard'] as const) {
       assert.equal(res.status, 200);
       const id = r.spec.id;
       const num = async (k: string) => Number((await h.counters.get(k)) ?? '0');
-      await waitFor(async () => (await num(counterKeys.bytesIn(id))) > 10_000, 'bytes in');
+      await until(async () => (await num(counterKeys.bytesIn(id))) > 10_000, 'bytes in', { timeoutMs: 5000 });
       // The request's bytes and the answer's may land in two flushes (a tick between them).
-      await waitFor(async () => (await num(counterKeys.bytesOut(id))) > 0, 'bytes out');
+      await until(async () => (await num(counterKeys.bytesOut(id))) > 0, 'bytes out', { timeoutMs: 5000 });
       assert.ok((await num(counterKeys.requests(id))) >= 1);
       const t0 = Date.now() - 60_000;
       assert.ok((await num(counterKeys.lastClientAt(id))) > t0);
@@ -217,16 +222,22 @@ for (const mode of ['port', 'wildcard'] as const) {
       held.write(`GET / HTTP/1.1\r\nHost: ${r.host}\r\nCookie: ${cookie}\r\n\r\n`);
       await once(held, 'data');
       const openKey = counterKeys.openConnections(id, `${h.authority}:${process.pid}`);
-      await waitFor(async () => (await h.counters.get(openKey)) === '1', 'one open connection reported');
+      await until(async () => (await h.counters.get(openKey)) === '1', 'one open connection reported', {
+        timeoutMs: 5000,
+      });
       const open = await h.counters.keys(`ap:act:${id}:open:`);
       assert.deepEqual(open, [openKey]);
       held.destroy();
-      await waitFor(async () => (await h.counters.get(openKey)) === '0', 'open connections back to 0');
+      await until(async () => (await h.counters.get(openKey)) === '0', 'open connections back to 0', {
+        timeoutMs: 5000,
+      });
       // Unauthenticated traffic does not count as activity.
       const unauth = await h.addRoute();
       await h.request(unauth, { body: 'x'.repeat(5000), method: 'POST' });
       await h.request(r, { path: '/', cookie }); // forces at least one more flush cycle to pass
-      await waitFor(async () => (await num(counterKeys.requests(id))) >= 2, 'second request flushed');
+      await until(async () => (await num(counterKeys.requests(id))) >= 2, 'second request flushed', {
+        timeoutMs: 5000,
+      });
       assert.equal(await h.counters.get(counterKeys.bytesIn(unauth.spec.id)), null);
     });
   });
@@ -258,12 +269,13 @@ describe('worker activity with a failing counters store', () => {
     const cookie = await h.login(r);
     for (let i = 0; i < 3; i++) assert.equal((await h.request(r, { cookie })).status, 200);
     const seen = failures;
-    await waitFor(() => failures > seen + 1, 'flushes failing after the requests');
+    await until(() => failures > seen + 1, 'flushes failing after the requests', { timeoutMs: 5000 });
     assert.equal(await h.counters.get(counterKeys.requests(r.spec.id)), null);
     failing = false;
-    await waitFor(
+    await until(
       async () => (await h.counters.get(counterKeys.requests(r.spec.id))) === '3',
       'kept deltas flushed',
+      { timeoutMs: 5000 },
     );
   });
 });

@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { counterKeys } from '../../../src/contracts/activity.ts';
-import { type Route, WorkerHarness, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { type Route, WorkerHarness } from './harness.ts';
 
 const PROCESSES = 3;
 const CONNECTIONS = 48;
@@ -59,7 +60,7 @@ for (const mode of ['port', 'wildcard'] as const) {
     after(async () => {
       const pids = h.worker.processIds().slice(1);
       await h.close();
-      await waitFor(() => pids.every((p) => !alive(p)), 'children exited');
+      await until(() => pids.every((p) => !alive(p)), 'children exited', { timeoutMs: 5000 });
     });
 
     test('a route added is served by every process', async () => {
@@ -78,10 +79,14 @@ for (const mode of ['port', 'wildcard'] as const) {
         ws.send('ping');
         assert.equal(String((await once(ws, 'message'))[0]), 'ping');
       }
-      const open = await waitFor(async () => {
-        const o = await openByProcess(h, route);
-        return o.reduce((a, b) => a + b, 0) >= CONNECTIONS ? o : undefined;
-      }, 'open connections reported by every process');
+      const open = await until(
+        async () => {
+          const o = await openByProcess(h, route);
+          return o.reduce((a, b) => a + b, 0) >= CONNECTIONS ? o : undefined;
+        },
+        'open connections reported by every process',
+        { timeoutMs: 5000 },
+      );
       assert.ok(
         open.every((n) => n > 0),
         `every process carries some connections: ${open}`,
@@ -93,10 +98,14 @@ for (const mode of ['port', 'wildcard'] as const) {
       await Promise.all(closed);
 
       // …and no process serves it any more.
-      await waitFor(async () => {
-        const answers = await Promise.all(Array.from({ length: CONNECTIONS }, () => probe(route, cookie)));
-        return answers.every((a) => (mode === 'port' ? a === 'ECONNREFUSED' : a === 410));
-      }, 'every process refuses the deleted route');
+      await until(
+        async () => {
+          const answers = await Promise.all(Array.from({ length: CONNECTIONS }, () => probe(route, cookie)));
+          return answers.every((a) => (mode === 'port' ? a === 'ECONNREFUSED' : a === 410));
+        },
+        'every process refuses the deleted route',
+        { timeoutMs: 5000 },
+      );
     });
 
     test('setup, activity and requests work through the children', async () => {
@@ -104,9 +113,10 @@ for (const mode of ['port', 'wildcard'] as const) {
       const cookie = await h.login(route);
       const answers = await Promise.all(Array.from({ length: CONNECTIONS }, () => probe(route, cookie)));
       assert.deepEqual(new Set(answers), new Set([200]));
-      await waitFor(
+      await until(
         async () => Number(await h.counters.get(counterKeys.requests(route.spec.id))) >= CONNECTIONS,
         'requests counted across processes',
+        { timeoutMs: 5000 },
       );
     });
 
@@ -118,10 +128,14 @@ for (const mode of ['port', 'wildcard'] as const) {
         () => new WebSocket(`ws://127.0.0.1:${route.port}/ws`, { headers: { host: route.host, cookie } }),
       );
       await Promise.all(sockets.map((ws) => once(ws, 'open')));
-      const open = await waitFor(async () => {
-        const o = await openByProcess(h, route);
-        return o.reduce((a, b) => a + b, 0) >= sockets.length ? o : undefined;
-      }, 'open connections reported');
+      const open = await until(
+        async () => {
+          const o = await openByProcess(h, route);
+          return o.reduce((a, b) => a + b, 0) >= sockets.length ? o : undefined;
+        },
+        'open connections reported',
+        { timeoutMs: 5000 },
+      );
       assert.ok(
         open.slice(1).some((n) => n > 0),
         `a child carries some: ${open}`,
@@ -130,7 +144,7 @@ for (const mode of ['port', 'wildcard'] as const) {
       const pids = h.worker.processIds().slice(1);
       await h.worker.close();
       await Promise.all(closed);
-      await waitFor(() => pids.every((p) => !alive(p)), 'children exited');
+      await until(() => pids.every((p) => !alive(p)), 'children exited', { timeoutMs: 5000 });
     });
   });
 }

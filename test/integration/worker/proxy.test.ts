@@ -8,8 +8,9 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
+import { until } from '../../support/poll.ts';
 import { pattern, patternSha256, startUpstream } from '../../support/upstream.ts';
-import { type Route, WorkerHarness, waitFor } from './harness.ts';
+import { type Route, WorkerHarness } from './harness.ts';
 
 const MiB = 1024 * 1024;
 
@@ -245,7 +246,7 @@ for (const mode of ['port', 'wildcard'] as const) {
         }
       });
       // The upstream never ends this stream, so these can only arrive if each event is flushed.
-      await waitFor(() => seen.length >= 3, 'three SSE events');
+      await until(() => seen.length >= 3, 'three SSE events', { timeoutMs: 5000 });
       assert.deepEqual(seen.slice(0, 3), ['data: event 1', 'data: event 2', 'data: event 3']);
       req.destroy();
     });

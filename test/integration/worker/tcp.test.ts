@@ -21,6 +21,7 @@ import type { CloseReason } from '../../../src/contracts/records.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
 import { parseRouteSpec } from '../../../src/worker/routing-table.ts';
 import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../../src/worker/tcp/relay.ts';
+import { until } from '../../support/poll.ts';
 import {
   addTcpRoute,
   captureAccessLog,
@@ -28,7 +29,6 @@ import {
   startTcpBackend,
   type TcpBackend,
   WorkerHarness,
-  waitFor,
 } from './harness.ts';
 
 /** Node's socket timers start from the event loop's cached clock, which may lag by a few ms. */
@@ -95,9 +95,10 @@ function closedAt(s: Socket): Promise<number> {
 }
 
 async function recordOf(circuitId: string, reason?: CloseReason): Promise<AccessRecord> {
-  return waitFor(
+  return until(
     () => access.find((r) => r.circuitId === circuitId && (reason === undefined || r.reason === reason)),
     `access record of ${circuitId}${reason ? ` (${reason})` : ''}`,
+    { timeoutMs: 5000 },
   );
 }
 
@@ -326,7 +327,7 @@ describe('limits and timeouts', () => {
       await new Promise((r) => setTimeout(r, 100));
       assert.ok(!s.destroyed && !s.readableEnded, `closed after ${i * 100} ms of steady traffic`);
     }
-    await waitFor(() => echoed === 15, 'every byte echoed');
+    await until(() => echoed === 15, 'every byte echoed', { timeoutMs: 5000 });
     assert.equal(access.filter((r) => r.circuitId === route.spec.id).length, 0);
     s.end();
     assert.equal((await recordOf(route.spec.id)).reason, 'client-closed');
@@ -471,18 +472,20 @@ describe('resources and activity', () => {
     const s = await dial(route);
     s.on('error', () => {});
     s.pause(); // the client's process stopped reading; its kernel buffers fill, then nothing moves
-    await waitFor(async () => (await openConnections()) === baseOpen + 1, 'the worker holds the connection');
+    await until(async () => (await openConnections()) === baseOpen + 1, 'the worker holds the connection', {
+      timeoutMs: 5000,
+    });
     const r = await recordOf(route.spec.id);
     assert.equal(r.reason, 'idle-timeout');
     assert.ok(r.bytesOut > 0, 'the backend did send');
-    await waitFor(
-      async () => (await openConnections()) === baseOpen,
-      'open connections back to baseline',
-      10_000,
-    );
-    await waitFor(() => flood.sockets.size === 0, 'backend connection closed', 10_000);
+    await until(async () => (await openConnections()) === baseOpen, 'open connections back to baseline', {
+      timeoutMs: 10_000,
+    });
+    await until(() => flood.sockets.size === 0, 'backend connection closed', { timeoutMs: 10_000 });
     // Only the test's own (still open, never reading) client socket is left.
-    await waitFor(() => fds() <= baseFds + 1, `fds back to baseline ${baseFds} + 1 (now ${fds()})`, 10_000);
+    await until(() => fds() <= baseFds + 1, `fds back to baseline ${baseFds} + 1 (now ${fds()})`, {
+      timeoutMs: 10_000,
+    });
     s.destroy();
     await h.deleteRoute(route);
     await flood.close();
@@ -497,15 +500,23 @@ describe('resources and activity', () => {
     s.write(payload);
     await read(s, payload.length);
     const num = async (k: string) => Number((await h.counters.get(k)) ?? 0);
-    await waitFor(async () => (await num(counterKeys.bytesIn(id))) >= payload.length, 'bytes in flushed');
-    await waitFor(async () => (await num(counterKeys.bytesOut(id))) >= payload.length, 'bytes out flushed');
+    await until(async () => (await num(counterKeys.bytesIn(id))) >= payload.length, 'bytes in flushed', {
+      timeoutMs: 5000,
+    });
+    await until(async () => (await num(counterKeys.bytesOut(id))) >= payload.length, 'bytes out flushed', {
+      timeoutMs: 5000,
+    });
     assert.equal(await num(counterKeys.requests(id)), 1, 'one connection, one request');
     assert.ok((await num(counterKeys.lastClientAt(id))) >= t0);
     assert.ok((await num(counterKeys.lastBackendAt(id))) >= t0);
     const reporter = (await h.counters.keys(`ap:act:${id}:open:`))[0]!;
-    await waitFor(async () => (await h.counters.get(reporter)) === '1', 'one open connection reported');
+    await until(async () => (await h.counters.get(reporter)) === '1', 'one open connection reported', {
+      timeoutMs: 5000,
+    });
     s.destroy();
-    await waitFor(async () => (await h.counters.get(reporter)) === '0', 'no open connection reported');
+    await until(async () => (await h.counters.get(reporter)) === '0', 'no open connection reported', {
+      timeoutMs: 5000,
+    });
     await h.deleteRoute(route);
   });
 });

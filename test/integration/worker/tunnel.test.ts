@@ -13,6 +13,7 @@ import WebSocket from 'ws';
 import { counterKeys } from '../../../src/contracts/activity.ts';
 import type { CloseReason } from '../../../src/contracts/records.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
+import { until } from '../../support/poll.ts';
 import {
   addTcpRoute,
   captureAccessLog,
@@ -22,7 +23,6 @@ import {
   type TcpBackend,
   tunnelToken,
   WorkerHarness,
-  waitFor,
 } from './harness.ts';
 
 const SUBPROTOCOL = 'appproxy-tunnel.v1';
@@ -135,9 +135,10 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string; at: numb
 }
 
 async function recordOf(circuitId: string, reason?: CloseReason): Promise<AccessRecord> {
-  return waitFor(
+  return until(
     () => access.find((r) => r.circuitId === circuitId && (reason === undefined || r.reason === reason)),
     `access record of ${circuitId}${reason ? ` (${reason})` : ''}`,
+    { timeoutMs: 5000 },
   );
 }
 
@@ -313,7 +314,7 @@ describe('ending', () => {
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(ws.readyState, WebSocket.OPEN, `closed after ${i * 100} ms of steady traffic`);
     }
-    await waitFor(() => echoed === 15, 'every byte echoed');
+    await until(() => echoed === 15, 'every byte echoed', { timeoutMs: 5000 });
     ws.close();
     assert.equal((await recordOf(route.spec.id)).reason, 'client-closed');
     await h.deleteRoute(route);
@@ -385,8 +386,12 @@ describe('activity', () => {
     ws.send(payload);
     await read(ws, payload.length);
     const num = async (k: string) => Number((await h.counters.get(k)) ?? 0);
-    await waitFor(async () => (await num(counterKeys.bytesIn(id))) >= payload.length, 'bytes in flushed');
-    await waitFor(async () => (await num(counterKeys.bytesOut(id))) >= payload.length, 'bytes out flushed');
+    await until(async () => (await num(counterKeys.bytesIn(id))) >= payload.length, 'bytes in flushed', {
+      timeoutMs: 5000,
+    });
+    await until(async () => (await num(counterKeys.bytesOut(id))) >= payload.length, 'bytes out flushed', {
+      timeoutMs: 5000,
+    });
     assert.equal(await num(counterKeys.requests(id)), 1);
     assert.ok((await num(counterKeys.lastClientAt(id))) >= t0);
     await new Promise((r) => setTimeout(r, 300)); // let the flusher settle

@@ -17,7 +17,8 @@ import { counterKeys } from '../../../src/contracts/activity.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
 import { pingIntervalFor } from '../../../src/worker/proxy/websocket.ts';
 import { FrameTracker, PING_FRAME } from '../../../src/worker/proxy/ws-frames.ts';
-import { OWNER, type Route, WorkerHarness, waitFor } from './harness.ts';
+import { until } from '../../support/poll.ts';
+import { OWNER, type Route, WorkerHarness } from './harness.ts';
 
 const MARGIN_MS = 1500;
 /** Without the feature a close never comes: fail instead of hanging. */
@@ -226,7 +227,9 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
     },
   );
   const recordOf = (r: Route, timeoutMs = 5000) =>
-    waitFor(() => records.find((x) => x.circuitId === r.spec.id), `access record of ${r.spec.id}`, timeoutMs);
+    until(() => records.find((x) => x.circuitId === r.spec.id), `access record of ${r.spec.id}`, {
+      timeoutMs: timeoutMs,
+    });
 
   before(async () => {
     h = await WorkerHarness.start({ mode: 'port', worker: { logger } });
@@ -306,7 +309,7 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
       await sleep(150);
     }
     assert.equal(ws.readyState, WebSocket.OPEN);
-    await waitFor(() => echoes === 14, '14 echoes');
+    await until(() => echoes === 14, '14 echoes', { timeoutMs: 5000 });
     assert.equal(
       records.find((x) => x.circuitId === r.spec.id),
       undefined,
@@ -364,12 +367,16 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
     ];
     // The handshake is activity; wait until it is flushed (the worker flushes every 100 ms).
     let snapshot: (string | null)[] = [];
-    await waitFor(async () => {
-      const a = await h.counters.mget(keys);
-      await sleep(250);
-      snapshot = await h.counters.mget(keys);
-      return a[0] !== null && JSON.stringify(a) === JSON.stringify(snapshot);
-    }, 'handshake activity flushed');
+    await until(
+      async () => {
+        const a = await h.counters.mget(keys);
+        await sleep(250);
+        snapshot = await h.counters.mget(keys);
+        return a[0] !== null && JSON.stringify(a) === JSON.stringify(snapshot);
+      },
+      'handshake activity flushed',
+      { timeoutMs: 5000 },
+    );
     ws.ping('client ping'); // the client's own pings (and the backend's pongs) are control frames too
     ws.ping();
     const [code] = await once(ws, 'close');
@@ -440,7 +447,7 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
       const took = Date.now() - start;
       assert.equal(rec.reason, 'peer-unresponsive'); // in the end: it never answered a ping
       assert.ok(rec.bytesOut >= flood * 65536, `${rec.bytesOut} bytes relayed in ${took} ms`);
-      await waitFor(() => got >= flood * 65536, 'every byte read');
+      await until(() => got >= flood * 65536, 'every byte read', { timeoutMs: 5000 });
     } finally {
       clearInterval(reader);
       s.destroy();

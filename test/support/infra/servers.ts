@@ -31,7 +31,7 @@ import {
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from '../poll.ts';
 
 export class MissingServerBinary extends Error {
   readonly pkg: string;
@@ -151,23 +151,10 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  logFile?: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) {
-      let tail = '';
-      if (logFile && existsSync(logFile))
-        tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-      throw new Error(`${what} not ready after ${timeoutMs} ms${tail ? `; log tail:\n${tail}` : ''}`);
-    }
-    await sleep(50);
-  }
+/** The last lines of a server's log, for an error that says why it did not come up. */
+function logTail(logFile: string | undefined): string {
+  if (!logFile || !existsSync(logFile)) return '';
+  return `; log tail:\n${readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n')}`;
 }
 
 /** Sends `payload` to 127.0.0.1:port and resolves true once `accept` likes the reply so far. */
@@ -250,15 +237,16 @@ class Managed {
       closeSync(log);
     }
     try {
-      await waitFor(
-        `${this.spec.name} on port ${this.port}`,
+      await until(
         async () => {
           if (!this.running) throw new Error('exited');
           return this.spec.ready();
         },
-        this.readyTimeoutMs,
-        this.spec.logFile,
-      );
+        `${this.spec.name} on port ${this.port}`,
+        { timeoutMs: this.readyTimeoutMs, intervalMs: 50 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}${logTail(this.spec.logFile)}`);
+      });
     } catch (err) {
       this.killSync(false);
       throw err;
@@ -266,12 +254,10 @@ class Managed {
   }
 
   private async waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.pid === pid && pidAlive(pid)) {
-      if (Date.now() > deadline) return false;
-      await sleep(20);
-    }
-    return true;
+    return until(() => !(this.pid === pid && pidAlive(pid)), `pid ${pid} to be gone`, { timeoutMs }).then(
+      () => true,
+      () => false,
+    );
   }
 
   async stop(): Promise<void> {
@@ -730,9 +716,12 @@ export async function stopFromStateFile(dir: string): Promise<string[]> {
     } catch {
       continue;
     }
-    const deadline = Date.now() + 15_000;
-    while (pidAlive(pid) && Date.now() < deadline) await sleep(50);
-    if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+    await until(() => !pidAlive(pid), `${name} (pid ${pid}) to stop`, {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+    }).catch(() => {
+      if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
     stopped.push(name);
   }
   rmSync(dir, { recursive: true, force: true });

@@ -325,27 +325,6 @@ export async function inject(
   return { status: res.statusCode, body: parsed, text: res.body };
 }
 
-/** Polls `fn` until it returns a value other than undefined/false (or throws at the deadline). */
-export async function until<T>(
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A random 20-port window below Linux's ephemeral range. */
 export function portWindow(size = 20): [number, number] {
   const base = 21000 + Math.floor(Math.random() * (32000 - 21000 - size));

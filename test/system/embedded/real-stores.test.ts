@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, test } from 'node:test';
 import { CookieJar, request } from '../../support/http.ts';
 import { type AllServers, skipRealStores, startAll } from '../../support/infra/servers.ts';
+import { until } from '../../support/poll.ts';
 import { startUpstream, type Upstream } from '../../support/upstream.ts';
-import { InProcessCluster, portWindow, realStores, until } from './cluster.ts';
+import { InProcessCluster, portWindow, realStores } from './cluster.ts';
 import { clusterSuite, doctorClean, externalSession, open } from './suite.ts';
 
 let servers: AllServers | undefined;
@@ -45,6 +46,7 @@ if (skipRealStores) {
       await until(
         async () => (await c.api('GET', '/v1/workers')).body.items.some((w: any) => w.healthy),
         'worker',
+        { timeoutMs: 15_000 },
       );
     });
     after(async () => {
@@ -87,23 +89,23 @@ if (skipRealStores) {
       await until(
         async () => (await c.api('GET', `/v1/circuits/${d.circuitId}`)).body.state === 'CLOSED',
         'D closed',
-        60_000,
+        { timeoutMs: 60_000 },
       );
       await until(
         async () => (await c.api('GET', `/v1/circuits/${e.circuitId}`)).body.state === 'CLOSED',
         'E closed',
-        60_000,
+        { timeoutMs: 60_000 },
       );
       await until(
         async () => (await c.api('GET', `/v1/sessions/${sessE}`)).body.state === 'TERMINATED',
         'E terminated',
-        60_000,
+        { timeoutMs: 60_000 },
       );
       const gone = await request(d.appUrl).catch((err: Error) => err);
       assert.ok(gone instanceof Error || gone.status >= 400);
       assert.equal((await request(a.appUrl, { jar: jarA })).status, 200);
       assert.equal((await request(cNew.appUrl, { jar: jarC })).status, 200);
-      await until(async () => c.leaders().length === 1, 'a leader again', 30_000);
+      await until(async () => c.leaders().length === 1, 'a leader again', { timeoutMs: 30_000 });
       await doctorClean(c);
       // Marked UNAVAILABLE while the worker's lease was gone, they come back with its next
       // registration (the health loop's next tick).
@@ -111,7 +113,7 @@ if (skipRealStores) {
         await until(
           async () => (await c.api('GET', `/v1/circuits/${id}`)).body.state === 'ACTIVE',
           `circuit ${id} ACTIVE again`,
-          30_000,
+          { timeoutMs: 30_000 },
         );
     });
   });

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import { CookieJar, request } from '../../support/http.ts';
+import { until } from '../../support/poll.ts';
 import { startUpstream, type Upstream } from '../../support/upstream.ts';
-import { InProcessCluster, inject, portWindow, type Stores, until } from './cluster.ts';
+import { InProcessCluster, inject, portWindow, type Stores } from './cluster.ts';
 
 const TTL = 2000;
 
@@ -48,7 +49,7 @@ export async function doctorClean(c: InProcessCluster): Promise<void> {
       return d.body.violations.length === 0 ? d.body : undefined;
     },
     'doctor to report no violations',
-    20_000,
+    { timeoutMs: 20_000 },
   ).catch(async (err) => {
     const d = await c.api('GET', '/v1/doctor');
     throw new Error(`${(err as Error).message}: ${JSON.stringify(d.body.violations)}`);
@@ -71,6 +72,7 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
       await until(
         async () => (await c.api('GET', '/v1/workers')).body.items.filter((w: any) => w.healthy).length === 2,
         'workers registered',
+        { timeoutMs: 15_000 },
       );
     });
     after(async () => {
@@ -79,7 +81,11 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
     });
 
     test('exactly one leader, known to every manager (readyz, metrics)', async () => {
-      const leader = await until(() => (c.leaders().length === 1 ? c.leaders()[0] : undefined), 'one leader');
+      const leader = await until(
+        () => (c.leaders().length === 1 ? c.leaders()[0] : undefined),
+        'one leader',
+        { timeoutMs: 15_000 },
+      );
       for (const n of c.nodes) {
         const r = await n.manager.app.inject({ method: 'GET', url: '/readyz' });
         const body = JSON.parse(r.body);
@@ -131,10 +137,14 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
       const t0 = Date.now();
       await c.killWorker('w1');
       // Allocation avoids it as soon as its registration is gone (lease TTL).
-      await until(async () => {
-        const w = (await c.api('GET', '/v1/workers')).body.items.find((x: any) => x.authority === 'w1');
-        return w && !w.healthy;
-      }, 'w1 unregistered on the managers');
+      await until(
+        async () => {
+          const w = (await c.api('GET', '/v1/workers')).body.items.find((x: any) => x.authority === 'w1');
+          return w && !w.healthy;
+        },
+        'w1 unregistered on the managers',
+        { timeoutMs: 15_000 },
+      );
       const excludedAfter = Date.now() - t0;
       for (let i = 0; i < 3; i++) {
         const o = await open(c, s);
@@ -142,10 +152,14 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
         await c.api('DELETE', `/v1/circuits/${o.circuitId}`);
       }
       // Its circuits become UNAVAILABLE with the reason, within the grace (= its lease TTL) + a tick.
-      const unavailable = await until(async () => {
-        const r = await c.api('GET', `/v1/circuits/${onW1!.circuitId}`);
-        return r.body.state === 'UNAVAILABLE' ? r.body : undefined;
-      }, 'circuit UNAVAILABLE');
+      const unavailable = await until(
+        async () => {
+          const r = await c.api('GET', `/v1/circuits/${onW1!.circuitId}`);
+          return r.body.state === 'UNAVAILABLE' ? r.body : undefined;
+        },
+        'circuit UNAVAILABLE',
+        { timeoutMs: 15_000 },
+      );
       const unavailableAfter = Date.now() - t0;
       assert.match(unavailable.stateReason, /^worker w1 stopped answering at \d{4}-\d\d-\d\dT/);
       assert.ok(unavailableAfter < 3 * TTL + 2000, `UNAVAILABLE after ${unavailableAfter} ms`);
@@ -159,6 +173,7 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
       await until(
         async () => (await c.api('GET', `/v1/circuits/${onW1!.circuitId}`)).body.state === 'ACTIVE',
         'circuit ACTIVE again',
+        { timeoutMs: 15_000 },
       );
       const activeAfter = Date.now() - t1;
       const again = (await c.api('GET', `/v1/circuits/${onW1.circuitId}`)).body;
@@ -181,6 +196,7 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
       await until(
         async () => (await c.api('GET', `/v1/circuits/${o.circuitId}`)).body.state === 'UNAVAILABLE',
         'UNAVAILABLE',
+        { timeoutMs: 15_000 },
       );
       const t = Date.now();
       const del = await c.api('DELETE', `/v1/circuits/${o.circuitId}`);
@@ -193,12 +209,17 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
     });
 
     test('kill -9 the leader: the other leads within two TTLs, runs the loops, no circuit lost', async () => {
-      const leader = await until(() => (c.leaders().length === 1 ? c.leaders()[0] : undefined), 'one leader');
+      const leader = await until(
+        () => (c.leaders().length === 1 ? c.leaders()[0] : undefined),
+        'one leader',
+        { timeoutMs: 15_000 },
+      );
       const follower = c.nodes.find((n) => n !== leader && !n.kv.killed)!;
       const o = await open(c, await externalSession(c, up, 'leader-death'));
       await until(
         async () => (await c.api('GET', '/v1/circuits?state=UNAVAILABLE')).body.items.length === 0,
         'no UNAVAILABLE circuit',
+        { timeoutMs: 15_000 },
       );
       const circuitsBefore = (await c.api('GET', '/v1/circuits?state=ACTIVE')).body.items
         .map((x: any) => x.id)
@@ -209,13 +230,14 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
 
       const t0 = Date.now();
       await c.killManager(leader);
-      await until(() => follower.manager.isLeader(), 'the follower to lead', 4 * TTL);
+      await until(() => follower.manager.isLeader(), 'the follower to lead', { timeoutMs: 4 * TTL });
       const takeover = Date.now() - t0;
       assert.ok(takeover <= 2 * TTL, `takeover took ${takeover} ms (TTL ${TTL} ms)`);
       // The loops run there: the reconciler rebuilt the route.
       await until(
         async () => (await c.stores.kv.get(kvKeys.circuit(row.worker, o.circuitId))) !== undefined,
         'route rebuilt',
+        { timeoutMs: 15_000 },
       );
       // The repair is counted once the put is confirmed (a re-check after it), so a moment later.
       await until(
@@ -224,6 +246,7 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
             await follower.registry.metrics(),
           ),
         'the repair counted',
+        { timeoutMs: 15_000 },
       );
       // No circuit lost.
       const circuitsAfter = (await inject(follower.manager, 'GET', '/v1/circuits?state=ACTIVE')).body.items
@@ -241,11 +264,17 @@ export function clusterSuite(label: string, makeStores: () => Promise<Stores>): 
     });
 
     test('a manager that stops cleanly hands over at once', async () => {
-      const leader = await until(() => (c.leaders().length === 1 ? c.leaders()[0] : undefined), 'one leader');
+      const leader = await until(
+        () => (c.leaders().length === 1 ? c.leaders()[0] : undefined),
+        'one leader',
+        { timeoutMs: 15_000 },
+      );
       const t0 = Date.now();
       await leader.manager.close();
       leader.kv.kill();
-      await until(() => (c.leaders().length === 1 ? true : undefined), 'a new leader', 4 * TTL);
+      await until(() => c.leaders().length === 1, 'a new leader', {
+        timeoutMs: 4 * TTL,
+      });
       assert.ok(Date.now() - t0 < TTL, `handover took ${Date.now() - t0} ms`);
     });
   });

@@ -12,22 +12,12 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { until as pollUntil } from '../../support/http.ts';
 import { type AllServers, freePort, startAll } from '../../support/infra/servers.ts';
+import { until } from '../../support/poll.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(ROOT, 'bin/appproxy.js');
 const ECHO = Boolean(process.env.APPPROXY_TEST_LOG);
-
-/** `until` with the longer defaults that process-level scenarios need. */
-export function until<T>(
-  fn: () => Promise<T> | T,
-  what: string,
-  timeoutMs = 20_000,
-  everyMs = 50,
-): Promise<NonNullable<T>> {
-  return pollUntil(fn, what, timeoutMs, everyMs);
-}
 
 export type ProcKind = 'manager' | 'worker' | 'agent';
 
@@ -70,16 +60,14 @@ export class Proc {
     child.stdout!.on('data', take);
     child.stderr!.on('data', take);
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.running) throw new Error(`${this.name} exited during start:\n${this.output.slice(-4000)}`);
-      try {
-        if (await this.ready()) return;
-      } catch {}
-      if (Date.now() > deadline)
-        throw new Error(`${this.name} not ready in time:\n${this.output.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const state = await until(
+      async () => (this.running ? (await this.ready()) && 'ready' : 'exited'),
+      `${this.name} to be ready`,
+      { timeoutMs, intervalMs: 100 },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}:\n${this.output.slice(-4000)}`);
+    });
+    if (state === 'exited') throw new Error(`${this.name} exited during start:\n${this.output.slice(-4000)}`);
   }
 
   /** SIGKILL; resolves when the process is gone. */

@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { CookieJar, followSetup, request } from '../../support/http.ts';
 import { skipRealStores } from '../../support/infra/servers.ts';
-import { doctor, type ProcessCluster, startProcessCluster, until } from './cluster.ts';
+import { until } from '../../support/poll.ts';
+import { doctor, type ProcessCluster, startProcessCluster } from './cluster.ts';
 
 function openWs(appUrl: string, path: string, jar: CookieJar): WebSocket {
   const u = new URL(appUrl);
@@ -55,11 +56,15 @@ describe('cluster: end-to-end flow over two managers', { skip: skipRealStores },
 
   test('both managers list both workers and the agent templates', async () => {
     for (const url of c.managerUrls) {
-      const w = await until(async () => {
-        const r = await c.apiAt(url, 'GET', '/v1/workers');
-        const names = (r.body.items ?? []).map((x: { authority: string }) => x.authority).sort();
-        return names.join(',') === 'port-1,wildcard-1' ? names : undefined;
-      }, `workers at ${url}`);
+      const w = await until(
+        async () => {
+          const r = await c.apiAt(url, 'GET', '/v1/workers');
+          const names = (r.body.items ?? []).map((x: { authority: string }) => x.authority).sort();
+          return names.join(',') === 'port-1,wildcard-1' ? names : undefined;
+        },
+        `workers at ${url}`,
+        { timeoutMs: 20_000 },
+      );
       assert.deepEqual(w, ['port-1', 'wildcard-1']);
       const t = await c.apiAt(url, 'GET', '/v1/templates');
       assert.equal(t.status, 200, JSON.stringify(t.body));
@@ -82,7 +87,7 @@ describe('cluster: end-to-end flow over two managers', { skip: skipRealStores },
           return g.body.state === 'RUNNING' ? g.body : undefined;
         },
         'session RUNNING',
-        60_000,
+        { timeoutMs: 60_000 },
       );
       assert.equal(s.state, 'RUNNING');
 
@@ -117,7 +122,10 @@ describe('cluster: end-to-end flow over two managers', { skip: skipRealStores },
       const t0 = performance.now();
       const del = await c.api('DELETE', `/v1/sessions/${id}`);
       assert.equal(del.status, 202, JSON.stringify(del.body));
-      await until(async () => (await probe(start.appUrl, jar)) !== 200, 'the address to refuse', 10_000, 10);
+      await until(async () => (await probe(start.appUrl, jar)) !== 200, 'the address to refuse', {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+      });
       await closed;
       const after = await probe(start.appUrl, jar);
       if (frontend === 'port') assert.equal(after, 'refused');
@@ -128,7 +136,7 @@ describe('cluster: end-to-end flow over two managers', { skip: skipRealStores },
           return g.body.state === 'TERMINATED' || g.body.state === 'ERROR' ? g.body : undefined;
         },
         'session TERMINATED',
-        30_000,
+        { timeoutMs: 30_000 },
       );
       assert.equal(done.state, 'TERMINATED', JSON.stringify(done));
       console.log(`# ${frontend}: session terminated ${(performance.now() - t0).toFixed(0)} ms after DELETE`);
@@ -187,7 +195,7 @@ describe('cluster: end-to-end flow over two managers', { skip: skipRealStores },
         return r.status === 200 && (r.body.items ?? []).every((x: { state: string }) => x.state === 'CLOSED');
       },
       'every circuit closed',
-      60_000,
+      { timeoutMs: 60_000 },
     );
     await expectDoctorClean(c, 'the parallel start-service');
   });
