@@ -1,9 +1,8 @@
 /**
  * Idle timeout, keepalive pings and access records of proxied WebSockets, on real sockets: the
  * worker, a `ws` echo upstream (the harness's, or a slow one here that writes its frames in
- * pieces) and `ws` or raw-socket clients. Plus the frame tracker on its own, with frame headers
- * split across chunks. Timeouts are short (300–1500 ms); timing assertions are "not before the
- * timeout" and "within the timeout plus a generous margin" only.
+ * pieces) and `ws` or raw-socket clients. Timeouts are short (300–1500 ms); timing assertions
+ * are "not before the timeout" and "within the timeout plus a generous margin" only.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -15,143 +14,15 @@ import pino from 'pino';
 import WebSocket, { WebSocketServer } from 'ws';
 import { counterKeys } from '../../../src/contracts/activity.ts';
 import type { AccessRecord } from '../../../src/worker/access-log.ts';
-import { pingIntervalFor } from '../../../src/worker/proxy/websocket.ts';
-import { FrameTracker, PING_FRAME } from '../../../src/worker/proxy/ws-frames.ts';
+import { PING_FRAME } from '../../../src/worker/proxy/ws-frames.ts';
 import { until } from '../../support/poll.ts';
+import { frame } from '../../support/ws-frame.ts';
 import { OWNER, type Route, WorkerHarness } from './harness.ts';
 
 const MARGIN_MS = 1500;
 /** Without the feature a close never comes: fail instead of hanging. */
 const LIMIT = { timeout: 15_000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One RFC 6455 frame (masked with a random key when `mask`). */
-function frame(opcode: number, payload: Buffer, o: { fin?: boolean; mask?: boolean } = {}): Buffer {
-  const fin = o.fin ?? true;
-  const len = payload.length;
-  const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const head = Buffer.alloc(2 + ext + (o.mask ? 4 : 0));
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  head[1] = (o.mask ? 0x80 : 0) | (ext === 0 ? len : ext === 2 ? 126 : 127);
-  if (ext === 2) head.writeUInt16BE(len, 2);
-  if (ext === 8) head.writeBigUInt64BE(BigInt(len), 2);
-  if (!o.mask) return Buffer.concat([head, payload]);
-  const key = randomBytes(4);
-  key.copy(head, 2 + ext);
-  const masked = Buffer.from(payload);
-  for (let i = 0; i < masked.length; i++) masked[i]! ^= key[i & 3]!;
-  return Buffer.concat([head, masked]);
-}
-
-describe('frame tracker', () => {
-  // A stream with every length encoding, masked and unmasked, control frames between fragments.
-  const parts: { bytes: Buffer; control: boolean }[] = [
-    { bytes: frame(1, Buffer.alloc(0)), control: false },
-    { bytes: frame(2, randomBytes(125), { mask: true }), control: false },
-    { bytes: frame(9, Buffer.from('ping')), control: true },
-    { bytes: frame(2, randomBytes(126)), control: false },
-    { bytes: frame(2, randomBytes(300), { fin: false, mask: true }), control: false },
-    { bytes: frame(10, Buffer.alloc(0), { mask: true }), control: true },
-    { bytes: frame(0, randomBytes(65535), { fin: false }), control: false },
-    { bytes: frame(0, randomBytes(65536), { mask: true }), control: false },
-    { bytes: frame(8, Buffer.from([3, 232, 98, 121, 101]), { mask: true }), control: true },
-  ];
-  const stream = Buffer.concat(parts.map((p) => p.bytes));
-  const ends: number[] = [];
-  let end = 0;
-  for (const p of parts) {
-    end += p.bytes.length;
-    ends.push(end);
-  }
-  const dataTotal = parts.filter((p) => !p.control).reduce((n, p) => n + p.bytes.length, 0);
-  const controlTotal = stream.length - dataTotal;
-
-  test('counts data and control bytes over a whole stream', () => {
-    const t = new FrameTracker();
-    assert.equal(t.feed(stream, 0, stream.length, false), stream.length);
-    assert.equal(t.dataBytes, dataTotal);
-    assert.equal(t.controlBytes, controlTotal);
-    assert.ok(t.atBoundary);
-    assert.ok(t.closeSeen);
-    assert.equal(t.opcode, 8);
-  });
-
-  test('byte by byte, a boundary exactly at every frame end and nowhere else', () => {
-    const t = new FrameTracker();
-    const want = new Set(ends);
-    for (let i = 0; i < stream.length; i++) {
-      t.feed(stream, i, i + 1, false);
-      if (t.atBoundary !== want.has(i + 1)) assert.fail(`boundary ${t.atBoundary} after byte ${i + 1}`);
-    }
-    assert.equal(t.dataBytes + t.controlBytes, stream.length);
-  });
-
-  test('stopping at boundaries finds every frame end, whatever the chunking', () => {
-    for (const size of [1, 2, 3, 5, 7, 13, 64, 1000, 70000]) {
-      const t = new FrameTracker();
-      const found: number[] = [];
-      for (let start = 0; start < stream.length; start += size) {
-        const end = Math.min(stream.length, start + size);
-        let at = start;
-        while (at < end) {
-          // Between frames, step into the next one (a frame is at least 2 bytes, so 1 byte never ends it).
-          if (t.atBoundary) at = t.feed(stream, at, at + 1, false);
-          else {
-            at = t.feed(stream, at, end, true);
-            if (t.atBoundary) found.push(at);
-          }
-        }
-      }
-      assert.deepEqual(found, ends, `chunks of ${size}`);
-      assert.equal(t.dataBytes, dataTotal, `chunks of ${size}`);
-    }
-  });
-
-  test('every two-chunk split of every header gives the same counts', () => {
-    const small = Buffer.concat(parts.slice(0, 6).map((p) => p.bytes));
-    const dataSmall = parts
-      .slice(0, 6)
-      .filter((p) => !p.control)
-      .reduce((n, p) => n + p.bytes.length, 0);
-    for (let cut = 0; cut <= small.length; cut++) {
-      const t = new FrameTracker();
-      t.feed(small, 0, cut, false);
-      t.feed(small, cut, small.length, false);
-      assert.equal(t.dataBytes, dataSmall, `cut at ${cut}`);
-      assert.equal(t.controlBytes, small.length - dataSmall, `cut at ${cut}`);
-      assert.ok(t.atBoundary, `cut at ${cut}`);
-    }
-  });
-
-  test('64-bit lengths beyond 4 GiB are skipped by arithmetic', () => {
-    const len = 2 ** 33 + 5;
-    const head = Buffer.alloc(10);
-    head[0] = 0x82;
-    head[1] = 127;
-    head.writeBigUInt64BE(BigInt(len), 2);
-    const t = new FrameTracker();
-    t.feed(head, 0, 3, false); // split inside the extended length
-    t.feed(head, 3, 10, false);
-    assert.ok(!t.atBoundary);
-    const block = Buffer.alloc(1 << 20);
-    for (let left = len; left > 0; left -= block.length) {
-      const n = Math.min(left, block.length);
-      assert.equal(t.feed(block, 0, n, true), n);
-    }
-    assert.ok(t.atBoundary);
-    assert.equal(t.dataBytes, len + 10);
-    const ping = Buffer.concat([PING_FRAME, PING_FRAME]);
-    assert.equal(t.feed(ping, 0, ping.length, true), 0); // at a boundary already
-    assert.equal(t.feed(ping, 0, ping.length, false), ping.length);
-    assert.equal(t.controlBytes, ping.length);
-  });
-
-  test('ping interval: a third of the idle timeout, within 100 ms and 30 s', () => {
-    assert.equal(pingIntervalFor(600), 200);
-    assert.equal(pingIntervalFor(150), 100);
-    assert.equal(pingIntervalFor(30 * 60_000), 30_000);
-  });
-});
 
 /** A `ws` echo upstream that writes each echo as raw frames, in pieces with pauses between. */
 async function startSlowEcho(pauseMs: number) {
