@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { descendants, isAlive } from '../../../src/agent/process-tree.ts';
 import type { TemplateSpec } from '../../../src/agent/templates.ts';
+import type { AgentReport } from '../../../src/contracts/agent.ts';
 import { until } from '../../support/poll.ts';
 import { type AgentHarness, harness, pidExists } from './harness.ts';
 
@@ -217,8 +218,35 @@ test('a throwing report listener does not disturb the agent', async () => {
   h.agent.onReport(async () => {
     throw new Error('async listener bug');
   });
+  // Registered after the throwing ones: it must still see every report, in order.
+  const later: AgentReport[] = [];
+  h.agent.onReport((r) => later.push(r));
+
   await h.agent.launch('s9', 'ok');
   await h.report('s9', 'RUNNING');
+  assert.deepEqual(h.agent.running(), ['s9']);
+  const pids = h.agent.processes('s9').map((p) => p.pid);
+  assert.equal(pids.length, 1);
+  assert.ok(pidExists(pids[0]!));
   await h.agent.terminate('s9');
   await h.report('s9', 'TERMINATED');
+  assert.deepEqual(h.agent.running(), []);
+  assert.equal(pidExists(pids[0]!), false, 'the service process stopped');
+
+  // The agent goes on launching after the failures of its listeners.
+  await h.agent.launch('s10', 'ok');
+  await h.report('s10', 'RUNNING');
+  await h.agent.terminate('s10');
+  await h.report('s10', 'TERMINATED');
+  await until(() => later.length >= 4, 'four reports for the later listener', { timeoutMs: 5000 });
+  assert.deepEqual(
+    later.map((r) => [r.sessionId, r.state]),
+    [
+      ['s9', 'RUNNING'],
+      ['s9', 'TERMINATED'],
+      ['s10', 'RUNNING'],
+      ['s10', 'TERMINATED'],
+    ],
+  );
+  assert.deepEqual(later, h.reports, 'the same reports as the first listener');
 });
