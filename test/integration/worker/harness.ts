@@ -108,6 +108,17 @@ export class WorkerHarness {
     return e ? (JSON.parse(e.value) as RouteReadiness) : undefined;
   }
 
+  /**
+   * Resolves once `n` more activity flush passes of the worker completed, counted from now: after
+   * two, every delta recorded before the call has been written (the first may have been running).
+   */
+  async flushPasses(n: number, timeoutMs = 5000): Promise<void> {
+    const from = this.worker.status().activityPasses;
+    await until(() => this.worker.status().activityPasses >= from + n, `${n} activity flush passes`, {
+      timeoutMs,
+    });
+  }
+
   /** Builds a spec (port or subdomain chosen like the manager would) without publishing it. */
   makeSpec(o: Partial<RouteSpec> = {}): RouteSpec {
     const id = o.id ?? randomUUID();

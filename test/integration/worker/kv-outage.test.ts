@@ -48,20 +48,32 @@ describe('worker catch-up after a KV outage', () => {
     const del = h.kv.delete(kvKeys.circuit(h.authority, doomed.spec.id));
     h.kv.setUnavailable(true);
     await Promise.all([put, del]);
-    const t0 = Date.now();
+    const circuits = () => h.worker.status().circuits;
+    const revisionBefore = circuits().revision;
 
-    // During the outage: what the worker knew keeps being served, the table is not cleared.
-    await new Promise((r) => setTimeout(r, 300)); // let the worker notice the watch ending
-    assert.equal((await h.request(served, { cookie })).status, 200);
-    assert.equal(
-      (await h.request(doomed, { cookie: doomedCookie })).status,
-      200,
-      'nothing is removed blindly',
-    );
-    assert.equal(h.worker.routeCount(), 2);
+    // During the outage: the worker noticed (its watch is down), and what it knew keeps being
+    // served; the table is not cleared.
+    await until(() => !circuits().watching, 'the worker to notice the watch ending', { timeoutMs: 5000 });
+    const servesWhatItKnew = async () => {
+      assert.equal((await h.request(served, { cookie })).status, 200);
+      assert.equal(
+        (await h.request(doomed, { cookie: doomedCookie })).status,
+        200,
+        'nothing is removed blindly',
+      );
+      assert.equal(h.worker.routeCount(), 2);
+    };
+    await servesWhatItKnew();
 
-    // The outage lasts a while (the worker retries with capped backoff meanwhile).
-    await until(() => Date.now() - t0 > 1500, 'outage time', { timeoutMs: 5000 });
+    // The outage lasts a while: the worker fails to resume its watch (retrying with capped
+    // backoff) three times, and goes on serving meanwhile.
+    const failed = circuits().failures;
+    await until(() => circuits().failures >= failed + 3, 'three failed attempts to resume the watch', {
+      timeoutMs: 15_000,
+    });
+    assert.equal(circuits().watching, false);
+    await servesWhatItKnew();
+    assert.equal(circuits().revision, revisionBefore, 'nothing was seen during the outage');
     h.kv.setUnavailable(false);
     // A change made right after the store returned lands too.
     const later = h.makeSpec();
@@ -82,14 +94,23 @@ describe('worker catch-up after a KV outage', () => {
     assert.equal((await h.request(served, { cookie })).status, 200);
     assert.equal(h.worker.routeCount(), 3);
     assert.equal(snapshots.n, 0, 'the worker resumed its watch from its last revision, without a snapshot');
+    assert.equal(circuits().watching, true);
+    assert.ok(circuits().revision > revisionBefore, 'the resumed watch delivered what was missed');
   });
 
   test('a compacted revision makes it re-snapshot and diff instead', async () => {
     const keep = await h.addRoute();
     const drop = await h.addRoute();
     const snapshots = countSnapshots(h.kv, kvKeys.circuits(h.authority));
+    const circuits = () => h.worker.status().circuits;
+    const failed = circuits().failures;
     h.kv.setUnavailable(true);
-    await new Promise((r) => setTimeout(r, 200));
+    // The worker's watch is down and its first attempt to resume it failed: it is in its backoff.
+    await until(
+      () => !circuits().watching && circuits().failures > failed,
+      'a failed attempt to resume the watch',
+      { timeoutMs: 5000 },
+    );
     // While it is down, etcd compacts past the worker's revision (here: changes + compaction).
     h.kv.setUnavailable(false);
     const added = h.makeSpec();
@@ -106,5 +127,6 @@ describe('worker catch-up after a KV outage', () => {
     });
     assert.ok((await h.readiness(keep.spec.id))?.state === 'ready');
     assert.ok(snapshots.n >= 1, 're-snapshotted after compaction');
+    await until(() => circuits().watching, 'the watch to be established again', { timeoutMs: 5000 });
   });
 });

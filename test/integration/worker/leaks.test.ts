@@ -74,7 +74,8 @@ before(async () => {
   h = await WorkerHarness.start({ mode: 'port' });
   route = await h.addRoute();
   cookie = await h.login(route);
-  // Warm up: module-level lazies, the pool's first sockets; then let keep-alive sockets expire.
+  // Warm up: module-level lazies, the pool's first sockets. The pause lets the warm-up's own client
+  // sockets close; had some not, the baseline would only be higher (the checks laxer, by at most 10).
   await inBatches(20, 10, () => h.request(route, { cookie }));
   await new Promise((r) => setTimeout(r, 100));
   baseline = fds();
@@ -107,6 +108,7 @@ test('a stopped upstream leaves nothing behind (HTTP and WebSocket)', async () =
       ),
     ),
   );
+  // Stop the upstream while those upgrades are in flight or just done: either is a path to cover.
   await new Promise((res) => setTimeout(res, 200));
   await up.close();
   // Requests against the stopped upstream: answered 502.
@@ -136,6 +138,7 @@ test('half-open and silent client sockets leave nothing behind', async () => {
   });
   // The clients keep their side open (half-open from the worker's point of view) until the
   // worker closes; then they are destroyed here.
+  // How long they stay half-open is the scenario; the fd check below polls with a deadline.
   await new Promise((r) => setTimeout(r, 300));
   for (const s of sockets) s.destroy();
   await settled('half-open sockets');

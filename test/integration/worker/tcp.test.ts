@@ -124,8 +124,21 @@ describe('allow-list and public', () => {
     assert.match(r.client, /^127\.0\.0\.1:\d+$/);
     assert.equal(r.bytesIn, 5);
     assert.equal(r.bytesOut, 5);
-    await new Promise((res) => setTimeout(res, 100));
-    assert.equal(access.filter((x) => x.circuitId === route.spec.id).length, 1, 'exactly one record');
+    // A second connection, closed after the first: once its record is out, a second record of the
+    // first connection would have been too.
+    const second = await dial(route);
+    second.end();
+    await closedAt(second);
+    await until(
+      () => access.filter((x) => x.circuitId === route.spec.id && x.client !== r.client).length === 1,
+      'the record of the second connection',
+      { timeoutMs: 5000 },
+    );
+    assert.equal(
+      access.filter((x) => x.circuitId === route.spec.id && x.client === r.client).length,
+      1,
+      'exactly one record',
+    );
     await h.deleteRoute(route);
   });
 
@@ -236,6 +249,7 @@ describe('limits and timeouts', () => {
     s.on('data', (c: Buffer) => (echoed += c.length));
     for (let i = 0; i < 15; i++) {
       s.write('.');
+      // The pace is the scenario: a byte every 100 ms, a fifth of the idle timeout, for three timeouts.
       await new Promise((r) => setTimeout(r, 100));
       assert.ok(!s.destroyed && !s.readableEnded, `closed after ${i * 100} ms of steady traffic`);
     }
@@ -365,6 +379,7 @@ describe('reading into reused buffers', () => {
     });
     const ended = once(s, 'end');
     s.end(payload);
+    // Not reading for a while is the scenario (the buffers fill meanwhile); no event tells "full".
     await new Promise((r) => setTimeout(r, 300));
     s.resume();
     await ended;

@@ -293,7 +293,7 @@ describe('ending', () => {
     assert.ok(c.at - t0 < idle + MARGIN_MS, `closed after ${c.at - t0} ms`);
     assert.equal((await recordOf(route.spec.id)).reason, 'idle-timeout');
     // The worker's close frame is not activity: the circuit's idle clock still reads the echo.
-    await new Promise((r) => setTimeout(r, 400)); // a few flushes (100 ms) after the close
+    await h.flushPasses(2); // whatever the close moved is written by then
     const lastBackend = Number(await h.counters.get(counterKeys.lastBackendAt(route.spec.id)));
     assert.ok(
       lastBackend < c.at - idle / 2,
@@ -311,6 +311,7 @@ describe('ending', () => {
     });
     for (let i = 0; i < 15; i++) {
       ws.send(Buffer.from('.'));
+      // The pace is the scenario: a byte every 100 ms, a fifth of the idle timeout, for three timeouts.
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(ws.readyState, WebSocket.OPEN, `closed after ${i * 100} ms of steady traffic`);
     }
@@ -394,10 +395,16 @@ describe('activity', () => {
     });
     assert.equal(await num(counterKeys.requests(id)), 1);
     assert.ok((await num(counterKeys.lastClientAt(id))) >= t0);
-    await new Promise((r) => setTimeout(r, 300)); // let the flusher settle
+    // Everything of that exchange is flushed once two passes completed after its last byte (the
+    // first may have started before it).
+    await h.flushPasses(2);
     const before = [await num(counterKeys.bytesIn(id)), await num(counterKeys.bytesOut(id))];
     const lastClient = await num(counterKeys.lastClientAt(id));
-    await new Promise((r) => setTimeout(r, 8 * PING_MS)); // several ping/pong rounds, no data
+    // Several ping/pong rounds and no data; then two more passes, which would carry any delta of them.
+    let pings = 0;
+    ws.on('ping', () => pings++);
+    await until(() => pings >= 5, 'five worker pings', { timeoutMs: 20 * PING_MS + MARGIN_MS });
+    await h.flushPasses(2);
     assert.equal(ws.readyState, WebSocket.OPEN);
     assert.deepEqual([await num(counterKeys.bytesIn(id)), await num(counterKeys.bytesOut(id))], before);
     assert.equal(await num(counterKeys.lastClientAt(id)), lastClient);

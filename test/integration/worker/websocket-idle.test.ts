@@ -68,7 +68,7 @@ async function startSlowEcho(pauseMs: number) {
       if (socket.destroyed) return;
       socket.write(bytes.subarray(at, c));
       at = c;
-      await sleep(pauseMs);
+      await sleep(pauseMs); // the pause between pieces is what this upstream is for
     }
   }
   server.listen(0, '127.0.0.1');
@@ -177,6 +177,7 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
     ws.on('message', () => echoes++);
     for (let i = 0; i < 14; i++) {
       ws.send(`m${i}`);
+      // The pace is the scenario: a message every 150 ms, a quarter of the idle timeout.
       await sleep(150);
     }
     assert.equal(ws.readyState, WebSocket.OPEN);
@@ -236,25 +237,19 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
       counterKeys.lastClientAt(r.spec.id),
       counterKeys.lastBackendAt(r.spec.id),
     ];
-    // The handshake is activity; wait until it is flushed (the worker flushes every 100 ms).
-    let snapshot: (string | null)[] = [];
-    await until(
-      async () => {
-        const a = await h.counters.mget(keys);
-        await sleep(250);
-        snapshot = await h.counters.mget(keys);
-        return a[0] !== null && JSON.stringify(a) === JSON.stringify(snapshot);
-      },
-      'handshake activity flushed',
-      { timeoutMs: 5000 },
-    );
+    // The handshake is activity: all of it is flushed once two passes completed after it.
+    await until(async () => (await h.counters.mget(keys))[0] !== null, 'handshake activity flushed', {
+      timeoutMs: 5000,
+    });
+    await h.flushPasses(2);
+    const snapshot = await h.counters.mget(keys);
     ws.ping('client ping'); // the client's own pings (and the backend's pongs) are control frames too
     ws.ping();
     const [code] = await once(ws, 'close');
     assert.equal(code, 1001);
     assert.ok(pings >= 1, `${pings} pings`);
     assert.equal((await recordOf(r)).reason, 'idle-timeout');
-    await sleep(400); // the last sample (at socket close) is flushed
+    await h.flushPasses(2); // the last sample (taken at socket close) is written by then
     assert.deepEqual(await h.counters.mget(keys), snapshot);
   });
 
@@ -335,7 +330,7 @@ describe('proxied WebSockets: idle timeout, pings, access records', () => {
     const ws = await open(r, cookie);
     ws.on('error', () => {});
     ws.send('stall');
-    await sleep(50);
+    await sleep(50); // orders the two sends at the backend: 'stall' first, then the flood it will not read
     ws.send(randomBytes(32 << 20)); // more than the sockets between here and the backend hold
     const rec = await recordOf(r, 10_000);
     assert.equal(rec.reason, 'idle-timeout');
