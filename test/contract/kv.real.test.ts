@@ -50,7 +50,7 @@ if (etcd) {
             onError: () => {},
           });
           try {
-            // Held for longer than its TTL while keep-alives flow.
+            // Held for longer than its TTL while keep-alives flow (wall time is the property here).
             await sleep(lease.ttlMs + 500);
             assert.equal((await observer.get(`${p}a`))?.value, '1');
             assert.equal(await settlesWithin(lease.lost, 10), 'pending');
@@ -128,7 +128,7 @@ if (etcd) {
         const t0 = Date.now();
         await assert.rejects(kv.get(`${p}x`));
         assert.ok(Date.now() - t0 < 6_000, 'a call to a stopped etcd hung');
-        await sleep(2_000);
+        await sleep(2_000); // etcd stays down a while: the scenario, not a wait for an event
         await etcd.start();
 
         // Writes right after the restart, from a fresh client, most likely before the watch has
@@ -163,7 +163,12 @@ if (etcd) {
           'every event',
           { timeoutMs: 10_000 },
         );
-        await sleep(300);
+        // A last put, and its event: a duplicate of anything earlier would have come before it.
+        const marker = await kv.put(`${p}marker`, 'm');
+        expected.push([`${p}marker`, marker]);
+        await until(() => events.some((e) => e.revision === marker), 'the marker event', {
+          timeoutMs: 10_000,
+        });
         const got = events.map((e) => [e.key, e.revision]);
         for (let i = 1; i < events.length; i++)
           assert.ok(events[i]!.revision >= events[i - 1]!.revision, `out of order at ${i}`);

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type KvEvent, type KvStore, KvWatchError, type KvWatchHandlers } from '../../../src/stores/types.ts';
 import { until } from '../../support/poll.ts';
-import { settlesWithin, sleep, uniquePrefix } from './util.ts';
+import { settlesWithin, uniquePrefix } from './util.ts';
 
 export interface KvContractHooks<S extends KvStore> {
   /** Makes the lease expire now, as if its holder stopped answering for its TTL. */
@@ -23,8 +23,6 @@ export interface KvContractHooks<S extends KvStore> {
 
 /** How long a test waits for a watch event that must come. */
 const DELIVERY_MS = 5_000;
-/** How long a test waits to be reasonably sure an event that must not come does not. */
-const QUIET_MS = 250;
 
 interface Collector {
   events: KvEvent[];
@@ -35,6 +33,35 @@ interface Collector {
   waitForEvents(n: number): Promise<void>;
   waitForError(): Promise<KvWatchError>;
   show(): string;
+}
+
+/**
+ * Puts `key` (inside the range the collectors watch) and waits until each collector saw it. Watch
+ * events come in revision order, so by then every event of an earlier change has arrived: a check
+ * that an event did not come is made after this, not after a pause. The marker's events are then
+ * dropped, so what a test asserts is exactly what came before.
+ */
+async function settle(kv: KvStore, key: string, ...collectors: Collector[]): Promise<void> {
+  const revision = await kv.put(key, 'marker');
+  const isMarker = (e: KvEvent) => e.key === key && e.revision === revision;
+  for (const c of collectors) {
+    await until(
+      () => {
+        assert.ok(c.events.some(isMarker), c.show());
+        return true;
+      },
+      `the marker put at revision ${revision}`,
+      { timeoutMs: DELIVERY_MS },
+    );
+    c.events.splice(0, c.events.length, ...c.events.filter((e) => !isMarker(e)));
+    // A batch that held only the marker goes; one the adapter delivered empty stays (and fails).
+    const kept = c.batches.flatMap((b) => {
+      if (!b.some(isMarker)) return [b];
+      const rest = b.filter((e) => !isMarker(e));
+      return rest.length > 0 ? [rest] : [];
+    });
+    c.batches.splice(0, c.batches.length, ...kept);
+  }
 }
 
 function collector(): Collector {
@@ -406,7 +433,7 @@ export function kvContract<S extends KvStore>(
             ).revision;
             const r5 = await kv.put(`${p}b`, '2b');
             await c.waitForEvents(6);
-            await sleep(QUIET_MS);
+            await settle(kv, `${p}marker`, c);
             assert.deepEqual(
               c.events.map((e) => [e.type, e.key, e.value, e.revision]),
               [
@@ -443,7 +470,7 @@ export function kvContract<S extends KvStore>(
             const r3 = await kv.put(`${p}z`, '3');
             await all.waitForEvents(3);
             await later.waitForEvents(2);
-            await sleep(QUIET_MS);
+            await settle(kv, `${p}marker`, all, later);
             assert.deepEqual(
               all.events.map((e) => [e.key, e.revision]),
               [
@@ -475,11 +502,10 @@ export function kvContract<S extends KvStore>(
           const c = collector();
           const w = await kv.watch(p, revision, c.handlers);
           try {
-            await sleep(QUIET_MS);
-            assert.deepEqual(c.events, [], 'old changes replayed');
+            // A replayed old change would come before this one (events come in revision order).
             await kv.put(`${p}b`, '2');
             await c.waitForEvents(1);
-            assert.deepEqual(brief(c.events), [['put', `${p}b`, '2']]);
+            assert.deepEqual(brief(c.events), [['put', `${p}b`, '2']], 'old changes replayed');
           } finally {
             await w.close();
           }
@@ -504,7 +530,7 @@ export function kvContract<S extends KvStore>(
             );
             await kv.txn([], [{ type: 'deletePrefix', prefix: `${p}b/` }]);
             await c.waitForEvents(2);
-            await sleep(QUIET_MS);
+            await settle(kv, `${p}a/marker`, c);
             assert.deepEqual(
               brief(c.events),
               [
@@ -523,14 +549,23 @@ export function kvContract<S extends KvStore>(
           const c = collector();
           const { revision } = await kv.getPrefix(p);
           const w = await kv.watch(p, revision, c.handlers);
-          await kv.put(`${p}before`, '1');
-          await c.waitForEvents(1);
-          await w.close();
-          await kv.put(`${p}after`, '2');
-          await kv.delete(`${p}before`);
-          await sleep(QUIET_MS);
-          assert.deepEqual(brief(c.events), [['put', `${p}before`, '1']], c.show());
-          assert.deepEqual(c.errors, [], 'closing a watcher is not an error');
+          // A second watcher of the same range, left open: once it saw the later changes (and a
+          // marker after them), the closed one had every chance to receive them too.
+          const probe = collector();
+          const pw = await kv.watch(p, revision, probe.handlers);
+          try {
+            await kv.put(`${p}before`, '1');
+            await c.waitForEvents(1);
+            await w.close();
+            await kv.put(`${p}after`, '2');
+            await kv.delete(`${p}before`);
+            await probe.waitForEvents(3);
+            await settle(kv, `${p}marker`, probe);
+            assert.deepEqual(brief(c.events), [['put', `${p}before`, '1']], c.show());
+            assert.deepEqual(c.errors, [], 'closing a watcher is not an error');
+          } finally {
+            await pw.close();
+          }
         }));
 
       it('serves several watchers independently', () =>
@@ -549,7 +584,7 @@ export function kvContract<S extends KvStore>(
             await wn.close();
             await kv.put(`${p}n/2`, '3');
             await wide.waitForEvents(3);
-            await sleep(QUIET_MS);
+            await settle(kv, `${p}marker`, wide);
             assert.deepEqual(
               wide.events.map((e) => e.key),
               [`${p}w`, `${p}n/1`, `${p}n/2`],
@@ -651,7 +686,7 @@ export function kvContract<S extends KvStore>(
               'lost did not resolve on revoke',
             );
             await c.waitForEvents(2);
-            await sleep(QUIET_MS);
+            await settle(kv, `${p}marker`, c);
             assert.deepEqual(
               brief(c.events).sort(),
               [
@@ -731,7 +766,7 @@ export function kvContract<S extends KvStore>(
                   'lost did not resolve',
                 );
                 await c.waitForEvents(1);
-                await sleep(QUIET_MS);
+                await settle(kv, `${p}marker`, c);
                 assert.deepEqual(brief(c.events), [['delete', `${p}a`, null]], c.show());
                 assert.equal(await kv.get(`${p}a`), undefined);
                 assert.equal((await kv.get(`${p}o`))?.value, '1', 'another lease was affected');
