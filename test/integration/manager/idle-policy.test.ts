@@ -263,7 +263,7 @@ describe('circuit idle policy (leader)', () => {
       while (Date.now() < deadline) {
         last = await touch(h, busy, Math.random() < 0.5 ? 'client' : 'backend');
         assert.equal(await h.circuitState(busy), 'ACTIVE', 'a circuit with activity must stay');
-        await new Promise((r) => setTimeout(r, 150));
+        await new Promise((r) => setTimeout(r, 150)); // the pace of the activity is the scenario
       }
       const idleEvents = await events(h, `/v1/circuits/${idle}`);
       const closedEv = idleEvents.find((e) => e.kind === 'circuit-idle-closed');
@@ -310,6 +310,8 @@ describe('circuit idle policy (leader)', () => {
       const s = await h.runningSession('shell');
       const id = (await start(h, s.id, { service: 'ssh', idle: { circuitIdleTimeoutMs: 1000 } })).body
         .circuitId;
+      // The scenario: the access changes 600 ms into the 1000 ms timeout; the close then counts
+      // from the change, not from the creation (asserted from the event's time below).
       await new Promise((r) => setTimeout(r, 600));
       const patched = Date.now();
       await h.api('PATCH', `/v1/circuits/${id}/access`, { allowFrom: ['127.0.0.1'] });
@@ -357,7 +359,7 @@ describe('session idle policy (leader)', () => {
       while (Date.now() < deadline) {
         last = await touch(h, busy, 'backend');
         assert.equal((await h.api('GET', `/v1/sessions/${sid}`)).body.state, 'RUNNING');
-        await new Promise((r) => setTimeout(r, 150));
+        await new Promise((r) => setTimeout(r, 150)); // the pace of the activity is the scenario
       }
       // The quiet circuit's view: the session policy applies but cannot act through it now.
       const act = (await h.api('GET', `/v1/circuits/${quiet}/activity`)).body;
@@ -430,6 +432,8 @@ describe('session idle policy (leader)', () => {
         'the session to be RUNNING',
         { timeoutMs: 5000 },
       );
+      // Longer than its 1000 ms timeout (wall time is what a timeout is about), then one pass run
+      // here and now: it must not judge a session without circuits.
       await new Promise((r) => setTimeout(r, 1200));
       assert.deepEqual(await h.manager.runIdlePolicies(), []);
       assert.equal((await h.api('GET', `/v1/sessions/${sid}`)).body.state, 'RUNNING');
@@ -533,7 +537,7 @@ describe('with the real worker (embedded system)', () => {
         const page = await request(r.body.appUrl, { jar });
         assert.equal(page.status, 200);
         last = Date.now();
-        await new Promise((res) => setTimeout(res, 250));
+        await new Promise((res) => setTimeout(res, 250)); // a request every 250 ms is the scenario
       }
       const c = await t.api('GET', `/v1/circuits/${r.body.circuitId}`);
       assert.equal(c.body.state, 'ACTIVE', 'requests are activity');

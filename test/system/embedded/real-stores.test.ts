@@ -82,7 +82,7 @@ if (skipRealStores) {
       assert.ok([202, 503].includes(delE.status), delE.text);
       while (Date.now() - t0 < 10_000) {
         assert.equal((await request(a.appUrl, { jar: jarA })).status, 200, 'served during the outage');
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 500)); // the outage lasts 10 s; a request every 500 ms
       }
       await s.etcd.start();
 

@@ -271,7 +271,7 @@ describe('cluster: failures', { skip: skipRealStores }, () => {
       if (deleteStatus === undefined) {
         deleteStatus = (await c.api('DELETE', `/v1/sessions/${doomed.sessionId}`)).status;
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 250)); // the outage lasts 10 s; requests every 250 ms
     }
     await c.servers.etcd.start();
     const t1 = performance.now();
