@@ -11,6 +11,7 @@ import { type AddressInfo, createServer as createTcpServer, type Socket } from '
 import { importJWK, type JWK, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { counterKeys } from '../../../src/contracts/activity.ts';
 import { kvKeys, type RouteReadiness, type RouteSpec } from '../../../src/contracts/kv-layout.ts';
 import type { TcpAccessMode } from '../../../src/contracts/records.ts';
 import { SETUP_TOKEN_ISSUER, SetupTokenIssuer } from '../../../src/core/setup-token.ts';
@@ -106,6 +107,22 @@ export class WorkerHarness {
   async readiness(id: string): Promise<RouteReadiness | undefined> {
     const e = await this.kv.get(kvKeys.ready(this.authority, id));
     return e ? (JSON.parse(e.value) as RouteReadiness) : undefined;
+  }
+
+  /** A counter of the counters store as a number (0 while it is absent). */
+  async counter(key: string): Promise<number> {
+    return Number((await this.counters.get(key)) ?? 0);
+  }
+
+  /** Waits until the flushed byte counters of a circuit reached `bytes` in both directions. */
+  async bytesFlushed(circuitId: string, bytes: number): Promise<void> {
+    await until(
+      async () =>
+        (await this.counter(counterKeys.bytesIn(circuitId))) >= bytes &&
+        (await this.counter(counterKeys.bytesOut(circuitId))) >= bytes,
+      `${bytes} bytes flushed both ways for ${circuitId}`,
+      { timeoutMs: 10_000 },
+    );
   }
 
   /**
@@ -318,6 +335,36 @@ export async function startTcpBackend(mode: 'echo' | 'answer-at-eof' | 'flood'):
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A port-mode worker that serves tcp, the access records it writes, an echo and an answer-at-eof backend. */
+export interface TcpWorker {
+  h: WorkerHarness;
+  access: AccessRecord[];
+  echo: TcpBackend;
+  atEof: TcpBackend;
+  close(): Promise<void>;
+}
+
+export async function startTcpWorker(worker: Partial<WorkerOptions> = {}): Promise<TcpWorker> {
+  const log = captureAccessLog();
+  const h = await WorkerHarness.start({
+    mode: 'port',
+    worker: { protocols: ['http', 'tcp'], logger: log.logger, ...worker },
+  });
+  const echo = await startTcpBackend('echo');
+  const atEof = await startTcpBackend('answer-at-eof');
+  return {
+    h,
+    access: log.access,
+    echo,
+    atEof,
+    async close() {
+      await h.close();
+      await echo.close();
+      await atEof.close();
     },
   };
 }

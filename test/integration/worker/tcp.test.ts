@@ -18,34 +18,29 @@ import { LARGE_READ, RelayReader, SMALL_READ, type TcpRelay } from '../../../src
 import { until } from '../../support/poll.ts';
 import {
   addTcpRoute,
-  captureAccessLog,
   type Route,
   startTcpBackend,
+  startTcpWorker,
   type TcpBackend,
-  WorkerHarness,
+  type TcpWorker,
+  type WorkerHarness,
 } from './harness.ts';
 
 /** Node's socket timers start from the event loop's cached clock, which may lag by a few ms. */
 const TIMER_SLACK_MS = 25;
 const MARGIN_MS = 2500;
 
+let tcp: TcpWorker;
 let h: WorkerHarness;
 let access: AccessRecord[];
 let echo: TcpBackend;
 let atEof: TcpBackend;
 
 before(async () => {
-  const log = captureAccessLog();
-  access = log.access;
-  h = await WorkerHarness.start({ mode: 'port', worker: { protocols: ['http', 'tcp'], logger: log.logger } });
-  echo = await startTcpBackend('echo');
-  atEof = await startTcpBackend('answer-at-eof');
+  tcp = await startTcpWorker();
+  ({ h, access, echo, atEof } = tcp);
 });
-after(async () => {
-  await h?.close();
-  await echo?.close();
-  await atEof?.close();
-});
+after(() => tcp?.close());
 
 function dial(route: Route): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -426,16 +421,10 @@ describe('resources and activity', () => {
     const payload = Buffer.alloc(20_000, 9);
     s.write(payload);
     await read(s, payload.length);
-    const num = async (k: string) => Number((await h.counters.get(k)) ?? 0);
-    await until(async () => (await num(counterKeys.bytesIn(id))) >= payload.length, 'bytes in flushed', {
-      timeoutMs: 5000,
-    });
-    await until(async () => (await num(counterKeys.bytesOut(id))) >= payload.length, 'bytes out flushed', {
-      timeoutMs: 5000,
-    });
-    assert.equal(await num(counterKeys.requests(id)), 1, 'one connection, one request');
-    assert.ok((await num(counterKeys.lastClientAt(id))) >= t0);
-    assert.ok((await num(counterKeys.lastBackendAt(id))) >= t0);
+    await h.bytesFlushed(id, payload.length);
+    assert.equal(await h.counter(counterKeys.requests(id)), 1, 'one connection, one request');
+    assert.ok((await h.counter(counterKeys.lastClientAt(id))) >= t0);
+    assert.ok((await h.counter(counterKeys.lastBackendAt(id))) >= t0);
     const reporter = (await h.counters.keys(`ap:act:${id}:open:`))[0]!;
     await until(async () => (await h.counters.get(reporter)) === '1', 'one open connection reported', {
       timeoutMs: 5000,

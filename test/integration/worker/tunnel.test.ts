@@ -16,13 +16,13 @@ import type { AccessRecord } from '../../../src/worker/access-log.ts';
 import { until } from '../../support/poll.ts';
 import {
   addTcpRoute,
-  captureAccessLog,
   expiredTunnelToken,
   type Route,
-  startTcpBackend,
+  startTcpWorker,
   type TcpBackend,
+  type TcpWorker,
   tunnelToken,
-  WorkerHarness,
+  type WorkerHarness,
 } from './harness.ts';
 
 const SUBPROTOCOL = 'appproxy-tunnel.v1';
@@ -31,26 +31,17 @@ const PING_MS = 100;
 const TIMER_SLACK_MS = 25;
 const MARGIN_MS = 2500;
 
+let tcp: TcpWorker;
 let h: WorkerHarness;
 let access: AccessRecord[];
 let echo: TcpBackend;
 let atEof: TcpBackend;
 
 before(async () => {
-  const log = captureAccessLog();
-  access = log.access;
-  h = await WorkerHarness.start({
-    mode: 'port',
-    worker: { protocols: ['http', 'tcp'], logger: log.logger, tunnelPingIntervalMs: PING_MS },
-  });
-  echo = await startTcpBackend('echo');
-  atEof = await startTcpBackend('answer-at-eof');
+  tcp = await startTcpWorker({ tunnelPingIntervalMs: PING_MS });
+  ({ h, access, echo, atEof } = tcp);
 });
-after(async () => {
-  await h?.close();
-  await echo?.close();
-  await atEof?.close();
-});
+after(() => tcp?.close());
 
 type Refusal = { status: number; body: { code: string; message: string } };
 
@@ -386,28 +377,25 @@ describe('activity', () => {
     const payload = Buffer.alloc(50_000, 1);
     ws.send(payload);
     await read(ws, payload.length);
-    const num = async (k: string) => Number((await h.counters.get(k)) ?? 0);
-    await until(async () => (await num(counterKeys.bytesIn(id))) >= payload.length, 'bytes in flushed', {
-      timeoutMs: 5000,
-    });
-    await until(async () => (await num(counterKeys.bytesOut(id))) >= payload.length, 'bytes out flushed', {
-      timeoutMs: 5000,
-    });
-    assert.equal(await num(counterKeys.requests(id)), 1);
-    assert.ok((await num(counterKeys.lastClientAt(id))) >= t0);
+    await h.bytesFlushed(id, payload.length);
+    assert.equal(await h.counter(counterKeys.requests(id)), 1);
+    assert.ok((await h.counter(counterKeys.lastClientAt(id))) >= t0);
     // Everything of that exchange is flushed once two passes completed after its last byte (the
     // first may have started before it).
     await h.flushPasses(2);
-    const before = [await num(counterKeys.bytesIn(id)), await num(counterKeys.bytesOut(id))];
-    const lastClient = await num(counterKeys.lastClientAt(id));
+    const before = [await h.counter(counterKeys.bytesIn(id)), await h.counter(counterKeys.bytesOut(id))];
+    const lastClient = await h.counter(counterKeys.lastClientAt(id));
     // Several ping/pong rounds and no data; then two more passes, which would carry any delta of them.
     let pings = 0;
     ws.on('ping', () => pings++);
     await until(() => pings >= 5, 'five worker pings', { timeoutMs: 20 * PING_MS + MARGIN_MS });
     await h.flushPasses(2);
     assert.equal(ws.readyState, WebSocket.OPEN);
-    assert.deepEqual([await num(counterKeys.bytesIn(id)), await num(counterKeys.bytesOut(id))], before);
-    assert.equal(await num(counterKeys.lastClientAt(id)), lastClient);
+    assert.deepEqual(
+      [await h.counter(counterKeys.bytesIn(id)), await h.counter(counterKeys.bytesOut(id))],
+      before,
+    );
+    assert.equal(await h.counter(counterKeys.lastClientAt(id)), lastClient);
     ws.close();
     await h.deleteRoute(route);
   });
