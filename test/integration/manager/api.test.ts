@@ -8,7 +8,6 @@ import {
   WorkerListSchema,
 } from '../../../src/manager/schemas.ts';
 import { hashToken } from '../../../src/manager/services/auth.ts';
-import { until } from '../../support/poll.ts';
 import { assertEnvelope, ManagerHarness } from './harness.ts';
 
 describe('manager API shape', () => {
@@ -172,14 +171,7 @@ describe('manager API shape', () => {
         { name: 'ssh', protocol: 'tcp', host: '127.0.0.1', port: 2222 },
       ],
     });
-    const s = await until(
-      async () => {
-        const r = await h.api('GET', `/v1/sessions/${res.body.id}`);
-        return r.body.state === 'RUNNING' ? r.body : undefined;
-      },
-      'the session to be RUNNING',
-      { timeoutMs: 5000 },
-    );
+    const s = await h.sessionIn(res.body.id, 'RUNNING');
     assert.deepEqual(s.services[1], {
       name: 'ssh',
       protocol: 'tcp',

@@ -117,14 +117,18 @@ export class ManagerHarness {
   async runningSession(template = 'web'): Promise<Session> {
     const res = await this.api('POST', '/v1/sessions', { template });
     assert.equal(res.status, 201, res.text);
-    const id = res.body.id as string;
+    return this.sessionIn(res.body.id as string, 'RUNNING');
+  }
+
+  /** Waits until the session is in `state` (as the API answers it) and resolves with it. */
+  async sessionIn(id: string, state: Session['state'], timeoutMs = 5000): Promise<Session> {
     return until(
       async () => {
         const s = await this.api('GET', `/v1/sessions/${id}`);
-        return s.body.state === 'RUNNING' ? (s.body as Session) : undefined;
+        return s.body.state === state ? (s.body as Session) : undefined;
       },
-      'the session to be RUNNING',
-      { timeoutMs: 5000 },
+      `session ${id} to be ${state}`,
+      { timeoutMs },
     );
   }
 

@@ -149,14 +149,7 @@ describe('idle settings', () => {
       assert.equal(created.status, 201, created.text);
       assert.ok(Value.Check(SessionSchema, created.body));
       assert.equal(created.body.idleTimeoutMs, 7_200_000);
-      const own = await until(
-        async () => {
-          const s = await h.api('GET', `/v1/sessions/${created.body.id}`);
-          return s.body.state === 'RUNNING' ? s.body : undefined;
-        },
-        'the session to be RUNNING',
-        { timeoutMs: 5000 },
-      );
+      const own = await h.sessionIn(created.body.id, 'RUNNING');
       const s1 = (await start(h, own.id, { service: 'http' })).body.circuitId;
       assert.deepEqual(await settings(s1), {
         idle: { connectionIdleTimeoutMs: 45_000, circuitIdleTimeoutMs: null },
@@ -346,11 +339,7 @@ describe('session idle policy (leader)', () => {
         idle: { sessionIdleTimeoutMs: 1000 },
       });
       const sid = created.body.id as string;
-      await until(
-        async () => (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING',
-        'the session to be RUNNING',
-        { timeoutMs: 5000 },
-      );
+      await h.sessionIn(sid, 'RUNNING');
       const quiet = (await start(h, sid, { service: 'http' })).body.circuitId;
       const busy = (await start(h, sid, { service: 'ssh' })).body.circuitId;
 
@@ -386,15 +375,8 @@ describe('session idle policy (leader)', () => {
       const after = Date.parse(ev.at) - last;
       assert.ok(after >= 1000, `terminated ${after} ms after the last byte`);
       assert.ok(after <= 1000 + MARGIN_MS, `terminated ${after} ms after the last byte`);
-      const s = await until(
-        async () => {
-          const x = (await h.api('GET', `/v1/sessions/${sid}`)).body;
-          return x.state === 'TERMINATED' ? x : undefined;
-        },
-        'the session to be TERMINATED',
-        { timeoutMs: 5000 },
-      );
-      assert.match(s.stateReason, /^idle: every circuit of the session \(2\) idle since/);
+      const s = await h.sessionIn(sid, 'TERMINATED');
+      assert.match(s.stateReason ?? '', /^idle: every circuit of the session \(2\) idle since/);
       for (const c of [quiet, busy]) assert.equal(await h.circuitState(c), 'CLOSED');
       assert.ok(h.agent.terminated.some((t) => t.sessionId === sid));
       const kinds = (await events(h, `/v1/sessions/${sid}`)).map((e) => e.kind);
@@ -427,11 +409,7 @@ describe('session idle policy (leader)', () => {
         idle: { sessionIdleTimeoutMs: 300 },
       });
       const sid = created.body.id as string;
-      await until(
-        async () => (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING',
-        'the session to be RUNNING',
-        { timeoutMs: 5000 },
-      );
+      await h.sessionIn(sid, 'RUNNING');
       // Longer than its 1000 ms timeout (wall time is what a timeout is about), then one pass run
       // here and now: it must not judge a session without circuits.
       await new Promise((r) => setTimeout(r, 1200));
@@ -498,11 +476,7 @@ describe('reading activity scales', () => {
         template: 'web',
         idle: { sessionIdleTimeoutMs: 3_600_000 },
       });
-      await until(
-        async () => (await h.api('GET', `/v1/sessions/${created.body.id}`)).body.state === 'RUNNING',
-        'the session to be RUNNING',
-        { timeoutMs: 5000 },
-      );
+      await h.sessionIn(created.body.id, 'RUNNING');
       for (const svc of ['http', 'ssh'])
         await start(h, s.id, { service: svc, idle: { circuitIdleTimeoutMs: 3_600_000 } });
       await start(h, created.body.id, { service: 'http' });

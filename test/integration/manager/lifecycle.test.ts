@@ -52,11 +52,7 @@ describe('lifecycle sync', () => {
       assert.equal(closing.body.state, 'CLOSING');
       assert.equal(h.agent.terminated.length, 0, 'processes must not stop while routes exist');
 
-      await until(
-        async () => (await h.api('GET', `/v1/sessions/${s.id}`)).body.state === 'TERMINATED',
-        'the session to be TERMINATED',
-        { timeoutMs: 5000 },
-      );
+      await h.sessionIn(s.id, 'TERMINATED');
       for (const id of ids) {
         const c = await h.api('GET', `/v1/circuits/${id}`);
         assert.equal(c.body.state, 'CLOSED');
@@ -145,11 +141,7 @@ describe('lifecycle sync', () => {
       const s = await h.runningSession();
       const [id] = await openCircuits(h, s.id, ['http']);
       h.agent.report({ sessionId: s.id, state: 'TERMINATED', reason: 'exited with code 0' });
-      await until(
-        async () => (await h.api('GET', `/v1/sessions/${s.id}`)).body.state === 'TERMINATED',
-        'the session to be TERMINATED',
-        { timeoutMs: 5000 },
-      );
+      await h.sessionIn(s.id, 'TERMINATED');
       assert.equal(await h.circuitState(id!), 'CLOSED');
       assert.equal((await h.api('GET', `/v1/sessions/${s.id}`)).body.stateReason, 'exited with code 0');
       assert.deepEqual(await routesInKv(h, s.id), []);
@@ -164,14 +156,7 @@ describe('lifecycle sync', () => {
     const h = await ManagerHarness.create({ agent });
     try {
       const r = await h.api('POST', '/v1/sessions', { template: 'web' });
-      const s = await until(
-        async () => {
-          const g = await h.api('GET', `/v1/sessions/${r.body.id}`);
-          return g.body.state === 'ERROR' ? g.body : undefined;
-        },
-        'the session to be in ERROR',
-        { timeoutMs: 5000 },
-      );
+      const s = await h.sessionIn(r.body.id, 'ERROR');
       assert.equal(s.stateReason, 'no GPU');
     } finally {
       await h.close();

@@ -32,11 +32,7 @@ if (pg) {
         assert.equal(created.status, 201, created.text);
         assert.equal(created.body.idleTimeoutMs, 3_600_000);
         const sid = created.body.id as string;
-        await until(
-          async () => (await h.api('GET', `/v1/sessions/${sid}`)).body.state === 'RUNNING',
-          'the session to be RUNNING',
-          { timeoutMs: 5000 },
-        );
+        await h.sessionIn(sid, 'RUNNING');
         const res = await h.api('POST', `/v1/sessions/${sid}/start-service`, {
           service: 'ssh',
           access: { allowFrom: ['10.0.0.0/8', '2001:db8::/32'] },
