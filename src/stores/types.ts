@@ -1,7 +1,7 @@
 /**
  * The three store roles. Each has an embedded in-process adapter (the default, so one command
  * runs everything) and a production adapter (PostgreSQL, etcd, Redis). Both pass the same
- * contract suite in `src/stores/contract/`.
+ * contract suite in `test/contract/suites/`.
  */
 
 // ---------------------------------------------------------------- SQL role (PostgreSQL dialect)
