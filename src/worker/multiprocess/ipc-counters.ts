@@ -44,7 +44,10 @@ export async function serveCounterCall(
   try {
     if (!METHODS.has(m.method)) throw new Error(`not a counters call: ${String(m.method)}`);
     const fn = store[m.method] as (...a: unknown[]) => Promise<unknown>;
-    const value = await fn.apply(store, m.args);
+    // The channel turns an omitted argument (`incr(key)`'s `by`) into null; no counters method
+    // takes a null, so null is "not given" again here (else `by` would be null, not 1).
+    const args = m.args.map((a) => (a === null ? undefined : a));
+    const value = await fn.apply(store, args);
     reply({ t: 'counters-result', seq: m.seq, value });
   } catch (err) {
     reply({ t: 'counters-result', seq: m.seq, error: String((err as Error)?.message ?? err) });
