@@ -11,10 +11,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError, errorEnvelope } from '../contracts/errors.ts';
-import type { Stores } from '../stores/types.ts';
-import type { LeaderElector } from './leader.ts';
 import type { ManagerMetrics } from './metrics.ts';
-import type { EventLog } from './repos/events.ts';
 import { registerCircuitRoutes } from './routes/circuits.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerSessionRoutes } from './routes/sessions.ts';
@@ -23,6 +20,8 @@ import { registerWorkerRoutes } from './routes/workers.ts';
 import type { AuthService, Principal } from './services/auth.ts';
 import type { CircuitService } from './services/circuits.ts';
 import type { Doctor } from './services/doctor.ts';
+import type { EventService } from './services/events.ts';
+import type { Readiness } from './services/readiness.ts';
 import type { SessionService } from './services/sessions.ts';
 import type { WorkerService } from './services/workers.ts';
 
@@ -44,15 +43,14 @@ export interface AppDeps {
   logger: Logger;
   registry: Registry;
   metrics: ManagerMetrics;
-  stores: Stores;
+  readiness: Readiness;
   agent: AgentDriver;
   auth: AuthService;
   sessions: SessionService;
   circuits: CircuitService;
   workers: WorkerService;
   doctor: Doctor;
-  leader: LeaderElector;
-  events: EventLog;
+  events: EventService;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -33,10 +33,12 @@ import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
 import { AuthService } from './services/auth.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
+import { EventService } from './services/events.ts';
 import { WorkerHealth } from './services/health.ts';
 import { type IdleAction, IdlePolicies } from './services/idle-policies.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { Readiness } from './services/readiness.ts';
 import { Reconciler, type Repair } from './services/reconciler.ts';
 import { SessionService } from './services/sessions.ts';
 import { WorkerService } from './services/workers.ts';
@@ -233,15 +235,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     logger: opts.logger,
     registry: opts.metrics,
     metrics,
-    stores,
+    readiness: new Readiness(stores, leader),
     agent: opts.agent,
     auth,
     sessions,
     circuits,
     workers,
     doctor,
-    leader,
-    events,
+    events: new EventService(events, sessions, circuits),
   });
 
   let started = false;

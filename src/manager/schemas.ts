@@ -16,6 +16,7 @@ import type {
   TunnelToken,
   WorkerInfo,
 } from '../contracts/records.ts';
+import type { ReadinessReport } from './services/readiness.ts';
 
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -405,8 +406,11 @@ export const TemplateListSchema = Type.Object({ items: Type.Array(TemplateInfoSc
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, closed);
 export const ReadySchema = Type.Object(
   {
-    status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-    stores: Type.Object({ sql: Type.Boolean(), kv: Type.Boolean() }, closed),
+    status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+      description:
+        'unavailable (503): SQL or KV does not answer. degraded (200): only the counters store does not (activity, idle policies and setup links suffer; the rest works).',
+    }),
+    stores: Type.Object({ sql: Type.Boolean(), kv: Type.Boolean(), counters: Type.Boolean() }, closed),
     leader: Type.Object(
       {
         id: Nullable(Type.String({ description: 'The leader manager as this one knows it.' })),
@@ -444,3 +448,4 @@ assertSame<Same<Static<typeof CircuitActivitySchema>, CircuitActivity>>();
 assertSame<Same<Static<typeof DoctorReportSchema>, DoctorReport>>();
 assertSame<Same<Static<typeof LifecycleEventSchema>, LifecycleEvent>>();
 assertSame<Same<Static<typeof TunnelTokenSchema>, TunnelToken>>();
+assertSame<Same<Static<typeof ReadySchema>, ReadinessReport>>();

@@ -118,9 +118,6 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
         response: { 200: LifecycleEventListSchema, ...errorResponses },
       },
     },
-    async (req) => {
-      await d.circuits.get(principal(req), req.params.id);
-      return { items: await d.events.ofCircuit(req.params.id) };
-    },
+    async (req) => ({ items: await d.events.ofCircuit(principal(req), req.params.id) }),
   );
 }

@@ -1,5 +1,4 @@
 /** /v1/workers and /v1/doctor (admins only). */
-import { AppProxyError } from '../../contracts/errors.ts';
 import { type App, type AppDeps, principal } from '../app.ts';
 import {
   DoctorReportSchema,
@@ -10,10 +9,6 @@ import {
 } from '../schemas.ts';
 
 export function registerWorkerRoutes(app: App, d: AppDeps): void {
-  const admin = (req: Parameters<typeof principal>[0]) => {
-    if (principal(req).role !== 'admin') throw new AppProxyError('AP_ERR_FORBIDDEN');
-  };
-
   app.get(
     '/v1/workers',
     {
@@ -24,10 +19,7 @@ export function registerWorkerRoutes(app: App, d: AppDeps): void {
         response: { 200: WorkerListSchema, ...errorResponses },
       },
     },
-    async (req) => {
-      admin(req);
-      return { items: await d.workers.list() };
-    },
+    async (req) => ({ items: await d.workers.list(principal(req)) }),
   );
 
   for (const [action, draining] of [
@@ -46,12 +38,7 @@ export function registerWorkerRoutes(app: App, d: AppDeps): void {
           response: { 200: WorkerInfoSchema, ...errorResponses },
         },
       },
-      async (req) => {
-        admin(req);
-        const w = await d.workers.setDraining(req.params.authority, draining);
-        if (!w) throw new AppProxyError('AP_ERR_NOT_FOUND', `No worker "${req.params.authority}" is known.`);
-        return w;
-      },
+      async (req) => d.workers.setDraining(principal(req), req.params.authority, draining),
     );
   }
 
@@ -65,9 +52,6 @@ export function registerWorkerRoutes(app: App, d: AppDeps): void {
         response: { 200: DoctorReportSchema, ...errorResponses },
       },
     },
-    async (req) => {
-      admin(req);
-      return d.doctor.check();
-    },
+    async (req) => d.doctor.report(principal(req)),
   );
 }
