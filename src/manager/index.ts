@@ -21,7 +21,14 @@ import { kvKeys } from '../contracts/kv-layout.ts';
 import type { DoctorReport } from '../contracts/records.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
-import { buildApp } from './app.ts';
+import { buildApp } from './http/app.ts';
+import { circuitRoutes } from './http/circuits.ts';
+import { mount } from './http/context.ts';
+import { doctorRoutes } from './http/doctor.ts';
+import { healthRoutes } from './http/health.ts';
+import { sessionRoutes } from './http/sessions.ts';
+import { templateRoutes } from './http/templates.ts';
+import { workerRoutes } from './http/workers.ts';
 import { LeaderElector } from './leader.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
@@ -215,6 +222,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     pendingBoundMs,
     closingBoundMs,
   });
+  const eventService = new EventService(events, sessions, circuits);
   metrics.leader.set({ manager: managerId }, 0);
   leader.on('leader', () => {
     metrics.leader.set({ manager: managerId }, 1);
@@ -231,18 +239,19 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     void idle.stop();
   });
 
+  // Each route plugin gets the services it uses, and nothing else.
   const app = await buildApp({
     logger: opts.logger,
-    registry: opts.metrics,
     metrics,
-    readiness: new Readiness(stores, leader),
-    agent: opts.agent,
     auth,
-    sessions,
-    circuits,
-    workers,
-    doctor,
-    events: new EventService(events, sessions, circuits),
+    routes: [
+      mount(healthRoutes, { readiness: new Readiness(stores, leader), registry: opts.metrics }),
+      mount(sessionRoutes, { sessions, circuits, events: eventService }),
+      mount(circuitRoutes, { circuits, events: eventService }),
+      mount(workerRoutes, { workers }),
+      mount(doctorRoutes, { doctor }),
+      mount(templateRoutes, { agent: opts.agent }),
+    ],
   });
 
   let started = false;

@@ -1,20 +1,26 @@
 /** /v1/circuits: thin handlers (parse → service → reply). */
-import { type App, type AppDeps, principal } from '../app.ts';
 import {
   CircuitActivitySchema,
   CircuitListQuery,
   CircuitListSchema,
   CircuitSchema,
-  errorResponses,
   IdParams,
   LifecycleEventListSchema,
   PatchAccessBody,
   TunnelTokenSchema,
 } from '../schemas.ts';
+import type { CircuitService } from '../services/circuits.ts';
+import type { EventService } from '../services/events.ts';
+import { principal, type RoutePlugin, replies } from './context.ts';
 
 const tags = ['circuits'];
 
-export function registerCircuitRoutes(app: App, d: AppDeps): void {
+export interface CircuitRoutesOptions {
+  circuits: CircuitService;
+  events: Pick<EventService, 'ofCircuit'>;
+}
+
+export const circuitRoutes: RoutePlugin<CircuitRoutesOptions> = async (app, d) => {
   app.get(
     '/v1/circuits',
     {
@@ -22,7 +28,7 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
         summary: 'List circuits (admins: all; users: their own).',
         tags,
         querystring: CircuitListQuery,
-        response: { 200: CircuitListSchema, ...errorResponses },
+        response: replies({ 200: CircuitListSchema }),
       },
     },
     async (req) => ({ items: await d.circuits.list(principal(req), req.query) }),
@@ -35,7 +41,7 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
         summary: 'One circuit.',
         tags,
         params: IdParams,
-        response: { 200: CircuitSchema, ...errorResponses },
+        response: replies({ 200: CircuitSchema }),
       },
     },
     async (req) => d.circuits.get(principal(req), req.params.id),
@@ -49,7 +55,7 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
           'Close a circuit: the worker drops the route and its live connections; the slot is released.',
         tags,
         params: IdParams,
-        response: { 200: CircuitSchema, ...errorResponses },
+        response: replies({ 200: CircuitSchema }),
       },
     },
     async (req) => d.circuits.close(principal(req), req.params.id),
@@ -68,7 +74,7 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
           '`policy` is the one that acts first.',
         tags,
         params: IdParams,
-        response: { 200: CircuitActivitySchema, ...errorResponses },
+        response: replies({ 200: CircuitActivitySchema }),
       },
     },
     async (req) => d.circuits.activity(principal(req), req.params.id),
@@ -85,7 +91,7 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
         tags,
         params: IdParams,
         body: PatchAccessBody,
-        response: { 200: CircuitSchema, ...errorResponses },
+        response: replies({ 200: CircuitSchema }),
       },
     },
     async (req) => d.circuits.updateAccess(principal(req), req.params.id, req.body),
@@ -102,7 +108,7 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
           'unless the circuit is ACTIVE, tcp and in tunnel mode. The owner of the circuit or an admin.',
         tags,
         params: IdParams,
-        response: { 200: TunnelTokenSchema, ...errorResponses },
+        response: replies({ 200: TunnelTokenSchema }),
       },
     },
     async (req) => d.circuits.tunnelToken(principal(req), req.params.id),
@@ -115,9 +121,9 @@ export function registerCircuitRoutes(app: App, d: AppDeps): void {
         summary: 'What the lifecycle and the idle policies did to the circuit, oldest first.',
         tags,
         params: IdParams,
-        response: { 200: LifecycleEventListSchema, ...errorResponses },
+        response: replies({ 200: LifecycleEventListSchema }),
       },
     },
     async (req) => ({ items: await d.events.ofCircuit(principal(req), req.params.id) }),
   );
-}
+};

@@ -1,8 +1,18 @@
-/** Liveness, readiness (the stores answer) and Prometheus metrics; all public. */
-import type { App, AppDeps } from '../app.ts';
+/**
+ * Liveness, readiness (the stores answer) and Prometheus metrics. All public: `security: []`
+ * is what makes the app's auth hook let a route through.
+ */
+import type { Registry } from 'prom-client';
 import { HealthSchema, ReadySchema } from '../schemas.ts';
+import type { Readiness } from '../services/readiness.ts';
+import type { RoutePlugin } from './context.ts';
 
-export function registerHealthRoutes(app: App, d: AppDeps): void {
+export interface HealthRoutesOptions {
+  readiness: Pick<Readiness, 'check'>;
+  registry: Pick<Registry, 'metrics' | 'contentType'>;
+}
+
+export const healthRoutes: RoutePlugin<HealthRoutesOptions> = async (app, d) => {
   app.get(
     '/healthz',
     {
@@ -41,4 +51,4 @@ export function registerHealthRoutes(app: App, d: AppDeps): void {
       return reply.type(d.registry.contentType).send(body);
     },
   );
-}
+};

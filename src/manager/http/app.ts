@@ -1,0 +1,101 @@
+/**
+ * The manager's fastify instance: request ids, the error envelope, bearer-token auth, metrics,
+ * OpenAPI, and the route plugins the composition root mounts (each with its own services). It
+ * never listens; the composition root decides where it is served.
+ */
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { AppProxyError, errorEnvelope } from '../../contracts/errors.ts';
+import type { ManagerMetrics } from '../metrics.ts';
+import type { AuthService } from '../services/auth.ts';
+import { type App, type Mount, setPrincipal } from './context.ts';
+import { toAppError } from './errors.ts';
+
+export interface AppOptions {
+  logger: Logger;
+  metrics: Pick<ManagerMetrics, 'httpRequests' | 'httpDuration'>;
+  auth: Pick<AuthService, 'authenticate'>;
+  /** The route plugins, each bound to the services it uses (see `mount`). */
+  routes: Mount[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * A route is public exactly when its OpenAPI entry says it needs no credentials (`security: []`),
+ * so the document and the auth hook cannot disagree.
+ */
+function isPublic(req: FastifyRequest): boolean {
+  const security = req.routeOptions.schema?.security;
+  return security !== undefined && security.length === 0;
+}
+
+export async function buildApp(o: AppOptions): Promise<App> {
+  const app = Fastify({
+    loggerInstance: o.logger,
+    // An inbound X-Request-Id is kept when it looks like one (so a caller can correlate), else ours.
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+    },
+    requestIdHeader: false,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Response schemas document the API; bodies are plain JSON of the contract types.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'AppProxy manager API',
+        version: '1',
+        description:
+          'Sessions, circuits (app addresses, TCP access and tunnels, idle policies, events), workers and templates. Errors share one envelope.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    // Unmatched routes fall through to the 404 handler without asking for a token.
+    if (req.routeOptions.url === undefined || isPublic(req)) return;
+    setPrincipal(req, await o.auth.authenticate(req.headers.authorization));
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    o.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    o.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const e = toAppError(err);
+    if (e.code === 'AP_ERR_INTERNAL' || e.code === 'AP_ERR_STORE_UNAVAILABLE') {
+      req.log.error({ err, requestId: req.id }, 'request failed');
+    }
+    void reply.code(e.status).type('application/json').send(errorEnvelope(e, req.id));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const e = new AppProxyError('AP_ERR_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`);
+    void reply.code(404).type('application/json').send(errorEnvelope(e, req.id));
+  });
+
+  for (const m of o.routes) m(app);
+
+  app.get(
+    '/openapi.json',
+    { schema: { summary: 'This API as an OpenAPI 3.1 document.', tags: ['meta'], security: [] } },
+    async () => app.swagger(),
+  );
+
+  await app.ready();
+  return app;
+}
