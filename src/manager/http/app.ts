@@ -8,11 +8,11 @@ import swagger from '@fastify/swagger';
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { AppProxyError, errorEnvelope } from '../../contracts/errors.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { AuthService } from '../services/auth.ts';
 import { type App, type Mount, setPrincipal } from './context.ts';
-import { toAppError } from './errors.ts';
+import { MAX_PARAM_LENGTH, onClientError, sendError } from './errors.ts';
 
 export interface AppOptions {
   logger: Logger;
@@ -42,6 +42,11 @@ export async function buildApp(o: AppOptions): Promise<App> {
       return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
     },
     requestIdHeader: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors of the router (bad percent-encoding, overlong parameter) and of Node's HTTP parser
+    // are answered in the envelope too.
+    frameworkErrors: (err, req, reply) => sendError(req, reply, err),
+    clientErrorHandler: onClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
@@ -75,17 +80,14 @@ export async function buildApp(o: AppOptions): Promise<App> {
     o.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const e = toAppError(err);
-    if (e.code === 'AP_ERR_INTERNAL' || e.code === 'AP_ERR_STORE_UNAVAILABLE') {
-      req.log.error({ err, requestId: req.id }, 'request failed');
-    }
-    void reply.code(e.status).type('application/json').send(errorEnvelope(e, req.id));
-  });
+  app.setErrorHandler((err: FastifyError, req, reply) => sendError(req, reply, err));
 
   app.setNotFoundHandler((req, reply) => {
-    const e = new AppProxyError('AP_ERR_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`);
-    void reply.code(404).type('application/json').send(errorEnvelope(e, req.id));
+    sendError(
+      req,
+      reply,
+      new AppProxyError('AP_ERR_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`),
+    );
   });
 
   for (const m of o.routes) m(app);
