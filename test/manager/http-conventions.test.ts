@@ -103,4 +103,22 @@ describe('manager HTTP conventions (real socket)', () => {
       'POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
     assertEnvelope(parseRaw(await sendRaw(ambiguous)), 400, 'AP_ERR_BAD_REQUEST');
   });
+
+  test('an unknown method on a known path is 405 AP_ERR_METHOD_NOT_ALLOWED with Allow', async () => {
+    for (const [method, path, allow] of [
+      ['PUT', '/v1/sessions', 'GET, HEAD, POST'],
+      ['PATCH', '/v1/sessions/abc', 'GET, HEAD, DELETE'],
+      ['GET', '/v1/workers/w1/drain', 'POST'],
+      ['OPTIONS', '/v1/circuits/abc/access', 'PATCH'],
+      ['PROPFIND', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const r = await send(method, path);
+      assertEnvelope(r, 405, 'AP_ERR_METHOD_NOT_ALLOWED');
+      assert.equal(r.headers.allow, allow, `${method} ${path}`);
+      assert.deepEqual(r.body.detail, { allow: allow.split(', ') });
+    }
+    // No token needed to learn it (the routes are public in /openapi.json); unknown paths stay 404.
+    assertEnvelope(await send('DELETE', '/v1/templates', { token: null }), 405, 'AP_ERR_METHOD_NOT_ALLOWED');
+    assertEnvelope(await send('PUT', '/v1/nothing-here'), 404, 'AP_ERR_NOT_FOUND');
+  });
 });

@@ -24,6 +24,9 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The methods an `Allow` header may list (HEAD comes with every GET route). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 /**
  * A route is public exactly when its OpenAPI entry says it needs no credentials (`security: []`),
  * so the document and the auth hook cannot disagree.
@@ -82,12 +85,17 @@ export async function buildApp(o: AppOptions): Promise<App> {
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(req, reply, err));
 
+  // A path some route serves answers 405 with the methods it takes; any other path is 404.
   app.setNotFoundHandler((req, reply) => {
-    sendError(
-      req,
-      reply,
-      new AppProxyError('AP_ERR_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`),
-    );
+    const path = req.url.split('?')[0]!;
+    const allow = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    if (allow.length === 0) {
+      sendError(req, reply, new AppProxyError('AP_ERR_NOT_FOUND', `No route ${req.method} ${path}.`));
+      return;
+    }
+    void reply.header('allow', allow.join(', '));
+    const message = `${path} accepts ${allow.join(', ')}, not ${req.method}.`;
+    sendError(req, reply, new AppProxyError('AP_ERR_METHOD_NOT_ALLOWED', message, { allow }));
   });
 
   for (const m of o.routes) m(app);
