@@ -14,6 +14,7 @@ export const ERRORS = {
   AP_ERR_NOT_FOUND: { status: 404, message: 'No such resource.' },
   AP_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'This path does not accept this method.' },
   AP_ERR_REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive.' },
+  AP_ERR_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the API accepts.' },
   AP_ERR_URI_TOO_LONG: { status: 414, message: 'The request URL is longer than any the API accepts.' },
   AP_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are too large.' },
   AP_ERR_SESSION_NOT_FOUND: { status: 404, message: 'No such session.' },

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { AuthService } from '../services/auth.ts';
+import { acceptJsonBodies } from './body.ts';
 import { type App, type Mount, setPrincipal } from './context.ts';
 import { MAX_PARAM_LENGTH, onClientError, sendError } from './errors.ts';
 
@@ -53,6 +54,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  acceptJsonBodies(app);
   // Response schemas document the API; bodies are plain JSON of the contract types.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 

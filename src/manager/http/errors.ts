@@ -47,7 +47,7 @@ export function toAppError(err: FastifyError | Error): AppProxyError {
   }
   if (fe.statusCode === 415)
     return new AppProxyError('AP_ERR_VALIDATION', 'Send a JSON body (Content-Type: application/json).');
-  if (fe.statusCode === 413) return new AppProxyError('AP_ERR_VALIDATION', 'The request body is too large.');
+  if (fe.statusCode === 413) return new AppProxyError('AP_ERR_BODY_TOO_LARGE');
   if (fe.statusCode === 404) return new AppProxyError('AP_ERR_NOT_FOUND');
   if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new AppProxyError('AP_ERR_VALIDATION', 'The request is malformed.');
