@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { ManagerMetrics } from '../metrics.ts';
@@ -38,8 +38,10 @@ function isPublic(req: FastifyRequest): boolean {
 }
 
 export async function buildApp(o: AppOptions): Promise<App> {
+  // Route plugins see fastify's logger interface; pino's fits it.
+  const logger: FastifyBaseLogger = o.logger;
   const app = Fastify({
-    loggerInstance: o.logger,
+    loggerInstance: logger,
     // An inbound X-Request-Id is kept when it looks like one (so a caller can correlate), else ours.
     genReqId: (req) => {
       const h = req.headers['x-request-id'];

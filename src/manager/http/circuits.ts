@@ -11,7 +11,7 @@ import {
 } from '../schemas.ts';
 import type { CircuitService } from '../services/circuits.ts';
 import type { EventService } from '../services/events.ts';
-import { principal, type RoutePlugin, replies } from './context.ts';
+import { idRoutes, principal, type RoutePlugin, replies } from './context.ts';
 
 const tags = ['circuits'];
 
@@ -34,50 +34,36 @@ export const circuitRoutes: RoutePlugin<CircuitRoutesOptions> = async (app, d) =
     async (req) => ({ items: await d.circuits.list(principal(req), req.query) }),
   );
 
-  app.get(
-    '/v1/circuits/:id',
-    {
-      schema: {
-        summary: 'One circuit.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: CircuitSchema }),
-      },
-    },
-    async (req) => d.circuits.get(principal(req), req.params.id),
+  const byId = idRoutes(app, tags);
+
+  byId('GET', '/v1/circuits/:id', { summary: 'One circuit.' }, CircuitSchema, (p, id) =>
+    d.circuits.get(p, id),
   );
 
-  app.delete(
+  byId(
+    'DELETE',
     '/v1/circuits/:id',
     {
-      schema: {
-        summary:
-          'Close a circuit: the worker drops the route and its live connections; the slot is released.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: CircuitSchema }),
-      },
+      summary: 'Close a circuit: the worker drops the route and its live connections; the slot is released.',
     },
-    async (req) => d.circuits.close(principal(req), req.params.id),
+    CircuitSchema,
+    (p, id) => d.circuits.close(p, id),
   );
 
-  app.get(
+  byId(
+    'GET',
     '/v1/circuits/:id/activity',
     {
-      schema: {
-        summary:
-          'Bytes, requests, open connections and last-activity times the workers counted for the circuit, and the idle policies that apply.',
-        description:
-          'Activity is bytes moved (HTTP, WebSocket, TCP and tunnels alike); open connections alone do not count. ' +
-          '`policies` lists each idle policy that applies (circuit-idle, session-idle) with its timeout, where it came from ' +
-          'and when it acts if nothing moves (`actsAt`, null when it cannot act now; `explanation` says why); ' +
-          '`policy` is the one that acts first.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: CircuitActivitySchema }),
-      },
+      summary:
+        'Bytes, requests, open connections and last-activity times the workers counted for the circuit, and the idle policies that apply.',
+      description:
+        'Activity is bytes moved (HTTP, WebSocket, TCP and tunnels alike); open connections alone do not count. ' +
+        '`policies` lists each idle policy that applies (circuit-idle, session-idle) with its timeout, where it came from ' +
+        'and when it acts if nothing moves (`actsAt`, null when it cannot act now; `explanation` says why); ' +
+        '`policy` is the one that acts first.',
     },
-    async (req) => d.circuits.activity(principal(req), req.params.id),
+    CircuitActivitySchema,
+    (p, id) => d.circuits.activity(p, id),
   );
 
   app.patch(
@@ -97,33 +83,25 @@ export const circuitRoutes: RoutePlugin<CircuitRoutesOptions> = async (app, d) =
     async (req) => d.circuits.updateAccess(principal(req), req.params.id, req.body),
   );
 
-  app.post(
+  byId(
+    'POST',
     '/v1/circuits/:id/tunnel-token',
     {
-      schema: {
-        summary: 'A single-use token for one tunnelled connection to a TCP circuit in tunnel mode.',
-        description:
-          'Open a WebSocket to `url` with `Authorization: Bearer <token>` and subprotocol `appproxy-tunnel.v1` ' +
-          'within the token lifetime (at most 60 s); binary messages carry the bytes. 409 AP_ERR_TUNNEL_NOT_AVAILABLE ' +
-          'unless the circuit is ACTIVE, tcp and in tunnel mode. The owner of the circuit or an admin.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: TunnelTokenSchema }),
-      },
+      summary: 'A single-use token for one tunnelled connection to a TCP circuit in tunnel mode.',
+      description:
+        'Open a WebSocket to `url` with `Authorization: Bearer <token>` and subprotocol `appproxy-tunnel.v1` ' +
+        'within the token lifetime (at most 60 s); binary messages carry the bytes. 409 AP_ERR_TUNNEL_NOT_AVAILABLE ' +
+        'unless the circuit is ACTIVE, tcp and in tunnel mode. The owner of the circuit or an admin.',
     },
-    async (req) => d.circuits.tunnelToken(principal(req), req.params.id),
+    TunnelTokenSchema,
+    (p, id) => d.circuits.tunnelToken(p, id),
   );
 
-  app.get(
+  byId(
+    'GET',
     '/v1/circuits/:id/events',
-    {
-      schema: {
-        summary: 'What the lifecycle and the idle policies did to the circuit, oldest first.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: LifecycleEventListSchema }),
-      },
-    },
-    async (req) => ({ items: await d.events.ofCircuit(principal(req), req.params.id) }),
+    { summary: 'What the lifecycle and the idle policies did to the circuit, oldest first.' },
+    LifecycleEventListSchema,
+    async (p, id) => ({ items: await d.events.ofCircuit(p, id) }),
   );
 };

@@ -5,13 +5,20 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyPluginOptions, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginOptions, FastifyRequest } from 'fastify';
+import type { Static, TSchema } from 'typebox';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { errorResponses } from '../schemas.ts';
+import { errorResponses, IdParams } from '../schemas.ts';
 import type { Principal } from '../services/auth.ts';
 
-export type App = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
+/** The manager's fastify instance, as the app factory and every route plugin see it. */
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 /** A group of routes: an encapsulated plugin whose options are exactly the services it uses. */
 export type RoutePlugin<Options extends FastifyPluginOptions> = FastifyPluginAsyncTypebox<Options, Server>;
@@ -48,4 +55,33 @@ export function principal(req: FastifyRequest): Principal {
 /** The documented responses of an API route: its success schema(s) plus every error envelope. */
 export function replies<Ok extends Record<number, unknown>>(ok: Ok): Ok & typeof errorResponses {
   return { ...errorResponses, ...ok };
+}
+
+/** What the OpenAPI document says of a route. */
+export interface RouteDoc {
+  summary: string;
+  description?: string;
+}
+
+/**
+ * Declares routes on one resource by its id (`:id`) that take nothing else and answer 200 with
+ * `call(caller, id)` — most of the API's reads and actions; routes with a body, a query or another
+ * status are declared in full.
+ */
+export function idRoutes(app: App, tags: string[]) {
+  return <Ok extends TSchema>(
+    method: 'GET' | 'POST' | 'DELETE',
+    url: `${string}/:id${string}`,
+    doc: RouteDoc,
+    ok: Ok,
+    call: (caller: Principal, id: string) => Promise<Static<Ok>>,
+  ): void => {
+    app.route({
+      method,
+      url,
+      // `call` is typed against `ok` already; fastify need not re-derive it from a generic.
+      schema: { ...doc, tags, params: IdParams, response: replies({ 200: ok as TSchema }) },
+      handler: async (req) => call(principal(req), req.params.id),
+    });
+  };
 }

@@ -14,7 +14,7 @@ import {
 import type { CircuitService } from '../services/circuits.ts';
 import type { EventService } from '../services/events.ts';
 import type { SessionService } from '../services/sessions.ts';
-import { principal, type RoutePlugin, replies } from './context.ts';
+import { idRoutes, principal, type RoutePlugin, replies } from './context.ts';
 
 const tags = ['sessions'];
 
@@ -56,17 +56,10 @@ export const sessionRoutes: RoutePlugin<SessionRoutesOptions> = async (app, d) =
     async (req) => ({ items: await d.sessions.list(principal(req), req.query) }),
   );
 
-  app.get(
-    '/v1/sessions/:id',
-    {
-      schema: {
-        summary: 'One session, with its services.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: SessionSchema }),
-      },
-    },
-    async (req) => d.sessions.get(principal(req), req.params.id),
+  const byId = idRoutes(app, tags);
+
+  byId('GET', '/v1/sessions/:id', { summary: 'One session, with its services.' }, SessionSchema, (p, id) =>
+    d.sessions.get(p, id),
   );
 
   app.delete(
@@ -110,17 +103,13 @@ export const sessionRoutes: RoutePlugin<SessionRoutesOptions> = async (app, d) =
     async (req) => d.circuits.startService(principal(req), req.params.id, req.body),
   );
 
-  app.get(
+  byId(
+    'GET',
     '/v1/sessions/:id/events',
     {
-      schema: {
-        summary:
-          'What the lifecycle and the idle policies did to the session and its circuits, oldest first.',
-        tags,
-        params: IdParams,
-        response: replies({ 200: LifecycleEventListSchema }),
-      },
+      summary: 'What the lifecycle and the idle policies did to the session and its circuits, oldest first.',
     },
-    async (req) => ({ items: await d.events.ofSession(principal(req), req.params.id) }),
+    LifecycleEventListSchema,
+    async (p, id) => ({ items: await d.events.ofSession(p, id) }),
   );
 };
