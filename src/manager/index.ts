@@ -21,7 +21,14 @@ import { kvKeys } from '../contracts/kv-layout.ts';
 import type { DoctorReport } from '../contracts/records.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
-import { buildApp } from './app.ts';
+import { buildApp } from './http/app.ts';
+import { circuitRoutes } from './http/circuits.ts';
+import { mount } from './http/context.ts';
+import { doctorRoutes } from './http/doctor.ts';
+import { healthRoutes } from './http/health.ts';
+import { sessionRoutes } from './http/sessions.ts';
+import { templateRoutes } from './http/templates.ts';
+import { workerRoutes } from './http/workers.ts';
 import { LeaderElector } from './leader.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
@@ -33,10 +40,12 @@ import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
 import { AuthService } from './services/auth.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
+import { EventService } from './services/events.ts';
 import { WorkerHealth } from './services/health.ts';
 import { type IdleAction, IdlePolicies } from './services/idle-policies.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { Readiness } from './services/readiness.ts';
 import { Reconciler, type Repair } from './services/reconciler.ts';
 import { SessionService } from './services/sessions.ts';
 import { WorkerService } from './services/workers.ts';
@@ -213,6 +222,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     pendingBoundMs,
     closingBoundMs,
   });
+  const eventService = new EventService(events, sessions, circuits);
   metrics.leader.set({ manager: managerId }, 0);
   leader.on('leader', () => {
     metrics.leader.set({ manager: managerId }, 1);
@@ -229,19 +239,19 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     void idle.stop();
   });
 
+  // Each route plugin gets the services it uses, and nothing else.
   const app = await buildApp({
     logger: opts.logger,
-    registry: opts.metrics,
     metrics,
-    stores,
-    agent: opts.agent,
     auth,
-    sessions,
-    circuits,
-    workers,
-    doctor,
-    leader,
-    events,
+    routes: [
+      mount(healthRoutes, { readiness: new Readiness(stores, leader), registry: opts.metrics }),
+      mount(sessionRoutes, { sessions, circuits, events: eventService }),
+      mount(circuitRoutes, { circuits, events: eventService }),
+      mount(workerRoutes, { workers }),
+      mount(doctorRoutes, { doctor }),
+      mount(templateRoutes, { agent: opts.agent }),
+    ],
   });
 
   let started = false;
