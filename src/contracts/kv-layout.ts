@@ -18,7 +18,7 @@ export const kvKeys = {
   /** The worker's acknowledgement that a circuit is served (or failed), under the worker's lease. */
   readiness: (authority: string) => `${KV_PREFIX}workers/${authority}/ready/`,
   ready: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/ready/${circuitId}`,
-  /** The leader among the managers: created under the leader's lease (see `manager/leader.ts`). */
+  /** The leader among the managers: created under the leader's lease (see `manager/loops/leader.ts`). */
   leader: () => `${KV_PREFIX}managers/leader`,
   /** Public keys (JWK set) that verify setup tokens; written by the manager. */
   setupTokenKeys: () => `${KV_PREFIX}keys/setup-token`,

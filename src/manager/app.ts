@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError, errorEnvelope } from '../contracts/errors.ts';
 import type { Stores } from '../stores/types.ts';
-import type { LeaderElector } from './leader.ts';
+import type { LeaderElector } from './loops/leader.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import type { EventLog } from './repos/events.ts';
 import { registerCircuitRoutes } from './routes/circuits.ts';

@@ -5,9 +5,9 @@
  * flows and starts campaigning for leadership; `close()` steps down, stops all of that and waits
  * (bounded) for in-flight lifecycle work.
  *
- * Any number of managers serve the API (stateless over SQL). The background loops — worker health
- * (`services/health.ts`), the reconciler (`services/reconciler.ts`) and the idle policies
- * (`services/idle-policies.ts`) — run only on the leader elected through KV (`leader.ts`), and
+ * Any number of managers serve the API (stateless over SQL). The background loops under `loops/` —
+ * worker health (`worker-health.ts`), the reconciler (`reconciler.ts`) and the idle policies
+ * (`idle-policies.ts`) — run only on the leader elected through KV (`loops/leader.ts`), and
  * start/stop with its leadership.
  */
 
@@ -22,7 +22,10 @@ import type { DoctorReport } from '../contracts/records.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
 import { buildApp } from './app.ts';
-import { LeaderElector } from './leader.ts';
+import { type IdleAction, IdlePolicies } from './loops/idle-policies.ts';
+import { LeaderElector } from './loops/leader.ts';
+import { Reconciler, type Repair } from './loops/reconciler.ts';
+import { WorkerHealth } from './loops/worker-health.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
 import { EventLog } from './repos/events.ts';
@@ -33,11 +36,8 @@ import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
 import { AuthService } from './services/auth.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
-import { WorkerHealth } from './services/health.ts';
-import { type IdleAction, IdlePolicies } from './services/idle-policies.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
-import { Reconciler, type Repair } from './services/reconciler.ts';
 import { SessionService } from './services/sessions.ts';
 import { WorkerService } from './services/workers.ts';
 import { guardStores } from './store-guard.ts';

@@ -13,7 +13,7 @@ import { AgentHost } from '../../src/agent/remote.ts';
 import { builtinTemplates } from '../../src/agent/templates.ts';
 import type { AgentReport } from '../../src/contracts/agent.ts';
 import { kvKeys } from '../../src/contracts/kv-layout.ts';
-import { RemoteAgentDriver } from '../../src/manager/remote-agent.ts';
+import { RemoteAgentDriver } from '../../src/manager/agents/remote-agent.ts';
 import { EmbeddedKvStore } from '../../src/stores/embedded/kv.ts';
 
 const logger = pino({ level: process.env.APPPROXY_TEST_LOG ?? 'silent' });

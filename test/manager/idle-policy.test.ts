@@ -18,12 +18,8 @@ import { counterKeys } from '../../src/contracts/activity.ts';
 import type { TemplateInfo } from '../../src/contracts/agent.ts';
 import type { CircuitSpec } from '../../src/contracts/circuit-spec.ts';
 import { kvKeys } from '../../src/contracts/kv-layout.ts';
+import { explainPolicies, READ_CHUNK_KEYS, readLastActivity } from '../../src/manager/loops/idle-policies.ts';
 import { CircuitActivitySchema, SessionSchema } from '../../src/manager/schemas.ts';
-import {
-  explainPolicies,
-  READ_CHUNK_KEYS,
-  readLastActivity,
-} from '../../src/manager/services/idle-policies.ts';
 import { EmbeddedCounterStore } from '../../src/stores/embedded/counters.ts';
 import { CookieJar, followSetup, request } from '../fixtures/http.ts';
 import { runningSession, startTestSystem } from '../fixtures/system.ts';

@@ -40,6 +40,7 @@ import {
 } from '../../core/allocation.ts';
 import type { SetupTokenIssuer } from '../../core/setup-token.ts';
 import type { CounterStore, KvStore } from '../../stores/types.ts';
+import { explainPolicies, idleSinceOf, readLastActivity } from '../loops/idle-policies.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import {
   accessOf,
@@ -55,7 +56,6 @@ import type { EventLog } from '../repos/events.ts';
 import { type SessionRepo, sessionIdleOf } from '../repos/sessions.ts';
 import { type AccessRequest, resolveAccess, sameAccess, type TcpAccess, type TcpPolicy } from './access.ts';
 import type { Principal } from './auth.ts';
-import { explainPolicies, idleSinceOf, readLastActivity } from './idle-policies.ts';
 import {
   type CircuitIdleRequest,
   type CircuitIdleSettings,

@@ -34,8 +34,8 @@ import type { CounterStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { CircuitRepo, IdleCandidateRow } from '../repos/circuits.ts';
 import type { EventLog } from '../repos/events.ts';
-import type { IdleSource } from './idle-settings.ts';
-import type { Lifecycle } from './lifecycle.ts';
+import type { IdleSource } from '../services/idle-settings.ts';
+import type { Lifecycle } from '../services/lifecycle.ts';
 
 /** Keys per multi-get: large enough that 10k circuits take a few round trips, small enough not to block Redis. */
 export const READ_CHUNK_KEYS = 10_000;

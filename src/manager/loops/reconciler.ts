@@ -27,8 +27,8 @@ import type { KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
-import type { Lifecycle } from './lifecycle.ts';
-import { EXTERNAL_AGENT } from './sessions.ts';
+import type { Lifecycle } from '../services/lifecycle.ts';
+import { EXTERNAL_AGENT } from '../services/sessions.ts';
 
 export interface ReconcilerDeps {
   kv: KvStore;

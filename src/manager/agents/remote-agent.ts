@@ -11,11 +11,16 @@
  *   sessions it has not reported on yet (launching).
  */
 import type { Logger } from 'pino';
-import { type AgentDriver, type AgentReport, isFinalReport, type TemplateInfo } from '../contracts/agent.ts';
-import { AppProxyError } from '../contracts/errors.ts';
-import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../contracts/kv-layout.ts';
-import { PrefixSync } from '../stores/kv-sync.ts';
-import type { KvEntry, KvEvent, KvStore } from '../stores/types.ts';
+import {
+  type AgentDriver,
+  type AgentReport,
+  isFinalReport,
+  type TemplateInfo,
+} from '../../contracts/agent.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../../contracts/kv-layout.ts';
+import { PrefixSync } from '../../stores/kv-sync.ts';
+import type { KvEntry, KvEvent, KvStore } from '../../stores/types.ts';
 
 export interface RemoteAgentDriverOptions {
   kv: KvStore;
