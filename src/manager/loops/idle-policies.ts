@@ -30,6 +30,7 @@ import type { Logger } from 'pino';
 import { counterKeys } from '../../contracts/activity.ts';
 import type { CircuitState, IdlePolicyExplanation, SessionState } from '../../contracts/records.ts';
 import { formatDuration } from '../../core/duration.ts';
+import { isCircuitLive } from '../../core/state-machines.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { CircuitRepo, IdleCandidateRow } from '../repos/circuits.ts';
@@ -327,8 +328,6 @@ export interface ExplainInput {
   };
 }
 
-const LIVE: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
-
 /**
  * The idle policies that apply to one circuit and when each would act if nothing moves:
  * `policies` lists every policy that is configured for it, `policy` is the one that acts first
@@ -381,7 +380,7 @@ export function explainPolicies(x: ExplainInput): {
         actsAt: null,
         explanation: `${limit}; it cannot act: the session is ${s.state}.`,
       });
-    } else if (!LIVE.has(c.state) || holder === null) {
+    } else if (!isCircuitLive(c.state) || holder === null) {
       policies.push({
         ...base,
         actsAt: null,

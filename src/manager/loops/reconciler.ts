@@ -23,6 +23,7 @@
 import type { Logger } from 'pino';
 import { KV_PREFIX, kvKeys } from '../../contracts/kv-layout.ts';
 import { readCircuitSpec, sameCircuitSpec } from '../../core/circuit-spec.ts';
+import { isCircuitLive } from '../../core/state-machines.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
@@ -61,7 +62,6 @@ export interface Repair {
   subject: string;
 }
 
-const LIVE = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
 const ROUTE_KEY = /^workers\/([^/]+)\/circuits\/([^/]+)$/;
 
 export class Reconciler {
@@ -152,7 +152,7 @@ export class Reconciler {
         }
         continue;
       }
-      if (!LIVE.has(row.state)) continue;
+      if (!isCircuitLive(row.state)) continue;
       if (row.session_state === null || row.session_state === 'TERMINATED' || row.session_state === 'ERROR') {
         repaired('session-final', subject, { session: row.session_id, sessionState: row.session_state });
         flows.push(lifecycle.closeCircuit(row.id, 'session ended'));
@@ -210,6 +210,6 @@ export class Reconciler {
 
   private async stillLive(id: string): Promise<boolean> {
     const row = await this.d.circuits.get(id);
-    return row !== undefined && LIVE.has(row.state);
+    return row !== undefined && isCircuitLive(row.state);
   }
 }

@@ -39,6 +39,7 @@ import {
   type WorkerSlots,
 } from '../../core/allocation.ts';
 import type { SetupTokenIssuer } from '../../core/setup-token.ts';
+import { isCircuitLive } from '../../core/state-machines.ts';
 import type { CounterStore, KvStore } from '../../stores/types.ts';
 import { explainPolicies, idleSinceOf, readLastActivity } from '../loops/idle-policies.ts';
 import type { ManagerMetrics } from '../metrics.ts';
@@ -96,8 +97,6 @@ export interface StartServiceInput {
   access?: AccessRequest;
   idle?: CircuitIdleRequest;
 }
-
-const LIVE_STATES: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
 
 function invalid(field: string, message: string): AppProxyError {
   return new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
@@ -251,7 +250,7 @@ export class CircuitService {
     const current = accessOf(row);
     if (row.protocol !== 'tcp' || !current)
       throw invalid('/', `Access applies to TCP circuits only; this circuit is ${row.protocol}.`);
-    if (!LIVE_STATES.has(row.state))
+    if (!isCircuitLive(row.state))
       throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', `The circuit is ${row.state}.`, { state: row.state });
     const wanted = resolveAccess(req, current, this.d.tcp, '');
     if (sameAccess(current, wanted)) return toCircuit(row);
@@ -384,7 +383,7 @@ export class CircuitService {
     const value = JSON.stringify(circuitSpecOf(fresh));
     await kv.put(key, value);
     const now = await repo.get(updated.id);
-    if (!now || !LIVE_STATES.has(now.state)) {
+    if (!now || !isCircuitLive(now.state)) {
       await kv.txn([{ key, target: 'value', op: '=', value }], [{ type: 'delete', key }]);
       throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
     }
