@@ -271,6 +271,13 @@ export interface LatestWinsPublisherOptions {
   lease?: () => KvLease | null;
 }
 
+/** Someone waiting for a key's desired state to be written (`settled`). */
+interface SettledWaiter {
+  resolve: (written: boolean) => void;
+  /** `failFast` waiters: told of the first failed attempt instead. */
+  reject?: (err: unknown) => void;
+}
+
 /**
  * The desired state of some keys (a value, or absent), written to the store one key at a time by
  * a single writer. `set` never waits: the latest desired state of a key is what gets written,
@@ -281,7 +288,7 @@ export class LatestWinsPublisher {
   /** Desired state per key: a value, or null for "absent" (dropped once the delete is written). */
   private readonly desired = new Map<string, string | null>();
   private readonly dirty = new Set<string>();
-  private readonly waiters = new Map<string, (() => void)[]>();
+  private readonly waiters = new Map<string, SettledWaiter[]>();
   private running: Promise<void> | null = null;
   /** The key being written now (no longer dirty, not settled yet). */
   private writing: string | null = null;
@@ -309,7 +316,7 @@ export class LatestWinsPublisher {
   forget(key: string): void {
     this.desired.delete(key);
     this.dirty.delete(key);
-    this.release(key);
+    this.release(key, true);
   }
 
   /** Keys with a desired value (not those waiting to be deleted). */
@@ -330,27 +337,44 @@ export class LatestWinsPublisher {
     return this.dirty.size + (this.writing !== null && !this.dirty.has(this.writing) ? 1 : 0);
   }
 
-  /** Resolves once `key`'s desired state (as of any later moment) has been written, or on close. */
-  settled(key: string): Promise<void> {
-    if ((!this.dirty.has(key) && this.writing !== key) || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
+  /**
+   * Resolves once `key`'s desired state (as of any later moment) has been written (true), or when
+   * the publisher closes first (false: it stays unwritten). With `failFast`, rejects with the
+   * store's error at the first failed attempt instead — for a caller that answers a request and
+   * should say "the store is unavailable" rather than wait for it; the write is retried all the same.
+   */
+  settled(key: string, opts: { failFast?: boolean } = {}): Promise<boolean> {
+    if (!this.dirty.has(key) && this.writing !== key) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve, reject) => {
+      const w: SettledWaiter = opts.failFast ? { resolve, reject } : { resolve };
       const list = this.waiters.get(key);
-      if (list) list.push(resolve);
-      else this.waiters.set(key, [resolve]);
+      if (list) list.push(w);
+      else this.waiters.set(key, [w]);
     });
   }
 
-  /** Stops writing; what is still pending stays unwritten. */
+  /** Stops writing; what is still pending stays unwritten (its waiters are told so). */
   close(): void {
     this.closed = true;
-    for (const key of [...this.waiters.keys()]) this.release(key);
+    for (const key of [...this.waiters.keys()]) this.release(key, false);
   }
 
-  private release(key: string): void {
+  private release(key: string, written: boolean): void {
     const list = this.waiters.get(key);
     if (!list) return;
     this.waiters.delete(key);
-    for (const r of list) r();
+    for (const w of list) w.resolve(written);
+  }
+
+  /** A write of `key` failed: `failFast` waiters hear of it now, the others keep waiting. */
+  private failed(key: string, err: unknown): void {
+    const list = this.waiters.get(key);
+    if (!list) return;
+    const patient = list.filter((w) => !w.reject);
+    for (const w of list) w.reject?.(err);
+    if (patient.length > 0) this.waiters.set(key, patient);
+    else this.waiters.delete(key);
   }
 
   private kick(): void {
@@ -382,10 +406,11 @@ export class LatestWinsPublisher {
         this.log.ok(`${this.opts.what} writes recovered`);
         if (this.dirty.has(key)) continue; // changed while being written: goes round again
         if (value === null && this.desired.get(key) === null) this.desired.delete(key);
-        this.release(key);
+        this.release(key, true);
       } catch (err) {
         if (this.desired.has(key)) this.dirty.add(key); // rewrites whatever it is by then
         this.log.fail({ key, err, retryInMs: Math.round(delay) });
+        this.failed(key, err);
         await sleep(delay);
         delay = nextBackoff(delay);
       } finally {

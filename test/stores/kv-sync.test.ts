@@ -173,6 +173,33 @@ describe('LatestWinsPublisher', () => {
     pub.close();
   });
 
+  test('settled with failFast rejects at the first failed write; the write still lands when the store returns', async () => {
+    const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
+    kv.setUnavailable(true);
+    pub.set('/m/a', 'x');
+    const patient = pub.settled('/m/a');
+    await assert.rejects(pub.settled('/m/a', { failFast: true }), /unavailable/i);
+    assert.equal(pub.pending, 1, 'still pending after the failure was reported');
+    kv.setUnavailable(false);
+    assert.equal(await patient, true);
+    assert.equal((await kv.get('/m/a'))?.value, 'x');
+    assert.equal(await pub.settled('/m/a', { failFast: true }), true, 'nothing pending: settled at once');
+    pub.close();
+  });
+
+  test('settled says false for a key that was still pending when the publisher closed', async () => {
+    const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
+    pub.set('/m/done', 'y');
+    await pub.settled('/m/done');
+    kv.setUnavailable(true);
+    pub.set('/m/a', 'x');
+    const waiting = pub.settled('/m/a');
+    pub.close();
+    assert.equal(await waiting, false);
+    assert.equal(await pub.settled('/m/a'), false);
+    assert.equal(await pub.settled('/m/done'), true);
+  });
+
   test('forget drops a key without writing it', async () => {
     const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
     kv.setUnavailable(true);
