@@ -19,6 +19,7 @@ import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { kvKeys } from '../contracts/kv-layout.ts';
 import type { DoctorReport } from '../contracts/records.ts';
+import { sleep } from '../core/backoff.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
 import { buildApp } from './app.ts';
@@ -34,13 +35,18 @@ import { UserRepo } from './repos/users.ts';
 import { WorkerRepo } from './repos/workers.ts';
 import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
 import { AuthService } from './services/auth.ts';
+import { CircuitProjection } from './services/circuit-projection.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { OpeningCircuits } from './services/opening.ts';
 import { SessionService } from './services/sessions.ts';
 import { WorkerService } from './services/workers.ts';
 import { guardStores } from './store-guard.ts';
+
+/** How long `start()` waits for recovery and the first publication of the setup-token keys. */
+const RECOVERY_WAIT_MS = 5000;
 
 export interface ManagerOptions {
   /** SQL (migrated already), KV and counters. */
@@ -123,8 +129,15 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   });
   const auth = new AuthService(userRepo);
   const workers = new WorkerService(stores.kv, workerRepo, logger.child({ service: 'workers' }));
-  const lifecycle = new Lifecycle({
+  const projection = new CircuitProjection({
     kv: stores.kv,
+    circuits: circuitRepo,
+    logger: logger.child({ service: 'circuit-projection' }),
+  });
+  const opening = new OpeningCircuits();
+  const lifecycle = new Lifecycle({
+    projection,
+    opening,
     sessions: sessionRepo,
     circuits: circuitRepo,
     workers,
@@ -154,7 +167,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     checkIntervalMs: idlePolicy.checkIntervalMs,
   });
   const circuits = new CircuitService({
-    kv: stores.kv,
+    projection,
+    opening,
     counters: stores.counters,
     repo: circuitRepo,
     sessionRepo,
@@ -193,7 +207,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const pendingBoundMs = routeReadyTimeoutMs + 5000;
   const closingBoundMs = circuitCloseTimeoutMs + 5000;
   const reconciler = new Reconciler({
-    kv: stores.kv,
+    projection,
     circuits: circuitRepo,
     sessions: sessionRepo,
     lifecycle,
@@ -264,7 +278,13 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await stores.kv.put(kvKeys.setupTokenKeys(), JSON.stringify(opts.setupTokenIssuer.publicKeySet()));
       await workers.start();
       sessions.listen();
-      await lifecycle.recover();
+      // Closes wait for KV to take their retractions: with the store away they finish once it is
+      // back, and the start does not wait for that.
+      const recovery = lifecycle.recover();
+      recovery.catch((err: unknown) =>
+        logger.warn({ err }, 'recovery after restart failed; the reconciler resumes it'),
+      );
+      await Promise.race([recovery, sleep(RECOVERY_WAIT_MS)]);
       // The first round is quick (one transaction); a store outage must not hold the start up.
       await Promise.race([leader.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
       logger.info({ manager: managerId }, 'manager started');
@@ -279,6 +299,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await app.close();
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);
       if (!drained) logger.warn('closing with lifecycle work still in flight; recovery will resume it');
+      projection.close();
       await workers.close();
     },
   };

@@ -299,9 +299,12 @@ export class LatestWinsPublisher {
     this.log = new FailureLog(opts.logger, `${opts.what} write failed; retrying`);
   }
 
-  /** The key should hold `value` (null: the key should be absent). */
-  set(key: string, value: string | null): void {
-    if (this.desired.get(key) === value && !this.dirty.has(key) && value !== null) return;
+  /**
+   * The key should hold `value` (null: the key should be absent). A value already written is not
+   * written again unless `force` says the store may have changed since (keys others write too).
+   */
+  set(key: string, value: string | null, opts: { force?: boolean } = {}): void {
+    if (this.desired.get(key) === value && !this.dirty.has(key) && value !== null && !opts.force) return;
     this.desired.set(key, value);
     this.dirty.add(key);
     this.kick();

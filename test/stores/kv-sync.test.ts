@@ -200,6 +200,20 @@ describe('LatestWinsPublisher', () => {
     assert.equal(await pub.settled('/m/done'), true);
   });
 
+  test('a value already written is written again only when forced (someone else changed the key)', async () => {
+    const pub = new LatestWinsPublisher({ kv, logger, what: 'spec' });
+    pub.set('/m/a', 'x');
+    await pub.settled('/m/a');
+    await kv.delete('/m/a'); // another writer
+    pub.set('/m/a', 'x');
+    await pub.settled('/m/a');
+    assert.equal(await kv.get('/m/a'), undefined, 'unforced: known to be written already');
+    pub.set('/m/a', 'x', { force: true });
+    await pub.settled('/m/a');
+    assert.equal((await kv.get('/m/a'))?.value, 'x');
+    pub.close();
+  });
+
   test('forget drops a key without writing it', async () => {
     const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
     kv.setUnavailable(true);

@@ -4,11 +4,11 @@
  * put after its circuit's INSERT committed, so the SQL read sees every circuit a route can belong
  * to — and repairs:
  *
- * - `route-missing` / `route-stale`: a live circuit (PENDING, ACTIVE, UNAVAILABLE) whose KV route is
- *   absent or differs: the route is put again (re-checking the circuit is still live right before
- *   and right after the put, so a concurrent close never gets its route resurrected);
- * - `route-orphan`: a KV route with no live circuit of that id on that worker: deleted (guarded by
- *   its mod revision), unless a close is in progress (a CLOSING circuit younger than the bound);
+ * - `route-missing` / `route-stale`: a live circuit (PENDING, ACTIVE, UNAVAILABLE) whose circuit spec
+ *   is absent or differs: republished by the projection (re-read from SQL, put, re-checked, so a
+ *   concurrent close never gets its spec resurrected);
+ * - `route-orphan`: a spec with no live circuit of that id on that worker: retracted, unless a close
+ *   is in progress (a CLOSING circuit younger than the bound);
  * - `session-final`: a live circuit whose session is TERMINATED/ERROR (or missing): closed through
  *   the lifecycle, like any orphan;
  * - `closing-stuck`: a CLOSING circuit older than the bound (its close flow died, or KV was down):
@@ -21,18 +21,16 @@
  * Each repair is logged and counted in `appproxy_manager_reconcile_repairs_total{kind}`.
  */
 import type { Logger } from 'pino';
-import { KV_PREFIX, kvKeys } from '../../contracts/kv-layout.ts';
-import { readCircuitSpec, sameCircuitSpec } from '../../core/circuit-spec.ts';
 import { isCircuitLive } from '../../core/state-machines.ts';
-import type { KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
-import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
+import type { CircuitRepo } from '../repos/circuits.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
+import type { CircuitProjection, StoredSpec } from '../services/circuit-projection.ts';
 import type { Lifecycle } from '../services/lifecycle.ts';
 import { EXTERNAL_AGENT } from '../services/sessions.ts';
 
 export interface ReconcilerDeps {
-  kv: KvStore;
+  projection: CircuitProjection;
   circuits: CircuitRepo;
   sessions: SessionRepo;
   lifecycle: Lifecycle;
@@ -61,8 +59,6 @@ export interface Repair {
   kind: RepairKind;
   subject: string;
 }
-
-const ROUTE_KEY = /^workers\/([^/]+)\/circuits\/([^/]+)$/;
 
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -119,7 +115,7 @@ export class Reconciler {
   }
 
   private async pass(): Promise<Repair[]> {
-    const { kv, circuits, sessions, lifecycle, logger } = this.d;
+    const { projection, circuits, sessions, lifecycle, logger } = this.d;
     const repairs: Repair[] = [];
     const flows: Promise<unknown>[] = [];
     const repaired = (kind: RepairKind, subject: string, extra: Record<string, unknown> = {}) => {
@@ -129,19 +125,15 @@ export class Reconciler {
     };
 
     // KV first, then SQL (see the module comment).
-    const snap = await kv.getPrefix(`${KV_PREFIX}workers/`);
-    const routes = new Map<string, { worker: string; id: string; value: string; modRevision: number }>();
-    for (const e of snap.entries) {
-      const m = ROUTE_KEY.exec(e.key.slice(KV_PREFIX.length));
-      if (m) routes.set(e.key, { worker: m[1]!, id: m[2]!, value: e.value, modRevision: e.modRevision });
-    }
+    const specs = new Map<string, StoredSpec>();
+    for (const s of await projection.stored()) specs.set(`${s.worker}/${s.id}`, s);
     const rows = await circuits.notClosedWithSession();
     const now = Date.now();
     const liveKeys = new Set<string>();
     const closingKeys = new Set<string>();
 
     for (const row of rows) {
-      const key = kvKeys.circuit(row.worker, row.id);
+      const key = `${row.worker}/${row.id}`;
       const subject = `circuit/${row.id}`;
       // Routes of circuits being closed (by their flow, or by a repair below) are the close's to delete.
       closingKeys.add(key);
@@ -165,28 +157,17 @@ export class Reconciler {
       }
       closingKeys.delete(key);
       liveKeys.add(key);
-      const want = circuitSpecOf(row);
-      const have = routes.get(key);
-      const spec = have ? readCircuitSpec(have.value) : null;
-      if (have && spec && sameCircuitSpec(want, spec)) continue;
-      if (!(await this.stillLive(row.id))) continue;
-      const value = JSON.stringify(want);
-      await kv.put(key, value);
-      if (!(await this.stillLive(row.id))) {
-        // Closed meanwhile: its close may have deleted the key before our put; take it back out.
-        await kv.txn([{ key, target: 'value', op: '=', value }], [{ type: 'delete', key }]);
-        continue;
-      }
+      const have = specs.get(key);
+      if (projection.matches(row, have)) continue;
+      // Closed meanwhile: nothing to repair (and the projection never resurrects its spec).
+      if ((await projection.republish(row.id)) === 'closed') continue;
       repaired(have ? 'route-stale' : 'route-missing', subject, { worker: row.worker });
     }
 
-    for (const [key, r] of routes) {
+    for (const [key, s] of specs) {
       if (liveKeys.has(key) || closingKeys.has(key)) continue;
-      const res = await kv.txn(
-        [{ key, target: 'modRevision', op: '=', value: r.modRevision }],
-        [{ type: 'delete', key }],
-      );
-      if (res.succeeded) repaired('route-orphan', `route/${r.worker}/${r.id}`);
+      await projection.retractOrphan(s);
+      repaired('route-orphan', `route/${s.worker}/${s.id}`);
     }
 
     const stuckSessions = await sessions.terminatingOlderThan(this.d.terminatingBoundMs);
@@ -206,10 +187,5 @@ export class Reconciler {
     if (repairs.length > 0)
       logger.info({ repairs: repairs.length }, 'reconcile pass repaired the projection');
     return repairs;
-  }
-
-  private async stillLive(id: string): Promise<boolean> {
-    const row = await this.d.circuits.get(id);
-    return row !== undefined && isCircuitLive(row.state);
   }
 }

@@ -18,9 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { counterKeys } from '../../contracts/activity.ts';
-import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
+import type { WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type {
   Circuit,
   CircuitActivity,
@@ -40,7 +39,7 @@ import {
 } from '../../core/allocation.ts';
 import type { SetupTokenIssuer } from '../../core/setup-token.ts';
 import { isCircuitLive } from '../../core/state-machines.ts';
-import type { CounterStore, KvStore } from '../../stores/types.ts';
+import type { CounterStore } from '../../stores/types.ts';
 import { explainPolicies, idleSinceOf, readLastActivity } from '../loops/idle-policies.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import {
@@ -48,7 +47,6 @@ import {
   appUrlOf,
   type CircuitRepo,
   type CircuitRow,
-  circuitSpecOf,
   idleOf,
   toCircuit,
   tunnelUrlOf,
@@ -57,6 +55,7 @@ import type { EventLog } from '../repos/events.ts';
 import { type SessionRepo, sessionIdleOf } from '../repos/sessions.ts';
 import { type AccessRequest, resolveAccess, sameAccess, type TcpAccess, type TcpPolicy } from './access.ts';
 import type { Principal } from './auth.ts';
+import type { CircuitProjection, PublishOutcome } from './circuit-projection.ts';
 import {
   type CircuitIdleRequest,
   type CircuitIdleSettings,
@@ -64,13 +63,14 @@ import {
   type IdlePolicyConfig,
   resolveCircuitIdle,
 } from './idle-settings.ts';
-import { waitForKey } from './kv-wait.ts';
 import type { Lifecycle } from './lifecycle.ts';
+import type { OpeningCircuits } from './opening.ts';
 import type { SessionService } from './sessions.ts';
 import type { WorkerService } from './workers.ts';
 
 export interface CircuitServiceDeps {
-  kv: KvStore;
+  projection: CircuitProjection;
+  opening: OpeningCircuits;
   counters: CounterStore;
   repo: CircuitRepo;
   sessionRepo: SessionRepo;
@@ -102,8 +102,6 @@ function invalid(field: string, message: string): AppProxyError {
   return new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
 }
 
-type Readiness = { kind: 'ready' } | { kind: 'error'; code: string; message: string };
-
 /** What opening one circuit needs (start-service, after the session and service are checked). */
 interface OpenRequest {
   sessionId: string;
@@ -123,8 +121,6 @@ export class CircuitService {
   private readonly inflightSlots = new InflightSlots();
   /** One start-service at a time per session+service in this process (the second one reuses). */
   private readonly starting = new Map<string, Promise<unknown>>();
-  /** Circuits this process is opening: their ACTIVE row, or the error that closed them. */
-  private readonly opening = new Map<string, Promise<CircuitRow>>();
 
   constructor(private readonly d: CircuitServiceDeps) {}
 
@@ -239,7 +235,7 @@ export class CircuitService {
 
   async close(p: Principal, id: string): Promise<Circuit> {
     await this.visibleRow(p, id);
-    const row = await this.d.lifecycle.closeCircuit(id, `closed on request of ${p.userId}`);
+    const row = await this.d.lifecycle.closeCircuitPromptly(id, `closed on request of ${p.userId}`);
     if (!row) throw new AppProxyError('AP_ERR_CIRCUIT_NOT_FOUND');
     return toCircuit(row);
   }
@@ -368,25 +364,18 @@ export class CircuitService {
   }
 
   /**
-   * Applies a new access to a live TCP circuit: SQL first (the truth), then the route. The route
-   * is re-read from SQL right before the put, so of two concurrent changes the later put carries
-   * the later state; the reconciler repairs any remaining difference. A circuit closed meanwhile
-   * gets its route taken back out (its close may have deleted the key before our put).
+   * Applies a new access to a live TCP circuit: SQL first (the truth), then its spec, republished
+   * from SQL (so of two concurrent changes the later state wins; see `CircuitProjection`).
    */
   private async changeAccess(p: Principal, row: CircuitRow, access: TcpAccess): Promise<CircuitRow> {
-    const { repo, kv, logger, events } = this.d;
+    const { repo, projection, logger, events } = this.d;
     const before = accessOf(row);
     const updated = await repo.updateAccess(row.id, access);
     if (!updated) throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
-    const key = kvKeys.circuit(updated.worker, updated.id);
-    const fresh = (await repo.get(updated.id)) ?? updated;
-    const value = JSON.stringify(circuitSpecOf(fresh));
-    await kv.put(key, value);
-    const now = await repo.get(updated.id);
-    if (!now || !isCircuitLive(now.state)) {
-      await kv.txn([{ key, target: 'value', op: '=', value }], [{ type: 'delete', key }]);
+    const now =
+      (await projection.republish(updated.id)) === 'published' ? await repo.get(updated.id) : undefined;
+    if (!now || !isCircuitLive(now.state))
       throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
-    }
     const detail = `access ${describeAccess(before)} → ${describeAccess(access)} by ${p.userId}`;
     logger.info({ circuit: row.id, from: before, to: access, by: p.userId }, 'circuit access changed');
     await events.record({
@@ -418,10 +407,8 @@ export class CircuitService {
   /** A live circuit found for reuse: ACTIVE as is; PENDING once its opener (here or elsewhere) confirms it. */
   private async confirm(row: CircuitRow): Promise<CircuitRow> {
     if (row.state === 'ACTIVE') return row;
-    const mine = this.opening.get(row.id);
-    if (mine) return mine;
-    // Opened by another manager (or interrupted): wait for the worker like the opener does.
-    return this.awaitReady(row);
+    // Being opened here: join it; opened by another manager (or interrupted): wait for the worker too.
+    return this.d.opening.run(row.id, (signal) => this.awaitReady(row, signal));
   }
 
   /**
@@ -512,77 +499,61 @@ export class CircuitService {
         return row;
       },
     });
-    const p = this.publishAndAwait(value);
-    this.opening.set(id, p);
-    p.catch(() => {}).finally(() => this.opening.delete(id));
-    return p;
+    return this.d.opening.run(id, (signal) => this.publishAndAwait(value, signal));
   }
 
-  private async publishAndAwait(row: CircuitRow): Promise<CircuitRow> {
-    const { kv, repo, lifecycle } = this.d;
-    const spec = circuitSpecOf(row);
+  private async publishAndAwait(row: CircuitRow, signal: AbortSignal): Promise<CircuitRow> {
+    const { projection, lifecycle } = this.d;
+    let published: PublishOutcome;
     try {
-      await kv.put(kvKeys.circuit(row.worker, row.id), JSON.stringify(spec));
+      published = await projection.publish(row);
     } catch (err) {
-      // The route may or may not be out; closing deletes it either way (or recovery will).
-      void lifecycle.closeCircuit(row.id, 'could not publish the route').catch(() => {});
+      // The store refused the spec (it stays queued): closing retracts it, as soon as the store answers.
+      void lifecycle.closeCircuit(row.id, 'could not publish the circuit spec').catch(() => {});
       throw err;
     }
-    // A close that ran between the INSERT and the put could not delete a key that was not there
-    // yet: if the circuit is closing now, take the route back out ourselves.
-    const now = await repo.get(row.id);
-    if (now?.state !== 'PENDING') {
-      await kv.delete(kvKeys.circuit(row.worker, row.id));
-      throw closedWhileOpening();
-    }
-    return this.awaitReady(row);
+    if (published === 'closed') throw closedWhileOpening();
+    return this.awaitReady(row, signal);
   }
 
   /** Waits for the worker's readiness; ready → ACTIVE; error/timeout → the circuit is closed. */
-  private async awaitReady(row: CircuitRow): Promise<CircuitRow> {
-    const { kv, repo, lifecycle, logger } = this.d;
-    const opening = lifecycle.beginOpening(row.id);
-    try {
-      const timeoutMs = this.d.routeReadyTimeoutMs;
-      const out = await waitForKey<Readiness>(kv, kvKeys.ready(row.worker, row.id), {
-        timeoutMs,
-        signal: opening.signal,
-        match: parseReadiness,
-        onWatchError: (err) => logger.warn({ err, circuit: row.id }, 'readiness watch ended; re-arming'),
-      });
-      if (out.kind === 'aborted') throw closedWhileOpening();
-      if (out.kind === 'timeout') {
-        await lifecycle.closeCircuit(row.id, `the worker did not confirm the route within ${timeoutMs} ms`);
-        throw new AppProxyError('AP_ERR_ROUTE_NOT_READY', undefined, { worker: row.worker, timeoutMs });
-      }
-      if (out.value.kind === 'error') {
-        const { code, message } = out.value;
-        if (code === 'AP_ERR_SLOT_UNAVAILABLE' && row.port !== null)
-          this.refusedPorts.set(`${row.worker}\u0000${row.port}`, Date.now() + REFUSED_PORT_MS);
-        await lifecycle.closeCircuit(row.id, `the worker refused the route: ${code}: ${message}`);
-        throw new AppProxyError('AP_ERR_ROUTE_FAILED', `The worker could not open the route: ${message}`, {
-          worker: row.worker,
-          code,
-          message,
-        });
-      }
-      const active = await repo.transition(row.id, 'ACTIVE');
-      if (active) {
-        await this.d.events.record({
-          sessionId: active.session_id,
-          circuitId: active.id,
-          kind: 'circuit-opened',
-          detail: `${active.protocol} ${active.service} on ${active.worker} at ${appUrlOf(active)}`,
-        });
-        this.hintIdle(active);
-        return active;
-      }
-      const cur = await repo.get(row.id);
-      if (cur?.state === 'ACTIVE') return cur;
-      throw closedWhileOpening();
-    } finally {
-      opening.end();
+  private async awaitReady(row: CircuitRow, signal: AbortSignal): Promise<CircuitRow> {
+    const { projection, repo, lifecycle } = this.d;
+    const timeoutMs = this.d.routeReadyTimeoutMs;
+    const out = await projection.awaitReady(row, { timeoutMs, signal });
+    if (out.kind === 'aborted') throw closedWhileOpening();
+    if (out.kind === 'timeout') {
+      await lifecycle.closeCircuitPromptly(
+        row.id,
+        `the worker did not confirm the route within ${timeoutMs} ms`,
+      );
+      throw new AppProxyError('AP_ERR_ROUTE_NOT_READY', undefined, { worker: row.worker, timeoutMs });
     }
+    if (out.value.kind === 'error') {
+      const { code, message } = out.value;
+      if (code === 'AP_ERR_SLOT_UNAVAILABLE' && row.port !== null)
+        this.refusedPorts.set(`${row.worker}\u0000${row.port}`, Date.now() + REFUSED_PORT_MS);
+      await lifecycle.closeCircuitPromptly(row.id, `the worker refused the route: ${code}: ${message}`);
+      throw new AppProxyError('AP_ERR_ROUTE_FAILED', `The worker could not open the route: ${message}`, {
+        worker: row.worker,
+        code,
+        message,
+      });
+    }
+    const active = await repo.transition(row.id, 'ACTIVE');
+    if (active) {
+      await this.d.events.record({
+        sessionId: active.session_id,
+        circuitId: active.id,
+        kind: 'circuit-opened',
+        detail: `${active.protocol} ${active.service} on ${active.worker} at ${appUrlOf(active)}`,
+      });
+      this.hintIdle(active);
+      return active;
+    }
+    const cur = await repo.get(row.id);
+    if (cur?.state === 'ACTIVE') return cur;
+    throw closedWhileOpening();
   }
 }
 
@@ -603,19 +574,6 @@ function resolveMode(
     });
   }
   return mode;
-}
-
-/** Readiness key value → outcome; undefined (keep waiting) while absent or unreadable. */
-function parseReadiness(value: string | null): Readiness | undefined {
-  if (value === null) return undefined;
-  try {
-    const r = JSON.parse(value) as CircuitReadiness;
-    if (r.state === 'ready') return { kind: 'ready' };
-    if (r.state === 'error') return { kind: 'error', code: String(r.code), message: String(r.message) };
-  } catch {
-    // A value we cannot read is not an answer; the timeout bounds the wait.
-  }
-  return undefined;
 }
 
 function describeAccess(a: TcpAccess | null): string {
