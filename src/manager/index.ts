@@ -17,7 +17,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
-import { kvKeys } from '../contracts/kv-layout.ts';
 import type { DoctorReport } from '../contracts/records.ts';
 import { sleep } from '../core/backoff.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
@@ -34,7 +33,10 @@ import { SessionRepo } from './repos/sessions.ts';
 import { UserRepo } from './repos/users.ts';
 import { WorkerRepo } from './repos/workers.ts';
 import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
+import { AccessChanges } from './services/access-changes.ts';
+import { ActivityService } from './services/activity.ts';
 import { AuthService } from './services/auth.ts';
+import { CircuitOpener } from './services/circuit-opener.ts';
 import { CircuitProjection } from './services/circuit-projection.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
@@ -42,10 +44,14 @@ import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-sett
 import { Lifecycle } from './services/lifecycle.ts';
 import { OpeningCircuits } from './services/opening.ts';
 import { SessionService } from './services/sessions.ts';
+import { TokenService } from './services/tokens.ts';
 import { WorkerService } from './services/workers.ts';
 import { guardStores } from './store-guard.ts';
 
-/** How long `start()` waits for recovery and the first publication of the setup-token keys. */
+/**
+ * How long `start()` waits for the setup-token keys to be published and for recovery: with KV
+ * away both go on in the background, so a manager can start during a store outage.
+ */
 const RECOVERY_WAIT_MS = 5000;
 
 export interface ManagerOptions {
@@ -166,24 +172,47 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     logger: logger.child({ service: 'idle' }),
     checkIntervalMs: idlePolicy.checkIntervalMs,
   });
-  const circuits = new CircuitService({
-    projection,
-    opening,
-    counters: stores.counters,
-    repo: circuitRepo,
-    sessionRepo,
-    sessions,
-    workers,
-    lifecycle,
-    events,
+  const idleDeadline = (at: number) => idle.wakeBy(at);
+  const tokens = new TokenService({
+    kv: stores.kv,
     issuer: opts.setupTokenIssuer,
+    logger: logger.child({ service: 'tokens' }),
+    ttlMs: setupTokenTtlMs,
+  });
+  const circuits = new CircuitService({
+    repo: circuitRepo,
+    sessions,
+    opener: new CircuitOpener({
+      projection,
+      opening,
+      repo: circuitRepo,
+      workers,
+      lifecycle,
+      events,
+      logger: logger.child({ service: 'circuits' }),
+      routeReadyTimeoutMs,
+      idleDeadline,
+    }),
+    access: new AccessChanges({
+      repo: circuitRepo,
+      projection,
+      events,
+      logger: logger.child({ service: 'circuits' }),
+      tcp,
+      idleDeadline,
+    }),
+    activity: new ActivityService({
+      counters: stores.counters,
+      repo: circuitRepo,
+      sessionRepo,
+      checkIntervalMs: idlePolicy.checkIntervalMs,
+    }),
+    tokens,
+    lifecycle,
     metrics,
-    logger: logger.child({ service: 'circuits' }),
-    setupTokenTtlMs,
-    routeReadyTimeoutMs,
     tcp,
     idle: idlePolicy,
-    idleDeadline: (at) => idle.wakeBy(at),
+    idleDeadline,
   });
 
   const managerId = opts.managerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
@@ -275,7 +304,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (started) return;
       started = true;
       await auth.ensureAdmin(opts.adminToken);
-      await stores.kv.put(kvKeys.setupTokenKeys(), JSON.stringify(opts.setupTokenIssuer.publicKeySet()));
+      await tokens.start(RECOVERY_WAIT_MS);
       await workers.start();
       sessions.listen();
       // Closes wait for KV to take their retractions: with the store away they finish once it is
@@ -300,6 +329,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);
       if (!drained) logger.warn('closing with lifecycle work still in flight; recovery will resume it');
       projection.close();
+      tokens.close();
       await workers.close();
     },
   };

@@ -59,6 +59,12 @@ export function idleOf(r: CircuitRow): CircuitIdleSettings {
   };
 }
 
+/** The earliest time the circuit idle policy could act on a fresh (or just changed) circuit; null without one. */
+export function circuitIdleDeadline(r: CircuitRow): number | null {
+  const t = idleOf(r).circuit.value;
+  return t === null ? null : Math.max(r.created_at.getTime(), r.access_updated_at?.getTime() ?? 0) + t;
+}
+
 /**
  * What users connect to: the stored origin for http circuits and for TCP circuits in tunnel mode
  * (the port speaks HTTP and carries tunnels), `tcp://host:port` for raw TCP (allow-list, public).
