@@ -14,6 +14,8 @@ export const counterKeys = {
   openConnections: (circuitId: string, reporter: string) => `ap:act:${circuitId}:open:${reporter}`,
   /** Single-use mark of a setup token id. */
   setupTokenUsed: (jti: string) => `ap:used:setup:${jti}`,
+  /** Read (never written) by the manager's readiness probe. */
+  readinessProbe: () => 'ap:probe:readyz',
 } as const;
 
 /** How long activity keys live after their last write. */

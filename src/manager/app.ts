@@ -11,7 +11,6 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError, errorEnvelope } from '../contracts/errors.ts';
-import type { Stores } from '../stores/types.ts';
 import type { LeaderElector } from './loops/leader.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import type { EventLog } from './repos/events.ts';
@@ -23,6 +22,7 @@ import { registerWorkerRoutes } from './routes/workers.ts';
 import type { AuthService, Principal } from './services/auth.ts';
 import type { CircuitService } from './services/circuits.ts';
 import type { Doctor } from './services/doctor.ts';
+import type { Readiness } from './services/readiness.ts';
 import type { SessionService } from './services/sessions.ts';
 import type { WorkerService } from './services/workers.ts';
 
@@ -44,7 +44,7 @@ export interface AppDeps {
   logger: Logger;
   registry: Registry;
   metrics: ManagerMetrics;
-  stores: Stores;
+  readiness: Readiness;
   agent: AgentDriver;
   auth: AuthService;
   sessions: SessionService;

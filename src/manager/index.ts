@@ -43,6 +43,7 @@ import { Doctor } from './services/doctor.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
 import { OpeningCircuits } from './services/opening.ts';
+import { Readiness } from './services/readiness.ts';
 import { SessionService } from './services/sessions.ts';
 import { TokenService } from './services/tokens.ts';
 import { WorkerService } from './services/workers.ts';
@@ -276,7 +277,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     logger: opts.logger,
     registry: opts.metrics,
     metrics,
-    stores,
+    readiness: new Readiness({ stores, leader }),
     agent: opts.agent,
     auth,
     sessions,

@@ -405,8 +405,8 @@ export const TemplateListSchema = Type.Object({ items: Type.Array(TemplateInfoSc
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, closed);
 export const ReadySchema = Type.Object(
   {
-    status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
-    stores: Type.Object({ sql: Type.Boolean(), kv: Type.Boolean() }, closed),
+    status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
+    stores: Type.Object({ sql: Type.Boolean(), kv: Type.Boolean(), counters: Type.Boolean() }, closed),
     leader: Type.Object(
       {
         id: Nullable(Type.String({ description: 'The leader manager as this one knows it.' })),

@@ -232,7 +232,14 @@ describe('manager API shape', () => {
     const rz = await h.api('GET', '/readyz', undefined, null);
     assert.deepEqual(
       [rz.status, rz.body],
-      [200, { status: 'ready', stores: { sql: true, kv: true }, leader: { id: h.manager.id, self: true } }],
+      [
+        200,
+        {
+          status: 'ready',
+          stores: { sql: true, kv: true, counters: true },
+          leader: { id: h.manager.id, self: true },
+        },
+      ],
     );
     const m = await h.manager.app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(m.statusCode, 200);
@@ -290,11 +297,23 @@ describe('manager API shape', () => {
     await other.kv.close();
     const rz = await other.api('GET', '/readyz', undefined, null);
     assert.equal(rz.status, 503);
-    assert.deepEqual(rz.body.stores, { sql: true, kv: false });
+    assert.deepEqual(rz.body.stores, { sql: true, kv: false, counters: true });
     assert.equal(rz.body.status, 'unavailable');
     await other.manager.close();
     await other.sql.close();
     await other.counters.close();
+  });
+
+  test('readyz with only the counters store down: 200 degraded, naming it', async () => {
+    const other = await Harness.create();
+    await other.counters.close();
+    const rz = await other.api('GET', '/readyz', undefined, null);
+    assert.equal(rz.status, 200, rz.text);
+    assert.deepEqual(rz.body.stores, { sql: true, kv: true, counters: false });
+    assert.equal(rz.body.status, 'degraded');
+    await other.manager.close();
+    await other.sql.close();
+    await other.kv.close();
   });
 
   test('store failures are 503 AP_ERR_STORE_UNAVAILABLE envelopes', async () => {
