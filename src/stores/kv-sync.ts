@@ -384,8 +384,10 @@ export class LatestWinsPublisher {
     if (this.running || this.closed) return;
     this.running = this.loop().finally(() => {
       this.running = null;
-      // Something became dirty while the loop was returning (or a lease came back).
-      if (this.dirty.size > 0 && !this.closed && (this.opts.lease?.() ?? true)) this.kick();
+      // Something became dirty while the loop was returning (or a lease came back). Without a
+      // lease the loop returned at once: kicking it again would spin (`republishAll` restarts it).
+      const leased = this.opts.lease ? this.opts.lease() !== null : true;
+      if (this.dirty.size > 0 && !this.closed && leased) this.kick();
     });
   }
 

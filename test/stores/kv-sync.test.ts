@@ -214,6 +214,30 @@ describe('LatestWinsPublisher', () => {
     pub.close();
   });
 
+  test('a mark set while the lease is being renewed waits for it without spinning', async () => {
+    let current: Awaited<ReturnType<typeof kv.grantLease>> | null = null;
+    let asked = 0;
+    const pub = new LatestWinsPublisher({
+      kv,
+      logger,
+      what: 'mark',
+      lease: () => {
+        // A loop that re-kicks itself without a lease asks millions of times and starves timers.
+        if (++asked > 1000) throw new Error('the publisher spins while it has no lease');
+        return current;
+      },
+    });
+    pub.set('/m/a', 'x');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(asked < 10, `asked for the lease ${asked} times`);
+    assert.equal(await kv.get('/m/a'), undefined);
+    current = await kv.grantLease(2000);
+    pub.republishAll();
+    await pub.settled('/m/a');
+    assert.equal((await kv.get('/m/a'))?.lease, current.id);
+    pub.close();
+  });
+
   test('forget drops a key without writing it', async () => {
     const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
     kv.setUnavailable(true);
