@@ -269,6 +269,11 @@ export interface LatestWinsPublisherOptions {
    * renewed, and `republishAll` follows). Absent: plain keys.
    */
   lease?: () => KvLease | null;
+  /**
+   * Told, for every delete written, whether it removed a key (false: it was absent already);
+   * deletes are then written as a transaction guarded by the key's existence.
+   */
+  onDeleted?: (key: string, removed: boolean) => void;
 }
 
 /** Someone waiting for a key's desired state to be written (`settled`). */
@@ -391,6 +396,19 @@ export class LatestWinsPublisher {
     });
   }
 
+  private async remove(key: string): Promise<void> {
+    const { kv, onDeleted } = this.opts;
+    if (!onDeleted) {
+      await kv.delete(key);
+      return;
+    }
+    const { succeeded } = await kv.txn(
+      [{ key, target: 'version', op: '>', value: 0 }],
+      [{ type: 'delete', key }],
+    );
+    onDeleted(key, succeeded);
+  }
+
   private async loop(): Promise<void> {
     let delay = BACKOFF_MIN_MS;
     while (this.dirty.size > 0 && !this.closed) {
@@ -405,7 +423,7 @@ export class LatestWinsPublisher {
       if (value === undefined) continue; // forgotten meanwhile
       this.writing = key;
       try {
-        if (value === null) await this.opts.kv.delete(key);
+        if (value === null) await this.remove(key);
         else await this.opts.kv.put(key, value, lease ? { lease: lease.id } : undefined);
         delay = BACKOFF_MIN_MS;
         this.log.ok(`${this.opts.what} writes recovered`);

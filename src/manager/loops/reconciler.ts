@@ -16,11 +16,16 @@
  * - `pending-stuck`: a PENDING circuit older than the route-ready bound (its opener died): closed,
  *   which frees the leaked slot;
  * - `terminating-stuck`: a TERMINATING session of this manager's agent (or external) older than the
- *   bound: its termination is resumed.
+ *   bound: its termination is resumed;
+ * - `session-launch-missing`: a PENDING session of this manager's agent, older than the PENDING
+ *   bound, whose desired state the agent driver does not see in KV (agents over KV only): launched
+ *   again. Its manager died between the INSERT and the put, or stopped with the put still queued
+ *   while the store was away.
  *
  * Each repair is logged and counted in `appproxy_manager_reconcile_repairs_total{kind}`.
  */
 import type { Logger } from 'pino';
+import type { AgentDriver } from '../../contracts/agent.ts';
 import { isCircuitLive } from '../../core/state-machines.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { CircuitRepo } from '../repos/circuits.ts';
@@ -36,9 +41,11 @@ export interface ReconcilerDeps {
   lifecycle: Lifecycle;
   metrics: ManagerMetrics;
   logger: Logger;
-  agentName: string;
+  agent: AgentDriver;
+  /** Launches a PENDING session again (`SessionService.relaunch`). */
+  relaunch: (sessionId: string, template: string) => void;
   intervalMs: number;
-  /** PENDING circuits older than this are stuck (default: route-ready timeout + 5 s). */
+  /** PENDING circuits (and sessions not desired in KV) older than this are stuck (default: route-ready timeout + 5 s). */
   pendingBoundMs: number;
   /** CLOSING circuits older than this are stuck (default: circuit-close timeout + 5 s). */
   closingBoundMs: number;
@@ -53,7 +60,8 @@ export type RepairKind =
   | 'session-final'
   | 'closing-stuck'
   | 'pending-stuck'
-  | 'terminating-stuck';
+  | 'terminating-stuck'
+  | 'session-launch-missing';
 
 export interface Repair {
   kind: RepairKind;
@@ -170,11 +178,18 @@ export class Reconciler {
       repaired('route-orphan', `route/${s.worker}/${s.id}`);
     }
 
-    const stuckSessions = await sessions.terminatingOlderThan(this.d.terminatingBoundMs);
-    for (const s of stuckSessions) {
-      if (s.agent !== this.d.agentName && s.agent !== EXTERNAL_AGENT) continue;
+    const { agent } = this.d;
+    for (const s of await sessions.inStateOlderThan('TERMINATING', this.d.terminatingBoundMs)) {
+      if (s.agent !== agent.name && s.agent !== EXTERNAL_AGENT) continue;
       repaired('terminating-stuck', `session/${s.id}`);
       flows.push(lifecycle.terminateSession(s.id, undefined).done);
+    }
+    if (agent.isDesired) {
+      for (const s of await sessions.inStateOlderThan('PENDING', this.d.pendingBoundMs)) {
+        if (s.agent !== agent.name || agent.isDesired(s.id)) continue;
+        repaired('session-launch-missing', `session/${s.id}`);
+        this.d.relaunch(s.id, s.template);
+      }
     }
 
     const results = await Promise.allSettled(flows);
