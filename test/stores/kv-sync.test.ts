@@ -238,6 +238,31 @@ describe('LatestWinsPublisher', () => {
     pub.close();
   });
 
+  test('onDeleted tells whether a delete removed a key; a put superseded before it was written removes none', async () => {
+    const deletes: [string, boolean][] = [];
+    const pub = new LatestWinsPublisher({
+      kv,
+      logger,
+      what: 'desired',
+      onDeleted: (key, removed) => deletes.push([key, removed]),
+    });
+    pub.set('/d/a', 'x');
+    await pub.settled('/d/a');
+    pub.set('/d/a', null);
+    await pub.settled('/d/a');
+    kv.setUnavailable(true);
+    pub.set('/d/b', 'y');
+    pub.set('/d/b', null);
+    kv.setUnavailable(false);
+    await pub.settled('/d/b');
+    assert.deepEqual(deletes, [
+      ['/d/a', true],
+      ['/d/b', false],
+    ]);
+    assert.equal(await kv.get('/d/b'), undefined);
+    pub.close();
+  });
+
   test('forget drops a key without writing it', async () => {
     const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
     kv.setUnavailable(true);
