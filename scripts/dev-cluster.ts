@@ -1,7 +1,7 @@
 /**
  * `npm run dev:cluster`: the split deployment on one machine, on real stores.
  *
- * Starts PostgreSQL, etcd and Redis (test/infra/servers.ts) with their data in
+ * Starts PostgreSQL, etcd and Redis (test/support/infra/servers.ts) with their data in
  * ./.appproxy-cluster/servers (fresh on each run), then as child processes with one shared admin token:
  *   manager-1 (API :7070, migrates and creates the signing key), manager-2 (API :7071),
  *   worker port-1 (ports 7100-7199, admin :9101), worker wildcard-1 (:7080, *.apps.localhost,
@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startAll, stopFromStateFile } from '../test/infra/servers.ts';
+import { startAll, stopFromStateFile } from '../test/support/infra/servers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIR = resolve(process.env.APPPROXY_CLUSTER_DIR ?? join(ROOT, '.appproxy-cluster'));

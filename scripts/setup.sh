@@ -7,7 +7,7 @@ need=()
 command -v jupyter-notebook >/dev/null 2>&1 || need+=(jupyter-notebook)
 [ -f /usr/lib/python3/dist-packages/ipykernel/__init__.py ] || need+=(python3-ipykernel)
 [ -x /usr/bin/chromium ] || need+=(chromium)
-# The production stores, started on loopback by the tests (test/infra).
+# The production stores, started on loopback by the tests (test/support/infra).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need+=(etcd-client)

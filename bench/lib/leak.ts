@@ -6,7 +6,7 @@
  * warm-up. RSS is judged on its steady state: the mix runs in several equal cycles and the growth
  * that counts is the one over the second half of them (a leak grows with every cycle; the
  * allocator's high-water marks of the first cycles do not come back). Used by `npm run bench`
- * (100k requests) and by test/bench/leak.test.ts (bounded).
+ * (100k requests) and by test/integration/worker/leak-check.test.ts (bounded).
  */
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';

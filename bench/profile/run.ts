@@ -88,20 +88,23 @@ function wrk(port: number, host: string, cookie: string | undefined, secs: numbe
 
 async function startTarget(name: string, upPort: number) {
   if (name === 'appproxy' || name === 'before' || name === 'appproxy2') {
-    // 'before': the same script over a copy of the committed worker (see README), for A/B runs.
-    const script = name === 'before' ? '/tmp/before/bench/profile/worker.ts' : here('worker.ts');
+    // The bench's worker process (bench/servers/appproxy.ts); 'before': the same server over a
+    // copy of the committed tree in /tmp/before, for A/B runs.
+    const script =
+      name === 'before' ? '/tmp/before/bench/servers/appproxy.ts' : here('../servers/appproxy.ts');
     const args = ['--import', 'tsx'];
     if (process.env.CPU_PROF) args.push('--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}/${name}`);
     // 'appproxy2': two processes spread over cores 0 and 1 (wrk and upstream compete on core 1).
     const n = name === 'appproxy2' ? 2 : procs;
-    args.push('--expose-gc', script, 'port', String(upPort), String(n));
+    args.push(script, 'port', String(upPort), String(n));
     const t = start(name === 'appproxy2' ? '0,1' : proxyCpus, NODE, args);
     const r = await t.first;
     return {
       pid: t.p.pid!,
       port: r.port as number,
       host: r.host as string,
-      cookie: r.cookie as string,
+      // A browser sends other cookies beside the app's: the cookie check has to find it among them.
+      cookie: `other=1; ${r.cookie as string}`,
       p: t.p,
     };
   }
@@ -210,7 +213,8 @@ try {
   }
   for (const { name, t } of started) {
     if ((name === 'appproxy' || name === 'before') && process.env.CPU_PROF) {
-      t.p.stdin?.write('{"cmd":"quit"}\n');
+      // The worker closes and exits at the end of its stdin, which writes the CPU profile.
+      t.p.stdin?.end();
       await new Promise((r) => t.p.once('exit', r));
     }
   }

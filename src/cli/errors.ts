@@ -1,44 +1,10 @@
 /** Errors the CLI raises and how they are shown. Exit codes: 1 for failures, 2 for usage errors. */
 
+import { ApiError } from '../client/errors.ts';
+
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
-
-/** An error answered by the manager: the envelope `{code, message, detail?, requestId}`. */
-export class ApiError extends Error {
-  /** The envelope's stable code; null when the answer was not an AppProxy envelope (e.g. a proxy's 502 page). */
-  readonly code: string | null;
-  readonly status: number;
-  readonly requestId: string | null;
-  readonly detail?: unknown;
-  constructor(init: {
-    code: string | null;
-    status: number;
-    message: string;
-    requestId: string | null;
-    detail?: unknown;
-  }) {
-    super(init.message);
-    this.name = 'ApiError';
-    this.code = init.code;
-    this.status = init.status;
-    this.requestId = init.requestId;
-    if (init.detail !== undefined) this.detail = init.detail;
-  }
-}
-
-/** The manager could not be reached at all (refused, unresolvable, timed out). */
-export class NetworkError extends Error {
-  readonly url: string;
-  /** The system error code (ECONNREFUSED, ENOTFOUND, …) or `TIMEOUT`. */
-  readonly reason: string;
-  constructor(url: string, reason: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'NetworkError';
-    this.url = url;
-    this.reason = reason;
-  }
-}
 
 /** A failure detected by the CLI itself (session ended in ERROR, wait timed out, ambiguous name…). */
 export class CliError extends Error {

@@ -1,8 +1,9 @@
 /** The `appproxy` command line: global options, command registration, error and exit-code handling. */
 
 import { Command, CommanderError, Option } from 'commander';
-import { registerClientCommands } from './commands.ts';
-import { ApiError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor, renderError } from './errors.ts';
+import { ApiError } from '../client/errors.ts';
+import { registerClientCommands } from './commands/index.ts';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor, renderError } from './errors.ts';
 import { type CliIo, DEFAULT_DATA_DIR, DEFAULT_URL, defaultIo, Runtime, TOKEN_FILE } from './runtime.ts';
 import { registerServerCommands } from './up.ts';
 import { VERSION } from './version.ts';

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ApiClient } from './client.ts';
+import { ApiClient } from '../client/api-client.ts';
 import { UsageError } from './errors.ts';
 import { colorEnabled, type Painter, painter } from './format.ts';
 

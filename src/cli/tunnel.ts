@@ -15,9 +15,10 @@
 
 import { createServer, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
+import { ApiError, envelopeError } from '../client/errors.ts';
 import type { TunnelToken } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
-import { ApiError, CliError } from './errors.ts';
+import { CliError } from './errors.ts';
 
 export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';
 export const TUNNEL_PATH = '/_appproxy/tunnel';
@@ -392,20 +393,8 @@ function endThenDestroy(socket: Socket): void {
 
 /** The worker's refusal as an ApiError: its error envelope when it sent one, else the status line. */
 function refusalError(status: number, statusText: string, body: Buffer): ApiError {
-  try {
-    const env = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-    if (typeof env.code === 'string' && typeof env.message === 'string') {
-      return new ApiError({
-        code: env.code,
-        status,
-        message: env.message,
-        requestId: typeof env.requestId === 'string' ? env.requestId : null,
-        detail: env.detail,
-      });
-    }
-  } catch {
-    // not an envelope; fall through
-  }
+  const enveloped = envelopeError(status, body.toString('utf8'), null);
+  if (enveloped) return enveloped;
   return new ApiError({
     code: null,
     status,

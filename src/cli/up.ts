@@ -3,9 +3,9 @@
  * worker + local agent on the embedded stores) until Ctrl-C. `manager`, `manager migrate`,
  * `worker` and `agent` run the split processes on the shared stores (PostgreSQL, etcd, Redis);
  * their composition roots are in src/processes/. Client subcommands (`worker list`, …) are added
- * under the same `worker` command by ./commands.ts.
+ * under the same `worker` command by ./commands/worker.ts.
  */
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import {
   loadAgentConfig,
   loadEmbeddedConfig,
@@ -19,14 +19,8 @@ import { startAgentProcess } from '../processes/agent.ts';
 import { type EmbeddedSystem, startEmbedded } from '../processes/embedded.ts';
 import { migrateDatabase, startManagerProcess } from '../processes/manager.ts';
 import { startWorkerProcess } from '../processes/worker.ts';
+import { portArg } from './args.ts';
 import { CliError, UsageError } from './errors.ts';
-
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new InvalidArgumentError('must be a port number (0-65535)');
-  return n;
-}
 
 export interface UpOptions {
   port?: number;
@@ -41,7 +35,7 @@ export function registerServerCommands(program: Command): void {
     .description(
       'Run everything in one process on the embedded stores: the API, a port-mode and a wildcard-mode worker, and the local agent',
     )
-    .option('-p, --port <port>', 'API port (default 7070; env APPPROXY_PORT)', parsePort)
+    .option('-p, --port <port>', 'API port (default 7070; env APPPROXY_PORT)', portArg)
     .option('-d, --data-dir <dir>', 'data folder (default ./.appproxy; env APPPROXY_DATA_DIR)')
     .option('-c, --config <file>', 'JSON config file (env APPPROXY_CONFIG); see docs/configuration.md')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env APPPROXY_LOG_LEVEL)')
@@ -53,7 +47,7 @@ export function registerServerCommands(program: Command): void {
       'Run one manager (API + control loops) on PostgreSQL, etcd and Redis; run as many replicas as you like',
     )
     .option('-c, --config <file>', 'JSON config file (env APPPROXY_CONFIG); see docs/configuration.md')
-    .option('-p, --port <port>', 'API port (default 7070; env APPPROXY_PORT)', parsePort)
+    .option('-p, --port <port>', 'API port (default 7070; env APPPROXY_PORT)', portArg)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env APPPROXY_LOG_LEVEL)')
     .option('--migrate', 'apply pending database migrations at start (else an older schema is refused)')
     .option('--init', 'create the setup-token signing key file when it is missing')
@@ -101,7 +95,7 @@ export function registerServerCommands(program: Command): void {
       'Run one worker (data plane) on etcd and Redis; `worker list|drain|undrain` are client commands',
     )
     .option('-c, --config <file>', 'JSON config file (env APPPROXY_CONFIG); see docs/configuration.md')
-    .option('-p, --port <port>', 'admin port for /healthz, /readyz, /metrics (default 9100)', parsePort)
+    .option('-p, --port <port>', 'admin port for /healthz, /readyz, /metrics (default 9100)', portArg)
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env APPPROXY_LOG_LEVEL)')
     .action((o: ProcessOptions) =>
       runProcess('worker', o, async (logger, say) => {

@@ -1,9 +1,10 @@
 /** Waiting for a session to run, with a progress line on stderr. */
 
+import type { ApiClient } from '../client/api-client.ts';
+import { ApiError, NetworkError } from '../client/errors.ts';
 import type { Session } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
-import type { ApiClient } from './client.ts';
-import { ApiError, CliError, NetworkError } from './errors.ts';
+import { CliError } from './errors.ts';
 import type { OutStream } from './runtime.ts';
 
 /** How often a non-TTY progress line is repeated when nothing changes. */

@@ -118,8 +118,11 @@ function parseTcp(t: unknown): NonNullable<CircuitSpec['tcp']> {
   return { access: v.access!, allowFrom: allowFrom as string[], maxConnections };
 }
 
-/** Field-by-field equality of two circuit specs (key order and unknown fields do not matter). */
-export function sameCircuitSpec(a: CircuitSpec, b: CircuitSpec): boolean {
+/**
+ * The fields that make a circuit what it is (owner, session, service, protocol, slot): a spec that
+ * keeps them can be applied to a served circuit in place; one that changes them is another circuit.
+ */
+export function sameCircuitIdentity(a: CircuitSpec, b: CircuitSpec): boolean {
   return (
     a.id === b.id &&
     a.sessionId === b.sessionId &&
@@ -128,7 +131,14 @@ export function sameCircuitSpec(a: CircuitSpec, b: CircuitSpec): boolean {
     a.protocol === b.protocol &&
     a.frontendMode === b.frontendMode &&
     (a.port ?? null) === (b.port ?? null) &&
-    (a.subdomain ?? null) === (b.subdomain ?? null) &&
+    (a.subdomain ?? null) === (b.subdomain ?? null)
+  );
+}
+
+/** Field-by-field equality of two circuit specs (key order and unknown fields do not matter). */
+export function sameCircuitSpec(a: CircuitSpec, b: CircuitSpec): boolean {
+  return (
+    sameCircuitIdentity(a, b) &&
     Array.isArray(b.backends) &&
     a.backends.length === b.backends.length &&
     a.backends.every((x, i) => x.host === b.backends[i]?.host && x.port === b.backends[i]?.port) &&

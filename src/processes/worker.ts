@@ -13,7 +13,7 @@ import type { Protocol } from '../contracts/records.ts';
 import { parseDurationMs } from '../core/duration.ts';
 import type { Logger } from '../core/logger.ts';
 import { ShutdownSequence } from '../core/shutdown.ts';
-import { createWorker, type Worker } from '../worker/index.ts';
+import { createWorker, type Worker, type WorkerReadiness } from '../worker/index.ts';
 import { openCounters, openKv } from './stores.ts';
 
 export interface WorkerProcess {
@@ -98,8 +98,7 @@ export async function startWorkerProcess(
             publicHost: config.wildcardDomain,
             ...(config.publicPort === null ? {} : { publicPort: config.publicPort }),
           });
-    let ready = false;
-    const admin = adminServer(metrics, () => ready);
+    const admin = adminServer(metrics, () => worker.readiness());
     cleanup.push(() => new Promise<void>((r) => admin.close(() => r())));
     await new Promise<void>((resolve, reject) => {
       admin.once('error', reject);
@@ -108,12 +107,8 @@ export async function startWorkerProcess(
         resolve();
       });
     });
-    cleanup.push(() => {
-      ready = false;
-      return worker.close();
-    });
+    cleanup.push(() => worker.close());
     await worker.start();
-    ready = true;
     const a = admin.address() as AddressInfo;
     let closing: Promise<void> | undefined;
     return {
@@ -130,7 +125,7 @@ export async function startWorkerProcess(
   }
 }
 
-function adminServer(metrics: Registry, ready: () => boolean): Server {
+function adminServer(metrics: Registry, readiness: () => Promise<WorkerReadiness>): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -140,10 +135,14 @@ function adminServer(metrics: Registry, ready: () => boolean): Server {
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (path === '/readyz') {
-      const ok = ready();
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ready' : 'starting' }));
+      // Degraded still answers 200: the worker keeps serving what it knows (see WorkerReadiness).
+      readiness().then(
+        (r) =>
+          res
+            .writeHead(r.status === 'starting' ? 503 : 200, { 'content-type': 'application/json' })
+            .end(JSON.stringify(r)),
+        () => res.writeHead(500).end(),
+      );
     } else if (path === '/metrics') {
       metrics.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),

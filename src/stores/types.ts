@@ -1,7 +1,7 @@
 /**
  * The three store roles. Each has an embedded in-process adapter (the default, so one command
  * runs everything) and a production adapter (PostgreSQL, etcd, Redis). Both pass the same
- * contract suite in `src/stores/contract/`.
+ * contract suite in `test/contract/suites/`.
  */
 
 // ---------------------------------------------------------------- SQL role (PostgreSQL dialect)
@@ -69,8 +69,9 @@ export interface KvWatchHandlers {
   /** Events of one revision or a batch of revisions, in revision order, never duplicated. */
   onEvents(events: KvEvent[]): void;
   /**
-   * The watch cannot continue: `compacted` (the start revision is gone: take a new snapshot)
-   * or `closed` (the store went away). The watcher is dead after this.
+   * The watch cannot continue: `compacted` (the start revision is gone: take a new snapshot),
+   * `closed` (the store was closed) or `unavailable` (the store went away or cancelled the watch:
+   * watch again from the last revision received). The watcher is dead after this.
    */
   onError(err: KvWatchError): void;
 }

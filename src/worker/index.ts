@@ -1,19 +1,24 @@
 /**
- * The worker (data plane): factory and lifecycle. Reads like the request path:
- * route-source (KV) → routing-table (one owner of circuit state) → frontend/{port,wildcard}
- * → request-handler → auth/{setup,app-cookie} → proxy/{http,websocket} → upstream;
- * activity and metrics on the side.
+ * The worker (data plane): factory and lifecycle. Its folders read like the request path:
+ * control/ (what to serve, from KV) → routing/ (the table, one owner of circuit state; circuits)
+ * → frontend/ (port and wildcard listeners, dispatch by the circuit's kind) → access/ (setup,
+ * app cookie, single-use marks) → transport/ (http, upgrade and WebSocket relay, tunnel, TCP relay)
+ * → connections/ (live-connection model, registry, keepalive) → upstream/ (backends, pools, phase
+ * codes); observe/ (activity, access log, metrics, error pages) on the side; multiprocess/ builds
+ * the data plane, in this process and in data-plane children.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AppProxyError } from '../contracts/errors.ts';
-import type { WorkerRegistration } from '../contracts/kv-layout.ts';
+import { kvKeys, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
+import { probe } from '../core/probe.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
-import { buildDataPlane, type DataPlaneConfig } from './data-plane.ts';
-import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess.ts';
-import { RouteSource } from './route-source.ts';
-import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tcp/tunnel.ts';
+import type { ConnectionRegistry } from './connections/registry.ts';
+import { ControlSource } from './control/source.ts';
+import { buildDataPlane, closeServing, type DataPlaneConfig } from './multiprocess/data-plane.ts';
+import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess/multiprocess.ts';
+import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './transport/tunnel.ts';
 
 export interface WorkerOptions {
   /** Stable name, e.g. 'port-1'. */
@@ -57,7 +62,7 @@ export interface WorkerOptions {
   logger: Logger;
   metrics: Registry;
   /**
-   * Data-plane processes (default 1). With N > 1 this process keeps the route source,
+   * Data-plane processes (default 1). With N > 1 this process keeps the control source,
    * registration and readiness and serves too, and N−1 child processes serve the same ports
    * (SO_REUSEPORT, Linux); a readiness mark is written once every process applied the change.
    * Prometheus metrics then cover this process's share of the traffic only.
@@ -82,7 +87,29 @@ export interface Worker {
    * the circuits watch is (revision seen, established or not, failed attempts to resume).
    */
   status(): { activityPasses: number; circuits: { revision: number; watching: boolean; failures: number } };
+  /** The live WebSockets, TCP relays and tunnels this process serves, by circuit. */
+  readonly connections: ConnectionRegistry;
+  /** What `/readyz` of the worker process answers (see `WorkerReadiness`). */
+  readiness(): Promise<WorkerReadiness>;
 }
+
+/**
+ * Whether the worker serves, and which of its stores answer. `ready`: started, KV and counters
+ * answer. `degraded`: started, but a store does not answer — it still serves every circuit it
+ * knows with the cookies it issued (static stability), so a load balancer should keep it; what
+ * does not work meanwhile: without KV, new or changed circuits and readiness marks (start-service
+ * waits); without the counters role, setup links and tunnel tokens (their single-use marks: 503
+ * AP_ERR_STORE_UNAVAILABLE) and activity reporting (kept in memory, sent when it returns).
+ * `starting` (answered 503): not serving yet.
+ */
+export interface WorkerReadiness {
+  status: 'starting' | 'ready' | 'degraded';
+  stores: { kv: boolean; counters: boolean };
+  circuits: number;
+}
+
+/** A key nobody writes: reading it is the cheapest question the counters role can answer. */
+const READINESS_PROBE_KEY = 'ap:probe:readiness';
 
 function invalidConfig(message: string): AppProxyError {
   return new AppProxyError('AP_ERR_CONFIG_INVALID', message);
@@ -136,7 +163,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     tunnelPingIntervalMs: opts.tunnelPingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
   };
   const children = processes > 1 ? new DataPlaneChildren(processes - 1, opts.counters, logger) : null;
-  const { verifier, wildcard, frontend, activity, table, metrics } = buildDataPlane(cfg, {
+  const plane = buildDataPlane(cfg, {
     counters: opts.counters,
     logger,
     metrics: opts.metrics,
@@ -144,8 +171,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     verifier: children ? new ReplicatedVerifier(children) : undefined,
     makeTable: children ? (o) => new ReplicatedTable(o, children) : undefined,
   });
+  const { verifier, wildcard, frontend, activity, table, metrics } = plane;
   let registration: WorkerRegistration | null = null;
-  const source = new RouteSource({
+  const source = new ControlSource({
     kv: opts.kv,
     authority: opts.authority,
     leaseTtlMs: opts.leaseTtlMs ?? 10_000,
@@ -200,7 +228,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       state = 'closed';
       await frontend.close();
       await source.close();
-      table.closeAll();
+      closeServing(plane);
       await children?.close();
       await activity.close();
       metrics.detach();
@@ -226,6 +254,17 @@ export function createWorker(opts: WorkerOptions): Worker {
 
     status() {
       return { activityPasses: activity.passes, circuits: source.syncStatus() };
+    },
+
+    connections: plane.connections,
+
+    async readiness(): Promise<WorkerReadiness> {
+      const [kv, counters] = await Promise.all([
+        probe(() => opts.kv.get(kvKeys.registration(opts.authority))),
+        probe(() => opts.counters.get(READINESS_PROBE_KEY)),
+      ]);
+      const status = state !== 'running' ? 'starting' : kv && counters ? 'ready' : 'degraded';
+      return { status, stores: { kv, counters }, circuits: table.size };
     },
   };
 }

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importJWK, type JWK, SignJWT } from 'jose';
 import { SETUP_TOKEN_ISSUER } from '../../src/core/setup-token.ts';
-import { CookieJar, followSetup, request } from '../fixtures/http.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { CookieJar, followSetup, request } from '../support/http.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const json = { accept: 'application/json' };
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
-import { until } from '../fixtures/http.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { until } from '../support/poll.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -71,14 +71,18 @@ describe('in a real browser', {
       assert.equal(again?.status(), 401);
 
       await t.api('DELETE', `/v1/sessions/${session.id}?wait=true`);
-      await until(async () => {
-        try {
-          const p = await page.goto(r.body.appUrl);
-          return p !== null && p.status() !== 200;
-        } catch {
-          return true; // connection refused (port mode)
-        }
-      }, 'the app to be refused in the browser');
+      await until(
+        async () => {
+          try {
+            const p = await page.goto(r.body.appUrl);
+            return p !== null && p.status() !== 200;
+          } catch {
+            return true; // connection refused (port mode)
+          }
+        },
+        'the app to be refused in the browser',
+        { timeoutMs: 10_000 },
+      );
       await context.close();
     });
   }

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../cli/helpers.ts';
-import { connectTcp, startTunnelProcess, type TunnelProcess } from '../cli/tunnel-process.ts';
-import { startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { runCli } from '../support/cli.ts';
+import { until } from '../support/poll.ts';
+import { startTestSystem, type TestSystem } from '../support/system.ts';
+import { connectTcp, startTunnelProcess, type TunnelProcess } from './tunnel-process.ts';
 
 describe('CLI idle timeouts and lifecycle events', () => {
   let t: TestSystem;
@@ -85,15 +86,17 @@ describe('CLI idle timeouts and lifecycle events', () => {
     assert.match(human.stdout, /^policies\[0\]\.policy\s+circuit-idle$/m);
 
     // The circuit policy closes the circuit 5 s after its last byte; the events tell.
-    const deadline = Date.now() + 20_000;
-    let kinds: string[] = [];
-    while (!kinds.includes('circuit-idle-closed')) {
-      assert.ok(Date.now() < deadline, `no circuit-idle-closed event: ${kinds.join(', ')}`);
-      await new Promise((r) => setTimeout(r, 200));
-      const ev = await cli('--json', 'session', 'events', 'walk');
-      assert.equal(ev.code, 0, ev.stderr);
-      kinds = JSON.parse(ev.stdout).items.map((e: any) => e.kind);
-    }
+    await until(
+      async () => {
+        const ev = await cli('--json', 'session', 'events', 'walk');
+        assert.equal(ev.code, 0, ev.stderr);
+        const kinds: string[] = JSON.parse(ev.stdout).items.map((e: any) => e.kind);
+        assert.ok(kinds.includes('circuit-idle-closed'), `events so far: ${kinds.join(', ')}`);
+        return true;
+      },
+      'the circuit-idle-closed event',
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
     const table = await cli('session', 'events', 'walk');
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split('\n');

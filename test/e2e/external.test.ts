@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CookieJar, followSetup, request } from '../fixtures/http.ts';
-import { startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { CookieJar, followSetup, request } from '../support/http.ts';
+import { startTestSystem, type TestSystem } from '../support/system.ts';
 
 describe('external sessions', () => {
   let t: TestSystem;

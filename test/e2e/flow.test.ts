@@ -8,8 +8,9 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { CookieJar, followSetup, request, until } from '../fixtures/http.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { CookieJar, followSetup, request } from '../support/http.ts';
+import { until } from '../support/poll.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const MiB = 1024 * 1024;
 
@@ -175,7 +176,10 @@ for (const frontend of ['port', 'wildcard'] as const) {
       const del = await t.api('DELETE', `/v1/sessions/${session.id}`);
       assert.equal(del.status, 202);
       assert.equal(del.body.state, 'TERMINATING');
-      await until(async () => (await probe(start.appUrl, jar)) !== 200, 'the address to refuse', 1000, 5);
+      await until(async () => (await probe(start.appUrl, jar)) !== 200, 'the address to refuse', {
+        timeoutMs: 1000,
+        intervalMs: 5,
+      });
       const refusedMs = performance.now() - t0;
       await closed;
       const wsClosedMs = performance.now() - t0;
@@ -183,10 +187,14 @@ for (const frontend of ['port', 'wildcard'] as const) {
       const after = await probe(start.appUrl, jar);
       if (frontend === 'port') assert.equal(after, 'refused');
       else assert.ok(after === 404 || after === 410, `status ${after}`);
-      const s = await until(async () => {
-        const g = await t.api('GET', `/v1/sessions/${session.id}`);
-        return g.body.state === 'TERMINATED' ? g.body : undefined;
-      }, 'the session to be TERMINATED');
+      const s = await until(
+        async () => {
+          const g = await t.api('GET', `/v1/sessions/${session.id}`);
+          return g.body.state === 'TERMINATED' ? g.body : undefined;
+        },
+        'the session to be TERMINATED',
+        { timeoutMs: 10_000 },
+      );
       assert.equal(s.state, 'TERMINATED');
       const c = await t.api('GET', `/v1/circuits/${start.circuitId}`);
       assert.equal(c.body.state, 'CLOSED');

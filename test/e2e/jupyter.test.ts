@@ -7,9 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { CookieJar, followSetup, request } from '../fixtures/http.ts';
-import { executeOnKernel } from '../fixtures/jupyter.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { CookieJar, followSetup, request } from '../support/http.ts';
+import { executeOnKernel } from '../support/jupyter.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const hasJupyter = existsSync('/usr/bin/jupyter-notebook');
 

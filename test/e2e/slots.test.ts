@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { request } from '../fixtures/http.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { request } from '../support/http.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
 const TINY = {
   name: 'tiny',

@@ -14,8 +14,9 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { builtinTemplates, findExecutable, templateInfo } from '../../src/agent/templates.ts';
-import { connectTcp, startTunnelProcess, type TunnelProcess } from '../cli/tunnel-process.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { until } from '../support/poll.ts';
+import { runningSession, startTestSystem, type TestSystem, waitRunning } from '../support/system.ts';
+import { connectTcp, startTunnelProcess, type TunnelProcess } from './tunnel-process.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -160,7 +161,7 @@ describe('ssh and scp through AppProxy', { skip }, () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     try {
-      await until(() => out.includes('ready'), 15_000, 'the remote command to start');
+      await until(() => out.includes('ready'), 'the remote command to start', { timeoutMs: 15_000 });
       const started = Date.now();
       const del = await t.api('DELETE', `/v1/sessions/${session.id}?wait=true`);
       assert.equal(del.status, 200, JSON.stringify(del.body));
@@ -206,24 +207,3 @@ describe('ssh and scp through AppProxy', { skip }, () => {
     assert.equal(await p.interrupt(), 0);
   });
 });
-
-async function until(fn: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitRunning(t: TestSystem, id: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const s = await t.api('GET', `/v1/sessions/${id}`);
-    if (s.body.state === 'RUNNING') return;
-    if (s.body.state === 'ERROR' || s.body.state === 'TERMINATED') {
-      throw new Error(`session ended: ${JSON.stringify(s.body)}`);
-    }
-    if (Date.now() > deadline) throw new Error(`session not running in time: ${JSON.stringify(s.body)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

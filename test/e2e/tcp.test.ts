@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { connectTcp, echoRoundTrip, startTunnelProcess } from '../cli/tunnel-process.ts';
-import { runningSession, startTestSystem, type TestSystem } from '../fixtures/system.ts';
+import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
+import { connectTcp, echoRoundTrip, startTunnelProcess } from './tunnel-process.ts';
 
 /** Port of a `tcp://host:port` app URL. */
 function tcpPort(appUrl: string): number {

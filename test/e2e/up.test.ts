@@ -10,7 +10,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { until } from '../fixtures/http.ts';
+
+import { until } from '../support/poll.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin/appproxy.js');
@@ -70,7 +71,7 @@ test('appproxy up: banner, CLI round trip, clean Ctrl-C', { timeout: 120_000 }, 
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
-  const url = await until(() => /API:\s+(http:\/\/\S+)/.exec(out)?.[1], 'the banner', 60_000);
+  const url = await until(() => /API:\s+(http:\/\/\S+)/.exec(out)?.[1], 'the banner', { timeoutMs: 60_000 });
   assert.match(out, /admin token: up-test-token/);
 
   const env = { APPPROXY_URL: url, APPPROXY_TOKEN: token };

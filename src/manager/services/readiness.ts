@@ -8,11 +8,9 @@
  */
 import { counterKeys } from '../../contracts/activity.ts';
 import { kvKeys } from '../../contracts/kv-layout.ts';
+import { probe } from '../../core/probe.ts';
 import type { Stores } from '../../stores/types.ts';
 import type { LeaderElector } from '../loops/leader.ts';
-
-/** How long one store may take to answer a probe before it counts as down. */
-const PROBE_TIMEOUT_MS = 2000;
 
 export interface ReadinessReport {
   status: 'ready' | 'degraded' | 'unavailable';
@@ -36,21 +34,5 @@ export class Readiness {
       stores: { sql: sqlUp, kv: kvUp, counters: countersUp },
       leader: { id: this.d.leader.leader?.id ?? null, self: this.d.leader.isLeader },
     };
-  }
-}
-
-async function probe(fn: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      fn().then(() => true),
-      new Promise<boolean>((r) => {
-        timer = setTimeout(() => r(false), PROBE_TIMEOUT_MS);
-      }),
-    ]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -2,76 +2,68 @@
  * Port mode: one listener per circuit on the circuit's port at `bindHost`. http circuits and TCP
  * circuits in `tunnel` mode get the HTTP server (a tunnel port answers `/_appproxy/tunnel` only);
  * TCP circuits in `allow-list` or `public` mode get a raw TCP server that relays every accepted
- * connection. A replacement on the same port (route update) keeps the listener and swaps the
- * circuit behind it; its live TCP relays and tunnels move to the replacement if it still admits
- * them (an allow-list that no longer matches, a changed access mode: ended with `revoked`). A
- * replacement that needs the other kind of listener re-creates it. Every socket a listener
- * accepts belongs to its circuit from the first byte.
+ * connection. A circuit changed in place keeps its listener; one whose access mode moved between
+ * tunnel and raw TCP gets the other kind of listener on the same port (its connections of the old
+ * kind were ended as `revoked` just before). Every socket a listener accepts belongs to its
+ * circuit from the first byte.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AppProxyError } from '../../contracts/errors.ts';
-import type { Circuit, TrackedSocket } from '../circuit.ts';
-import type { RequestHandler } from '../request-handler.ts';
-import type { Frontend } from '../routing-table.ts';
-import { KEEPALIVE_MS } from '../tcp/relay.ts';
+import { TCP_KEEPALIVE_MS } from '../connections/connection.ts';
+import type { Circuit, Serving, TrackedSocket } from '../routing/circuit.ts';
+import type { Frontend } from '../routing/routing-table.ts';
+import type { Dispatch } from './dispatch.ts';
 import { createFrontendServer, listen, shutDown } from './server.ts';
 
 type ListenerKind = 'http' | 'tcp';
 
-function kindOf(c: Circuit): ListenerKind {
-  return c.access === 'allow-list' || c.access === 'public' ? 'tcp' : 'http';
+/** Raw TCP circuits get a TCP listener; http circuits and tunnel ports speak HTTP. */
+function listenerFor(serving: Serving): ListenerKind {
+  return serving === 'tcp' ? 'tcp' : 'http';
 }
 
 class PortListener {
   readonly server: NetServer;
   readonly kind: ListenerKind;
+  /** What every request on this port resolves to (one object, not one per request). */
+  found: { circuit: Circuit };
 
-  constructor(
-    public circuit: Circuit,
-    handler: RequestHandler,
-  ) {
-    this.kind = kindOf(circuit);
+  constructor(circuit: Circuit, dispatch: Dispatch) {
+    this.found = { circuit };
+    this.kind = listenerFor(circuit.serving);
     if (this.kind === 'tcp') {
       this.server = createTcpServer(
         // Half-close passes through: the relay decides when each write half ends. Accepted paused:
-        // the relay chooses how the socket reads (tcp/relay.ts).
+        // the relay chooses how the socket reads (transport/tcp-relay.ts).
         {
           allowHalfOpen: true,
           noDelay: true,
           keepAlive: true,
-          keepAliveInitialDelay: KEEPALIVE_MS,
+          keepAliveInitialDelay: TCP_KEEPALIVE_MS,
           pauseOnConnect: true,
         },
-        (socket: Socket) => handler.connect(this.circuit, socket),
+        (socket: Socket) => dispatch.connect(this.found.circuit, socket),
       );
       return;
     }
     const server = createFrontendServer(
-      (req: IncomingMessage, res: ServerResponse) =>
-        handler.handle(this.circuit, 'AP_ERR_CIRCUIT_CLOSED', req, res),
-      (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-        handler.upgrade(this.circuit, 'AP_ERR_CIRCUIT_CLOSED', req, socket, head),
+      (req: IncomingMessage, res: ServerResponse) => dispatch.request(this.found, req, res),
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => dispatch.upgrade(this.found, req, socket, head),
     );
-    server.on('connection', (socket: TrackedSocket) => this.circuit.adopt(socket));
+    server.on('connection', (socket: TrackedSocket) => this.found.circuit.adopt(socket));
     this.server = server;
+  }
+
+  get circuit(): Circuit {
+    return this.found.circuit;
   }
 
   close(): void {
     if (this.kind === 'http') shutDown(this.server as ReturnType<typeof createFrontendServer>);
-    // Raw relays belong to their circuit (carried over, revoked or closed with it).
+    // Raw relays belong to their circuit (kept, revoked or closed with it).
     else this.server.close();
-  }
-}
-
-/**
- * Moves `previous`'s TCP relays and tunnels to `next` where `next` still admits them and ends the
- * others with `revoked`. Other connections stay with `previous`, which closes them when retired.
- */
-function carryOver(previous: Circuit, next: Circuit): void {
-  for (const c of [...previous.longLived]) {
-    if (c.carryTo && !c.carryTo(next)) c.terminate('revoked');
   }
 }
 
@@ -80,7 +72,7 @@ export class PortFrontend implements Frontend {
 
   constructor(
     private readonly bindHost: string,
-    private readonly handler: RequestHandler,
+    private readonly dispatch: Dispatch,
     private readonly reusePort = false,
   ) {}
 
@@ -93,18 +85,32 @@ export class PortFrontend implements Frontend {
         `Port ${port} is held by circuit ${holder.circuit.id}.`,
       );
     }
-    if (holder && holder.kind === kindOf(next)) {
-      holder.circuit = next;
-      if (previous) carryOver(previous, next);
+    if (holder && holder.kind === listenerFor(next.serving)) {
+      holder.found = { circuit: next };
       return;
     }
     if (holder) {
       // Another kind of listener on the same port: the old one must let go of the port first.
       this.listeners.delete(port);
       holder.close();
-      if (previous) carryOver(previous, next);
     }
-    const l = new PortListener(next, this.handler);
+    await this.listenFor(next, port);
+    if (previous && !holder) this.detach(previous);
+  }
+
+  async reattach(circuit: Circuit, before: Serving): Promise<void> {
+    if (listenerFor(circuit.serving) === listenerFor(before)) return;
+    const port = circuit.spec.port!;
+    const holder = this.listeners.get(port);
+    if (holder?.circuit === circuit) {
+      this.listeners.delete(port);
+      holder.close();
+    }
+    await this.listenFor(circuit, port);
+  }
+
+  private async listenFor(circuit: Circuit, port: number): Promise<void> {
+    const l = new PortListener(circuit, this.dispatch);
     try {
       await listen(l.server, port, this.bindHost, this.reusePort);
     } catch (err) {
@@ -117,7 +123,6 @@ export class PortFrontend implements Frontend {
       );
     }
     this.listeners.set(port, l);
-    if (previous && !holder) this.detach(previous);
   }
 
   detach(circuit: Circuit): void {

@@ -5,13 +5,15 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
-import type { Circuit } from '../circuit.ts';
-import type { RequestHandler } from '../request-handler.ts';
-import type { Frontend } from '../routing-table.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import type { Circuit } from '../routing/circuit.ts';
+import type { Frontend } from '../routing/routing-table.ts';
+import type { Dispatch, Resolved } from './dispatch.ts';
 import { createFrontendServer, listen, shutDown } from './server.ts';
 
 const CLOSED_MEMORY = 1024;
+const UNKNOWN: Resolved = { miss: 'AP_ERR_CIRCUIT_UNKNOWN' };
+const CLOSED: Resolved = { miss: 'AP_ERR_CIRCUIT_CLOSED' };
 
 /** The 6-hex label of `host` under `suffix` (`.<domain>`, lower case), or undefined. */
 export function subdomainOf(host: string | undefined, suffix: string): string | undefined {
@@ -26,7 +28,8 @@ export function subdomainOf(host: string | undefined, suffix: string): string | 
 }
 
 export class WildcardFrontend implements Frontend {
-  private readonly bySubdomain = new Map<string, Circuit>();
+  /** Subdomain → what its requests resolve to (one object per circuit, not one per request). */
+  private readonly bySubdomain = new Map<string, { circuit: Circuit }>();
   private readonly closedRecently = new Map<string, true>();
   private readonly suffix: string;
   private readonly server: Server;
@@ -36,19 +39,14 @@ export class WildcardFrontend implements Frontend {
     domain: string,
     private readonly bindHost: string,
     private readonly port: number,
-    handler: RequestHandler,
+    dispatch: Dispatch,
     private readonly reusePort = false,
   ) {
     this.suffix = `.${domain.toLowerCase().replace(/\.$/, '')}`;
     this.server = createFrontendServer(
-      (req: IncomingMessage, res: ServerResponse) => {
-        const [c, miss] = this.resolve(req);
-        handler.handle(c, miss, req, res);
-      },
-      (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        const [c, miss] = this.resolve(req);
-        handler.upgrade(c, miss, req, socket, head);
-      },
+      (req: IncomingMessage, res: ServerResponse) => dispatch.request(this.resolve(req), req, res),
+      (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+        dispatch.upgrade(this.resolve(req), req, socket, head),
     );
   }
 
@@ -61,17 +59,15 @@ export class WildcardFrontend implements Frontend {
     return this.boundPort;
   }
 
-  resolve(req: IncomingMessage): [Circuit | undefined, ErrorCode] {
+  resolve(req: IncomingMessage): Resolved {
     const label = subdomainOf(req.headers.host, this.suffix);
-    if (label === undefined) return [undefined, 'AP_ERR_CIRCUIT_UNKNOWN'];
-    const c = this.bySubdomain.get(label);
-    if (c) return [c, 'AP_ERR_CIRCUIT_UNKNOWN'];
-    return [undefined, this.closedRecently.has(label) ? 'AP_ERR_CIRCUIT_CLOSED' : 'AP_ERR_CIRCUIT_UNKNOWN'];
+    if (label === undefined) return UNKNOWN;
+    return this.bySubdomain.get(label) ?? (this.closedRecently.has(label) ? CLOSED : UNKNOWN);
   }
 
   async attach(next: Circuit, previous: Circuit | undefined): Promise<void> {
     const label = next.spec.subdomain!;
-    const holder = this.bySubdomain.get(label);
+    const holder = this.bySubdomain.get(label)?.circuit;
     if (holder && holder.id !== next.id) {
       throw new AppProxyError(
         'AP_ERR_SLOT_UNAVAILABLE',
@@ -79,13 +75,16 @@ export class WildcardFrontend implements Frontend {
       );
     }
     if (previous && previous.spec.subdomain !== label) this.detach(previous);
-    this.bySubdomain.set(label, next);
+    this.bySubdomain.set(label, { circuit: next });
     this.closedRecently.delete(label);
   }
 
+  /** Nothing to follow: the subdomain stays, and wildcard circuits are http only. */
+  async reattach(): Promise<void> {}
+
   detach(circuit: Circuit): void {
     const label = circuit.spec.subdomain!;
-    if (this.bySubdomain.get(label) !== circuit) return;
+    if (this.bySubdomain.get(label)?.circuit !== circuit) return;
     this.bySubdomain.delete(label);
     if (this.closedRecently.size >= CLOSED_MEMORY) {
       this.closedRecently.delete(this.closedRecently.keys().next().value!);

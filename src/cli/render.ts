@@ -1,0 +1,286 @@
+/** The human renderings of the API's answers: detail blocks, tables and the next steps to take. */
+
+import type { TemplateInfo } from '../contracts/agent.ts';
+import type {
+  Circuit,
+  DoctorReport,
+  LifecycleEvent,
+  Session,
+  StartServiceResult,
+  WorkerInfo,
+} from '../contracts/records.ts';
+import { formatDuration } from '../core/duration.ts';
+import {
+  formatAge,
+  formatKeyValues,
+  formatTable,
+  formatTime,
+  type Painter,
+  paintState,
+  type Style,
+} from './format.ts';
+import { hostPort } from './tunnel.ts';
+
+/** An idle timeout for humans: `30m`, or `never`. */
+export function idleText(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? 'never' : formatDuration(ms);
+}
+
+function stateWithReason(state: string, reason: string | null, p: Painter): string {
+  return reason ? `${paintState(state, p)} (${reason})` : paintState(state, p);
+}
+
+export function renderSession(s: Session, p: Painter, now: number): string {
+  let out = formatKeyValues(
+    [
+      ['ID', s.id],
+      ['Name', s.name],
+      ['Template', s.template],
+      ['State', stateWithReason(s.state, s.stateReason, p)],
+      ['Owner', s.ownerId],
+      ['Session idle timeout', idleText(s.idleTimeoutMs)],
+      ['Created', formatTime(s.createdAt, now)],
+      ['Updated', formatTime(s.updatedAt, now)],
+    ],
+    p,
+  );
+  if (s.services.length > 0) {
+    out +=
+      '\n' +
+      formatTable(
+        [{ header: 'SERVICE' }, { header: 'PROTOCOL' }, { header: 'BACKEND' }],
+        s.services.map((svc) => [
+          svc.name,
+          svc.protocol,
+          svc.backend ? `${svc.backend.host}:${svc.backend.port}` : '-',
+        ]),
+        p,
+      );
+  }
+  return out;
+}
+
+export function renderSessions(items: Session[], p: Painter, now: number): string {
+  const withReason = items.some((s) => s.stateReason);
+  const columns = [
+    { header: 'NAME', maxWidth: 40 },
+    { header: 'ID' },
+    { header: 'TEMPLATE' },
+    { header: 'STATE' },
+    { header: 'SERVICES', maxWidth: 40 },
+    { header: 'AGE', align: 'right' as const },
+    ...(withReason ? [{ header: 'REASON', maxWidth: 60 }] : []),
+  ];
+  const rows = items.map((s) => [
+    s.name,
+    s.id,
+    s.template,
+    paintState(s.state, p),
+    s.services.map((svc) => svc.name).join(',') || '-',
+    formatAge(s.createdAt, now),
+    ...(withReason ? [s.stateReason ?? ''] : []),
+  ]);
+  return formatTable(columns, rows, p);
+}
+
+function slotText(c: Circuit): string {
+  return 'port' in c.slot ? `port ${c.slot.port}` : `subdomain ${c.slot.subdomain}`;
+}
+
+export function renderCircuit(c: Circuit, p: Painter, now: number): string {
+  return formatKeyValues(
+    [
+      ['ID', c.id],
+      ['Session', c.sessionId],
+      ['Service', `${c.service} (${c.protocol})`],
+      ['State', stateWithReason(c.state, c.stateReason, p)],
+      ['App URL', c.appUrl],
+      ['Worker', c.worker],
+      ['Frontend', `${c.frontendMode}, ${slotText(c)}`],
+      ['Backends', c.backends.map((b) => `${b.host}:${b.port}`).join(', ') || '-'],
+      ...(c.access
+        ? [
+            [
+              'Access',
+              c.access.mode === 'allow-list'
+                ? `allow-list (${c.access.allowFrom.join(', ')})`
+                : c.access.mode,
+            ] as [string, string],
+          ]
+        : []),
+      ...(c.idle
+        ? [
+            [
+              'Idle timeouts',
+              `connection ${idleText(c.idle.connectionIdleTimeoutMs)}, circuit ${idleText(c.idle.circuitIdleTimeoutMs)}`,
+            ] as [string, string],
+          ]
+        : []),
+      ['Owner', c.ownerId],
+      ['Created', formatTime(c.createdAt, now)],
+      ['Closed', formatTime(c.closedAt, now)],
+    ],
+    p,
+  );
+}
+
+export function renderCircuits(items: Circuit[], p: Painter, now: number): string {
+  return formatTable(
+    [
+      { header: 'ID' },
+      { header: 'SESSION' },
+      { header: 'SERVICE' },
+      { header: 'STATE' },
+      { header: 'WORKER' },
+      { header: 'APP URL' },
+      { header: 'AGE', align: 'right' },
+    ],
+    items.map((c) => [
+      c.id,
+      c.sessionId,
+      c.service,
+      paintState(c.state, p),
+      c.worker,
+      c.appUrl,
+      formatAge(c.createdAt, now),
+    ]),
+    p,
+  );
+}
+
+const EVENT_STYLE: Record<string, Style> = {
+  'session-error': 'red',
+  'session-idle-terminated': 'yellow',
+  'circuit-idle-closed': 'yellow',
+};
+
+export function renderEvents(items: LifecycleEvent[], p: Painter): string {
+  return formatTable(
+    [{ header: 'TIME' }, { header: 'KIND' }, { header: 'CIRCUIT' }, { header: 'DETAIL' }],
+    items.map((e) => {
+      const style = EVENT_STYLE[e.kind];
+      return [e.at, style ? p.paint(e.kind, style) : e.kind, e.circuitId ?? '-', e.detail || '-'];
+    }),
+    p,
+  );
+}
+
+export function renderWorkers(items: WorkerInfo[], p: Painter, now: number): string {
+  // The DRAINING column appears only when some worker drains (the usual table stays as it was).
+  const draining = items.some((w) => w.draining);
+  return formatTable(
+    [
+      { header: 'AUTHORITY' },
+      { header: 'MODE' },
+      { header: 'PROTOCOLS' },
+      { header: 'SLOTS' },
+      { header: 'PUBLIC' },
+      { header: 'HEALTHY' },
+      ...(draining ? [{ header: 'DRAINING' }] : []),
+      { header: 'CIRCUITS', align: 'right' as const },
+      { header: 'LAST SEEN', align: 'right' as const },
+    ],
+    items.map((w) => [
+      w.authority,
+      w.frontendMode,
+      w.protocols.join(',') || '-',
+      w.portRange ? `${w.portRange[0]}-${w.portRange[1]}` : w.wildcardDomain ? `*.${w.wildcardDomain}` : '-',
+      `${w.publicScheme}://${w.publicHost}${w.publicPort !== null ? `:${w.publicPort}` : ''}`,
+      w.healthy ? p.paint('yes', 'green') : p.paint('no', 'red'),
+      ...(draining ? [w.draining ? p.paint('yes', 'yellow') : 'no'] : []),
+      String(w.circuits),
+      w.lastSeenAt ? `${formatAge(w.lastSeenAt, now)} ago` : '-',
+    ]),
+    p,
+  );
+}
+
+export function renderDoctor(r: DoctorReport, p: Painter): string {
+  if (r.violations.length === 0) return `no violations (checked at ${r.checkedAt})\n`;
+  return (
+    formatTable(
+      [{ header: 'KIND' }, { header: 'SUBJECT' }, { header: 'DETAIL', maxWidth: 90 }],
+      r.violations.map((v) => [p.paint(v.kind, 'red'), v.subject, v.detail]),
+      p,
+    ) +
+    `${r.violations.length} violation${r.violations.length === 1 ? '' : 's'} (checked at ${r.checkedAt})\n`
+  );
+}
+
+export function renderTemplates(items: TemplateInfo[], p: Painter): string {
+  return formatTable(
+    [
+      { header: 'NAME' },
+      { header: 'AVAILABLE' },
+      { header: 'SERVICES' },
+      { header: 'DESCRIPTION', maxWidth: 70 },
+    ],
+    items.map((t) => [
+      t.name,
+      t.available
+        ? p.paint('yes', 'green')
+        : `${p.paint('no', 'red')}${t.unavailableReason ? ` (${t.unavailableReason})` : ''}`,
+      t.services.map((s) => `${s.name} (${s.protocol})`).join(', ') || '-',
+      t.description,
+    ]),
+    p,
+  );
+}
+
+export function renderStartService(
+  r: StartServiceResult,
+  p: Painter,
+  now: number,
+  target: { session: string; service: string },
+): string {
+  const circuit: [string, string] = ['Circuit', `${r.circuitId}${r.reused ? ' (reused)' : ''}`];
+  if (r.setupUrl === null) {
+    // A TCP circuit: no setup link. Either a raw TCP address (allow-list, public) or a port that
+    // only carries authenticated tunnels.
+    if (r.appUrl.startsWith('tcp://')) {
+      return (
+        `TCP address (connect from an allowed address):\n\n  ${p.paint(r.appUrl, 'bold')}\n\n` +
+        formatKeyValues([circuit], p)
+      );
+    }
+    return (
+      'This TCP service is reached through an authenticated tunnel. Run:\n\n' +
+      `  ${p.paint(`appproxy tunnel ${target.session} ${target.service}`, 'bold')}\n\n` +
+      formatKeyValues([['Tunnel origin', r.appUrl], circuit], p)
+    );
+  }
+  const expiresAt = r.expiresAt ?? '';
+  const expires = Date.parse(expiresAt);
+  const validity = Number.isNaN(expires)
+    ? `until ${expiresAt}`
+    : expires > now
+      ? `for ${formatDuration(expires - now)}, until ${expiresAt}`
+      : `until ${expiresAt}`;
+  return (
+    `Open this link in your browser (single use, valid ${validity}):\n\n` +
+    `  ${p.paint(p.paint(r.setupUrl, 'cyan'), 'bold')}\n\n` +
+    formatKeyValues([['App URL', r.appUrl], circuit], p)
+  );
+}
+
+/** Lines printed once the tunnel listens: what to run, with the ssh and scp forms for an ssh service. */
+export function renderTunnelReady(
+  target: { session: string; service: string },
+  addr: { host: string; port: number },
+  p: Painter,
+): string {
+  const where = hostPort(addr.host, addr.port);
+  let out = `Tunnel to ${target.session}/${target.service} listening on ${where}\n`;
+  const sshHost = addr.host === '0.0.0.0' ? '127.0.0.1' : addr.host === '::' ? '::1' : addr.host;
+  if (target.service === 'ssh') {
+    const userHost = `<user>@${sshHost.includes(':') ? `[${sshHost}]` : sshHost}`;
+    out +=
+      `\n  ${p.paint(`ssh -p ${addr.port} ${userHost}`, 'bold')}\n` +
+      `  ${p.paint(`scp -P ${addr.port} FILE ${userHost}:`, 'bold')}\n\n` +
+      '<user> is the account that runs the session (the ssh template authorizes its keys).\n';
+  } else {
+    out += `\nConnect to ${where}; every connection gets its own authenticated tunnel.\n`;
+  }
+  out += 'Ctrl-C stops the tunnel.\n';
+  return out;
+}

@@ -1,0 +1,175 @@
+/**
+ * What happens to a request, an upgrade or a raw TCP connection once a frontend resolved its slot
+ * to a circuit (or did not): circuit open? → by the way the circuit's slot speaks (`serving`):
+ * - `http` (apps): reserved paths (`/_appproxy/setup`, `/_appproxy/logout`: access/setup.ts) →
+ *   framing checks → the app cookie (access/app-cookie.ts) → transport/http.ts, or for a WebSocket
+ *   upgrade transport/upgrade.ts;
+ * - `tunnel` (a TCP circuit's port that carries authenticated tunnels): only the WebSocket
+ *   `GET /_appproxy/tunnel` (transport/tunnel.ts); everything else is refused;
+ * - `tcp` (raw TCP: allow-list or public): each accepted connection is relayed
+ *   (transport/tcp-relay.ts).
+ * Errors answer with registry codes and a request id (observe/error-pages.ts).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ERRORS, type ErrorCode } from '../../contracts/errors.ts';
+import { verifyRequest } from '../access/app-cookie.ts';
+import { handleLogout, handleSetup, type ReservedContext } from '../access/setup.ts';
+import type { WorkerContext } from '../context.ts';
+import { sendError, writeSocketError } from '../observe/error-pages.ts';
+import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
+import { proxyHttp } from '../transport/http.ts';
+import { acceptTcp } from '../transport/tcp-relay.ts';
+import { TUNNEL_PATH, type TunnelEndpoint } from '../transport/tunnel.ts';
+import { proxyUpgrade } from '../transport/upgrade.ts';
+
+/** What a frontend found for a request: the circuit of its slot, or the error to answer with. */
+export type Resolved = { circuit: Circuit } | { miss: ErrorCode };
+
+const RESERVED = '/_appproxy/';
+const TUNNEL_ONLY =
+  'This port carries AppProxy tunnels only: connect with `appproxy tunnel <circuit>` (WebSocket /_appproxy/tunnel).';
+const DIGITS = /^\d+$/;
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/**
+ * Refuses ambiguous framing. Node's parser already rejects most of it (CL with TE, bad chunking,
+ * differing Content-Lengths); this keeps the rule explicit whatever the parser's leniency.
+ */
+function framingError(req: IncomingMessage): boolean {
+  const te = req.headers['transfer-encoding'];
+  const cl = req.headers['content-length'];
+  if (te !== undefined) {
+    if (cl !== undefined) return true;
+    return !/(?:^|,)\s*chunked\s*$/i.test(te);
+  }
+  return cl !== undefined && !DIGITS.test(cl);
+}
+
+/** A refusal: the code, and a more precise message when the registry's is not enough. */
+type Refusal = { code: ErrorCode; message?: string };
+
+export class Dispatch {
+  private readonly reserved: ReservedContext;
+
+  constructor(
+    private readonly ctx: WorkerContext,
+    private readonly tunnels: TunnelEndpoint,
+  ) {
+    this.reserved = {
+      cookies: ctx.cookies,
+      verifier: ctx.verifier,
+      counters: ctx.counters,
+      logger: ctx.logger,
+      countStatus: (s) => ctx.metrics.countStatus(s),
+    };
+  }
+
+  /**
+   * The checks every request and upgrade passes first: a circuit that is open, the socket made
+   * the circuit's (its bytes are the circuit's activity from here), an origin-form target.
+   */
+  private open(found: Resolved, socket: Duplex, url: string): Circuit | Refusal {
+    if ('miss' in found) return { code: found.miss };
+    const circuit = found.circuit;
+    if (circuit.closed) return { code: 'AP_ERR_CIRCUIT_CLOSED' };
+    circuit.adopt(socket as TrackedSocket);
+    if (url.charCodeAt(0) !== 47 /* / */) return { code: 'AP_ERR_BAD_REQUEST' };
+    return circuit;
+  }
+
+  request(found: Resolved, req: IncomingMessage, res: ServerResponse): void {
+    const refusal = this.serveRequest(found, req, res);
+    if (refusal) this.fail(req, res, refusal);
+  }
+
+  /** Returns the refusal to answer with, or null once the request was handed on. */
+  private serveRequest(found: Resolved, req: IncomingMessage, res: ServerResponse): Refusal | null {
+    const url = req.url ?? '';
+    const circuit = this.open(found, req.socket, url);
+    if ('code' in circuit) return circuit;
+    if (url.startsWith(RESERVED)) return this.reservedPath(circuit, url, req, res);
+    if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
+    if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
+    const denied = verifyRequest(this.ctx.cookies, circuit, req);
+    if (denied !== null) return { code: denied };
+    circuit.countRequest(req.socket as TrackedSocket);
+    proxyHttp(this.ctx, circuit, req, res);
+    return null;
+  }
+
+  upgrade(found: Resolved, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refusal = this.serveUpgrade(found, req, socket, head);
+    if (refusal) {
+      writeSocketError(socket, refusal.code, req.headers.accept, refusal.message);
+      this.ctx.metrics.countStatus(ERRORS[refusal.code].status);
+    }
+  }
+
+  private serveUpgrade(found: Resolved, req: IncomingMessage, socket: Duplex, head: Buffer): Refusal | null {
+    const url = req.url ?? '';
+    const circuit = this.open(found, socket, url);
+    if ('code' in circuit) return circuit;
+    if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
+    if (pathOf(url) === TUNNEL_PATH) {
+      this.tunnels.handle(circuit, req, socket, head).catch((err: unknown) => {
+        const requestId = writeSocketError(socket, 'AP_ERR_INTERNAL', 'application/json');
+        this.ctx.logger.error({ requestId, err, circuitId: circuit.id }, 'tunnel failed');
+      });
+      return null;
+    }
+    if (url.startsWith(RESERVED)) return { code: 'AP_ERR_BAD_REQUEST' };
+    if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { code: 'AP_ERR_BAD_REQUEST' };
+    const denied = verifyRequest(this.ctx.cookies, circuit, req);
+    if (denied !== null) return { code: denied };
+    circuit.countRequest(socket as TrackedSocket);
+    proxyUpgrade(this.ctx, circuit, req, socket, head);
+    return null;
+  }
+
+  /** A raw TCP connection accepted on an `allow-list` or `public` circuit's port. */
+  connect(circuit: Circuit, socket: Socket): void {
+    acceptTcp(this.ctx.connections, circuit, socket);
+  }
+
+  private reservedPath(
+    circuit: Circuit,
+    url: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Refusal | null {
+    const path = pathOf(url);
+    if (path === TUNNEL_PATH) {
+      return circuit.serving === 'tunnel'
+        ? { code: 'AP_ERR_BAD_REQUEST', message: 'The tunnel is a WebSocket: GET with Upgrade: websocket.' }
+        : { code: 'AP_ERR_TUNNEL_NOT_AVAILABLE' };
+    }
+    // Setup links and cookies belong to http circuits; a tunnel port has no use for them.
+    if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
+    const q = url.indexOf('?');
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    if (path === '/_appproxy/setup') {
+      handleSetup(this.reserved, circuit, req, res, query).catch((err: unknown) => {
+        const requestId = sendError(req, res, 'AP_ERR_INTERNAL');
+        this.ctx.logger.error({ requestId, err, circuitId: circuit.id }, 'setup failed');
+      });
+      return null;
+    }
+    if (path === '/_appproxy/logout') {
+      handleLogout(this.reserved, circuit, req, res, query);
+      return null;
+    }
+    return { code: 'AP_ERR_NOT_FOUND', message: 'No such AppProxy path.' };
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
+    sendError(req, res, r.code, r.message);
+    this.ctx.metrics.countStatus(ERRORS[r.code].status);
+  }
+}

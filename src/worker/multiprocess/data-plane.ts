@@ -1,0 +1,141 @@
+/**
+ * The serving half of a worker, built the same way in the primary process and in every
+ * data-plane child (`processes > 1`): cookies, forwarding policy, the connection registry and
+ * keepalive sweeper, the tunnel endpoint, the dispatch, the frontend, the activity flusher and the
+ * routing table — the data plane's composition root. The control source (KV), registration and
+ * readiness stay in the primary only.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Protocol } from '../../contracts/records.ts';
+import { SetupTokenVerifier } from '../../core/setup-token.ts';
+import type { CounterStore } from '../../stores/types.ts';
+import { AppCookies } from '../access/app-cookie.ts';
+import { Keepalive } from '../connections/keepalive.ts';
+import { ConnectionRegistry } from '../connections/registry.ts';
+import type { WorkerContext } from '../context.ts';
+import { Dispatch } from '../frontend/dispatch.ts';
+import { PortFrontend } from '../frontend/port.ts';
+import { WildcardFrontend } from '../frontend/wildcard.ts';
+import { AccessLog } from '../observe/access-log.ts';
+import { ActivityFlusher } from '../observe/activity.ts';
+import { WorkerMetrics } from '../observe/metrics.ts';
+import { type Frontend, RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
+import { ForwardingPolicy } from '../transport/headers.ts';
+import { TunnelEndpoint } from '../transport/tunnel.ts';
+
+/** The serializable part of `WorkerOptions` a data plane needs (sent to children as is). */
+export interface DataPlaneConfig {
+  authority: string;
+  frontendMode: 'port' | 'wildcard';
+  protocols: Protocol[];
+  bindHost: string;
+  portRange?: [number, number];
+  wildcardDomain?: string;
+  wildcardPort: number;
+  publicScheme: 'http' | 'https';
+  cookieSecret: Buffer;
+  cookieTtlMs: number;
+  activityFlushMs: number;
+  trustedProxies: string[];
+  upstreamHeadersTimeoutMs: number;
+  /** Listen with SO_REUSEPORT so several processes share each port (processes > 1). */
+  reusePort: boolean;
+  /** How often tunnel clients are pinged; one missed interval cuts the tunnel. */
+  tunnelPingIntervalMs: number;
+}
+
+export interface DataPlane {
+  cookies: AppCookies;
+  verifier: SetupTokenVerifier;
+  metrics: WorkerMetrics;
+  wildcard: WildcardFrontend | null;
+  frontend: Frontend;
+  activity: ActivityFlusher;
+  table: RoutingTable;
+  /** Live WebSockets, relays and tunnels of this process. */
+  connections: ConnectionRegistry;
+  keepalive: Keepalive;
+}
+
+export function buildDataPlane(
+  cfg: DataPlaneConfig,
+  deps: {
+    counters: CounterStore;
+    logger: Logger;
+    metrics: Registry;
+    reporter: string;
+    verifier?: SetupTokenVerifier;
+    /** The routing table class (the primary's replicates changes to its children). */
+    makeTable?: (o: RoutingTableOptions) => RoutingTable;
+  },
+): DataPlane {
+  const { logger } = deps;
+  const metrics = new WorkerMetrics(deps.metrics);
+  const cookies = new AppCookies({
+    secret: cfg.cookieSecret,
+    ttlMs: cfg.cookieTtlMs,
+    secure: cfg.publicScheme === 'https',
+  });
+  const verifier = deps.verifier ?? new SetupTokenVerifier();
+  const upstream = { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs };
+  const connections = new ConnectionRegistry(new AccessLog(logger, deps.metrics));
+  const keepalive = new Keepalive();
+  const ctx: WorkerContext = {
+    cookies,
+    verifier,
+    counters: deps.counters,
+    forwarding: new ForwardingPolicy(cfg.trustedProxies, cfg.publicScheme),
+    metrics,
+    logger,
+    connections,
+    keepalive,
+    tunnelPingIntervalMs: cfg.tunnelPingIntervalMs,
+  };
+  const tunnels = new TunnelEndpoint({
+    verifier,
+    counters: deps.counters,
+    connections,
+    keepalive,
+    metrics,
+    logger,
+    pingIntervalMs: cfg.tunnelPingIntervalMs,
+  });
+  const dispatch = new Dispatch(ctx, tunnels);
+  const wildcard =
+    cfg.frontendMode === 'wildcard'
+      ? new WildcardFrontend(cfg.wildcardDomain!, cfg.bindHost, cfg.wildcardPort, dispatch, cfg.reusePort)
+      : null;
+  const frontend: Frontend = wildcard ?? new PortFrontend(cfg.bindHost, dispatch, cfg.reusePort);
+  let table: RoutingTable | null = null;
+  const activity = new ActivityFlusher({
+    counters: deps.counters,
+    reporter: deps.reporter,
+    flushMs: cfg.activityFlushMs,
+    logger,
+    live: () => table?.values() ?? [],
+  });
+  const tableOpts: RoutingTableOptions = {
+    frontendMode: cfg.frontendMode,
+    protocols: cfg.protocols,
+    portRange: cfg.portRange,
+    frontend,
+    activity,
+    circuitDeps: (spec) => ({ cookieName: cookies.nameFor(spec.id), metrics, upstream, connections }),
+    recheck: (circuit) => connections.recheck(circuit),
+    onSizeChange: (n) => metrics.circuits.set(n),
+  };
+  table = deps.makeTable ? deps.makeTable(tableOpts) : new RoutingTable(tableOpts);
+  return { cookies, verifier, metrics, wildcard, frontend, activity, table, connections, keepalive };
+}
+
+/**
+ * Ends everything the data plane serves: every circuit (its connections get their close frames),
+ * then whatever is still open is destroyed without waiting for close handshakes, and the sweeper
+ * stops. The frontend stops accepting before this (the caller's first step).
+ */
+export function closeServing(plane: DataPlane): void {
+  plane.table.closeAll();
+  plane.connections.destroyAll();
+  plane.keepalive.close();
+}

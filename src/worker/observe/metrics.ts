@@ -1,0 +1,102 @@
+/**
+ * Prometheus metrics of the data plane (prefix `appproxy_worker_`). The worker registers them in
+ * the registry it is given; the composition root mounts `/metrics`. Several workers may share one
+ * registry (their figures add up), so an existing metric of the same name is reused.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Flushers of plain-number counts, run when the registry collects (a scrape). */
+const collectors = new WeakMap<object, Set<() => void>>();
+
+/**
+ * The counter `name` of `registry`, registered on first use (several workers may share one
+ * registry: their figures add up). Its collect hook runs the plain-number flushers of its users.
+ */
+export function counter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: L[],
+): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<L>;
+  const c: Counter<L> = new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const f of collectors.get(c) ?? []) f();
+    },
+  });
+  collectors.set(c, new Set());
+  return c;
+}
+
+function gauge(registry: Registry, name: string, help: string): Gauge {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Gauge;
+  return new Gauge({ name, help, registers: [registry] });
+}
+
+const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+export class WorkerMetrics {
+  private readonly byClass: ReturnType<Counter<'code_class'>['labels']>[];
+  /**
+   * Requests by status class as plain numbers (a prom-client `inc` hashes and validates its
+   * labels on every call); moved into the counter when the registry collects.
+   */
+  private readonly pending = [0, 0, 0, 0, 0];
+  private readonly flushers: Set<() => void> | undefined;
+  private readonly flush = (): void => {
+    for (let i = 0; i < 5; i++) {
+      const n = this.pending[i]!;
+      if (n > 0) {
+        this.pending[i] = 0;
+        this.byClass[i]!.inc(n);
+      }
+    }
+  };
+  private readonly upstreamErrors: Counter<'code'>;
+  readonly openConnections: Gauge;
+  readonly circuits: Gauge;
+
+  constructor(registry: Registry) {
+    const requests = counter(
+      registry,
+      'appproxy_worker_requests_total',
+      'Requests answered, by status class.',
+      ['code_class'],
+    );
+    // Children resolved once so the hot path does no label lookup.
+    this.byClass = CLASSES.map((c) => requests.labels(c));
+    this.flushers = collectors.get(requests);
+    this.flushers?.add(this.flush);
+    this.upstreamErrors = counter(
+      registry,
+      'appproxy_worker_upstream_errors_total',
+      'Upstream failures, by AppProxy error code.',
+      ['code'],
+    );
+    this.openConnections = gauge(registry, 'appproxy_worker_open_connections', 'Open client connections.');
+    this.circuits = gauge(registry, 'appproxy_worker_circuits', 'Circuits served.');
+  }
+
+  countStatus(status: number): void {
+    const i = ((status / 100) | 0) - 1;
+    const k = i < 0 || i > 4 ? 4 : i;
+    if (this.flushers) this.pending[k] = this.pending[k]! + 1;
+    else this.byClass[k]!.inc(); // a counter registered by someone else: no collect hook of ours
+  }
+
+  /** Moves pending counts into the registry and stops following it (worker closed). */
+  detach(): void {
+    this.flush();
+    this.flushers?.delete(this.flush);
+  }
+
+  countUpstreamError(code: string): void {
+    this.upstreamErrors.labels(code).inc();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * How one circuit reaches its backends: the backend set (from `spec.backends`), a keep-alive pool
+ * per backend, and the three ways in — `dispatch` (an HTTP request), `upgrade` (a WebSocket or
+ * other HTTP/1.1 upgrade, on the same pool and settings, so a backend that does not answer fails
+ * with the same phase code either way: see `errors.ts`) and `connect` (a TCP connection for a raw
+ * relay or a tunnel).
+ *
+ * `update` swaps the backend set in place, never cutting live traffic: a request, an upgrade or a
+ * TCP connection stays on the backend it started on until it ends; new ones go to the new set; a
+ * removed backend's pool is closed gracefully (idle pooled connections close now, busy ones when
+ * their request is done). Selection among backends is round-robin; load-aware balancing, health
+ * and retries belong here too when endpoints need them.
+ *
+ * Pools are created on first use: an idle circuit holds no pool and no socket.
+ */
+import { connect, type OnReadOpts, type Socket } from 'node:net';
+import { type Dispatcher, Pool } from 'undici';
+import { TCP_KEEPALIVE_MS } from '../connections/connection.ts';
+
+export interface Backend {
+  host: string;
+  port: number;
+}
+
+export interface UpstreamSettings {
+  /** How long a backend may take to send a response head (HTTP and upgrades). */
+  headersTimeoutMs: number;
+}
+
+/** How long a backend may take to accept a connection (pools; TCP relays bound it themselves). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+function keyOf(b: Backend): string {
+  return `${b.host}:${b.port}`;
+}
+
+class BackendEntry {
+  readonly key: string;
+  private pool: Pool | null = null;
+
+  constructor(
+    readonly backend: Backend,
+    private readonly settings: UpstreamSettings,
+  ) {
+    this.key = keyOf(backend);
+  }
+
+  /** The backend's pool, built on first use. */
+  get dispatcher(): Pool {
+    if (this.pool === null) {
+      const { host, port } = this.backend;
+      const h = host.includes(':') ? `[${host}]` : host;
+      this.pool = new Pool(`http://${h}:${port}`, {
+        headersTimeout: this.settings.headersTimeoutMs,
+        // No body timeout: streams (SSE, downloads, long polls) may stay quiet for a long time.
+        bodyTimeout: 0,
+        connect: { timeout: CONNECT_TIMEOUT_MS },
+      });
+    }
+    return this.pool;
+  }
+
+  /** Removed from the set: idle connections close now, busy ones once their request is done. */
+  retire(): void {
+    void this.pool?.close().catch(() => {});
+  }
+
+  destroy(): void {
+    void this.pool?.destroy().catch(() => {});
+  }
+}
+
+/** What `dispatch` on a closed upstream fails with (the caller maps it to the circuit's state). */
+export class UpstreamClosedError extends Error {
+  override readonly name = 'UpstreamClosedError';
+  readonly code = 'UND_ERR_DESTROYED';
+}
+
+export class Upstream {
+  private entries: BackendEntry[];
+  private cursor = 0;
+  private closed = false;
+
+  constructor(
+    backends: readonly Backend[],
+    private readonly settings: UpstreamSettings,
+  ) {
+    this.entries = backends.map((b) => new BackendEntry(b, settings));
+  }
+
+  get backends(): Backend[] {
+    return this.entries.map((e) => e.backend);
+  }
+
+  /**
+   * Swaps the backend set in place (see the module comment): kept backends keep their pools and
+   * connections, new ones start empty, removed ones are retired gracefully.
+   */
+  update(backends: readonly Backend[]): void {
+    if (this.closed) return;
+    const old = new Map(this.entries.map((e) => [e.key, e]));
+    const next: BackendEntry[] = [];
+    for (const b of backends) {
+      const k = keyOf(b);
+      const kept = old.get(k);
+      if (kept) old.delete(k);
+      if (!next.some((e) => e.key === k))
+        next.push(kept ?? new BackendEntry({ host: b.host, port: b.port }, this.settings));
+    }
+    this.entries = next;
+    this.cursor = 0;
+    for (const e of old.values()) e.retire();
+  }
+
+  private pick(): BackendEntry {
+    const entries = this.entries;
+    const e = entries[this.cursor % entries.length]!;
+    this.cursor = (this.cursor + 1) % entries.length;
+    return e;
+  }
+
+  /** One HTTP request; the handler gets every outcome (errors included, never a throw). */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    if (this.closed) {
+      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new UpstreamClosedError());
+      return;
+    }
+    try {
+      this.pick().dispatcher.dispatch(opts, handler);
+    } catch (err) {
+      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
+    }
+  }
+
+  /**
+   * An HTTP/1.1 upgrade (`protocol` as the client asked, e.g. `websocket`) on the same pool: a 101
+   * reaches `handler.onRequestUpgrade` with the socket (which then belongs to the caller); any
+   * other answer arrives as an ordinary response; failures as `onResponseError`, with the same
+   * codes as a request's.
+   */
+  upgrade(opts: Dispatcher.DispatchOptions, protocol: string, handler: Dispatcher.DispatchHandler): void {
+    this.dispatch({ ...opts, upgrade: protocol }, handler);
+  }
+
+  /**
+   * A TCP connection to a backend (raw relays and tunnels): half-close passes through, no Nagle
+   * delay, keepalive so that a vanished backend is found. The caller bounds the connect.
+   */
+  connect(onread?: OnReadOpts): Socket {
+    const { host, port } = this.pick().backend;
+    return connect({
+      host,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: TCP_KEEPALIVE_MS,
+      ...(onread ? { onread } : {}),
+    });
+  }
+
+  /** The circuit closed: every pool is destroyed (in-flight requests fail). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const e of this.entries) e.destroy();
+  }
+}
