@@ -24,6 +24,12 @@ const ERROR_NOTES: Partial<Record<keyof typeof ERRORS, string>> = {
     'Phase: body. After headers were sent the client connection is cut; logged with this code.',
   AP_ERR_UPSTREAM_RESET: 'Phase: headers. The app closed the connection before answering.',
   AP_ERR_CIRCUIT_UNKNOWN: 'Answered by a worker for a port or host that carries no circuit.',
+  AP_ERR_BODY_TOO_LARGE:
+    'Manager: bodies over 1 MiB. The rest of the body is read first (up to 16 MiB more, 5 s), so a client that writes it all before reading gets this answer.',
+  AP_ERR_URI_TOO_LONG: 'Manager: a path parameter over 1024 characters (no valid one comes near).',
+  AP_ERR_HEADERS_TOO_LARGE: 'Request line and headers over 16 KiB together; the connection is closed.',
+  AP_ERR_REQUEST_TIMEOUT:
+    'The request headers did not arrive within the server bound; the connection is closed.',
 };
 
 export function renderErrorsDoc(): string {

@@ -14,8 +14,6 @@ export const counterKeys = {
   openConnections: (circuitId: string, reporter: string) => `ap:act:${circuitId}:open:${reporter}`,
   /** Single-use mark of a setup token id. */
   setupTokenUsed: (jti: string) => `ap:used:setup:${jti}`,
-  /** Read (never written) by readiness probes: any answer means the store is there. */
-  readinessProbe: () => 'ap:probe:readiness',
 } as const;
 
 /** How long activity keys live after their last write. */

@@ -21,7 +21,14 @@ import type { DoctorReport } from '../contracts/records.ts';
 import { sleep } from '../core/backoff.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
-import { buildApp } from './app.ts';
+import { buildApp } from './http/app.ts';
+import { circuitRoutes } from './http/circuits.ts';
+import { mount } from './http/context.ts';
+import { doctorRoutes } from './http/doctor.ts';
+import { healthRoutes } from './http/health.ts';
+import { sessionRoutes } from './http/sessions.ts';
+import { templateRoutes } from './http/templates.ts';
+import { workerRoutes } from './http/workers.ts';
 import { type IdleAction, IdlePolicies } from './loops/idle-policies.ts';
 import { LeaderElector } from './loops/leader.ts';
 import { Reconciler, type Repair } from './loops/reconciler.ts';
@@ -40,6 +47,7 @@ import { CircuitOpener } from './services/circuit-opener.ts';
 import { CircuitProjection } from './services/circuit-projection.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
+import { EventService } from './services/events.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
 import { OpeningCircuits } from './services/opening.ts';
@@ -258,6 +266,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     pendingBoundMs,
     closingBoundMs,
   });
+  const eventService = new EventService(events, sessions, circuits);
   metrics.leader.set({ manager: managerId }, 0);
   leader.on('leader', () => {
     metrics.leader.set({ manager: managerId }, 1);
@@ -274,19 +283,19 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     void idle.stop();
   });
 
+  // Each route plugin gets the services it uses, and nothing else.
   const app = await buildApp({
     logger: opts.logger,
-    registry: opts.metrics,
     metrics,
-    readiness: new Readiness({ stores, leader }),
-    agent: opts.agent,
     auth,
-    sessions,
-    circuits,
-    workers,
-    doctor,
-    leader,
-    events,
+    routes: [
+      mount(healthRoutes, { readiness: new Readiness(stores, leader), registry: opts.metrics }),
+      mount(sessionRoutes, { sessions, circuits, events: eventService }),
+      mount(circuitRoutes, { circuits, events: eventService }),
+      mount(workerRoutes, { workers }),
+      mount(doctorRoutes, { doctor }),
+      mount(templateRoutes, { agent: opts.agent }),
+    ],
   });
 
   let started = false;

@@ -16,11 +16,26 @@ import type {
   TunnelToken,
   WorkerInfo,
 } from '../contracts/records.ts';
+import type { ReadinessReport } from './services/readiness.ts';
 
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const DateTime = Type.String({ format: 'date-time' });
 const Id = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' });
+/**
+ * A character of a name, path or address a request may carry: no whitespace, no control
+ * character (C0, DEL, C1: PostgreSQL refuses NUL in text, and none belongs in a name) and no lone
+ * surrogate (it has no UTF-8 form). Patterns are checked as Unicode regular expressions.
+ */
+const NAME_CHAR = '[^\\s\\p{Cc}\\p{Cs}]';
+/** A request-supplied name (template, service): printable, no spaces. */
+const Name = (maxLength: number, description?: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength,
+    pattern: `^${NAME_CHAR}+$`,
+    ...(description ? { description } : {}),
+  });
 
 export const SessionStateSchema = Type.Union([
   Type.Literal('PENDING'),
@@ -133,7 +148,8 @@ export const CircuitIdleBody = Type.Object(
       "Idle settings of a new circuit (they win over the session's; within the administrator's limits). A re-used circuit keeps its own.",
   },
 );
-const AllowFrom = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+// Entries are trimmed by the service, so spaces around one are fine; control characters are not.
+const AllowFrom = Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\p{Cc}\\p{Cs}]+$' }), {
   maxItems: 256,
   description: 'Client IPv4/IPv6 addresses or CIDRs admitted in allow-list mode (e.g. "10.0.0.0/8").',
 });
@@ -168,13 +184,7 @@ export const ExternalServiceSchema = Type.Object(
 
 export const CreateSessionBody = Type.Object(
   {
-    template: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 128,
-        description: 'A template of the agent. Give this or `external`.',
-      }),
-    ),
+    template: Type.Optional(Name(128, 'A template of the agent. Give this or `external`.')),
     external: Type.Optional(
       Type.Object(
         { services: Type.Array(ExternalServiceSchema, { minItems: 1, maxItems: 32 }) },
@@ -208,13 +218,13 @@ export const SessionListSchema = Type.Object({ items: Type.Array(SessionSchema) 
 
 export const StartServiceBody = Type.Object(
   {
-    service: Type.String({ minLength: 1, maxLength: 128 }),
+    service: Name(128),
     frontend: Type.Optional(FrontendModeSchema),
     next: Type.Optional(
       Type.String({
         maxLength: 2048,
         // Same-origin relative path only: one leading slash, no scheme, no `//` or `/\` host.
-        pattern: '^/(?![/\\\\])[^\\s]*$',
+        pattern: `^/(?![/\\\\])${NAME_CHAR}*$`,
         description: 'Path on the app to land on after setup (default /).',
       }),
     ),
@@ -360,7 +370,7 @@ export const WorkerInfoSchema = Type.Object(
 );
 export const WorkerListSchema = Type.Object({ items: Type.Array(WorkerInfoSchema) }, closed);
 export const WorkerParams = Type.Object(
-  { authority: Type.String({ minLength: 1, maxLength: 253, pattern: '^[^/\\s]+$' }) },
+  { authority: Type.String({ minLength: 1, maxLength: 253, pattern: `^(?:(?!/)${NAME_CHAR})+$` }) },
   closed,
 );
 
@@ -405,7 +415,10 @@ export const TemplateListSchema = Type.Object({ items: Type.Array(TemplateInfoSc
 export const HealthSchema = Type.Object({ status: Type.Literal('ok') }, closed);
 export const ReadySchema = Type.Object(
   {
-    status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')]),
+    status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+      description:
+        'unavailable (503): SQL or KV does not answer. degraded (200): only the counters store does not (activity, idle policies and setup links suffer; the rest works).',
+    }),
     stores: Type.Object({ sql: Type.Boolean(), kv: Type.Boolean(), counters: Type.Boolean() }, closed),
     leader: Type.Object(
       {
@@ -444,3 +457,4 @@ assertSame<Same<Static<typeof CircuitActivitySchema>, CircuitActivity>>();
 assertSame<Same<Static<typeof DoctorReportSchema>, DoctorReport>>();
 assertSame<Same<Static<typeof LifecycleEventSchema>, LifecycleEvent>>();
 assertSame<Same<Static<typeof TunnelTokenSchema>, TunnelToken>>();
+assertSame<Same<Static<typeof ReadySchema>, ReadinessReport>>();

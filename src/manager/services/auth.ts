@@ -11,6 +11,11 @@ export interface Principal {
   role: Role;
 }
 
+/** Admin-only operations call this first; everyone else gets AP_ERR_FORBIDDEN. */
+export function requireAdmin(p: Principal): void {
+  if (p.role !== 'admin') throw new AppProxyError('AP_ERR_FORBIDDEN', 'Only admins may do this.');
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }

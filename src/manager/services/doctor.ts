@@ -9,6 +9,7 @@ import { checkInvariants, type InvariantSnapshot } from '../../core/invariants.t
 import type { KvStore } from '../../stores/types.ts';
 import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
 import type { WorkerRepo } from '../repos/workers.ts';
+import { type Principal, requireAdmin } from './auth.ts';
 
 export interface DoctorDeps {
   kv: KvStore;
@@ -76,6 +77,12 @@ export class Doctor {
         closingMs: this.d.closingBoundMs,
       },
     };
+  }
+
+  /** `GET /v1/doctor` (admins). */
+  async report(p: Principal): Promise<DoctorReport> {
+    requireAdmin(p);
+    return this.check();
   }
 
   async check(): Promise<DoctorReport> {

@@ -5,11 +5,13 @@
  * know. Snapshots and events are applied one batch at a time, in order.
  */
 import type { Logger } from 'pino';
+import { AppProxyError } from '../../contracts/errors.ts';
 import { kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type { WorkerInfo } from '../../contracts/records.ts';
 import { PrefixSync } from '../../stores/kv-sync.ts';
 import type { KvEntry, KvEvent, KvStore } from '../../stores/types.ts';
 import type { WorkerRepo } from '../repos/workers.ts';
+import { type Principal, requireAdmin } from './auth.ts';
 
 export class WorkerService {
   private readonly live = new Map<string, WorkerRegistration>();
@@ -92,15 +94,27 @@ export class WorkerService {
     return regs.filter((r) => !draining.has(r.authority));
   }
 
-  /** Sets or clears the draining flag; undefined when SQL knows no such worker. */
-  async setDraining(authority: string, draining: boolean): Promise<WorkerInfo | undefined> {
-    if (!(await this.repo.setDraining(authority, draining))) return undefined;
-    this.logger.info({ worker: authority, draining }, draining ? 'worker draining' : 'worker undrained');
-    return (await this.list()).find((w) => w.authority === authority);
+  /** Sets or clears the draining flag (admins); AP_ERR_NOT_FOUND when SQL knows no such worker. */
+  async setDraining(p: Principal, authority: string, draining: boolean): Promise<WorkerInfo> {
+    requireAdmin(p);
+    const w = (await this.repo.setDraining(authority, draining))
+      ? (await this.infos()).find((i) => i.authority === authority)
+      : undefined;
+    if (!w) throw new AppProxyError('AP_ERR_NOT_FOUND', `No worker "${authority}" is known.`);
+    this.logger.info(
+      { worker: authority, draining, by: p.userId },
+      draining ? 'worker draining' : 'worker undrained',
+    );
+    return w;
   }
 
-  /** Every worker SQL knows; `healthy` = its registration is present now. */
-  async list(): Promise<WorkerInfo[]> {
+  /** Every worker SQL knows (admins); `healthy` = its registration is present now. */
+  async list(p: Principal): Promise<WorkerInfo[]> {
+    requireAdmin(p);
+    return this.infos();
+  }
+
+  private async infos(): Promise<WorkerInfo[]> {
     const rows = await this.repo.list();
     return rows.map((r) => {
       const reg = this.live.get(r.authority);

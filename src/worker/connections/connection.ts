@@ -16,10 +16,14 @@ import type { CloseReason } from '../../contracts/records.ts';
 import { formatClient } from '../../core/allow-list.ts';
 import type { AccessRecord, ConnectionKind } from '../observe/access-log.ts';
 import type { Circuit } from '../routing/circuit.ts';
-import type { ConnectionRegistry } from './registry.ts';
 
-/** TCP keepalive probes start after this long without traffic (vanished peers are found), both sides. */
-export const TCP_KEEPALIVE_MS = 30_000;
+/** Where connections live while they are open: the worker's registry (registry.ts). */
+export interface ConnectionHome {
+  add(c: Connection): void;
+  delete(c: Connection): void;
+  record(r: AccessRecord): void;
+}
+
 /**
  * After the worker's close frame (WebSocket, tunnel), how long the ends get to finish the close
  * handshake before their sockets are destroyed: long enough for a slow link, short enough that a
@@ -63,7 +67,7 @@ export abstract class Connection {
   private recorded = false;
 
   constructor(
-    readonly registry: ConnectionRegistry,
+    readonly registry: ConnectionHome,
     readonly circuit: Circuit,
     /** The client's address (see `clientAddress`), read while the socket was open. */
     readonly client: string,

@@ -7,6 +7,9 @@
  * a connection of its length lives. The worker owns the sweeper and closes it on shutdown.
  */
 
+/** TCP keepalive probes start after this long without traffic (vanished peers are found), both sides. */
+export const TCP_KEEPALIVE_MS = 30_000;
+
 /** A connection the sweeper visits every tick. */
 export interface Swept {
   sweep(now: number): void;

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { TCP_KEEPALIVE_MS } from '../connections/connection.ts';
+import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
 import type { Circuit, Serving, TrackedSocket } from '../routing/circuit.ts';
 import type { Frontend } from '../routing/routing-table.ts';
 import type { Dispatch } from './dispatch.ts';

@@ -12,7 +12,6 @@ import type { CircuitSpec } from '../../contracts/circuit-spec.ts';
 import type { TcpAccessMode } from '../../contracts/records.ts';
 import { AllowList } from '../../core/allow-list.ts';
 import { sameCircuitIdentity } from '../../core/circuit-spec.ts';
-import type { ConnectionRegistry } from '../connections/registry.ts';
 import { ActivityCell, type ActivitySource } from '../observe/activity.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
 import { Upstream, type UpstreamSettings } from '../upstream/upstream.ts';
@@ -41,11 +40,19 @@ function onClientSocketClose(this: TrackedSocket): void {
  */
 export type Serving = 'http' | 'tunnel' | 'tcp';
 
+/** What a circuit asks of the worker's connection registry (connections/registry.ts). */
+export interface CircuitConnections {
+  /** True when the circuit carries as many relays and tunnels as its spec allows. */
+  atLimit(circuit: Circuit): boolean;
+  /** Ends every live connection of the circuit with `reason`. */
+  terminateCircuit(circuitId: string, reason: 'circuit-closed' | 'revoked'): number;
+}
+
 export interface CircuitDeps {
   cookieName: string;
   metrics: WorkerMetrics;
   upstream: UpstreamSettings;
-  connections: ConnectionRegistry;
+  connections: CircuitConnections;
 }
 
 function accessOf(spec: CircuitSpec): TcpAccessMode | null {

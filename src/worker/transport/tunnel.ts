@@ -30,14 +30,8 @@ import type { CloseReason } from '../../contracts/records.ts';
 import type { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { markTokenUsed } from '../access/single-use.ts';
-import {
-  accessRecord,
-  CLOSE_GRACE_MS,
-  Connection,
-  clientAddress,
-  TCP_KEEPALIVE_MS,
-} from '../connections/connection.ts';
-import type { Keepalive, Swept } from '../connections/keepalive.ts';
+import { accessRecord, CLOSE_GRACE_MS, Connection, clientAddress } from '../connections/connection.ts';
+import { type Keepalive, type Swept, TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import { writeSocketError } from '../observe/error-pages.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';

@@ -15,7 +15,7 @@
  */
 import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { type Dispatcher, Pool } from 'undici';
-import { TCP_KEEPALIVE_MS } from '../connections/connection.ts';
+import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
 
 export interface Backend {
   host: string;

@@ -301,13 +301,13 @@ describe('manager API shape', () => {
     await other.counters.close();
   });
 
-  test('readyz with only the counters store down: 200 degraded, naming it', async () => {
+  test('readyz without the counters store: 200 degraded, naming it', async () => {
     const other = await ManagerHarness.create();
     await other.counters.close();
     const rz = await other.api('GET', '/readyz', undefined, null);
-    assert.equal(rz.status, 200, rz.text);
-    assert.deepEqual(rz.body.stores, { sql: true, kv: true, counters: false });
+    assert.equal(rz.status, 200);
     assert.equal(rz.body.status, 'degraded');
+    assert.deepEqual(rz.body.stores, { sql: true, kv: true, counters: false });
     await other.manager.close();
     await other.sql.close();
     await other.kv.close();

@@ -1,8 +1,18 @@
-/** Liveness, readiness (`services/readiness.ts`) and Prometheus metrics; all public. */
-import type { App, AppDeps } from '../app.ts';
+/**
+ * Liveness, readiness (the stores answer) and Prometheus metrics. All public: `security: []`
+ * is what makes the app's auth hook let a route through.
+ */
+import type { Registry } from 'prom-client';
 import { HealthSchema, ReadySchema } from '../schemas.ts';
+import type { Readiness } from '../services/readiness.ts';
+import type { RoutePlugin } from './context.ts';
 
-export function registerHealthRoutes(app: App, d: AppDeps): void {
+export interface HealthRoutesOptions {
+  readiness: Pick<Readiness, 'check'>;
+  registry: Pick<Registry, 'metrics' | 'contentType'>;
+}
+
+export const healthRoutes: RoutePlugin<HealthRoutesOptions> = async (app, d) => {
   app.get(
     '/healthz',
     {
@@ -21,7 +31,7 @@ export function registerHealthRoutes(app: App, d: AppDeps): void {
     {
       schema: {
         summary:
-          'The stores the manager needs answer (SQL and KV: 503 without them; counters: degraded); also who leads the background loops.',
+          'The stores answer: 503 unavailable without SQL or KV, 200 degraded without counters; also who leads the background loops.',
         tags: ['meta'],
         security: [],
         response: { 200: ReadySchema, 503: ReadySchema },
@@ -41,4 +51,4 @@ export function registerHealthRoutes(app: App, d: AppDeps): void {
       return reply.type(d.registry.contentType).send(body);
     },
   );
-}
+};

@@ -1,10 +1,8 @@
 /** /v1/sessions: thin handlers (parse → service → reply). */
 import { isSessionFinal } from '../../core/state-machines.ts';
-import { type App, type AppDeps, principal } from '../app.ts';
 import {
   CreateSessionBody,
   DeleteSessionQuery,
-  errorResponses,
   IdParams,
   LifecycleEventListSchema,
   SessionListQuery,
@@ -13,10 +11,21 @@ import {
   StartServiceBody,
   StartServiceResultSchema,
 } from '../schemas.ts';
+import type { CircuitService } from '../services/circuits.ts';
+import type { EventService } from '../services/events.ts';
+import type { SessionService } from '../services/sessions.ts';
+import { idRoutes, principal, type RoutePlugin, replies } from './context.ts';
 
 const tags = ['sessions'];
 
-export function registerSessionRoutes(app: App, d: AppDeps): void {
+export interface SessionRoutesOptions {
+  sessions: SessionService;
+  /** start-service lives under the session's path; the circuit service opens the circuit. */
+  circuits: Pick<CircuitService, 'startService'>;
+  events: Pick<EventService, 'ofSession'>;
+}
+
+export const sessionRoutes: RoutePlugin<SessionRoutesOptions> = async (app, d) => {
   app.post(
     '/v1/sessions',
     {
@@ -28,7 +37,7 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
           'come from the template, then the configuration.',
         tags,
         body: CreateSessionBody,
-        response: { 201: SessionSchema, ...errorResponses },
+        response: replies({ 201: SessionSchema }),
       },
     },
     async (req, reply) => reply.code(201).send(await d.sessions.create(principal(req), req.body)),
@@ -41,23 +50,16 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
         summary: 'List sessions (admins: all; users: their own).',
         tags,
         querystring: SessionListQuery,
-        response: { 200: SessionListSchema, ...errorResponses },
+        response: replies({ 200: SessionListSchema }),
       },
     },
     async (req) => ({ items: await d.sessions.list(principal(req), req.query) }),
   );
 
-  app.get(
-    '/v1/sessions/:id',
-    {
-      schema: {
-        summary: 'One session, with its services.',
-        tags,
-        params: IdParams,
-        response: { 200: SessionSchema, ...errorResponses },
-      },
-    },
-    async (req) => d.sessions.get(principal(req), req.params.id),
+  const byId = idRoutes(app, tags);
+
+  byId('GET', '/v1/sessions/:id', { summary: 'One session, with its services.' }, SessionSchema, (p, id) =>
+    d.sessions.get(p, id),
   );
 
   app.delete(
@@ -71,7 +73,7 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
         tags,
         params: IdParams,
         querystring: DeleteSessionQuery,
-        response: { 200: SessionSchema, 202: SessionSchema, ...errorResponses },
+        response: replies({ 200: SessionSchema, 202: SessionSchema }),
       },
     },
     async (req, reply) => {
@@ -95,26 +97,19 @@ export function registerSessionRoutes(app: App, d: AppDeps): void {
         tags,
         params: IdParams,
         body: StartServiceBody,
-        response: { 200: StartServiceResultSchema, ...errorResponses },
+        response: replies({ 200: StartServiceResultSchema }),
       },
     },
     async (req) => d.circuits.startService(principal(req), req.params.id, req.body),
   );
 
-  app.get(
+  byId(
+    'GET',
     '/v1/sessions/:id/events',
     {
-      schema: {
-        summary:
-          'What the lifecycle and the idle policies did to the session and its circuits, oldest first.',
-        tags,
-        params: IdParams,
-        response: { 200: LifecycleEventListSchema, ...errorResponses },
-      },
+      summary: 'What the lifecycle and the idle policies did to the session and its circuits, oldest first.',
     },
-    async (req) => {
-      await d.sessions.get(principal(req), req.params.id);
-      return { items: await d.events.ofSession(req.params.id) };
-    },
+    LifecycleEventListSchema,
+    async (p, id) => ({ items: await d.events.ofSession(p, id) }),
   );
-}
+};
