@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { validateEmbeddedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/core/logger.ts';
-import { startEmbedded } from '../../src/embedded.ts';
+import { startEmbedded } from '../../src/processes/embedded.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'appproxy-bench-'));
 const config = validateEmbeddedConfig({

@@ -10,7 +10,7 @@
  *   acknowledgement a manager's `terminate` waits for, and the manager deletes it then.
  *
  * This file holds the agent process's side (`AgentHost`, wrapping a `LocalAgent`); the manager's
- * side is `manager/remote-agent.ts`. Both follow KV with the kit in `stores/kv-sync.ts`.
+ * side is `manager/agents/remote-agent.ts`. Both follow KV with the kit in `stores/kv-sync.ts`.
  *
  * Restart: the host remembers the sessions it launched in `<dataDir>/remote-agent-state.json`.
  * A desired session found at start that a previous run launched has lost its processes: it is

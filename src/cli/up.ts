@@ -15,8 +15,8 @@ import {
 } from '../config/load.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { createLogger } from '../core/logger.ts';
-import { type EmbeddedSystem, startEmbedded } from '../embedded.ts';
 import { startAgentProcess } from '../processes/agent.ts';
+import { type EmbeddedSystem, startEmbedded } from '../processes/embedded.ts';
 import { migrateDatabase, startManagerProcess } from '../processes/manager.ts';
 import { startWorkerProcess } from '../processes/worker.ts';
 import { portArg } from './args.ts';

@@ -46,6 +46,12 @@ export interface AgentDriver {
   terminate(sessionId: string): Promise<void>;
   /** Sessions this agent currently runs (to tell the manager which ones vanished across restarts). */
   running(): string[];
+  /**
+   * Drivers that project desired sessions into a store (the KV agent protocol): whether the
+   * session is desired there, as the driver last saw it (false: its launch never reached the
+   * store, or it was ended). In-process agents have no such projection and leave it out.
+   */
+  isDesired?(sessionId: string): boolean;
   onReport(listener: (report: AgentReport) => void): void;
   close(): Promise<void>;
 }

@@ -12,13 +12,15 @@ export const kvKeys = {
   /** Worker registration, written by the worker under its lease. */
   registrations: () => `${KV_PREFIX}registrations/`,
   registration: (authority: string) => `${KV_PREFIX}registrations/${authority}`,
-  /** Desired circuits of one worker, written only by the manager. */
+  /** Everything kept per worker: its circuit specs and its readiness marks (see `workerKeyOf`). */
+  workers: () => `${KV_PREFIX}workers/`,
+  /** Desired circuits of one worker, written only by the manager's circuit projection. */
   circuits: (authority: string) => `${KV_PREFIX}workers/${authority}/circuits/`,
   circuit: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/circuits/${circuitId}`,
   /** The worker's acknowledgement that a circuit is served (or failed), under the worker's lease. */
   readiness: (authority: string) => `${KV_PREFIX}workers/${authority}/ready/`,
   ready: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/ready/${circuitId}`,
-  /** The leader among the managers: created under the leader's lease (see `manager/leader.ts`). */
+  /** The leader among the managers: created under the leader's lease (see `manager/loops/leader.ts`). */
   leader: () => `${KV_PREFIX}managers/leader`,
   /** Public keys (JWK set) that verify setup tokens; written by the manager. */
   setupTokenKeys: () => `${KV_PREFIX}keys/setup-token`,
@@ -32,6 +34,15 @@ export const kvKeys = {
   agentReports: (name: string) => `${KV_PREFIX}agents/${name}/reports/`,
   agentReport: (name: string, sessionId: string) => `${KV_PREFIX}agents/${name}/reports/${sessionId}`,
 } as const;
+
+const WORKER_KEY = /^workers\/([^/]+)\/(circuits|ready)\/([^/]+)$/;
+
+/** What a key under `kvKeys.workers()` is: a circuit spec or a readiness mark, of which circuit. */
+export function workerKeyOf(key: string): { worker: string; kind: 'circuits' | 'ready'; id: string } | null {
+  if (!key.startsWith(KV_PREFIX)) return null;
+  const m = WORKER_KEY.exec(key.slice(KV_PREFIX.length));
+  return m ? { worker: m[1]!, kind: m[2] as 'circuits' | 'ready', id: m[3]! } : null;
+}
 
 /** Value of `kvKeys.registration(authority)`. */
 export interface WorkerRegistration {

@@ -21,6 +21,7 @@ import type { CircuitReadiness, CircuitSpec } from '../contracts/circuit-spec.ts
 import type { WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { CircuitState, InvariantViolation, SessionState } from '../contracts/records.ts';
 import { readCircuitSpec, sameCircuitSpec } from './circuit-spec.ts';
+import { isCircuitLive } from './state-machines.ts';
 
 export type { InvariantViolation };
 
@@ -64,7 +65,6 @@ export interface InvariantSnapshot {
   };
 }
 
-const LIVE: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
 const SUBDOMAIN = /^[0-9a-f]{6}$/;
 
 export function checkInvariants(s: InvariantSnapshot): InvariantViolation[] {
@@ -86,7 +86,7 @@ export function checkInvariants(s: InvariantSnapshot): InvariantViolation[] {
         add('closing-stuck', subject, `CLOSING since ${iso(c.updatedAt)} on worker ${c.worker}`);
       continue;
     }
-    if (!LIVE.has(c.state)) continue;
+    if (!isCircuitLive(c.state)) continue;
     liveIds.add(`${c.worker}/${c.id}`);
     const young = c.state === 'PENDING' && s.now - c.createdAt <= s.bounds.pendingMs;
     if (c.state === 'PENDING' && !young)

@@ -59,3 +59,8 @@ export function circuitSourcesOf(to: CircuitState): CircuitState[] {
 export function isSessionFinal(state: SessionState): boolean {
   return SESSION_FINAL.includes(state);
 }
+
+/** Whether a circuit in `state` must be served (its spec in KV): one of `CIRCUIT_LIVE`. */
+export function isCircuitLive(state: CircuitState): boolean {
+  return CIRCUIT_LIVE.includes(state);
+}

@@ -5,9 +5,9 @@
  * flows and starts campaigning for leadership; `close()` steps down, stops all of that and waits
  * (bounded) for in-flight lifecycle work.
  *
- * Any number of managers serve the API (stateless over SQL). The background loops — worker health
- * (`services/health.ts`), the reconciler (`services/reconciler.ts`) and the idle policies
- * (`services/idle-policies.ts`) — run only on the leader elected through KV (`leader.ts`), and
+ * Any number of managers serve the API (stateless over SQL). The background loops under `loops/` —
+ * worker health (`worker-health.ts`), the reconciler (`reconciler.ts`) and the idle policies
+ * (`idle-policies.ts`) — run only on the leader elected through KV (`loops/leader.ts`), and
  * start/stop with its leadership.
  */
 
@@ -17,8 +17,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AgentDriver } from '../contracts/agent.ts';
-import { kvKeys } from '../contracts/kv-layout.ts';
 import type { DoctorReport } from '../contracts/records.ts';
+import { sleep } from '../core/backoff.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
 import { buildApp } from './http/app.ts';
@@ -29,7 +29,10 @@ import { healthRoutes } from './http/health.ts';
 import { sessionRoutes } from './http/sessions.ts';
 import { templateRoutes } from './http/templates.ts';
 import { workerRoutes } from './http/workers.ts';
-import { LeaderElector } from './leader.ts';
+import { type IdleAction, IdlePolicies } from './loops/idle-policies.ts';
+import { LeaderElector } from './loops/leader.ts';
+import { Reconciler, type Repair } from './loops/reconciler.ts';
+import { WorkerHealth } from './loops/worker-health.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
 import { EventLog } from './repos/events.ts';
@@ -37,19 +40,28 @@ import { SessionRepo } from './repos/sessions.ts';
 import { UserRepo } from './repos/users.ts';
 import { WorkerRepo } from './repos/workers.ts';
 import { DEFAULT_TCP_POLICY, type TcpPolicy } from './services/access.ts';
+import { AccessChanges } from './services/access-changes.ts';
+import { ActivityService } from './services/activity.ts';
 import { AuthService } from './services/auth.ts';
+import { CircuitOpener } from './services/circuit-opener.ts';
+import { CircuitProjection } from './services/circuit-projection.ts';
 import { CircuitService } from './services/circuits.ts';
 import { Doctor } from './services/doctor.ts';
 import { EventService } from './services/events.ts';
-import { WorkerHealth } from './services/health.ts';
-import { type IdleAction, IdlePolicies } from './services/idle-policies.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { OpeningCircuits } from './services/opening.ts';
 import { Readiness } from './services/readiness.ts';
-import { Reconciler, type Repair } from './services/reconciler.ts';
 import { SessionService } from './services/sessions.ts';
+import { TokenService } from './services/tokens.ts';
 import { WorkerService } from './services/workers.ts';
 import { guardStores } from './store-guard.ts';
+
+/**
+ * How long `start()` waits for the setup-token keys to be published and for recovery: with KV
+ * away both go on in the background, so a manager can start during a store outage.
+ */
+const RECOVERY_WAIT_MS = 5000;
 
 export interface ManagerOptions {
   /** SQL (migrated already), KV and counters. */
@@ -132,8 +144,15 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   });
   const auth = new AuthService(userRepo);
   const workers = new WorkerService(stores.kv, workerRepo, logger.child({ service: 'workers' }));
-  const lifecycle = new Lifecycle({
+  const projection = new CircuitProjection({
     kv: stores.kv,
+    circuits: circuitRepo,
+    logger: logger.child({ service: 'circuit-projection' }),
+  });
+  const opening = new OpeningCircuits();
+  const lifecycle = new Lifecycle({
+    projection,
+    opening,
     sessions: sessionRepo,
     circuits: circuitRepo,
     workers,
@@ -162,23 +181,47 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     logger: logger.child({ service: 'idle' }),
     checkIntervalMs: idlePolicy.checkIntervalMs,
   });
-  const circuits = new CircuitService({
+  const idleDeadline = (at: number) => idle.wakeBy(at);
+  const tokens = new TokenService({
     kv: stores.kv,
-    counters: stores.counters,
-    repo: circuitRepo,
-    sessionRepo,
-    sessions,
-    workers,
-    lifecycle,
-    events,
     issuer: opts.setupTokenIssuer,
+    logger: logger.child({ service: 'tokens' }),
+    ttlMs: setupTokenTtlMs,
+  });
+  const circuits = new CircuitService({
+    repo: circuitRepo,
+    sessions,
+    opener: new CircuitOpener({
+      projection,
+      opening,
+      repo: circuitRepo,
+      workers,
+      lifecycle,
+      events,
+      logger: logger.child({ service: 'circuits' }),
+      routeReadyTimeoutMs,
+      idleDeadline,
+    }),
+    access: new AccessChanges({
+      repo: circuitRepo,
+      projection,
+      events,
+      logger: logger.child({ service: 'circuits' }),
+      tcp,
+      idleDeadline,
+    }),
+    activity: new ActivityService({
+      counters: stores.counters,
+      repo: circuitRepo,
+      sessionRepo,
+      checkIntervalMs: idlePolicy.checkIntervalMs,
+    }),
+    tokens,
+    lifecycle,
     metrics,
-    logger: logger.child({ service: 'circuits' }),
-    setupTokenTtlMs,
-    routeReadyTimeoutMs,
     tcp,
     idle: idlePolicy,
-    idleDeadline: (at) => idle.wakeBy(at),
+    idleDeadline,
   });
 
   const managerId = opts.managerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
@@ -202,13 +245,14 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const pendingBoundMs = routeReadyTimeoutMs + 5000;
   const closingBoundMs = circuitCloseTimeoutMs + 5000;
   const reconciler = new Reconciler({
-    kv: stores.kv,
+    projection,
     circuits: circuitRepo,
     sessions: sessionRepo,
     lifecycle,
     metrics,
     logger: logger.child({ service: 'reconciler' }),
-    agentName: opts.agent.name,
+    agent: opts.agent,
+    relaunch: (id, template) => sessions.relaunch(id, template),
     intervalMs: opts.reconcileIntervalMs ?? 30_000,
     pendingBoundMs,
     closingBoundMs,
@@ -271,10 +315,16 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (started) return;
       started = true;
       await auth.ensureAdmin(opts.adminToken);
-      await stores.kv.put(kvKeys.setupTokenKeys(), JSON.stringify(opts.setupTokenIssuer.publicKeySet()));
+      await tokens.start(RECOVERY_WAIT_MS);
       await workers.start();
       sessions.listen();
-      await lifecycle.recover();
+      // Closes wait for KV to take their retractions: with the store away they finish once it is
+      // back, and the start does not wait for that.
+      const recovery = lifecycle.recover();
+      recovery.catch((err: unknown) =>
+        logger.warn({ err }, 'recovery after restart failed; the reconciler resumes it'),
+      );
+      await Promise.race([recovery, sleep(RECOVERY_WAIT_MS)]);
       // The first round is quick (one transaction); a store outage must not hold the start up.
       await Promise.race([leader.start(), new Promise((r) => setTimeout(r, 2000).unref())]);
       logger.info({ manager: managerId }, 'manager started');
@@ -289,6 +339,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await app.close();
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);
       if (!drained) logger.warn('closing with lifecycle work still in flight; recovery will resume it');
+      projection.close();
+      tokens.close();
       await workers.close();
     },
   };

@@ -269,6 +269,18 @@ export interface LatestWinsPublisherOptions {
    * renewed, and `republishAll` follows). Absent: plain keys.
    */
   lease?: () => KvLease | null;
+  /**
+   * Told, for every delete written, whether it removed a key (false: it was absent already);
+   * deletes are then written as a transaction guarded by the key's existence.
+   */
+  onDeleted?: (key: string, removed: boolean) => void;
+}
+
+/** Someone waiting for a key's desired state to be written (`settled`). */
+interface SettledWaiter {
+  resolve: (written: boolean) => void;
+  /** `failFast` waiters: told of the first failed attempt instead. */
+  reject?: (err: unknown) => void;
 }
 
 /**
@@ -281,7 +293,7 @@ export class LatestWinsPublisher {
   /** Desired state per key: a value, or null for "absent" (dropped once the delete is written). */
   private readonly desired = new Map<string, string | null>();
   private readonly dirty = new Set<string>();
-  private readonly waiters = new Map<string, (() => void)[]>();
+  private readonly waiters = new Map<string, SettledWaiter[]>();
   private running: Promise<void> | null = null;
   /** The key being written now (no longer dirty, not settled yet). */
   private writing: string | null = null;
@@ -292,9 +304,12 @@ export class LatestWinsPublisher {
     this.log = new FailureLog(opts.logger, `${opts.what} write failed; retrying`);
   }
 
-  /** The key should hold `value` (null: the key should be absent). */
-  set(key: string, value: string | null): void {
-    if (this.desired.get(key) === value && !this.dirty.has(key) && value !== null) return;
+  /**
+   * The key should hold `value` (null: the key should be absent). A value already written is not
+   * written again unless `force` says the store may have changed since (keys others write too).
+   */
+  set(key: string, value: string | null, opts: { force?: boolean } = {}): void {
+    if (this.desired.get(key) === value && !this.dirty.has(key) && value !== null && !opts.force) return;
     this.desired.set(key, value);
     this.dirty.add(key);
     this.kick();
@@ -309,7 +324,7 @@ export class LatestWinsPublisher {
   forget(key: string): void {
     this.desired.delete(key);
     this.dirty.delete(key);
-    this.release(key);
+    this.release(key, true);
   }
 
   /** Keys with a desired value (not those waiting to be deleted). */
@@ -330,36 +345,68 @@ export class LatestWinsPublisher {
     return this.dirty.size + (this.writing !== null && !this.dirty.has(this.writing) ? 1 : 0);
   }
 
-  /** Resolves once `key`'s desired state (as of any later moment) has been written, or on close. */
-  settled(key: string): Promise<void> {
-    if ((!this.dirty.has(key) && this.writing !== key) || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
+  /**
+   * Resolves once `key`'s desired state (as of any later moment) has been written (true), or when
+   * the publisher closes first (false: it stays unwritten). With `failFast`, rejects with the
+   * store's error at the first failed attempt instead — for a caller that answers a request and
+   * should say "the store is unavailable" rather than wait for it; the write is retried all the same.
+   */
+  settled(key: string, opts: { failFast?: boolean } = {}): Promise<boolean> {
+    if (!this.dirty.has(key) && this.writing !== key) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve, reject) => {
+      const w: SettledWaiter = opts.failFast ? { resolve, reject } : { resolve };
       const list = this.waiters.get(key);
-      if (list) list.push(resolve);
-      else this.waiters.set(key, [resolve]);
+      if (list) list.push(w);
+      else this.waiters.set(key, [w]);
     });
   }
 
-  /** Stops writing; what is still pending stays unwritten. */
+  /** Stops writing; what is still pending stays unwritten (its waiters are told so). */
   close(): void {
     this.closed = true;
-    for (const key of [...this.waiters.keys()]) this.release(key);
+    for (const key of [...this.waiters.keys()]) this.release(key, false);
   }
 
-  private release(key: string): void {
+  private release(key: string, written: boolean): void {
     const list = this.waiters.get(key);
     if (!list) return;
     this.waiters.delete(key);
-    for (const r of list) r();
+    for (const w of list) w.resolve(written);
+  }
+
+  /** A write of `key` failed: `failFast` waiters hear of it now, the others keep waiting. */
+  private failed(key: string, err: unknown): void {
+    const list = this.waiters.get(key);
+    if (!list) return;
+    const patient = list.filter((w) => !w.reject);
+    for (const w of list) w.reject?.(err);
+    if (patient.length > 0) this.waiters.set(key, patient);
+    else this.waiters.delete(key);
   }
 
   private kick(): void {
     if (this.running || this.closed) return;
     this.running = this.loop().finally(() => {
       this.running = null;
-      // Something became dirty while the loop was returning (or a lease came back).
-      if (this.dirty.size > 0 && !this.closed && (this.opts.lease?.() ?? true)) this.kick();
+      // Something became dirty while the loop was returning (or a lease came back). Without a
+      // lease the loop returned at once: kicking it again would spin (`republishAll` restarts it).
+      const leased = this.opts.lease ? this.opts.lease() !== null : true;
+      if (this.dirty.size > 0 && !this.closed && leased) this.kick();
     });
+  }
+
+  private async remove(key: string): Promise<void> {
+    const { kv, onDeleted } = this.opts;
+    if (!onDeleted) {
+      await kv.delete(key);
+      return;
+    }
+    const { succeeded } = await kv.txn(
+      [{ key, target: 'version', op: '>', value: 0 }],
+      [{ type: 'delete', key }],
+    );
+    onDeleted(key, succeeded);
   }
 
   private async loop(): Promise<void> {
@@ -376,16 +423,17 @@ export class LatestWinsPublisher {
       if (value === undefined) continue; // forgotten meanwhile
       this.writing = key;
       try {
-        if (value === null) await this.opts.kv.delete(key);
+        if (value === null) await this.remove(key);
         else await this.opts.kv.put(key, value, lease ? { lease: lease.id } : undefined);
         delay = BACKOFF_MIN_MS;
         this.log.ok(`${this.opts.what} writes recovered`);
         if (this.dirty.has(key)) continue; // changed while being written: goes round again
         if (value === null && this.desired.get(key) === null) this.desired.delete(key);
-        this.release(key);
+        this.release(key, true);
       } catch (err) {
         if (this.desired.has(key)) this.dirty.add(key); // rewrites whatever it is by then
         this.log.fail({ key, err, retryInMs: Math.round(delay) });
+        this.failed(key, err);
         await sleep(delay);
         delay = nextBackoff(delay);
       } finally {

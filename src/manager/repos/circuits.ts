@@ -8,7 +8,7 @@ import type {
   SessionState,
   TcpAccessMode,
 } from '../../contracts/records.ts';
-import { circuitSourcesOf } from '../../core/state-machines.ts';
+import { CIRCUIT_LIVE, circuitSourcesOf } from '../../core/state-machines.ts';
 import type { SqlDatabase } from '../../stores/types.ts';
 import type { TcpAccess } from '../services/access.ts';
 import type { CircuitIdleSettings, IdleSource } from '../services/idle-settings.ts';
@@ -57,6 +57,12 @@ export function idleOf(r: CircuitRow): CircuitIdleSettings {
       source: r.circuit_idle_source,
     },
   };
+}
+
+/** The earliest time the circuit idle policy could act on a fresh (or just changed) circuit; null without one. */
+export function circuitIdleDeadline(r: CircuitRow): number | null {
+  const t = idleOf(r).circuit.value;
+  return t === null ? null : Math.max(r.created_at.getTime(), r.access_updated_at?.getTime() ?? 0) + t;
 }
 
 /**
@@ -266,8 +272,8 @@ export class CircuitRepo {
   async updateAccess(id: string, access: TcpAccess): Promise<CircuitRow | undefined> {
     const { rows } = await this.sql.query<CircuitRow>(
       `UPDATE circuits SET access_mode = $2, allow_from = $3::text[], access_updated_at = now(), updated_at = now()
-        WHERE id = $1 AND protocol = 'tcp' AND state IN ('PENDING', 'ACTIVE', 'UNAVAILABLE') RETURNING *`,
-      [id, access.mode, access.allowFrom],
+        WHERE id = $1 AND protocol = 'tcp' AND state = ANY($4) RETURNING *`,
+      [id, access.mode, access.allowFrom, CIRCUIT_LIVE],
     );
     return rows[0];
   }
@@ -282,9 +288,10 @@ export class CircuitRepo {
       `SELECT c.id, c.session_id, c.state, c.created_at, c.access_updated_at, c.circuit_idle_timeout_ms,
               s.state AS session_state, s.idle_timeout_ms AS session_idle_timeout_ms
          FROM circuits c JOIN sessions s ON s.id = c.session_id
-        WHERE c.state IN ('PENDING', 'ACTIVE', 'UNAVAILABLE')
+        WHERE c.state = ANY($1)
           AND ((c.state = 'ACTIVE' AND c.circuit_idle_timeout_ms IS NOT NULL)
             OR (s.state = 'RUNNING' AND s.idle_timeout_ms IS NOT NULL))`,
+      [CIRCUIT_LIVE],
     );
     return rows;
   }
@@ -292,8 +299,8 @@ export class CircuitRepo {
   /** The live circuits of one session (the activity endpoint's view of the session policy). */
   async liveOfSession(sessionId: string): Promise<CircuitRow[]> {
     const { rows } = await this.sql.query<CircuitRow>(
-      `SELECT * FROM circuits WHERE session_id = $1 AND state IN ('PENDING', 'ACTIVE', 'UNAVAILABLE')`,
-      [sessionId],
+      `SELECT * FROM circuits WHERE session_id = $1 AND state = ANY($2)`,
+      [sessionId, CIRCUIT_LIVE],
     );
     return rows;
   }

@@ -227,12 +227,18 @@ export class SessionRepo {
     return rows;
   }
 
-  /** TERMINATING sessions whose last change is older than `ms` (their termination flow died). */
-  async terminatingOlderThan(ms: number): Promise<{ id: string; agent: string }[]> {
-    const { rows } = await this.sql.query<{ id: string; agent: string }>(
-      `SELECT id, agent FROM sessions WHERE state = 'TERMINATING'
-          AND updated_at < now() - make_interval(secs => $1::double precision / 1000)`,
-      [ms],
+  /**
+   * Sessions in `state` whose last change is older than `ms`: TERMINATING ones whose termination
+   * flow died, PENDING ones whose launch may never have reached their agent.
+   */
+  async inStateOlderThan(
+    state: SessionState,
+    ms: number,
+  ): Promise<{ id: string; agent: string; template: string }[]> {
+    const { rows } = await this.sql.query<{ id: string; agent: string; template: string }>(
+      `SELECT id, agent, template FROM sessions WHERE state = $1
+          AND updated_at < now() - make_interval(secs => $2::double precision / 1000)`,
+      [state, ms],
     );
     return rows;
   }

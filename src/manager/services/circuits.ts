@@ -1,26 +1,19 @@
 /**
- * Circuits: opening one for a session's service (start-service), reading them, their activity and
- * the idle policies that apply, changing a TCP circuit's access, minting tunnel tokens. Closing is
- * the lifecycle service's job.
- *
- * start-service = reuse a live circuit of the same session and service, or allocate a slot
- * (`core/allocation.ts`; SQL unique indexes arbitrate races), INSERT the circuit PENDING, put its
- * CircuitSpec in KV, and wait for the worker's readiness key. Only then (ACTIVE) is a setup token
- * minted (http), so the worker has the route before the browser gets the setup URL.
+ * Circuits as the API sees them: start-service (checks, then reuse of a live circuit of the same
+ * session and service, or a new one), reads with ownership, closing one, changing a TCP circuit's
+ * access, its activity and its tunnel tokens. Each job has its own service; this one checks the
+ * caller may see the circuit and hands over:
+ * - opening: `circuit-opener.ts` (allocation, the spec published, the worker's readiness awaited);
+ * - access changes: `access-changes.ts`;
+ * - activity and the idle policies that apply: `activity.ts`;
+ * - setup and tunnel tokens: `tokens.ts`;
+ * - closing: the lifecycle (`lifecycle.ts`).
  *
  * TCP circuits are port mode only (a wildcard frontend routes by the HTTP Host header) and carry an
  * access mode (`access.ts`): `tunnel` by default, `allow-list`, or `public` when configured. They
- * get no setup URL: raw TCP is reached at `tcp://host:port`, a tunnel with a tunnel token
- * (`POST /v1/circuits/{id}/tunnel-token`). Changing the access of a live circuit (start-service
- * with another access, or `PATCH /v1/circuits/{id}/access`) updates SQL and re-puts the route; the
- * worker cuts the connections that no longer pass (reason `revoked`).
+ * get no setup URL: raw TCP is reached at `tcp://host:port`, a tunnel with a tunnel token.
  */
-import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import { counterKeys } from '../../contracts/activity.ts';
-import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type {
   Circuit,
   CircuitActivity,
@@ -29,59 +22,33 @@ import type {
   StartServiceResult,
   TunnelToken,
 } from '../../contracts/records.ts';
-import {
-  accepts,
-  allocate,
-  appUrlFor,
-  InflightSlots,
-  resolveFrontendMode,
-  setupUrlFor,
-  type WorkerSlots,
-} from '../../core/allocation.ts';
-import type { SetupTokenIssuer } from '../../core/setup-token.ts';
-import type { CounterStore, KvStore } from '../../stores/types.ts';
+import { isCircuitLive } from '../../core/state-machines.ts';
 import type { ManagerMetrics } from '../metrics.ts';
-import {
-  accessOf,
-  appUrlOf,
-  type CircuitRepo,
-  type CircuitRow,
-  circuitSpecOf,
-  idleOf,
-  toCircuit,
-  tunnelUrlOf,
-} from '../repos/circuits.ts';
-import type { EventLog } from '../repos/events.ts';
-import { type SessionRepo, sessionIdleOf } from '../repos/sessions.ts';
-import { type AccessRequest, resolveAccess, sameAccess, type TcpAccess, type TcpPolicy } from './access.ts';
+import { accessOf, appUrlOf, type CircuitRepo, type CircuitRow, toCircuit } from '../repos/circuits.ts';
+import { type AccessRequest, resolveAccess, type TcpPolicy } from './access.ts';
+import type { AccessChanges } from './access-changes.ts';
+import type { ActivityService } from './activity.ts';
 import type { Principal } from './auth.ts';
-import { explainPolicies, idleSinceOf, readLastActivity } from './idle-policies.ts';
+import type { CircuitOpener } from './circuit-opener.ts';
 import {
   type CircuitIdleRequest,
-  type CircuitIdleSettings,
   checkIdleRequest,
   type IdlePolicyConfig,
   resolveCircuitIdle,
 } from './idle-settings.ts';
-import { waitForKey } from './kv-wait.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { SessionService } from './sessions.ts';
-import type { WorkerService } from './workers.ts';
+import type { TokenService } from './tokens.ts';
 
 export interface CircuitServiceDeps {
-  kv: KvStore;
-  counters: CounterStore;
   repo: CircuitRepo;
-  sessionRepo: SessionRepo;
   sessions: SessionService;
-  workers: WorkerService;
+  opener: CircuitOpener;
+  access: AccessChanges;
+  activity: ActivityService;
+  tokens: TokenService;
   lifecycle: Lifecycle;
-  events: EventLog;
-  issuer: SetupTokenIssuer;
   metrics: ManagerMetrics;
-  logger: Logger;
-  setupTokenTtlMs: number;
-  routeReadyTimeoutMs: number;
   tcp: TcpPolicy;
   idle: IdlePolicyConfig;
   /** Tells the idle loop a policy may act at `at` (epoch ms), so it wakes on time. */
@@ -97,35 +64,13 @@ export interface StartServiceInput {
   idle?: CircuitIdleRequest;
 }
 
-const LIVE_STATES: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
-
 function invalid(field: string, message: string): AppProxyError {
   return new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
 }
 
-type Readiness = { kind: 'ready' } | { kind: 'error'; code: string; message: string };
-
-/** What opening one circuit needs (start-service, after the session and service are checked). */
-interface OpenRequest {
-  sessionId: string;
-  ownerId: string;
-  service: string;
-  protocol: 'http' | 'tcp';
-  backend: { host: string; port: number };
-  tcp: (TcpAccess & { maxConnections: number }) | null;
-  idle: CircuitIdleSettings;
-  frontend?: FrontendMode;
-}
-
-/** How long a port a worker could not listen on is left out of allocation. */
-const REFUSED_PORT_MS = 60_000;
-
 export class CircuitService {
-  private readonly inflightSlots = new InflightSlots();
   /** One start-service at a time per session+service in this process (the second one reuses). */
   private readonly starting = new Map<string, Promise<unknown>>();
-  /** Circuits this process is opening: their ACTIVE row, or the error that closed them. */
-  private readonly opening = new Map<string, Promise<CircuitRow>>();
 
   constructor(private readonly d: CircuitServiceDeps) {}
 
@@ -178,16 +123,12 @@ export class CircuitService {
       const run = (async () => {
         const live = await this.d.repo.findLive(sessionId, svc.name, frontend);
         if (live) {
-          let row = await this.confirm(live);
-          if (tcp && input.access !== undefined) {
-            const current = accessOf(row)!;
-            const wanted = resolveAccess(input.access, current, this.d.tcp);
-            if (!sameAccess(current, wanted)) row = await this.changeAccess(p, row, wanted);
-          }
+          let row = await this.d.opener.confirm(live);
+          if (tcp && input.access !== undefined) row = await this.d.access.apply(p, row, input.access);
           return { row, reused: true };
         }
         const access = tcp ? resolveAccess(input.access, null, this.d.tcp) : null;
-        const row = await this.open({
+        const row = await this.d.opener.open({
           sessionId,
           ownerId: session.ownerId,
           service: svc.name,
@@ -211,19 +152,9 @@ export class CircuitService {
         outcome = reused ? 'reused' : 'opened';
         return { circuitId: row.id, appUrl: appUrlOf(row), setupUrl: null, expiresAt: null, reused };
       }
-      const { token, claims } = await this.d.issuer.issue({
-        circuitId: row.id,
-        userId: row.owner_id,
-        ttlMs: this.d.setupTokenTtlMs,
-      });
+      const setup = await this.d.tokens.setupUrl(row, input.next);
       outcome = reused ? 'reused' : 'opened';
-      return {
-        circuitId: row.id,
-        appUrl: row.app_url,
-        setupUrl: setupUrlFor(row.app_url, token, input.next),
-        expiresAt: new Date(claims.expiresAt).toISOString(),
-        reused,
-      };
+      return { circuitId: row.id, appUrl: row.app_url, ...setup, reused };
     } finally {
       this.d.metrics.startServiceDuration.observe({ outcome }, (performance.now() - t0) / 1000);
     }
@@ -240,7 +171,7 @@ export class CircuitService {
 
   async close(p: Principal, id: string): Promise<Circuit> {
     await this.visibleRow(p, id);
-    const row = await this.d.lifecycle.closeCircuit(id, `closed on request of ${p.userId}`);
+    const row = await this.d.lifecycle.closeCircuitPromptly(id, `closed on request of ${p.userId}`);
     if (!row) throw new AppProxyError('AP_ERR_CIRCUIT_NOT_FOUND');
     return toCircuit(row);
   }
@@ -248,165 +179,20 @@ export class CircuitService {
   /** `PATCH /v1/circuits/{id}/access`: a live TCP circuit's access, changed in place. */
   async updateAccess(p: Principal, id: string, req: AccessRequest): Promise<Circuit> {
     const row = await this.visibleRow(p, id);
-    const current = accessOf(row);
-    if (row.protocol !== 'tcp' || !current)
+    if (row.protocol !== 'tcp' || !accessOf(row))
       throw invalid('/', `Access applies to TCP circuits only; this circuit is ${row.protocol}.`);
-    if (!LIVE_STATES.has(row.state))
+    if (!isCircuitLive(row.state))
       throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', `The circuit is ${row.state}.`, { state: row.state });
-    const wanted = resolveAccess(req, current, this.d.tcp, '');
-    if (sameAccess(current, wanted)) return toCircuit(row);
-    return toCircuit(await this.changeAccess(p, row, wanted));
+    return toCircuit(await this.d.access.apply(p, row, req, ''));
   }
 
-  /**
-   * `POST /v1/circuits/{id}/tunnel-token`: a single-use token for one tunnelled connection to an
-   * ACTIVE TCP circuit in tunnel mode. Like a setup token it is bound to the circuit's owner (the
-   * worker checks the owner, and the access record names them); an admin may mint one for any
-   * circuit, which is logged with the admin's id.
-   */
+  /** `POST /v1/circuits/{id}/tunnel-token` (see `TokenService.tunnelToken`). */
   async tunnelToken(p: Principal, id: string): Promise<TunnelToken> {
-    const row = await this.visibleRow(p, id);
-    if (row.protocol !== 'tcp' || row.access_mode !== 'tunnel' || row.state !== 'ACTIVE') {
-      const why =
-        row.protocol !== 'tcp'
-          ? `it is an ${row.protocol} circuit`
-          : row.access_mode !== 'tunnel'
-            ? `its access mode is "${row.access_mode}" (connect to ${appUrlOf(row)} directly)`
-            : `it is ${row.state}`;
-      throw new AppProxyError('AP_ERR_TUNNEL_NOT_AVAILABLE', `No tunnel to this circuit: ${why}.`, {
-        protocol: row.protocol,
-        access: row.access_mode,
-        state: row.state,
-      });
-    }
-    const { token, claims } = await this.d.issuer.issue({
-      circuitId: row.id,
-      userId: row.owner_id,
-      ttlMs: this.d.setupTokenTtlMs,
-      purpose: 'tunnel',
-    });
-    this.d.logger.info(
-      { circuit: row.id, user: p.userId, expiresAt: claims.expiresAt },
-      'tunnel token issued',
-    );
-    return { token, expiresAt: new Date(claims.expiresAt).toISOString(), url: tunnelUrlOf(row) };
+    return this.d.tokens.tunnelToken(p, await this.visibleRow(p, id));
   }
 
   async activity(p: Principal, id: string): Promise<CircuitActivity> {
-    const row = await this.visibleRow(p, id);
-    const { counters } = this.d;
-    const [bytesIn, bytesOut, requests, lastClient, lastBackend] = await counters.mget([
-      counterKeys.bytesIn(id),
-      counterKeys.bytesOut(id),
-      counterKeys.requests(id),
-      counterKeys.lastClientAt(id),
-      counterKeys.lastBackendAt(id),
-    ]);
-    const openKeys = await counters.keys(counterKeys.openConnections(id, ''));
-    const open = openKeys.length > 0 ? await counters.mget(openKeys) : [];
-    const openConnections = open.reduce((n, v) => n + num(v), 0);
-    const lc = num(lastClient) || null;
-    const lb = num(lastBackend) || null;
-    const last = lc !== null || lb !== null ? Math.max(lc ?? 0, lb ?? 0) : null;
-    const idleSince = idleSinceOf(last, row.created_at.getTime(), row.access_updated_at?.getTime() ?? null);
-    const { policy, policies } = await this.explain(row, idleSince);
-    return {
-      circuitId: id,
-      bytesIn: num(bytesIn),
-      bytesOut: num(bytesOut),
-      requests: num(requests),
-      openConnections,
-      lastClientAt: iso(lc),
-      lastBackendAt: iso(lb),
-      lastActivityAt: iso(last),
-      idleSince: iso(idleSince),
-      policy,
-      policies,
-    };
-  }
-
-  /** The idle policies of a circuit as they stand now (see `explainPolicies`). */
-  private async explain(row: CircuitRow, idleSince: number) {
-    const session = await this.d.sessionRepo.getRow(row.session_id);
-    const idle = idleOf(row);
-    const sessionIdle = session ? sessionIdleOf(session) : null;
-    let liveCircuits: { id: string; idleSince: number }[] = [];
-    if (session?.state === 'RUNNING' && sessionIdle?.session.value != null) {
-      const live = await this.d.repo.liveOfSession(row.session_id);
-      const acts = await readLastActivity(
-        this.d.counters,
-        live.map((c) => c.id),
-      );
-      liveCircuits = live.map((c) => ({
-        id: c.id,
-        idleSince:
-          c.id === row.id
-            ? idleSince
-            : idleSinceOf(
-                acts.get(c.id) ?? null,
-                c.created_at.getTime(),
-                c.access_updated_at?.getTime() ?? null,
-              ),
-      }));
-    }
-    return explainPolicies({
-      now: Date.now(),
-      checkIntervalMs: this.d.idle.checkIntervalMs,
-      circuit: {
-        id: row.id,
-        state: row.state,
-        idleSince,
-        timeoutMs: idle.circuit.value,
-        source: idle.circuit.source,
-      },
-      session: {
-        state: session?.state ?? 'TERMINATED',
-        timeoutMs: sessionIdle?.session.value ?? null,
-        source: sessionIdle?.session.source ?? 'config',
-        liveCircuits,
-      },
-    });
-  }
-
-  /**
-   * Applies a new access to a live TCP circuit: SQL first (the truth), then the route. The route
-   * is re-read from SQL right before the put, so of two concurrent changes the later put carries
-   * the later state; the reconciler repairs any remaining difference. A circuit closed meanwhile
-   * gets its route taken back out (its close may have deleted the key before our put).
-   */
-  private async changeAccess(p: Principal, row: CircuitRow, access: TcpAccess): Promise<CircuitRow> {
-    const { repo, kv, logger, events } = this.d;
-    const before = accessOf(row);
-    const updated = await repo.updateAccess(row.id, access);
-    if (!updated) throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
-    const key = kvKeys.circuit(updated.worker, updated.id);
-    const fresh = (await repo.get(updated.id)) ?? updated;
-    const value = JSON.stringify(circuitSpecOf(fresh));
-    await kv.put(key, value);
-    const now = await repo.get(updated.id);
-    if (!now || !LIVE_STATES.has(now.state)) {
-      await kv.txn([{ key, target: 'value', op: '=', value }], [{ type: 'delete', key }]);
-      throw new AppProxyError('AP_ERR_CIRCUIT_CLOSED', 'The circuit was closed meanwhile.');
-    }
-    const detail = `access ${describeAccess(before)} → ${describeAccess(access)} by ${p.userId}`;
-    logger.info({ circuit: row.id, from: before, to: access, by: p.userId }, 'circuit access changed');
-    await events.record({
-      sessionId: row.session_id,
-      circuitId: row.id,
-      kind: 'circuit-access-changed',
-      detail,
-    });
-    this.hintIdle(now);
-    return now;
-  }
-
-  /** Wakes the idle loop by the earliest time a policy could act on this fresh circuit. */
-  private hintIdle(row: CircuitRow): void {
-    const t = idleOf(row).circuit.value;
-    if (t !== null && this.d.idleDeadline) {
-      const since = Math.max(row.created_at.getTime(), row.access_updated_at?.getTime() ?? 0);
-      this.d.idleDeadline(since + t);
-    }
+    return this.d.activity.of(await this.visibleRow(p, id));
   }
 
   private async visibleRow(p: Principal, id: string): Promise<CircuitRow> {
@@ -415,220 +201,4 @@ export class CircuitService {
       throw new AppProxyError('AP_ERR_CIRCUIT_NOT_FOUND');
     return row;
   }
-
-  /** A live circuit found for reuse: ACTIVE as is; PENDING once its opener (here or elsewhere) confirms it. */
-  private async confirm(row: CircuitRow): Promise<CircuitRow> {
-    if (row.state === 'ACTIVE') return row;
-    const mine = this.opening.get(row.id);
-    if (mine) return mine;
-    // Opened by another manager (or interrupted): wait for the worker like the opener does.
-    return this.awaitReady(row);
-  }
-
-  /**
-   * Opens a circuit; a port the worker could not listen on (another process holds it on the
-   * worker's host) is remembered for a while and the circuit is opened again on another slot, so
-   * a foreign listener in the range costs one failed attempt, not every start-service.
-   */
-  private async open(req: OpenRequest): Promise<CircuitRow> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.openOnce(req);
-      } catch (err) {
-        const code = (err as AppProxyError).detail as { code?: string } | undefined;
-        if (attempt >= 3 || code?.code !== 'AP_ERR_SLOT_UNAVAILABLE') throw err;
-        this.d.logger.warn({ err, attempt }, 'the worker could not listen on the slot; trying another one');
-      }
-    }
-  }
-
-  /** Ports workers refused, `<worker>\0<port>` → until when they are skipped. */
-  private readonly refusedPorts = new Map<string, number>();
-
-  private refusedPortsOf(worker: string): number[] {
-    const now = Date.now();
-    const out: number[] = [];
-    for (const [k, until] of this.refusedPorts) {
-      if (until <= now) this.refusedPorts.delete(k);
-      else if (k.startsWith(`${worker}\u0000`)) out.push(Number(k.slice(worker.length + 1)));
-    }
-    return out;
-  }
-
-  private async openOnce(req: OpenRequest): Promise<CircuitRow> {
-    const { workers, repo } = this.d;
-    // Registered and not draining; a worker whose registration vanished is gone from this list at once.
-    const regs = await workers.allocatable();
-    const mode = resolveMode(regs, req.protocol, req.frontend);
-    let loaded = new Map<string, WorkerRegistration>();
-    const id = randomUUID();
-    const { value } = await allocate({
-      protocol: req.protocol,
-      mode,
-      inflight: this.inflightSlots,
-      load: async () => {
-        const live = await workers.allocatable();
-        loaded = new Map(live.map((r) => [r.authority, r]));
-        // Load only decides between several eligible workers: with one, its count is not read
-        // (the count scans every live circuit of the worker).
-        const eligible = live.filter((r) => accepts(r, req.protocol, mode));
-        const { counts, ports } = await repo.liveLoad(
-          eligible.length > 1 ? eligible.map((r) => r.authority) : [],
-          mode === 'port' ? eligible.map((r) => r.authority) : [],
-        );
-        return live.map(
-          (registration): WorkerSlots => ({
-            registration,
-            liveCircuits: counts.get(registration.authority) ?? 0,
-            takenPorts: new Set([
-              ...ports.filter((p) => p.worker === registration.authority).map((p) => p.port),
-              ...this.refusedPortsOf(registration.authority),
-            ]),
-            takenSubdomains: new Set(),
-          }),
-        );
-      },
-      insert: async (choice) => {
-        const reg = loaded.get(choice.authority)!;
-        const row = await repo.insertForRunningSession({
-          id,
-          sessionId: req.sessionId,
-          service: req.service,
-          protocol: req.protocol,
-          ownerId: req.ownerId,
-          worker: choice.authority,
-          frontendMode: choice.frontendMode,
-          port: choice.port,
-          subdomain: choice.subdomain,
-          appUrl: appUrlFor(reg, choice),
-          backends: [req.backend],
-          tcp: req.tcp,
-          idle: req.idle,
-        });
-        if (!row)
-          throw new AppProxyError(
-            'AP_ERR_SESSION_NOT_RUNNING',
-            'The session stopped while the app was being opened.',
-          );
-        return row;
-      },
-    });
-    const p = this.publishAndAwait(value);
-    this.opening.set(id, p);
-    p.catch(() => {}).finally(() => this.opening.delete(id));
-    return p;
-  }
-
-  private async publishAndAwait(row: CircuitRow): Promise<CircuitRow> {
-    const { kv, repo, lifecycle } = this.d;
-    const spec = circuitSpecOf(row);
-    try {
-      await kv.put(kvKeys.circuit(row.worker, row.id), JSON.stringify(spec));
-    } catch (err) {
-      // The route may or may not be out; closing deletes it either way (or recovery will).
-      void lifecycle.closeCircuit(row.id, 'could not publish the route').catch(() => {});
-      throw err;
-    }
-    // A close that ran between the INSERT and the put could not delete a key that was not there
-    // yet: if the circuit is closing now, take the route back out ourselves.
-    const now = await repo.get(row.id);
-    if (now?.state !== 'PENDING') {
-      await kv.delete(kvKeys.circuit(row.worker, row.id));
-      throw closedWhileOpening();
-    }
-    return this.awaitReady(row);
-  }
-
-  /** Waits for the worker's readiness; ready → ACTIVE; error/timeout → the circuit is closed. */
-  private async awaitReady(row: CircuitRow): Promise<CircuitRow> {
-    const { kv, repo, lifecycle, logger } = this.d;
-    const opening = lifecycle.beginOpening(row.id);
-    try {
-      const timeoutMs = this.d.routeReadyTimeoutMs;
-      const out = await waitForKey<Readiness>(kv, kvKeys.ready(row.worker, row.id), {
-        timeoutMs,
-        signal: opening.signal,
-        match: parseReadiness,
-        onWatchError: (err) => logger.warn({ err, circuit: row.id }, 'readiness watch ended; re-arming'),
-      });
-      if (out.kind === 'aborted') throw closedWhileOpening();
-      if (out.kind === 'timeout') {
-        await lifecycle.closeCircuit(row.id, `the worker did not confirm the route within ${timeoutMs} ms`);
-        throw new AppProxyError('AP_ERR_ROUTE_NOT_READY', undefined, { worker: row.worker, timeoutMs });
-      }
-      if (out.value.kind === 'error') {
-        const { code, message } = out.value;
-        if (code === 'AP_ERR_SLOT_UNAVAILABLE' && row.port !== null)
-          this.refusedPorts.set(`${row.worker}\u0000${row.port}`, Date.now() + REFUSED_PORT_MS);
-        await lifecycle.closeCircuit(row.id, `the worker refused the route: ${code}: ${message}`);
-        throw new AppProxyError('AP_ERR_ROUTE_FAILED', `The worker could not open the route: ${message}`, {
-          worker: row.worker,
-          code,
-          message,
-        });
-      }
-      const active = await repo.transition(row.id, 'ACTIVE');
-      if (active) {
-        await this.d.events.record({
-          sessionId: active.session_id,
-          circuitId: active.id,
-          kind: 'circuit-opened',
-          detail: `${active.protocol} ${active.service} on ${active.worker} at ${appUrlOf(active)}`,
-        });
-        this.hintIdle(active);
-        return active;
-      }
-      const cur = await repo.get(row.id);
-      if (cur?.state === 'ACTIVE') return cur;
-      throw closedWhileOpening();
-    } finally {
-      opening.end();
-    }
-  }
-}
-
-function closedWhileOpening(): AppProxyError {
-  return new AppProxyError('AP_ERR_ROUTE_FAILED', 'The circuit was closed while it was being opened.');
-}
-
-function resolveMode(
-  regs: WorkerRegistration[],
-  protocol: 'http' | 'tcp',
-  requested?: FrontendMode,
-): FrontendMode {
-  const mode = resolveFrontendMode(regs, protocol, requested);
-  if (!mode) {
-    throw new AppProxyError('AP_ERR_NO_WORKER', undefined, {
-      protocol,
-      ...(requested ? { frontendMode: requested } : {}),
-    });
-  }
-  return mode;
-}
-
-/** Readiness key value → outcome; undefined (keep waiting) while absent or unreadable. */
-function parseReadiness(value: string | null): Readiness | undefined {
-  if (value === null) return undefined;
-  try {
-    const r = JSON.parse(value) as CircuitReadiness;
-    if (r.state === 'ready') return { kind: 'ready' };
-    if (r.state === 'error') return { kind: 'error', code: String(r.code), message: String(r.message) };
-  } catch {
-    // A value we cannot read is not an answer; the timeout bounds the wait.
-  }
-  return undefined;
-}
-
-function describeAccess(a: TcpAccess | null): string {
-  if (!a) return 'none';
-  return a.mode === 'allow-list' ? `allow-list [${a.allowFrom.join(', ')}]` : a.mode;
-}
-
-function num(v: string | null | undefined): number {
-  const n = Number(v ?? 0);
-  return Number.isFinite(n) ? n : 0;
-}
-
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
 }

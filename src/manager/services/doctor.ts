@@ -3,7 +3,7 @@
  * every invariant violation `core/invariants.ts` finds in it. Any manager answers it (not only the
  * leader); it changes nothing.
  */
-import { KV_PREFIX, kvKeys, type WorkerRegistration } from '../../contracts/kv-layout.ts';
+import { kvKeys, type WorkerRegistration, workerKeyOf } from '../../contracts/kv-layout.ts';
 import type { DoctorReport } from '../../contracts/records.ts';
 import { checkInvariants, type InvariantSnapshot } from '../../core/invariants.ts';
 import type { KvStore } from '../../stores/types.ts';
@@ -20,23 +20,21 @@ export interface DoctorDeps {
   closingBoundMs: number;
 }
 
-const ROUTE_KEY = /^workers\/([^/]+)\/(circuits|ready)\/([^/]+)$/;
-
 export class Doctor {
   constructor(private readonly d: DoctorDeps) {}
 
   async snapshot(): Promise<InvariantSnapshot> {
     const { kv } = this.d;
     const [kvWorkers, kvRegs] = await Promise.all([
-      kv.getPrefix(`${KV_PREFIX}workers/`),
+      kv.getPrefix(kvKeys.workers()),
       kv.getPrefix(kvKeys.registrations()),
     ]);
     const routes: InvariantSnapshot['routes'] = [];
     const readiness: InvariantSnapshot['readiness'] = [];
     for (const e of kvWorkers.entries) {
-      const m = ROUTE_KEY.exec(e.key.slice(KV_PREFIX.length));
-      if (!m) continue;
-      (m[2] === 'circuits' ? routes : readiness).push({ worker: m[1]!, id: m[3]!, value: e.value });
+      const k = workerKeyOf(e.key);
+      if (k)
+        (k.kind === 'circuits' ? routes : readiness).push({ worker: k.worker, id: k.id, value: e.value });
     }
     const registrations: WorkerRegistration[] = [];
     for (const e of kvRegs.entries) {

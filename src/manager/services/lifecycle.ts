@@ -1,10 +1,11 @@
 /**
  * Lifecycle sync (design §5.2): the one place that closes circuits and terminates sessions.
  *
- * Closing a circuit: SQL CLOSING (guarded UPDATE) → delete its CircuitSpec from KV → wait until the
- * worker deletes its readiness key, which it does once the route is gone and the circuit's live
- * connections are cut (bounded by `circuitCloseTimeoutMs`; not waited for when the worker is not
- * registered, since nobody would answer) → SQL CLOSED, which releases the slot.
+ * Closing a circuit: SQL CLOSING (guarded UPDATE) → its circuit spec is retracted from KV (through
+ * the projection's outbox; the flow waits until the store takes it, however long it is away) →
+ * wait until the worker deletes its readiness key, which it does once the route is gone and the
+ * circuit's live connections are cut (bounded by `circuitCloseTimeoutMs`; not waited for when the
+ * worker is not registered, since nobody would answer) → SQL CLOSED, which releases the slot.
  *
  * Terminating a session: TERMINATING (or ERROR when the agent reported a failure) → close every
  * circuit of the session in parallel → `agent.terminate` → TERMINATED. The processes stop only
@@ -16,19 +17,19 @@
  */
 import type { Logger } from 'pino';
 import type { AgentDriver } from '../../contracts/agent.ts';
-import type { CircuitReadiness } from '../../contracts/circuit-spec.ts';
-import { kvKeys } from '../../contracts/kv-layout.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
 import type { SessionState } from '../../contracts/records.ts';
 import { SESSION_LIVE } from '../../core/state-machines.ts';
-import type { KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
 import type { EventLog } from '../repos/events.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
-import { waitForKey } from './kv-wait.ts';
+import type { CircuitProjection } from './circuit-projection.ts';
+import type { OpeningCircuits } from './opening.ts';
 import type { WorkerService } from './workers.ts';
 
 export interface LifecycleDeps {
-  kv: KvStore;
+  projection: CircuitProjection;
+  opening: OpeningCircuits;
   sessions: SessionRepo;
   circuits: CircuitRepo;
   workers: WorkerService;
@@ -52,8 +53,8 @@ export type TerminationOutcome = 'TERMINATED' | 'ERROR';
 export class Lifecycle {
   private readonly closing = new Map<string, Promise<CircuitRow | undefined>>();
   private readonly terminating = new Map<string, TerminationFlow>();
-  /** Abort signals of circuits being opened by this process, so a close stops their wait. */
-  private readonly opening = new Map<string, AbortController>();
+  /** Circuits whose close waits for KV to take the retraction of their spec. */
+  private readonly retracting = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(private readonly d: LifecycleDeps) {}
@@ -83,18 +84,6 @@ export class Lifecycle {
     return ok;
   }
 
-  /** Registers an opening circuit; the returned signal fires when the circuit gets closed meanwhile. */
-  beginOpening(circuitId: string): { signal: AbortSignal; end: () => void } {
-    const ac = new AbortController();
-    this.opening.set(circuitId, ac);
-    return {
-      signal: ac.signal,
-      end: () => {
-        if (this.opening.get(circuitId) === ac) this.opening.delete(circuitId);
-      },
-    };
-  }
-
   /**
    * Closes a circuit (see the module comment). `reason` undefined keeps the stored reason (used
    * when resuming a close). Resolves with the final row, undefined when there is no such circuit.
@@ -107,8 +96,30 @@ export class Lifecycle {
     return p;
   }
 
+  /**
+   * `closeCircuit` for a caller that answers a request: when KV has not taken the retraction
+   * within `circuitCloseTimeoutMs` (the store is away), rejects with AP_ERR_STORE_UNAVAILABLE; the
+   * close goes on and completes by itself as soon as the store takes it.
+   */
+  async closeCircuitPromptly(id: string, reason?: string): Promise<CircuitRow | undefined> {
+    const flow = this.closeCircuit(id, reason);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'waited'>((r) => {
+      timer = setTimeout(() => r('waited'), this.d.circuitCloseTimeoutMs);
+    });
+    const first = await Promise.race([flow, waited]).finally(() => clearTimeout(timer));
+    if (first !== 'waited') return first;
+    if (!this.retracting.has(id)) return flow; // KV took it; the worker's confirmation is bounded too
+    flow.catch(() => {});
+    throw new AppProxyError(
+      'AP_ERR_STORE_UNAVAILABLE',
+      'The circuit is closing, but the KV store has not taken the removal of its route yet; the close completes by itself once the store answers.',
+      { store: 'kv' },
+    );
+  }
+
   private async runClose(id: string, reason: string | undefined): Promise<CircuitRow | undefined> {
-    const { circuits, kv, workers, logger } = this.d;
+    const { circuits, projection, workers, logger } = this.d;
     let row = await circuits.transition(id, 'CLOSING', reason);
     if (!row) {
       row = await circuits.get(id);
@@ -116,16 +127,18 @@ export class Lifecycle {
       if (row.state !== 'CLOSING')
         throw new Error(`circuit ${id} could not move from ${row.state} to CLOSING`);
     }
-    this.opening.get(id)?.abort();
-    await kv.delete(kvKeys.circuit(row.worker, id));
+    this.d.opening.abort(id);
+    this.retracting.add(id);
+    let retracted: boolean;
+    try {
+      retracted = await projection.retract(row.worker, id);
+    } finally {
+      this.retracting.delete(id);
+    }
+    // Stays CLOSING: recovery or the reconciler resume it.
+    if (!retracted) throw new Error(`shutting down before KV took the retraction of circuit ${id}`);
     if (workers.isLive(row.worker)) {
-      // The worker deletes its readiness key once the route is gone and live connections are cut.
-      // A readiness `error` means it never served the route, so there is nothing to cut either.
-      const out = await waitForKey(kv, kvKeys.ready(row.worker, id), {
-        timeoutMs: this.d.circuitCloseTimeoutMs,
-        match: (v) => (v === null || isErrorReadiness(v) ? true : undefined),
-      });
-      if (out.kind === 'timeout') {
+      if (!(await projection.awaitGone(row.worker, id, this.d.circuitCloseTimeoutMs))) {
         logger.warn(
           { circuit: id, worker: row.worker },
           'worker did not confirm the close in time; closing anyway',
@@ -255,13 +268,5 @@ export class Lifecycle {
     const results = await Promise.allSettled(flows);
     const failures = results.filter((r) => r.status === 'rejected').length;
     if (flows.length > 0) logger.info({ recovered: flows.length, failures }, 'recovery after restart done');
-  }
-}
-
-function isErrorReadiness(value: string): boolean {
-  try {
-    return (JSON.parse(value) as CircuitReadiness).state === 'error';
-  } catch {
-    return false;
   }
 }

@@ -8,7 +8,7 @@
 import { kvKeys } from '../../contracts/kv-layout.ts';
 import { probe } from '../../core/probe.ts';
 import type { Stores } from '../../stores/types.ts';
-import type { LeaderElector } from '../leader.ts';
+import type { LeaderElector } from '../loops/leader.ts';
 
 export const PROBE_TIMEOUT_MS = 2000;
 

@@ -193,16 +193,55 @@ export class SessionService {
     return this.get(p, id);
   }
 
-  private async launch(id: string, template: string): Promise<void> {
+  /**
+   * Launches a PENDING session again: the reconciler found that its launch never reached the
+   * agent. A failure (the agent is away) leaves it PENDING for the next pass.
+   */
+  relaunch(id: string, template: string): void {
+    this.lifecycle.track(this.launch(id, template, true));
+  }
+
+  private async launch(id: string, template: string, again = false): Promise<void> {
     try {
       await this.agent.launch(id, template);
     } catch (err) {
+      // Shutting down before the launch reached the agent: the session stays PENDING for another
+      // manager's reconciler to launch again.
+      if (this.closed) return;
+      if (again) {
+        this.logger.warn({ err, session: id }, 'could not launch the session again; the next pass retries');
+        return;
+      }
       this.logger.error({ err, session: id }, 'agent could not launch the session');
       this.enqueueReport({
         sessionId: id,
         state: 'ERROR',
         reason: `launch failed: ${(err as Error).message}`,
       });
+      return;
+    }
+    if (this.agent.isDesired) await this.endIfNoLongerWanted(id);
+  }
+
+  /**
+   * A desired session that reached the store late (queued while it was away) may meanwhile have
+   * been terminated by a manager that found nothing to delete: it is ended again, so the agent
+   * does not run a session SQL says is over.
+   */
+  private async endIfNoLongerWanted(id: string): Promise<void> {
+    try {
+      const row = await this.repo.getRow(id);
+      if (!row || row.state === 'PENDING' || row.state === 'RUNNING') return;
+      this.logger.warn(
+        { session: id, state: row.state },
+        'session ended while its launch was queued; ending it',
+      );
+      await this.agent.terminate(id);
+    } catch (err) {
+      this.logger.warn(
+        { err, session: id },
+        'could not check a late launch; the agent may run it until told',
+      );
     }
   }
 

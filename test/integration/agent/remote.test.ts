@@ -13,7 +13,7 @@ import { AgentHost } from '../../../src/agent/remote.ts';
 import { builtinTemplates } from '../../../src/agent/templates.ts';
 import type { AgentReport } from '../../../src/contracts/agent.ts';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
-import { RemoteAgentDriver } from '../../../src/manager/remote-agent.ts';
+import { RemoteAgentDriver } from '../../../src/manager/agents/remote-agent.ts';
 import { EmbeddedKvStore } from '../../../src/stores/embedded/kv.ts';
 import { until } from '../../support/poll.ts';
 
@@ -85,6 +85,38 @@ describe('remote agent over KV', () => {
     });
     await drivers[0]!.terminate('s2');
     await drivers[1]!.terminate('never');
+  });
+
+  test('a launch the store refuses is written once it answers, and the session runs', async () => {
+    kv.setUnavailable(true);
+    const launched = drivers[0]!.launch('s4', 'demo');
+    await new Promise((r) => setTimeout(r, 300)); // a few refused attempts
+    kv.setUnavailable(false);
+    await launched;
+    await until(() => seen[0]!.some((r) => r.sessionId === 's4' && r.state === 'RUNNING'), 'RUNNING s4', {
+      timeoutMs: 20_000,
+    });
+    await drivers[0]!.terminate('s4');
+    assert.equal(await kv.get(kvKeys.agentSession('a1', 's4')), undefined);
+  });
+
+  test('a terminate of a launch still queued wins: nothing reaches the agent, nothing to wait for', async () => {
+    const before = terminations;
+    kv.setUnavailable(true);
+    const launched = drivers[0]!.launch('s5', 'demo');
+    const ended = drivers[0]!.terminate('s5');
+    kv.setUnavailable(false);
+    await Promise.all([launched, ended]);
+    // The agent follows desired sessions in revision order: once it runs one put after these, it
+    // would have seen a put of s5 too.
+    await drivers[0]!.launch('s6', 'demo');
+    await until(() => seen[0]!.some((r) => r.sessionId === 's6' && r.state === 'RUNNING'), 'RUNNING s6', {
+      timeoutMs: 20_000,
+    });
+    assert.ok(!seen[0]!.some((r) => r.sessionId === 's5'), 'the agent never heard of s5');
+    assert.equal(await kv.get(kvKeys.agentSession('a1', 's5')), undefined);
+    await drivers[0]!.terminate('s6');
+    assert.equal(terminations, before + 1, 'only s6 was stopped');
   });
 
   test('a restarted agent reports the sessions of its previous run as ERROR', async () => {

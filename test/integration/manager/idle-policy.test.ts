@@ -18,7 +18,7 @@ import type { TemplateInfo } from '../../../src/contracts/agent.ts';
 import type { CircuitSpec } from '../../../src/contracts/circuit-spec.ts';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import { CircuitActivitySchema, SessionSchema } from '../../../src/manager/schemas.ts';
-import { READ_CHUNK_KEYS, readLastActivity } from '../../../src/manager/services/idle-policies.ts';
+import { READ_CHUNK_KEYS, readLastActivity } from '../../../src/manager/services/activity.ts';
 import { EmbeddedCounterStore } from '../../../src/stores/embedded/counters.ts';
 import { FakeAgent } from '../../support/fake-agent.ts';
 import { CookieJar, followSetup, request } from '../../support/http.ts';

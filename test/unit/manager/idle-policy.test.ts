@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { managerPolicies, validateEmbeddedConfig, validateManagerConfig } from '../../../src/config/load.ts';
-import { explainPolicies } from '../../../src/manager/services/idle-policies.ts';
+import { explainPolicies } from '../../../src/manager/services/activity.ts';
 
 describe('configuration of TCP and idle policies', () => {
   test('defaults, conversion to milliseconds, and both process kinds', () => {

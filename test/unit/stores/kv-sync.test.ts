@@ -177,6 +177,96 @@ describe('LatestWinsPublisher', () => {
     pub.close();
   });
 
+  test('settled with failFast rejects at the first failed write; the write still lands when the store returns', async () => {
+    const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
+    kv.setUnavailable(true);
+    pub.set('/m/a', 'x');
+    const patient = pub.settled('/m/a');
+    await assert.rejects(pub.settled('/m/a', { failFast: true }), /unavailable/i);
+    assert.equal(pub.pending, 1, 'still pending after the failure was reported');
+    kv.setUnavailable(false);
+    assert.equal(await patient, true);
+    assert.equal((await kv.get('/m/a'))?.value, 'x');
+    assert.equal(await pub.settled('/m/a', { failFast: true }), true, 'nothing pending: settled at once');
+    pub.close();
+  });
+
+  test('settled says false for a key that was still pending when the publisher closed', async () => {
+    const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
+    pub.set('/m/done', 'y');
+    await pub.settled('/m/done');
+    kv.setUnavailable(true);
+    pub.set('/m/a', 'x');
+    const waiting = pub.settled('/m/a');
+    pub.close();
+    assert.equal(await waiting, false);
+    assert.equal(await pub.settled('/m/a'), false);
+    assert.equal(await pub.settled('/m/done'), true);
+  });
+
+  test('a value already written is written again only when forced (someone else changed the key)', async () => {
+    const pub = new LatestWinsPublisher({ kv, logger, what: 'spec' });
+    pub.set('/m/a', 'x');
+    await pub.settled('/m/a');
+    await kv.delete('/m/a'); // another writer
+    pub.set('/m/a', 'x');
+    await pub.settled('/m/a');
+    assert.equal(await kv.get('/m/a'), undefined, 'unforced: known to be written already');
+    pub.set('/m/a', 'x', { force: true });
+    await pub.settled('/m/a');
+    assert.equal((await kv.get('/m/a'))?.value, 'x');
+    pub.close();
+  });
+
+  test('a mark set while the lease is being renewed waits for it without spinning', async () => {
+    let current: Awaited<ReturnType<typeof kv.grantLease>> | null = null;
+    let asked = 0;
+    const pub = new LatestWinsPublisher({
+      kv,
+      logger,
+      what: 'mark',
+      lease: () => {
+        // A loop that re-kicks itself without a lease asks millions of times and starves timers.
+        if (++asked > 1000) throw new Error('the publisher spins while it has no lease');
+        return current;
+      },
+    });
+    pub.set('/m/a', 'x');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(asked < 10, `asked for the lease ${asked} times`);
+    assert.equal(await kv.get('/m/a'), undefined);
+    current = await kv.grantLease(2000);
+    pub.republishAll();
+    await pub.settled('/m/a');
+    assert.equal((await kv.get('/m/a'))?.lease, current.id);
+    pub.close();
+  });
+
+  test('onDeleted tells whether a delete removed a key; a put superseded before it was written removes none', async () => {
+    const deletes: [string, boolean][] = [];
+    const pub = new LatestWinsPublisher({
+      kv,
+      logger,
+      what: 'desired',
+      onDeleted: (key, removed) => deletes.push([key, removed]),
+    });
+    pub.set('/d/a', 'x');
+    await pub.settled('/d/a');
+    pub.set('/d/a', null);
+    await pub.settled('/d/a');
+    kv.setUnavailable(true);
+    pub.set('/d/b', 'y');
+    pub.set('/d/b', null);
+    kv.setUnavailable(false);
+    await pub.settled('/d/b');
+    assert.deepEqual(deletes, [
+      ['/d/a', true],
+      ['/d/b', false],
+    ]);
+    assert.equal(await kv.get('/d/b'), undefined);
+    pub.close();
+  });
+
   test('forget drops a key without writing it', async () => {
     const pub = new LatestWinsPublisher({ kv, logger, what: 'mark' });
     kv.setUnavailable(true);

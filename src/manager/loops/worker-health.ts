@@ -22,8 +22,8 @@ import type { KvStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { CircuitRepo } from '../repos/circuits.ts';
 import type { WorkerRepo } from '../repos/workers.ts';
-import type { Lifecycle } from './lifecycle.ts';
-import type { WorkerService } from './workers.ts';
+import type { Lifecycle } from '../services/lifecycle.ts';
+import type { WorkerService } from '../services/workers.ts';
 
 export interface WorkerHealthDeps {
   kv: KvStore;

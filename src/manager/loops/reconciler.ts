@@ -4,11 +4,11 @@
  * put after its circuit's INSERT committed, so the SQL read sees every circuit a route can belong
  * to — and repairs:
  *
- * - `route-missing` / `route-stale`: a live circuit (PENDING, ACTIVE, UNAVAILABLE) whose KV route is
- *   absent or differs: the route is put again (re-checking the circuit is still live right before
- *   and right after the put, so a concurrent close never gets its route resurrected);
- * - `route-orphan`: a KV route with no live circuit of that id on that worker: deleted (guarded by
- *   its mod revision), unless a close is in progress (a CLOSING circuit younger than the bound);
+ * - `route-missing` / `route-stale`: a live circuit (PENDING, ACTIVE, UNAVAILABLE) whose circuit spec
+ *   is absent or differs: republished by the projection (re-read from SQL, put, re-checked, so a
+ *   concurrent close never gets its spec resurrected);
+ * - `route-orphan`: a spec with no live circuit of that id on that worker: retracted, unless a close
+ *   is in progress (a CLOSING circuit younger than the bound);
  * - `session-final`: a live circuit whose session is TERMINATED/ERROR (or missing): closed through
  *   the lifecycle, like any orphan;
  * - `closing-stuck`: a CLOSING circuit older than the bound (its close flow died, or KV was down):
@@ -16,30 +16,36 @@
  * - `pending-stuck`: a PENDING circuit older than the route-ready bound (its opener died): closed,
  *   which frees the leaked slot;
  * - `terminating-stuck`: a TERMINATING session of this manager's agent (or external) older than the
- *   bound: its termination is resumed.
+ *   bound: its termination is resumed;
+ * - `session-launch-missing`: a PENDING session of this manager's agent, older than the PENDING
+ *   bound, whose desired state the agent driver does not see in KV (agents over KV only): launched
+ *   again. Its manager died between the INSERT and the put, or stopped with the put still queued
+ *   while the store was away.
  *
  * Each repair is logged and counted in `appproxy_manager_reconcile_repairs_total{kind}`.
  */
 import type { Logger } from 'pino';
-import { KV_PREFIX, kvKeys } from '../../contracts/kv-layout.ts';
-import { readCircuitSpec, sameCircuitSpec } from '../../core/circuit-spec.ts';
-import type { KvStore } from '../../stores/types.ts';
+import type { AgentDriver } from '../../contracts/agent.ts';
+import { isCircuitLive } from '../../core/state-machines.ts';
 import type { ManagerMetrics } from '../metrics.ts';
-import { type CircuitRepo, circuitSpecOf } from '../repos/circuits.ts';
+import type { CircuitRepo } from '../repos/circuits.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
-import type { Lifecycle } from './lifecycle.ts';
-import { EXTERNAL_AGENT } from './sessions.ts';
+import type { CircuitProjection, StoredSpec } from '../services/circuit-projection.ts';
+import type { Lifecycle } from '../services/lifecycle.ts';
+import { EXTERNAL_AGENT } from '../services/sessions.ts';
 
 export interface ReconcilerDeps {
-  kv: KvStore;
+  projection: CircuitProjection;
   circuits: CircuitRepo;
   sessions: SessionRepo;
   lifecycle: Lifecycle;
   metrics: ManagerMetrics;
   logger: Logger;
-  agentName: string;
+  agent: AgentDriver;
+  /** Launches a PENDING session again (`SessionService.relaunch`). */
+  relaunch: (sessionId: string, template: string) => void;
   intervalMs: number;
-  /** PENDING circuits older than this are stuck (default: route-ready timeout + 5 s). */
+  /** PENDING circuits (and sessions not desired in KV) older than this are stuck (default: route-ready timeout + 5 s). */
   pendingBoundMs: number;
   /** CLOSING circuits older than this are stuck (default: circuit-close timeout + 5 s). */
   closingBoundMs: number;
@@ -54,15 +60,13 @@ export type RepairKind =
   | 'session-final'
   | 'closing-stuck'
   | 'pending-stuck'
-  | 'terminating-stuck';
+  | 'terminating-stuck'
+  | 'session-launch-missing';
 
 export interface Repair {
   kind: RepairKind;
   subject: string;
 }
-
-const LIVE = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
-const ROUTE_KEY = /^workers\/([^/]+)\/circuits\/([^/]+)$/;
 
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -119,7 +123,7 @@ export class Reconciler {
   }
 
   private async pass(): Promise<Repair[]> {
-    const { kv, circuits, sessions, lifecycle, logger } = this.d;
+    const { projection, circuits, sessions, lifecycle, logger } = this.d;
     const repairs: Repair[] = [];
     const flows: Promise<unknown>[] = [];
     const repaired = (kind: RepairKind, subject: string, extra: Record<string, unknown> = {}) => {
@@ -129,19 +133,15 @@ export class Reconciler {
     };
 
     // KV first, then SQL (see the module comment).
-    const snap = await kv.getPrefix(`${KV_PREFIX}workers/`);
-    const routes = new Map<string, { worker: string; id: string; value: string; modRevision: number }>();
-    for (const e of snap.entries) {
-      const m = ROUTE_KEY.exec(e.key.slice(KV_PREFIX.length));
-      if (m) routes.set(e.key, { worker: m[1]!, id: m[2]!, value: e.value, modRevision: e.modRevision });
-    }
+    const specs = new Map<string, StoredSpec>();
+    for (const s of await projection.stored()) specs.set(`${s.worker}/${s.id}`, s);
     const rows = await circuits.notClosedWithSession();
     const now = Date.now();
     const liveKeys = new Set<string>();
     const closingKeys = new Set<string>();
 
     for (const row of rows) {
-      const key = kvKeys.circuit(row.worker, row.id);
+      const key = `${row.worker}/${row.id}`;
       const subject = `circuit/${row.id}`;
       // Routes of circuits being closed (by their flow, or by a repair below) are the close's to delete.
       closingKeys.add(key);
@@ -152,7 +152,7 @@ export class Reconciler {
         }
         continue;
       }
-      if (!LIVE.has(row.state)) continue;
+      if (!isCircuitLive(row.state)) continue;
       if (row.session_state === null || row.session_state === 'TERMINATED' || row.session_state === 'ERROR') {
         repaired('session-final', subject, { session: row.session_id, sessionState: row.session_state });
         flows.push(lifecycle.closeCircuit(row.id, 'session ended'));
@@ -165,35 +165,31 @@ export class Reconciler {
       }
       closingKeys.delete(key);
       liveKeys.add(key);
-      const want = circuitSpecOf(row);
-      const have = routes.get(key);
-      const spec = have ? readCircuitSpec(have.value) : null;
-      if (have && spec && sameCircuitSpec(want, spec)) continue;
-      if (!(await this.stillLive(row.id))) continue;
-      const value = JSON.stringify(want);
-      await kv.put(key, value);
-      if (!(await this.stillLive(row.id))) {
-        // Closed meanwhile: its close may have deleted the key before our put; take it back out.
-        await kv.txn([{ key, target: 'value', op: '=', value }], [{ type: 'delete', key }]);
-        continue;
-      }
+      const have = specs.get(key);
+      if (projection.matches(row, have)) continue;
+      // Closed meanwhile: nothing to repair (and the projection never resurrects its spec).
+      if ((await projection.republish(row.id)) === 'closed') continue;
       repaired(have ? 'route-stale' : 'route-missing', subject, { worker: row.worker });
     }
 
-    for (const [key, r] of routes) {
+    for (const [key, s] of specs) {
       if (liveKeys.has(key) || closingKeys.has(key)) continue;
-      const res = await kv.txn(
-        [{ key, target: 'modRevision', op: '=', value: r.modRevision }],
-        [{ type: 'delete', key }],
-      );
-      if (res.succeeded) repaired('route-orphan', `route/${r.worker}/${r.id}`);
+      await projection.retractOrphan(s);
+      repaired('route-orphan', `route/${s.worker}/${s.id}`);
     }
 
-    const stuckSessions = await sessions.terminatingOlderThan(this.d.terminatingBoundMs);
-    for (const s of stuckSessions) {
-      if (s.agent !== this.d.agentName && s.agent !== EXTERNAL_AGENT) continue;
+    const { agent } = this.d;
+    for (const s of await sessions.inStateOlderThan('TERMINATING', this.d.terminatingBoundMs)) {
+      if (s.agent !== agent.name && s.agent !== EXTERNAL_AGENT) continue;
       repaired('terminating-stuck', `session/${s.id}`);
       flows.push(lifecycle.terminateSession(s.id, undefined).done);
+    }
+    if (agent.isDesired) {
+      for (const s of await sessions.inStateOlderThan('PENDING', this.d.pendingBoundMs)) {
+        if (s.agent !== agent.name || agent.isDesired(s.id)) continue;
+        repaired('session-launch-missing', `session/${s.id}`);
+        this.d.relaunch(s.id, s.template);
+      }
     }
 
     const results = await Promise.allSettled(flows);
@@ -206,10 +202,5 @@ export class Reconciler {
     if (repairs.length > 0)
       logger.info({ repairs: repairs.length }, 'reconcile pass repaired the projection');
     return repairs;
-  }
-
-  private async stillLive(id: string): Promise<boolean> {
-    const row = await this.d.circuits.get(id);
-    return row !== undefined && LIVE.has(row.state);
   }
 }

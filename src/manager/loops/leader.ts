@@ -16,8 +16,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { kvKeys, type LeaderRecord } from '../contracts/kv-layout.ts';
-import type { KvLease, KvStore, KvWatcher } from '../stores/types.ts';
+import { kvKeys, type LeaderRecord } from '../../contracts/kv-layout.ts';
+import type { KvLease, KvStore, KvWatcher } from '../../stores/types.ts';
 
 export interface LeaderElectorOptions {
   kv: KvStore;

@@ -3,19 +3,31 @@
  * protocol). The manager never dials the agent:
  * - `templates()` come from the agent's leased registration (marked unavailable while it is away);
  * - `launch` puts the desired session; `terminate` deletes it and waits (bounded) for the agent's
- *   final report, then deletes that report;
+ *   final report, then deletes that report. Both go through one outbox (`LatestWinsPublisher`):
+ *   a desired session the store refuses (etcd down or hung) is written as soon as it answers, and
+ *   a terminate that follows a launch still queued wins over it;
  * - reports are followed by a snapshot + watch of the agent's prefix and handed to `onReport`
  *   (each distinct report once per driver; several managers each see every report and apply
  *   them with guarded state transitions);
  * - `running()` = sessions reported RUNNING, plus, while the agent is registered, desired
  *   sessions it has not reported on yet (launching).
+ *
+ * Why a session accepted while the store is away is retried rather than refused (503) up front:
+ * SQL already holds the accepted session, so the desired key is only its projection and can be
+ * written later, like any other; probing the store on every request would cost a round trip and
+ * still race with an outage that starts right after the probe.
  */
 import type { Logger } from 'pino';
-import { type AgentDriver, type AgentReport, isFinalReport, type TemplateInfo } from '../contracts/agent.ts';
-import { AppProxyError } from '../contracts/errors.ts';
-import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../contracts/kv-layout.ts';
-import { PrefixSync } from '../stores/kv-sync.ts';
-import type { KvEntry, KvEvent, KvStore } from '../stores/types.ts';
+import {
+  type AgentDriver,
+  type AgentReport,
+  isFinalReport,
+  type TemplateInfo,
+} from '../../contracts/agent.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import { type AgentRegistration, type AgentSessionSpec, kvKeys } from '../../contracts/kv-layout.ts';
+import { LatestWinsPublisher, PrefixSync } from '../../stores/kv-sync.ts';
+import type { KvEntry, KvEvent, KvStore } from '../../stores/types.ts';
 
 export interface RemoteAgentDriverOptions {
   kv: KvStore;
@@ -49,6 +61,10 @@ export class RemoteAgentDriver implements AgentDriver {
   /** Reports seen before anyone listened (the start snapshot), delivered to the first listener. */
   private pending: AgentReport[] = [];
   private readonly waiters = new Set<Waiter>();
+  /** Desired sessions: puts (launch) and deletes (terminate), latest wins, retried until written. */
+  private readonly outbox: LatestWinsPublisher;
+  /** Sessions whose desired key a delete of ours removed (so the agent will acknowledge it). */
+  private readonly removed = new Set<string>();
   private closed = false;
 
   constructor(opts: RemoteAgentDriverOptions) {
@@ -59,6 +75,14 @@ export class RemoteAgentDriver implements AgentDriver {
     this.regKey = kvKeys.agent(opts.name);
     this.sessionsPrefix = kvKeys.agentSessions(opts.name);
     this.reportsPrefix = kvKeys.agentReports(opts.name);
+    this.outbox = new LatestWinsPublisher({
+      kv: this.kv,
+      logger: this.log,
+      what: 'desired session',
+      onDeleted: (key, removed) => {
+        if (removed) this.removed.add(key.slice(this.sessionsPrefix.length));
+      },
+    });
     // One watch for the registration, the desired sessions and the reports (the registration key
     // is a prefix of the other two; keys of other agents whose name merely starts alike are skipped).
     this.sync = new PrefixSync(
@@ -88,24 +112,35 @@ export class RemoteAgentDriver implements AgentDriver {
     }));
   }
 
+  /**
+   * Resolves once the desired session is in KV, however long the store is away (or once a
+   * terminate superseded it); rejects when the driver closes first (shutdown: the reconciler of a
+   * manager that runs on relaunches a PENDING session whose desired key is missing).
+   */
   async launch(sessionId: string, template: string): Promise<void> {
     if (!this.registration) {
       throw new AppProxyError('AP_ERR_TEMPLATE_UNAVAILABLE', `The agent "${this.name}" is not connected.`);
     }
     const spec: AgentSessionSpec = { template };
-    await this.kv.put(kvKeys.agentSession(this.name, sessionId), JSON.stringify(spec));
+    const key = kvKeys.agentSession(this.name, sessionId);
+    this.outbox.set(key, JSON.stringify(spec), { force: true });
+    if (!(await this.outbox.settled(key)))
+      throw new Error(`the manager shut down before session ${sessionId} reached the agent "${this.name}"`);
   }
 
   async terminate(sessionId: string): Promise<void> {
     const key = kvKeys.agentSession(this.name, sessionId);
-    // A delete of an absent key makes no watch event (the agent would never answer): when the
-    // desired key is already gone (never launched, or another manager ended it), only a report
-    // that is there and not final is worth waiting for.
-    const { succeeded } = await this.kv.txn(
-      [{ key, target: 'version', op: '>', value: 0 }],
-      [{ type: 'delete', key }],
-    );
-    if (!succeeded && !this.reports.has(sessionId)) return;
+    try {
+      this.outbox.set(key, null);
+      if (!(await this.outbox.settled(key)))
+        throw new Error(`the manager shut down before the end of session ${sessionId} reached the agent`);
+      // A delete of an absent key makes no watch event (the agent would never answer): when the
+      // desired key was gone already (never written, or another manager ended it), only a report
+      // that is there and not final is worth waiting for.
+      if (!this.removed.has(sessionId) && !this.reports.has(sessionId)) return;
+    } finally {
+      this.removed.delete(sessionId);
+    }
     const acked = await this.waitForEnd(sessionId);
     if (!acked) {
       throw new Error(
@@ -117,6 +152,10 @@ export class RemoteAgentDriver implements AgentDriver {
         this.log.warn({ err, sessionId }, 'could not delete the final report');
       });
     }
+  }
+
+  isDesired(sessionId: string): boolean {
+    return this.desired.has(sessionId);
   }
 
   running(): string[] {
@@ -135,6 +174,7 @@ export class RemoteAgentDriver implements AgentDriver {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.outbox.close();
     await this.sync.close();
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
@@ -208,8 +248,11 @@ export class RemoteAgentDriver implements AgentDriver {
       } else if (e.key.startsWith(this.reportsPrefix)) {
         const id = e.key.slice(this.reportsPrefix.length);
         if (!id || id.includes('/')) continue;
-        if (e.type === 'put') this.setReport(id, e.value ?? '');
-        else this.reports.delete(id);
+        if (e.type === 'put') {
+          this.setReport(id, e.value ?? '');
+          // Now: another manager may delete a final report right after it, in this very batch.
+          this.checkWaiters();
+        } else this.reports.delete(id);
       }
     }
     this.checkWaiters();

@@ -22,25 +22,18 @@
  * Scheduling: a pass every `checkIntervalMs`, and a timer for the earliest moment a policy could
  * act, so that a policy acts on time rather than up to one interval late. `wakeBy(at)` lets the
  * API side (circuit opened, access changed) move that timer earlier. A pass reads SQL once and
- * the counters in a handful of multi-gets (MGET in Redis; `READ_CHUNK_KEYS` keys each), whatever
+ * the counters in a handful of multi-gets (MGET in Redis; `READ_CHUNK_KEYS` of `services/activity.ts` each), whatever
  * the number of circuits; just before acting it re-reads the activity of the circuits concerned,
  * so bytes that arrived during the pass still count.
  */
 import type { Logger } from 'pino';
-import { counterKeys } from '../../contracts/activity.ts';
-import type { CircuitState, IdlePolicyExplanation, SessionState } from '../../contracts/records.ts';
 import { formatDuration } from '../../core/duration.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { CircuitRepo, IdleCandidateRow } from '../repos/circuits.ts';
 import type { EventLog } from '../repos/events.ts';
-import type { IdleSource } from './idle-settings.ts';
-import type { Lifecycle } from './lifecycle.ts';
-
-/** Keys per multi-get: large enough that 10k circuits take a few round trips, small enough not to block Redis. */
-export const READ_CHUNK_KEYS = 10_000;
-/** Shortest delay between passes, so that a policy due "now" cannot spin the loop. */
-const MIN_DELAY_MS = 20;
+import { idleSinceOf, readLastActivity } from '../services/activity.ts';
+import type { Lifecycle } from '../services/lifecycle.ts';
 
 export interface IdlePoliciesDeps {
   circuits: CircuitRepo;
@@ -58,40 +51,8 @@ export interface IdleAction {
   detail: string;
 }
 
-/** When a circuit became idle: its last byte, else its creation or last access change (the later). */
-export function idleSinceOf(
-  lastActivity: number | null,
-  createdAt: number,
-  accessUpdatedAt: number | null,
-): number {
-  return Math.max(lastActivity ?? createdAt, accessUpdatedAt ?? 0);
-}
-
-/** Last activity (epoch ms, the later of last client and last backend byte) of each circuit. */
-export async function readLastActivity(
-  counters: CounterStore,
-  ids: readonly string[],
-): Promise<Map<string, number | null>> {
-  const out = new Map<string, number | null>();
-  const perChunk = Math.max(1, Math.floor(READ_CHUNK_KEYS / 2));
-  for (let i = 0; i < ids.length; i += perChunk) {
-    const chunk = ids.slice(i, i + perChunk);
-    const keys = chunk.flatMap((id) => [counterKeys.lastClientAt(id), counterKeys.lastBackendAt(id)]);
-    const values = await counters.mget(keys);
-    chunk.forEach((id, j) => {
-      const c = toMs(values[2 * j]);
-      const b = toMs(values[2 * j + 1]);
-      out.set(id, c === null && b === null ? null : Math.max(c ?? 0, b ?? 0));
-    });
-  }
-  return out;
-}
-
-function toMs(v: string | null | undefined): number | null {
-  if (v === null || v === undefined) return null;
-  const n = Number(v);
-  return Number.isFinite(n) && n > 0 ? n : null;
-}
+/** Shortest delay between passes, so that a policy due "now" cannot spin the loop. */
+const MIN_DELAY_MS = 20;
 
 interface PassResult {
   actions: IdleAction[];
@@ -303,116 +264,6 @@ export class IdlePolicies {
     }
     return { actions, next: ev.next };
   }
-}
-
-// ---------------------------------------------------------------- the activity endpoint's explanation
-
-export interface ExplainInput {
-  now: number;
-  /** How often the leader looks (for "due now" sentences). */
-  checkIntervalMs: number;
-  circuit: {
-    id: string;
-    state: CircuitState;
-    idleSince: number;
-    timeoutMs: number | null;
-    source: IdleSource;
-  };
-  session: {
-    state: SessionState;
-    timeoutMs: number | null;
-    source: IdleSource;
-    /** Every live circuit of the session (this one included when live), with its idle-since. */
-    liveCircuits: { id: string; idleSince: number }[];
-  };
-}
-
-const LIVE: ReadonlySet<CircuitState> = new Set(['PENDING', 'ACTIVE', 'UNAVAILABLE']);
-
-/**
- * The idle policies that apply to one circuit and when each would act if nothing moves:
- * `policies` lists every policy that is configured for it, `policy` is the one that acts first
- * (the earliest `actsAt`; when none can act now, the first that applies; null when none applies).
- */
-export function explainPolicies(x: ExplainInput): {
-  policy: IdlePolicyExplanation | null;
-  policies: IdlePolicyExplanation[];
-} {
-  const policies: IdlePolicyExplanation[] = [];
-  const c = x.circuit;
-  const dueNow = `is due now; the leader acts within ${formatDuration(x.checkIntervalMs)}.`;
-
-  if (c.timeoutMs !== null) {
-    const base = { policy: 'circuit-idle' as const, timeoutMs: c.timeoutMs, source: c.source };
-    const limit = `circuit idle timeout ${formatDuration(c.timeoutMs)} (from ${c.source})`;
-    if (c.state === 'ACTIVE') {
-      const at = c.idleSince + c.timeoutMs;
-      policies.push({
-        ...base,
-        actsAt: iso(at),
-        explanation:
-          `No byte moved since ${iso(c.idleSince)}; ${limit}: ` +
-          (at <= x.now
-            ? `closing the circuit ${dueNow}`
-            : `closes the circuit at ${iso(at)} unless a byte moves before.`),
-      });
-    } else {
-      const why =
-        c.state === 'PENDING'
-          ? 'the circuit is being opened; the policy applies once it is ACTIVE'
-          : c.state === 'UNAVAILABLE'
-            ? 'its worker is not answering; the policy waits until the circuit is ACTIVE again'
-            : `the circuit is ${c.state}`;
-      policies.push({ ...base, actsAt: null, explanation: `${limit}; it cannot act now: ${why}.` });
-    }
-  }
-
-  const s = x.session;
-  if (s.timeoutMs !== null) {
-    const base = { policy: 'session-idle' as const, timeoutMs: s.timeoutMs, source: s.source };
-    const limit = `session idle timeout ${formatDuration(s.timeoutMs)} (from ${s.source})`;
-    const holder = s.liveCircuits.reduce<{ id: string; idleSince: number } | null>(
-      (a, b) => (a === null || b.idleSince > a.idleSince ? b : a),
-      null,
-    );
-    if (s.state !== 'RUNNING') {
-      policies.push({
-        ...base,
-        actsAt: null,
-        explanation: `${limit}; it cannot act: the session is ${s.state}.`,
-      });
-    } else if (!LIVE.has(c.state) || holder === null) {
-      policies.push({
-        ...base,
-        actsAt: null,
-        explanation: `${limit}; it cannot act through this circuit: the circuit is ${c.state}, and a session is judged by its live circuits only.`,
-      });
-    } else if (holder.id !== c.id && holder.idleSince > c.idleSince) {
-      const at = holder.idleSince + s.timeoutMs;
-      policies.push({
-        ...base,
-        actsAt: null,
-        explanation: `${limit}; it cannot act now: circuit ${holder.id} of the same session moved bytes at ${iso(holder.idleSince)}, later than this one, and the session is terminated only once every circuit has been idle that long (at ${iso(at)} if nothing moves anywhere).`,
-      });
-    } else {
-      const at = holder.idleSince + s.timeoutMs;
-      const others = s.liveCircuits.length - 1;
-      policies.push({
-        ...base,
-        actsAt: iso(at),
-        explanation:
-          `${others === 0 ? 'The only live circuit of the session' : `Every live circuit of the session (${others + 1})`} idle since ${iso(holder.idleSince)}; ${limit}: ` +
-          (at <= x.now
-            ? `terminating the session ${dueNow}`
-            : `terminates the session at ${iso(at)} unless a byte moves on any of its circuits.`),
-      });
-    }
-  }
-
-  const acting = policies
-    .filter((p) => p.actsAt !== null)
-    .sort((a, b) => Date.parse(a.actsAt!) - Date.parse(b.actsAt!));
-  return { policy: acting[0] ?? policies[0] ?? null, policies };
 }
 
 function iso(ms: number): string {
