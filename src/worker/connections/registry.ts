@@ -1,9 +1,9 @@
 /**
- * Every live connection of the worker process, indexed by circuit: the one place circuit close,
- * in-place circuit changes (access, idle timeout) and, with login sessions, revocation find the
- * connections they end. The registry also counts the connections that a circuit's connection
- * limit covers (TCP relays and tunnels) and writes access records, including those of
- * connections refused before they existed.
+ * Every live connection of the worker process, indexed by circuit and by user: the one place
+ * circuit close, in-place circuit changes (access, idle timeout) and revocation (a user's, or with
+ * login sessions a login session's) find the connections they end. The registry also counts the
+ * connections that a circuit's connection limit covers (TCP relays and tunnels) and writes access
+ * records, including those of connections refused before they existed.
  */
 import type { CloseReason } from '../../contracts/records.ts';
 import type { AccessLog, AccessRecord } from '../observe/access-log.ts';
@@ -12,6 +12,7 @@ import type { Connection } from './connection.ts';
 
 export class ConnectionRegistry {
   private readonly byCircuit = new Map<string, Set<Connection>>();
+  private readonly byUser = new Map<string, Set<Connection>>();
   /** Relays and tunnels per circuit (the connection limit counts those, not WebSockets). */
   private readonly limited = new Map<string, number>();
   private count = 0;
@@ -31,6 +32,12 @@ export class ConnectionRegistry {
     }
     if (set.has(c)) return;
     set.add(c);
+    let mine = this.byUser.get(c.userId);
+    if (!mine) {
+      mine = new Set();
+      this.byUser.set(c.userId, mine);
+    }
+    mine.add(c);
     this.count++;
     if (c.kind !== 'websocket') this.limited.set(id, (this.limited.get(id) ?? 0) + 1);
   }
@@ -41,6 +48,8 @@ export class ConnectionRegistry {
     if (!set?.delete(c)) return;
     this.count--;
     if (set.size === 0) this.byCircuit.delete(id);
+    const mine = this.byUser.get(c.userId);
+    if (mine?.delete(c) && mine.size === 0) this.byUser.delete(c.userId);
     if (c.kind !== 'websocket') {
       const n = (this.limited.get(id) ?? 1) - 1;
       if (n > 0) this.limited.set(id, n);
@@ -51,6 +60,12 @@ export class ConnectionRegistry {
   /** The live connections of a circuit (a copy: ending them changes the registry). */
   of(circuitId: string): Connection[] {
     const set = this.byCircuit.get(circuitId);
+    return set ? [...set] : [];
+  }
+
+  /** The live connections of a user, on every circuit (a copy). */
+  ofUser(userId: string): Connection[] {
+    const set = this.byUser.get(userId);
     return set ? [...set] : [];
   }
 

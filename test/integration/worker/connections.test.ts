@@ -152,3 +152,21 @@ describe('one live-connection model', () => {
     assert.equal(h.worker.connections.size, 0);
   });
 });
+
+describe('the registry', () => {
+  test('indexes live connections by user too, and forgets them when they end', async () => {
+    const opened = await openAll();
+    assert.equal(
+      h.worker.connections.ofUser('user-1').length,
+      3,
+      'the owner (cookie, raw) and the token subject',
+    );
+    assert.equal(h.worker.connections.ofUser('someone-else').length, 0);
+    for (const c of h.worker.connections.ofUser('user-1')) c.terminate('revoked');
+    await Promise.all(opened.map((o) => o.ended));
+    await until(() => h.worker.connections.ofUser('user-1').length === 0, 'the user index emptied', {
+      timeoutMs: 5000,
+    });
+    for (const o of opened) await h.deleteRoute(o.route);
+  });
+});
