@@ -28,23 +28,11 @@ import {
   isBrokenCircuitError,
   retry,
 } from 'cockatiel';
-import type {
-  Etcd3 as Etcd3Client,
-  ICompare,
-  IDuplexStream,
-  IKeyValue,
-  ILeaseKeepAliveRequest,
-  ILeaseKeepAliveResponse,
-  IOptions,
-  IRequestOp,
-  IWatchRequest,
-  IWatchResponse,
-} from 'etcd3';
+import type { Etcd3 as Etcd3Client, ICompare, IKeyValue, IOptions, IRequestOp } from 'etcd3';
 import etcd3 from 'etcd3';
 import {
   type KvCompare,
   type KvEntry,
-  type KvEvent,
   type KvLease,
   type KvOp,
   type KvStore,
@@ -52,6 +40,9 @@ import {
   type KvWatcher,
   type KvWatchHandlers,
 } from '../types.ts';
+import { EtcdLease } from './lease.ts';
+import { type EtcdHandle, prefixRange } from './streams.ts';
+import { EtcdWatch } from './watch.ts';
 
 const { Etcd3, CompareResult, CompareTarget, isRecoverableError, GRPCUnavailableError } = etcd3;
 
@@ -75,23 +66,6 @@ export interface EtcdConfig {
    * returning etcd is watched again within a fraction of a second (the "terminate → dark" bound).
    */
   maxReconnectDelayMs?: number;
-}
-
-/** First reconnect delay of a watch or keep-alive stream (doubling up to `maxReconnectDelayMs`). */
-const RECONNECT_MIN_MS = 50;
-
-/** Everything under `prefix`: [key, range_end) per etcd's prefix convention. */
-function prefixRange(prefix: string): { key: Buffer; range_end: Buffer } {
-  const key = Buffer.from(prefix);
-  if (key.length === 0) return { key: Buffer.from([0]), range_end: Buffer.from([0]) };
-  const end = Buffer.from(key);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return { key, range_end: end.subarray(0, i + 1) };
-    }
-  }
-  return { key, range_end: Buffer.from([0]) }; // every byte 0xff: to the end of the keyspace
 }
 
 function entry(kv: IKeyValue): KvEntry {
@@ -145,17 +119,6 @@ function op(o: KvOp): IRequestOp {
   }
 }
 
-/** Ends a client stream without etcd3 treating our own cancel as a host failure. */
-function endStream(stream: { end(): void; cancel(): void } | undefined): void {
-  if (!stream) return;
-  try {
-    stream.end(); // not writable any more: etcd3's error hook then ignores the CANCELLED below
-    stream.cancel();
-  } catch {
-    // already finished
-  }
-}
-
 /** Retries only failures where the request never left this process (safe for writes too). */
 function notSent(err: unknown): boolean {
   if (isBrokenCircuitError(err)) return true;
@@ -165,7 +128,7 @@ function notSent(err: unknown): boolean {
   );
 }
 
-export class EtcdKvStore implements KvStore {
+export class EtcdKvStore implements KvStore, EtcdHandle {
   /** The underlying etcd3 client (tests use it for compaction; do not close it directly). */
   readonly client: Etcd3Client;
   private closed = false;
@@ -336,261 +299,5 @@ export class EtcdKvStore implements KvStore {
     for (const l of [...this.leases.values()]) l.release();
     this.leases.clear();
     this.client.close();
-  }
-}
-
-class EtcdWatch {
-  private stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
-  /** The next revision this watch wants: everything below it was delivered. */
-  private next: number;
-  private dead = false;
-  private delay = RECONNECT_MIN_MS;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private readonly range: { key: Buffer; range_end: Buffer };
-
-  constructor(
-    private readonly store: EtcdKvStore,
-    prefix: string,
-    afterRevision: number,
-    private readonly handlers: KvWatchHandlers,
-  ) {
-    this.next = afterRevision + 1;
-    this.range = prefixRange(prefix);
-  }
-
-  /** Opens the stream from `next`; the first time, resolves once etcd confirmed the watch. */
-  async connect(first = false): Promise<void> {
-    if (this.dead) return;
-    let stream: IDuplexStream<IWatchRequest, IWatchResponse>;
-    try {
-      stream = await this.store.client.watchClient.watch();
-    } catch (err) {
-      if (first) throw err;
-      this.scheduleReconnect();
-      return;
-    }
-    if (this.dead) {
-      endStream(stream);
-      return;
-    }
-    this.stream = stream;
-    const created = new Promise<void>((resolve, reject) => {
-      stream.on('data', (res: IWatchResponse) => {
-        if (this.stream !== stream) return;
-        if (res.created) resolve();
-        this.onResponse(res);
-      });
-      const broke = (err: Error) => {
-        reject(err);
-        if (this.stream !== stream) return;
-        this.stream = undefined;
-        endStream(stream);
-        this.scheduleReconnect();
-      };
-      stream.on('error', broke);
-      stream.on('end', () => broke(new Error('etcd watch stream ended')));
-    });
-    stream.write({
-      create_request: { ...this.range, start_revision: this.next },
-    });
-    if (first) await created;
-    else created.catch(() => {});
-  }
-
-  private scheduleReconnect(): void {
-    if (this.dead || this.retryTimer) return;
-    const delay = this.delay;
-    this.delay = Math.min(this.delay * 2, this.store.maxReconnectDelayMs);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.connect();
-    }, delay);
-  }
-
-  private onResponse(res: IWatchResponse): void {
-    if (this.dead) return;
-    this.delay = RECONNECT_MIN_MS;
-    const compactRevision = Number(res.compact_revision ?? 0);
-    if (compactRevision > 0) {
-      this.fail(new KvWatchError('compacted', compactRevision));
-      return;
-    }
-    if (res.canceled) {
-      this.fail(new KvWatchError('unavailable'));
-      return;
-    }
-    const events: KvEvent[] = [];
-    for (const ev of res.events ?? []) {
-      const revision = Number(ev.kv.mod_revision);
-      if (revision < this.next) continue; // already delivered before a reconnect
-      events.push({
-        type: ev.type === 'Put' ? 'put' : 'delete',
-        key: ev.kv.key.toString(),
-        value: ev.type === 'Put' ? ev.kv.value.toString() : null,
-        revision,
-      });
-    }
-    if (events.length > 0) {
-      // etcd sends all events of one revision in one response (no fragmenting requested).
-      this.next = events[events.length - 1]!.revision + 1;
-      this.handlers.onEvents(events);
-    }
-    // Progress notifications are not used to move `next` forward: etcd before 3.4.24 / 3.5.8 could
-    // send one ahead of pending events (etcd-io/etcd#15220), and skipping by it would lose them.
-  }
-
-  /** Ends the watch with an error (once). */
-  fail(err: KvWatchError): void {
-    if (this.dead) return;
-    this.stop();
-    this.handlers.onError(err);
-  }
-
-  private stop(): void {
-    this.dead = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    const s = this.stream;
-    this.stream = undefined;
-    endStream(s);
-  }
-
-  async close(): Promise<void> {
-    this.stop();
-  }
-}
-
-class EtcdLease implements KvLease {
-  readonly lost: Promise<void>;
-  private resolveLost!: () => void;
-  private done = false;
-  private suspended = false;
-  private stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse> | undefined;
-  private sent: number[] = [];
-  /** When the last answered keep-alive was sent (etcd restarted the TTL no earlier than that). */
-  private okAt = Date.now();
-  private interval: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private delay = RECONNECT_MIN_MS;
-
-  constructor(
-    private readonly store: EtcdKvStore,
-    readonly id: string,
-    readonly ttlMs: number,
-  ) {
-    this.lost = new Promise<void>((r) => {
-      this.resolveLost = r;
-    });
-  }
-
-  start(): void {
-    this.armWatchdog();
-    this.interval = setInterval(() => this.fire(), Math.max(250, Math.floor(this.ttlMs / 3)));
-    this.interval.unref();
-    void this.openStream();
-  }
-
-  suspend(): void {
-    this.suspended = true;
-  }
-
-  private armWatchdog(): void {
-    clearTimeout(this.watchdog);
-    const left = this.okAt + this.ttlMs - Date.now();
-    this.watchdog = setTimeout(() => this.markLost(), Math.max(0, left));
-    this.watchdog.unref();
-  }
-
-  private async openStream(): Promise<void> {
-    if (this.done) return;
-    let stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
-    try {
-      stream = await this.store.client.leaseClient.leaseKeepAlive();
-    } catch {
-      this.scheduleReopen();
-      return;
-    }
-    if (this.done) {
-      endStream(stream);
-      return;
-    }
-    this.stream = stream;
-    this.sent = [];
-    stream.on('data', (res: ILeaseKeepAliveResponse) => {
-      if (this.stream !== stream || this.done) return;
-      const sentAt = this.sent.shift() ?? Date.now();
-      if (Number(res.TTL) <= 0) {
-        this.markLost();
-        return;
-      }
-      this.delay = RECONNECT_MIN_MS;
-      this.okAt = Math.max(this.okAt, sentAt);
-      this.armWatchdog();
-    });
-    const broke = () => {
-      if (this.stream !== stream) return;
-      this.stream = undefined;
-      endStream(stream);
-      this.scheduleReopen();
-    };
-    stream.on('error', broke);
-    stream.on('end', broke);
-    this.fire();
-  }
-
-  private scheduleReopen(): void {
-    if (this.done || this.retryTimer) return;
-    const delay = this.delay;
-    this.delay = Math.min(this.delay * 2, this.store.maxReconnectDelayMs);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.openStream();
-    }, delay);
-    this.retryTimer.unref();
-  }
-
-  fire(): void {
-    if (this.done || this.suspended || !this.stream) return;
-    try {
-      this.sent.push(Date.now());
-      this.stream.write({ ID: this.id });
-    } catch {
-      // the 'error' handler reopens
-    }
-  }
-
-  private teardown(): void {
-    this.done = true;
-    clearInterval(this.interval);
-    clearTimeout(this.watchdog);
-    clearTimeout(this.retryTimer);
-    const s = this.stream;
-    this.stream = undefined;
-    endStream(s);
-  }
-
-  private markLost(): void {
-    if (this.done) return;
-    this.teardown();
-    this.resolveLost();
-  }
-
-  /** Stops keep-alives without revoking (store close); the holder is told it lost the lease. */
-  release(): void {
-    this.markLost();
-  }
-
-  async revoke(): Promise<void> {
-    this.teardown();
-    try {
-      if (!this.store.isClosed) await this.store.client.leaseClient.leaseRevoke({ ID: this.id });
-    } catch (err) {
-      // Already expired or revoked elsewhere: the outcome the caller wanted.
-      if (!/lease not found/i.test((err as Error).message)) throw err;
-    } finally {
-      // Keep-alives have stopped either way: the lease is gone now or at the end of its TTL.
-      this.resolveLost();
-    }
   }
 }
