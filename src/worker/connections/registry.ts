@@ -75,9 +75,12 @@ export class ConnectionRegistry {
     return (this.limited.get(circuit.id) ?? 0) >= max;
   }
 
-  /** Ends every connection of the circuit with `reason`; returns how many. */
-  terminateCircuit(circuitId: string, reason: CloseReason): number {
-    const list = this.of(circuitId);
+  /**
+   * Ends every connection of this circuit object with `reason`; returns how many. By object, not
+   * by id: a circuit replaced by another of the same id (its identity changed) ends only its own.
+   */
+  terminateCircuit(circuit: Circuit, reason: CloseReason): number {
+    const list = this.of(circuit.id).filter((c) => c.circuit === circuit);
     for (const c of list) c.terminate(reason);
     return list.length;
   }

@@ -45,7 +45,7 @@ export interface CircuitConnections {
   /** True when the circuit carries as many relays and tunnels as its spec allows. */
   atLimit(circuit: Circuit): boolean;
   /** Ends every live connection of the circuit with `reason`. */
-  terminateCircuit(circuitId: string, reason: 'circuit-closed' | 'revoked'): number;
+  terminateCircuit(circuit: Circuit, reason: 'circuit-closed' | 'revoked'): number;
 }
 
 export interface CircuitDeps {
@@ -202,7 +202,7 @@ export class Circuit implements ActivitySource {
   close(reason: 'circuit-closed' | 'revoked' = 'circuit-closed'): void {
     if (this.closed) return;
     this.closed = true;
-    this.deps.connections.terminateCircuit(this.id, reason);
+    this.deps.connections.terminateCircuit(this, reason);
     for (const s of [...this.sockets]) {
       this.release(s);
       s.destroy();
