@@ -16,6 +16,9 @@ import { sleep } from './proc.ts';
 export interface WorkerStats {
   rss: number;
   heapUsed: number;
+  /** Committed V8 heap: garbage a burst left behind shows here and in RSS, not in heapUsed. */
+  heapTotal: number;
+  external: number;
   fds: number;
   resources: Record<string, number>;
   routes: number;

@@ -1,7 +1,8 @@
 /**
  * RSS per idle WebSocket and per idle circuit in the worker process (bench/servers/appproxy.ts).
  *   ws: N raw WebSocket handshakes through the worker (port mode) to the `ws` echo upstream,
- *       left idle; worker RSS/heap (after GC) before and after.
+ *       left idle; worker RSS, heap used, committed heap and external memory (after GC) before
+ *       and after. RSS beyond heapUsed is mostly committed heap the handshake burst left behind.
  *   circuits: N idle wildcard circuits; worker RSS/heap before and after.
  * Usage (raise the fd limit first): ulimit -n 65536; node --import tsx bench/profile/memory.ts [ws=10000] [circuits=10000]
  */
@@ -36,6 +37,8 @@ if (nWs > 0) {
       rssAfterMiB: mb(after.rss),
       rssPerWsKiB: +((after.rss - before.rss) / nWs / 1024).toFixed(2),
       heapPerWsKiB: +((after.heapUsed - before.heapUsed) / nWs / 1024).toFixed(2),
+      heapTotalPerWsKiB: +((after.heapTotal - before.heapTotal) / nWs / 1024).toFixed(2),
+      externalPerWsKiB: +((after.external - before.external) / nWs / 1024).toFixed(2),
       fds: after.fds - before.fds,
     }),
   );

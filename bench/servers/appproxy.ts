@@ -7,7 +7,7 @@
  * Activity counting is always on in the worker (flushed every second, as configured by default).
  *
  * stdin takes JSON lines (answers are JSON lines on stdout):
- *   {cmd: 'stats'}              → {stats: {rss, heapUsed, fds, resources, routes}} (after a GC)
+ *   {cmd: 'stats'}              → {stats: {rss, heapUsed, heapTotal, external, fds, resources, routes}} (after a GC)
  *   {cmd: 'circuits', n}        → adds n idle wildcard circuits, progress lines, then {added}
  *   {cmd: 'circuit', backendPort, idleTimeoutMs?} → one more circuit + its cookie:
  *                                 {circuit: {port, host, cookie, id}}
@@ -179,6 +179,7 @@ function stats() {
   return {
     rss: m.rss,
     heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
     external: m.external,
     fds: readdirSync('/proc/self/fd').length,
     resources,
