@@ -89,6 +89,9 @@ function walk(s: Schema, path: string, out: string[]): void {
     }
     const def = v.default === undefined ? '' : `\`${JSON.stringify(v.default)}\``;
     out.push(`| \`${p}\` | ${typeName(v)} | ${def} | ${(v.description ?? '').replace(/\|/g, '\\|')} |`);
+    // An optional block (`null` or an object): its keys too.
+    const block = v.anyOf?.find((x) => x.type === 'object' && x.properties);
+    if (block) walk(block, p, out);
   }
 }
 

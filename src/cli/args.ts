@@ -119,3 +119,35 @@ export function accessFrom(opts: {
   }
   return opts.allowFrom ? { mode, allowFrom: opts.allowFrom } : { mode };
 }
+
+/** commander argParser for repeatable, comma-separated values (`--scope a --scope b,c`). */
+export function listArg(value: string, previous: string[] | undefined): string[] {
+  const items = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new InvalidArgumentError('expected a value');
+  return [...new Set([...(previous ?? []), ...items])];
+}
+
+/** commander argParser for lifetimes of credentials: a duration of at least a second (`30d`, `12h`). */
+export function lifetimeArg(value: string): number {
+  const ms = durationArg(value);
+  if (ms < 1000) throw new InvalidArgumentError('expected a lifetime of at least 1s (e.g. 30d, 12h)');
+  return ms;
+}
+
+/** `--role admin|user`. */
+export function roleOption(description: string): Option {
+  return new Option('--role <role>', description).choices(['admin', 'user']);
+}
+
+/** `--password-stdin`: secrets never come from argv, where `ps` and the shell history show them. */
+export function passwordStdinOption(description: string): Option {
+  return new Option('--password-stdin', description);
+}
+
+/** `--user`: a user's id or name (or `me`). */
+export function userOption(description: string): Option {
+  return new Option('--user <user>', `${description} (id or name; \`me\` for yourself)`);
+}

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from '../client/errors.ts';
 import { registerClientCommands } from './commands/index.ts';
+import { CREDENTIALS_FILE } from './credentials.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor, renderError } from './errors.ts';
 import { type CliIo, DEFAULT_DATA_DIR, DEFAULT_URL, defaultIo, Runtime, TOKEN_FILE } from './runtime.ts';
 import { registerServerCommands } from './up.ts';
@@ -12,15 +13,19 @@ export type { CliIo } from './runtime.ts';
 
 const HELP_FOOTER = `
 Connection:
-  The manager URL is --url, else $APPPROXY_URL, else ${DEFAULT_URL}.
-  The API token is --token, else $APPPROXY_TOKEN, else the admin token that the embedded
-  \`appproxy up\` writes to <data dir>/${TOKEN_FILE}, where the data dir is $APPPROXY_DATA_DIR
-  or ${DEFAULT_DATA_DIR} (relative to the current directory).
+  The manager URL is --url, else $APPPROXY_URL, else the one \`appproxy login\` stored, else
+  ${DEFAULT_URL}.
+  The API token is --token, else $APPPROXY_TOKEN, else the credentials \`appproxy login\` stored in
+  <config dir>/${CREDENTIALS_FILE} (when they are for that URL, or no URL was given), else the
+  admin token that the embedded \`appproxy up\` writes to <data dir>/${TOKEN_FILE}.
+  The config dir is $APPPROXY_CONFIG_DIR, else $XDG_CONFIG_HOME/appproxy, else ~/.config/appproxy;
+  the data dir is $APPPROXY_DATA_DIR or ${DEFAULT_DATA_DIR} (relative to the current directory).
 
 Exit codes: 0 success, 1 failure (the error's code and request id are printed), 2 usage error.
 
 Examples:
   appproxy up                                   # run everything on this machine
+  appproxy login                                # sign in from a browser; stores the credentials
   appproxy template list
   appproxy session create jupyter --name demo --wait
   appproxy app open demo lab --next /lab --browser
@@ -48,7 +53,7 @@ export function buildProgram(
     .addOption(
       new Option(
         '--token <token>',
-        `API token (env APPPROXY_TOKEN; default: the token \`appproxy up\` writes to <data dir>/${TOKEN_FILE})`,
+        `API token (env APPPROXY_TOKEN; default: what \`appproxy login\` stored, else the token \`appproxy up\` writes to <data dir>/${TOKEN_FILE})`,
       ),
     )
     .option('--json', 'print the raw JSON answers (machine output)')
@@ -117,9 +122,21 @@ function hintFor(err: unknown, rt: Runtime): string | null {
   const conn = rt.connection;
   if (!(err instanceof ApiError) || !conn) return null;
   if (err.code === 'AP_ERR_UNAUTHENTICATED' && conn.tokenSource === null) {
-    return `no API token found: pass --token, set APPPROXY_TOKEN, or run \`appproxy up\` (it writes ${conn.tokenFile})`;
+    const elsewhere = conn.storedElsewhere
+      ? ` (the stored sign-in is for ${conn.storedElsewhere.url}, not ${conn.url})`
+      : '';
+    return (
+      `no API token found${elsewhere}: run \`appproxy login\`, pass --token, set APPPROXY_TOKEN, ` +
+      `or run \`appproxy up\` (it writes ${conn.tokenFile})`
+    );
   }
   if (err.code === 'AP_ERR_TOKEN_INVALID' || err.code === 'AP_ERR_UNAUTHENTICATED') {
+    if (conn.tokenSource === 'credentials') {
+      return (
+        `the token came from ${conn.credentialsFile} (\`appproxy login\`${conn.stored?.user ? ` as ${conn.stored.user}` : ''}); ` +
+        'the sign-in may have ended: run `appproxy login` again'
+      );
+    }
     const from =
       conn.tokenSource === 'file'
         ? `${conn.tokenFile} (maybe left by another \`appproxy up\`)`

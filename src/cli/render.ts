@@ -1,5 +1,6 @@
 /** The human renderings of the API's answers: detail blocks, tables and the next steps to take. */
 
+import type { ApiToken, LoginSession, LogoutResult, LogoutUri, User, Whoami } from '../client/api-client.ts';
 import type { TemplateInfo } from '../contracts/agent.ts';
 import type {
   Circuit,
@@ -282,5 +283,164 @@ export function renderTunnelReady(
     out += `\nConnect to ${where}; every connection gets its own authenticated tunnel.\n`;
   }
   out += 'Ctrl-C stops the tunnel.\n';
+  return out;
+}
+
+// ------------------------------------------------------------------ identity
+
+function userLabel(u: User): string {
+  return u.displayName ? `${u.name} (${u.displayName})` : u.name;
+}
+
+function yesNo(v: boolean, p: Painter, yesStyle: Style = 'yellow'): string {
+  return v ? p.paint('yes', yesStyle) : 'no';
+}
+
+export function renderUser(u: User, p: Painter, now: number): string {
+  return formatKeyValues(
+    [
+      ['Name', u.name],
+      ['ID', u.id],
+      ['Display name', u.displayName ?? '-'],
+      ['Role', u.role],
+      ['Disabled', yesNo(u.disabled, p, 'red')],
+      ['Password', u.hasPassword ? 'set' : 'none'],
+      ['Identity provider', u.identityProvider ?? '-'],
+      ['Created', formatTime(u.createdAt, now)],
+    ],
+    p,
+  );
+}
+
+export function renderUsers(items: User[], p: Painter, now: number): string {
+  return formatTable(
+    [
+      { header: 'NAME' },
+      { header: 'ID' },
+      { header: 'ROLE' },
+      { header: 'DISABLED' },
+      { header: 'SIGN-IN' },
+      { header: 'DISPLAY NAME', maxWidth: 40 },
+      { header: 'AGE', align: 'right' },
+    ],
+    items.map((u) => [
+      u.name,
+      u.id,
+      u.role,
+      yesNo(u.disabled, p, 'red'),
+      [u.hasPassword ? 'password' : '', u.identityProvider ? 'idp' : ''].filter(Boolean).join(',') || '-',
+      u.displayName ?? '-',
+      formatAge(u.createdAt, now),
+    ]),
+    p,
+  );
+}
+
+/** Who the CLI acts as, and through which credential. */
+export function renderWhoami(w: Whoami, p: Painter, now: number, extra: [string, string][] = []): string {
+  const credential: [string, string] =
+    w.via === 'token'
+      ? ['API token', w.tokenId ?? '- (the admin token)']
+      : ['Login session', w.loginSession ? `${w.loginSession.id} (${w.loginSession.kind})` : '-'];
+  return formatKeyValues(
+    [
+      ['User', userLabel(w.user)],
+      ['User ID', w.user.id],
+      ['Role', w.user.role],
+      ['Via', w.via],
+      credential,
+      ...(w.loginSession ? [['Expires', formatTime(w.loginSession.expiresAt, now)] as [string, string]] : []),
+      ...(w.scopes.length > 0 ? [['Scopes', w.scopes.join(', ')] as [string, string]] : []),
+      ...extra,
+    ],
+    p,
+  );
+}
+
+export function renderTokens(items: ApiToken[], p: Painter, now: number): string {
+  const style: Record<ApiToken['state'], Style> = { live: 'green', expired: 'dim', revoked: 'dim' };
+  return formatTable(
+    [
+      { header: 'ID' },
+      { header: 'NAME', maxWidth: 40 },
+      { header: 'USER' },
+      { header: 'SCOPES' },
+      { header: 'STATE' },
+      { header: 'EXPIRES' },
+      { header: 'LAST USED', align: 'right' },
+      { header: 'AGE', align: 'right' },
+    ],
+    items.map((t) => [
+      t.id,
+      t.name,
+      t.userId,
+      t.scopes.join(',') || '-',
+      p.paint(t.state, style[t.state]),
+      t.expiresAt ?? 'never',
+      t.lastUsedAt ? `${formatAge(t.lastUsedAt, now)} ago` : '-',
+      formatAge(t.createdAt, now),
+    ]),
+    p,
+  );
+}
+
+export function renderLoginSessions(items: LoginSession[], p: Painter, now: number): string {
+  const ended = items.some((l) => l.endedAt);
+  return formatTable(
+    [
+      { header: 'ID' },
+      { header: 'USER' },
+      { header: 'KIND' },
+      { header: 'FROM', maxWidth: 30 },
+      { header: 'EXPIRES' },
+      { header: 'AGE', align: 'right' as const },
+      ...(ended ? [{ header: 'ENDED' }] : []),
+    ],
+    items.map((l) => [
+      l.current ? `${l.id} ${p.paint('(current)', 'green')}` : l.id,
+      l.userId,
+      l.parentId ? `${l.kind} (from ${l.parentId})` : l.kind,
+      l.clientAddress ?? '-',
+      l.expiresAt,
+      formatAge(l.createdAt, now),
+      ...(ended ? [l.endedAt ? `${l.endedAt} (${l.endReason ?? 'ended'})` : '-'] : []),
+    ]),
+    p,
+  );
+}
+
+export function renderLogoutUris(items: LogoutUri[], p: Painter): string {
+  return formatTable(
+    [
+      { header: 'ID' },
+      { header: 'URI', maxWidth: 80 },
+      { header: 'NEXT PARAM' },
+      { header: 'DESCRIPTION', maxWidth: 50 },
+    ],
+    items.map((u) => [u.id, u.uri, u.nextParam ?? '- (background)', u.description || '-']),
+    p,
+  );
+}
+
+/**
+ * What a sign-out ended (under `title`, before the `removed` line), then where a browser should go
+ * to drop the app cookies it set under the ended sign-ins.
+ */
+export function renderLogout(r: LogoutResult, p: Painter, title: string, removed: string): string {
+  let out = `${title}\n`;
+  out +=
+    r.ended.length === 0
+      ? 'No login session was ended.\n'
+      : `Ended ${r.ended.length === 1 ? 'login session' : `${r.ended.length} login sessions`}: ${r.ended.join(', ')}\n`;
+  out += `${removed}\n`;
+  if (r.logoutUris.length > 0) {
+    out +=
+      '\nApp cookies set in a browser under this sign-in are refused already; to delete them too, open in that browser:\n\n' +
+      `  ${p.paint(r.chainUrl, 'bold')}\n\n` +
+      'It visits, in order:\n' +
+      r.logoutUris
+        .map((s) => `  ${s.uri}${s.source === 'external' ? ' (added by an admin)' : ''}\n`)
+        .join('');
+  }
   return out;
 }

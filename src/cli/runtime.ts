@@ -4,17 +4,30 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiClient } from '../client/api-client.ts';
+import { credentialsPath, readCredentials, type StoredCredentials, sameManager } from './credentials.ts';
 import { UsageError } from './errors.ts';
 import { colorEnabled, type Painter, painter } from './format.ts';
+import { terminalPrompt } from './terminal-prompt.ts';
 
 export interface OutStream {
   write(chunk: string): unknown;
   isTTY?: boolean;
 }
 
+/** Where secrets piped in (`--password-stdin`) are read from. */
+export interface InStream extends AsyncIterable<string | Buffer> {
+  isTTY?: boolean;
+}
+
 export interface CliIo {
   stdout: OutStream;
   stderr: OutStream;
+  stdin: InStream;
+  /**
+   * Asks one question on the terminal and resolves with the line typed; `echo: false` hides it
+   * (passwords). Only called when stdin and stderr are terminals.
+   */
+  prompt: (question: string, opts?: { echo?: boolean }) => Promise<string>;
   env: Record<string, string | undefined>;
   cwd: string;
   fetch: typeof fetch;
@@ -40,6 +53,8 @@ export function defaultIo(overrides: Partial<CliIo> = {}): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
+    prompt: terminalPrompt,
     env,
     cwd: process.cwd(),
     fetch: globalThis.fetch,
@@ -82,25 +97,51 @@ export function openInBrowser(url: string, env: Record<string, string | undefine
   });
 }
 
-export type TokenSource = 'flag' | 'env' | 'file' | null;
+export type TokenSource = 'flag' | 'env' | 'credentials' | 'file' | null;
+export type UrlSource = 'flag' | 'env' | 'credentials' | 'default';
 
 export interface Connection {
   url: string;
+  urlSource: UrlSource;
   token: string | null;
   tokenSource: TokenSource;
   /** Where the embedded `appproxy up` writes its admin token (read when no token is given). */
   tokenFile: string;
+  /** Where `appproxy login` stores credentials; null when the environment names no config folder. */
+  credentialsFile: string | null;
+  /** The stored credentials when they belong to the manager in use (whether or not their token is used). */
+  stored: StoredCredentials | null;
+  /** Stored credentials of another manager than the one in use (for hints). */
+  storedElsewhere: StoredCredentials | null;
 }
 
-/** `--url` > APPPROXY_URL > default; `--token` > APPPROXY_TOKEN > `<data dir>/admin-token`. */
+/**
+ * The one place the CLI decides what it talks to, and as whom:
+ * URL: `--url` > APPPROXY_URL > the stored credentials' > default;
+ * token: `--token` > APPPROXY_TOKEN > the stored credentials (when their URL is the one in use, or
+ * no URL was given) > `<data dir>/admin-token` (what `appproxy up` writes).
+ */
 export function resolveConnection(globals: { url?: string; token?: string }, io: CliIo): Connection {
-  const url = globals.url || io.env.APPPROXY_URL || DEFAULT_URL;
+  const credentialsFile = credentialsPath(io.env);
+  const saved = credentialsFile ? readCredentials(credentialsFile) : null;
+  const givenUrl = globals.url || io.env.APPPROXY_URL || null;
+  const url = givenUrl ?? saved?.url ?? DEFAULT_URL;
+  const urlSource: UrlSource = globals.url
+    ? 'flag'
+    : io.env.APPPROXY_URL
+      ? 'env'
+      : saved
+        ? 'credentials'
+        : 'default';
+  const stored = saved && (givenUrl === null || sameManager(givenUrl, saved.url)) ? saved : null;
   const dataDir = path.resolve(io.cwd, io.env.APPPROXY_DATA_DIR || DEFAULT_DATA_DIR);
   const tokenFile = path.join(dataDir, TOKEN_FILE);
-  if (globals.token) return { url, token: globals.token, tokenSource: 'flag', tokenFile };
-  if (io.env.APPPROXY_TOKEN) return { url, token: io.env.APPPROXY_TOKEN, tokenSource: 'env', tokenFile };
+  const base = { url, urlSource, tokenFile, credentialsFile, stored, storedElsewhere: stored ? null : saved };
+  if (globals.token) return { ...base, token: globals.token, tokenSource: 'flag' };
+  if (io.env.APPPROXY_TOKEN) return { ...base, token: io.env.APPPROXY_TOKEN, tokenSource: 'env' };
+  if (stored) return { ...base, token: stored.token, tokenSource: 'credentials' };
   const fromFile = readTokenFile(tokenFile);
-  return { url, token: fromFile, tokenSource: fromFile ? 'file' : null, tokenFile };
+  return { ...base, token: fromFile, tokenSource: fromFile ? 'file' : null };
 }
 
 export function readTokenFile(file: string): string | null {
@@ -125,17 +166,20 @@ export class Runtime {
   client(globals: { url?: string; token?: string }): ApiClient {
     const conn = resolveConnection(globals, this.io);
     this.connection = conn;
+    return this.clientFor(conn.url, conn.token);
+  }
+
+  /** A client of the manager at `url` with this token (none: the public routes only). */
+  clientFor(url: string, token: string | null): ApiClient {
     try {
       return new ApiClient({
-        url: conn.url,
-        token: conn.token,
+        url,
+        token,
         fetch: this.io.fetch,
         userAgent: `appproxy-cli/${this.version}`,
       });
     } catch (err) {
-      throw new UsageError(
-        `invalid manager URL "${conn.url}" (--url or APPPROXY_URL): ${(err as Error).message}`,
-      );
+      throw new UsageError(`invalid manager URL "${url}" (--url or APPPROXY_URL): ${(err as Error).message}`);
     }
   }
 

@@ -14,7 +14,26 @@ import type {
 } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
 import { ApiError, envelopeError, NetworkError } from './errors.ts';
+import type {
+  ApiToken,
+  CliLoginPoll,
+  CliLoginStart,
+  CreateLoginSessionRequest,
+  CreateLogoutUriRequest,
+  CreateTokenRequest,
+  CreateUserRequest,
+  LoginSession,
+  LogoutResult,
+  LogoutUri,
+  NewApiToken,
+  SetPasswordRequest,
+  SignedIn,
+  UpdateUserRequest,
+  User,
+  Whoami,
+} from './identity-types.ts';
 
+export type * from './identity-types.ts';
 export { ApiError, NetworkError };
 
 export interface ApiClientOptions {
@@ -176,6 +195,114 @@ export class ApiClient {
 
   listTemplates(): Promise<Items<TemplateInfo>> {
     return this.request<Items<TemplateInfo>>('GET', '/v1/templates');
+  }
+
+  // Sign-in and sign-out (login, cli-login and its poll need no token)
+
+  /** Password sign-in: a login session and its bearer secret. */
+  login(name: string, password: string): Promise<SignedIn> {
+    return this.request<SignedIn>('POST', '/v1/auth/login', { body: { name, password } });
+  }
+
+  /** Ends the caller's login session (or, `everywhere`, all of the user's); lists the logout URIs. */
+  logout(opts: { everywhere?: boolean } = {}): Promise<LogoutResult> {
+    return this.request<LogoutResult>('POST', '/v1/auth/logout', {
+      body: opts.everywhere ? { everywhere: true } : {},
+    });
+  }
+
+  whoami(): Promise<Whoami> {
+    return this.request<Whoami>('GET', '/v1/auth/whoami');
+  }
+
+  /** Starts a browser-approved sign-in; the secret will be sealed to `publicKey` (X25519, base64url). */
+  startCliLogin(publicKey: string): Promise<CliLoginStart> {
+    return this.request<CliLoginStart>('POST', '/v1/auth/cli-login', { body: { publicKey } });
+  }
+
+  pollCliLogin(deviceCode: string): Promise<CliLoginPoll> {
+    return this.request<CliLoginPoll>('POST', '/v1/auth/cli-login/poll', { body: { deviceCode } });
+  }
+
+  // Users (`me` is the caller)
+
+  listUsers(): Promise<Items<User>> {
+    return this.request<Items<User>>('GET', '/v1/users');
+  }
+
+  createUser(body: CreateUserRequest): Promise<User> {
+    return this.request<User>('POST', '/v1/users', { body });
+  }
+
+  getUser(id: string): Promise<User> {
+    return this.request<User>('GET', `/v1/users/${enc(id)}`);
+  }
+
+  updateUser(id: string, body: UpdateUserRequest): Promise<User> {
+    return this.request<User>('PATCH', `/v1/users/${enc(id)}`, { body });
+  }
+
+  /** Admins: ends the user's sign-ins, revokes their tokens and terminates their sessions. */
+  deleteUser(id: string): Promise<User> {
+    return this.request<User>('DELETE', `/v1/users/${enc(id)}`);
+  }
+
+  /** The user's other sign-ins end. */
+  async setPassword(id: string, body: SetPasswordRequest): Promise<void> {
+    await this.request<undefined>('PUT', `/v1/users/${enc(id)}/password`, { body });
+  }
+
+  // API tokens
+
+  /** The caller's tokens; admins: everyone's, or one user's (`user`: an id or `me`). */
+  listTokens(filter: { user?: string } = {}): Promise<Items<ApiToken>> {
+    return this.request<Items<ApiToken>>('GET', '/v1/tokens', { query: { user: filter.user } });
+  }
+
+  createToken(body: CreateTokenRequest): Promise<NewApiToken> {
+    return this.request<NewApiToken>('POST', '/v1/tokens', { body });
+  }
+
+  revokeToken(id: string): Promise<ApiToken> {
+    return this.request<ApiToken>('DELETE', `/v1/tokens/${enc(id)}`);
+  }
+
+  // Login sessions (`current` is the caller's own)
+
+  listLoginSessions(filter: { user?: string; live?: boolean } = {}): Promise<Items<LoginSession>> {
+    return this.request<Items<LoginSession>>('GET', '/v1/login-sessions', {
+      query: { user: filter.user, live: filter.live === undefined ? undefined : String(filter.live) },
+    });
+  }
+
+  /** A platform token (scope `login-sessions`) or an admin signs a user in on the platform's behalf. */
+  createLoginSession(body: CreateLoginSessionRequest): Promise<SignedIn> {
+    return this.request<SignedIn>('POST', '/v1/login-sessions', { body });
+  }
+
+  getLoginSession(id: string): Promise<LoginSession> {
+    return this.request<LoginSession>('GET', `/v1/login-sessions/${enc(id)}`);
+  }
+
+  /** Ends a login session and the CLI sign-ins approved from it; answers the ended ones. */
+  endLoginSession(id: string, opts: { reason?: string } = {}): Promise<Items<LoginSession>> {
+    return this.request<Items<LoginSession>>('DELETE', `/v1/login-sessions/${enc(id)}`, {
+      query: { reason: opts.reason },
+    });
+  }
+
+  // Logout URIs (admins)
+
+  listLogoutUris(): Promise<Items<LogoutUri>> {
+    return this.request<Items<LogoutUri>>('GET', '/v1/logout-uris');
+  }
+
+  addLogoutUri(body: CreateLogoutUriRequest): Promise<LogoutUri> {
+    return this.request<LogoutUri>('POST', '/v1/logout-uris', { body });
+  }
+
+  removeLogoutUri(id: string): Promise<LogoutUri> {
+    return this.request<LogoutUri>('DELETE', `/v1/logout-uris/${enc(id)}`);
   }
 
   /** Sends one request; resolves with the parsed JSON body, rejects with ApiError or NetworkError. */

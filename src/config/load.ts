@@ -8,8 +8,10 @@ import { Value } from 'typebox/value';
 import { parseTemplates } from '../agent/templates.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { parseDurationMs } from '../core/duration.ts';
+import type { AuthOptions } from '../manager/index.ts';
 import type { TcpPolicy } from '../manager/services/access.ts';
 import type { IdlePolicyConfig } from '../manager/services/idle-settings.ts';
+import { isLoopbackUrl, type OidcOptions } from '../manager/services/oidc.ts';
 import {
   type AgentConfig,
   AgentConfigSchema,
@@ -111,7 +113,94 @@ export function managerPolicies(c: PolicySettings): { tcp: TcpPolicy; idlePolicy
   };
 }
 
+type OidcSettings = NonNullable<EmbeddedConfig['manager']['auth']['oidc']>;
+
+/**
+ * The OpenID Connect client secret: env APPPROXY_OIDC_CLIENT_SECRET, else `clientSecretFile`,
+ * else none (a public client).
+ */
+function oidcClientSecret(o: OidcSettings, env: NodeJS.ProcessEnv): string | null {
+  if (env.APPPROXY_OIDC_CLIENT_SECRET) return env.APPPROXY_OIDC_CLIENT_SECRET;
+  if (o.clientSecretFile === null) return null;
+  let secret: string;
+  try {
+    secret = readFileSync(o.clientSecretFile, 'utf8').trim();
+  } catch (err) {
+    throw new AppProxyError(
+      'AP_ERR_CONFIG_INVALID',
+      `Cannot read the OpenID Connect client secret file ${o.clientSecretFile}: ${(err as Error).message}`,
+    );
+  }
+  if (!secret)
+    throw new AppProxyError(
+      'AP_ERR_CONFIG_INVALID',
+      `The OpenID Connect client secret file ${o.clientSecretFile} is empty.`,
+    );
+  return secret;
+}
+
+function oidcOptions(o: OidcSettings | null, env: NodeJS.ProcessEnv): OidcOptions | null {
+  if (o === null) return null;
+  return {
+    issuer: o.issuer,
+    clientId: o.clientId,
+    clientSecret: oidcClientSecret(o, env),
+    scopes: [...o.scopes],
+    nameClaim: o.nameClaim,
+    groupsClaim: o.groupsClaim,
+    adminGroups: [...o.adminGroups],
+    label: o.label,
+    autoCreateUsers: o.autoCreateUsers,
+  };
+}
+
+/**
+ * The manager's `auth` settings as `createManager` takes them; reads the OpenID Connect client
+ * secret (from `env` or its file) when a provider is configured.
+ */
+export function managerAuthOptions(
+  c: { auth: EmbeddedConfig['manager']['auth'] },
+  env: NodeJS.ProcessEnv = process.env,
+): AuthOptions {
+  const a = c.auth;
+  return {
+    publicUrl: a.publicUrl,
+    loginSessionTtlMs: parseDurationMs(a.loginSessionTtl),
+    cliSessionTtlMs: parseDurationMs(a.cliSessionTtl),
+    appCookieTtlMs: parseDurationMs(a.appCookieTtl),
+    secureCookies: a.secureCookies,
+    loginLimits: {
+      perUser: a.loginAttempts.perUser,
+      perAddress: a.loginAttempts.perAddress,
+      windowMs: parseDurationMs(a.loginAttempts.window),
+    },
+    oidc: oidcOptions(a.oidc, env),
+  };
+}
+
 /** Durations parse, limits are ordered, and the defaults are consistent with what the limits allow. */
+function checkAuth(
+  prefix: string,
+  c: { auth: EmbeddedConfig['manager']['auth'] },
+  problems: Problem[],
+): void {
+  const a = c.auth;
+  checkDurations(
+    [
+      [`${prefix}/auth/loginSessionTtl`, a.loginSessionTtl],
+      [`${prefix}/auth/cliSessionTtl`, a.cliSessionTtl],
+      [`${prefix}/auth/appCookieTtl`, a.appCookieTtl],
+      [`${prefix}/auth/loginAttempts/window`, a.loginAttempts.window],
+    ],
+    problems,
+  );
+  if (a.oidc?.issuer.startsWith('http:') && !isLoopbackUrl(a.oidc.issuer))
+    problems.push({
+      field: `${prefix}/auth/oidc/issuer`,
+      message: 'must be https (http only on loopback addresses)',
+    });
+}
+
 function checkPolicies(prefix: string, c: PolicySettings, problems: Problem[]): void {
   const i = c.idlePolicy;
   const before = problems.length;
@@ -176,10 +265,13 @@ export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
       ['/worker/leaseTtl', c.worker.leaseTtl],
       ['/worker/activityFlushInterval', c.worker.activityFlushInterval],
       ['/worker/upstreamHeadersTimeout', c.worker.upstreamHeadersTimeout],
+      ['/worker/revocationStaleAfter', c.worker.revocationStaleAfter],
+      ['/worker/revocationConfirmInterval', c.worker.revocationConfirmInterval],
       ['/agent/terminateGrace', c.agent.terminateGrace],
     ];
     checkDurations(durations, problems);
     checkPolicies('/manager', c.manager, problems);
+    checkAuth('/manager', c.manager, problems);
     try {
       parseTemplates(c.agent.templates);
     } catch (err) {
@@ -296,6 +388,7 @@ export function validateManagerConfig(raw: unknown): ManagerConfig {
       problems,
     );
     checkPolicies('', c, problems);
+    checkAuth('', c, problems);
     if (c.agent.kind === 'local') {
       checkDurations([['/agent/terminateGrace', c.agent.terminateGrace]], problems);
       checkTemplates('/agent/templates', c.agent.templates, problems);
@@ -333,7 +426,14 @@ export function validateWorkerConfig(raw: unknown): WorkerConfig {
   if (problems.length === 0) {
     const c = value as WorkerConfig;
     checkDurations(
-      durationsOf('', c, ['cookieTtl', 'leaseTtl', 'activityFlushInterval', 'upstreamHeadersTimeout']),
+      durationsOf('', c, [
+        'cookieTtl',
+        'leaseTtl',
+        'activityFlushInterval',
+        'upstreamHeadersTimeout',
+        'revocationStaleAfter',
+        'revocationConfirmInterval',
+      ]),
       problems,
     );
     if (c.frontendMode === 'port' && c.portRange[0] > c.portRange[1])

@@ -91,6 +91,110 @@ const managerPolicies = () => ({
   ),
 });
 
+/**
+ * Sign-in with an OpenID Connect provider (`auth.oidc` of both `appproxy up` and `appproxy
+ * manager`); see `manager/services/oidc.ts`.
+ */
+const managerOidc = () =>
+  Type.Union(
+    [
+      Type.Null(),
+      Type.Object(
+        {
+          issuer: Type.String({
+            pattern: '^https?://',
+            description:
+              'Issuer identifier of the provider (discovery: `<issuer>/.well-known/openid-configuration`). http:// only on loopback addresses.',
+          }),
+          clientId: Type.String({
+            minLength: 1,
+            description: 'Client id AppProxy is registered under at the provider.',
+          }),
+          clientSecretFile: Type.Union([Type.String(), Type.Null()], {
+            default: null,
+            description:
+              'File holding the client secret (env APPPROXY_OIDC_CLIENT_SECRET wins); with neither, AppProxy is a public client (PKCE only).',
+          }),
+          scopes: Type.Array(Type.String({ minLength: 1 }), {
+            default: ['openid', 'profile', 'email'],
+            description: 'Scopes asked for ("openid" is always added).',
+          }),
+          nameClaim: Type.String({
+            default: 'preferred_username',
+            description:
+              'Claim a new user is named from (then the local part of `email`, then `sub`), lowercased and sanitized; a name another user has gets a random suffix (never linked to that user).',
+          }),
+          groupsClaim: Type.String({ default: 'groups', description: "Claim listing the user's groups." }),
+          adminGroups: Type.Array(Type.String(), {
+            default: [],
+            description:
+              'Members of one of these groups get the admin role, others the user role; set at every sign-in.',
+          }),
+          label: Type.String({
+            default: 'Sign in with single sign-on',
+            description: "Text of the sign-in page's link to the provider.",
+          }),
+          autoCreateUsers: Type.Boolean({
+            default: true,
+            description:
+              'Create a user at the first sign-in of an identity; false: only identities linked to a user already.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ],
+    {
+      default: null,
+      description:
+        'Sign-in with an OpenID Connect provider (authorization code flow with PKCE); null = off. Register the redirect URI `<publicUrl>/login/oidc/callback` and the back-channel logout URI `<publicUrl>/v1/auth/oidc/backchannel-logout` (session required) at the provider.',
+    },
+  );
+
+/** Sign-in, login sessions, cookies and logout (both `appproxy up` and `appproxy manager`). */
+const managerAuth = () => ({
+  auth: Type.Object(
+    {
+      publicUrl: Type.Union([Type.String({ pattern: '^https?://' }), Type.Null()], {
+        default: null,
+        description:
+          'Where browsers reach the manager, e.g. "https://appproxy.example.com" (sign-in and logout pages, CLI approval links, the workers\' sign-in links). null = the address the API listens on.',
+      }),
+      loginSessionTtl: Duration(
+        '12h',
+        'Lifetime of a browser sign-in (app cookies minted under it end with it)',
+      ),
+      cliSessionTtl: Duration('30d', 'Lifetime of a CLI sign-in (`appproxy login`)'),
+      appCookieTtl: Duration('12h', 'The longest an app cookie lives (never past its sign-in)'),
+      secureCookies: Type.Union([Type.Boolean(), Type.Null()], {
+        default: null,
+        description: 'Secure, __Host- prefixed login cookies; null = when publicUrl is https.',
+      }),
+      loginAttempts: Type.Object(
+        {
+          perUser: Type.Integer({
+            minimum: 1,
+            default: 10,
+            description: 'Failed sign-ins per user name within the window.',
+          }),
+          perAddress: Type.Integer({
+            minimum: 1,
+            default: 100,
+            description: 'Sign-in attempts per client address within the window.',
+          }),
+          window: Duration('15m', 'Window of the sign-in limits'),
+        },
+        {
+          additionalProperties: false,
+          default: {},
+          description: 'Password sign-in rate limits (AP_ERR_RATE_LIMITED).',
+        },
+      ),
+      oidc: managerOidc(),
+    },
+    { additionalProperties: false, default: {}, description: 'Sign-in, login sessions and logout.' },
+  ),
+});
+
 const workerTunings = () => ({
   cookieTtl: Duration('12h', 'Lifetime of app cookies'),
   leaseTtl: Duration('10s', 'Registration lease TTL'),
@@ -100,6 +204,14 @@ const workerTunings = () => ({
     default: [],
     description: 'Peers (IPs or CIDRs) whose X-Forwarded-*/Forwarded headers are kept and extended.',
   }),
+  revocationStaleAfter: Duration(
+    '30s',
+    'A worker that could not confirm its revocation set for this long refuses app cookies issued before it last could (fail closed) and says so in /readyz',
+  ),
+  revocationConfirmInterval: Duration(
+    '2s',
+    'How often a worker confirms its revocation set against the KV store',
+  ),
 });
 
 const agentSettings = () => ({
@@ -167,6 +279,7 @@ export const EmbeddedConfigSchema = Type.Object(
         port: Port('API port (env APPPROXY_PORT, flag --port).', 7070),
         ...managerTimings(),
         ...managerPolicies(),
+        ...managerAuth(),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -255,6 +368,7 @@ export const ManagerConfigSchema = Type.Object(
     ),
     ...managerTimings(),
     ...managerPolicies(),
+    ...managerAuth(),
     leaseTtl: Duration('10s', 'Leader-election lease TTL (background loops run on one leader)'),
   },
   { additionalProperties: false },

@@ -4,6 +4,7 @@
  * readiness mark a worker answers with (`kvKeys.ready(authority, id)`). Parsing and comparing specs
  * is `core/circuit-spec.ts`.
  */
+import type { Grant } from './auth.ts';
 import type { FrontendMode, Protocol, TcpAccessMode } from './records.ts';
 
 /** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
@@ -27,6 +28,14 @@ export interface CircuitSpec {
    * long without a byte in either direction. Absent = the worker default (30 min).
    */
   idleTimeoutMs?: number;
+  /**
+   * Raw TCP circuits (access `allow-list` or `public`): the grant (login session, API token) their
+   * current access was given under, and when (epoch ms). Their connections carry no credential of
+   * their own, so revoking this grant (or the owner, after `grantedAt`) closes them and refuses new
+   * ones with `revoked`. Absent: nothing to revoke but the owner.
+   */
+  grant?: Grant;
+  grantedAt?: number;
 }
 
 /** Default per-connection idle timeout when a route does not say. */

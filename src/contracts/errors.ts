@@ -74,6 +74,36 @@ export const ERRORS = {
     message: 'The circuit is not a TCP circuit in tunnel mode.',
   },
   AP_ERR_CONNECTION_LIMIT: { status: 503, message: 'The circuit has reached its connection limit.' },
+  AP_ERR_APP_COOKIE_REVOKED: {
+    status: 401,
+    message: 'Your sign-in for this app has ended (signed out or revoked); sign in again and reopen the app.',
+  },
+  AP_ERR_APP_COOKIE_UNCONFIRMED: {
+    status: 401,
+    message:
+      'This app server cannot confirm that your sign-in is still valid right now; open the app again from AppProxy.',
+  },
+  AP_ERR_CREDENTIAL_REVOKED: {
+    status: 401,
+    message: 'The sign-in or API token this link or token was issued under has ended.',
+  },
+  AP_ERR_LOGIN_FAILED: { status: 401, message: 'Wrong name or password.' },
+  AP_ERR_LOGIN_SESSION_ENDED: { status: 401, message: 'Your sign-in has ended; sign in again.' },
+  AP_ERR_RATE_LIMITED: { status: 429, message: 'Too many attempts; wait a little and try again.' },
+  AP_ERR_CSRF: {
+    status: 403,
+    message: "The request did not carry this page's anti-forgery token; reload the page and try again.",
+  },
+  AP_ERR_CONFLICT: { status: 409, message: 'The resource already exists or changed meanwhile.' },
+  AP_ERR_USER_NOT_FOUND: { status: 404, message: 'No such user.' },
+  AP_ERR_TOKEN_NOT_FOUND: { status: 404, message: 'No such API token.' },
+  AP_ERR_LOGIN_SESSION_NOT_FOUND: { status: 404, message: 'No such login session.' },
+  AP_ERR_LOGOUT_URI_NOT_FOUND: { status: 404, message: 'No such logout URI.' },
+  AP_ERR_OIDC_NOT_CONFIGURED: {
+    status: 404,
+    message: 'Sign-in with an identity provider is not configured.',
+  },
+  AP_ERR_OIDC_FAILED: { status: 401, message: 'Sign-in with the identity provider did not succeed.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

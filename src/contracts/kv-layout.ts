@@ -22,6 +22,11 @@ export const kvKeys = {
   ready: (authority: string, circuitId: string) => `${KV_PREFIX}workers/${authority}/ready/${circuitId}`,
   /** The leader among the managers: created under the leader's lease (see `manager/loops/leader.ts`). */
   leader: () => `${KV_PREFIX}managers/leader`,
+  /** Revocation records (`RevocationRecord` of contracts/auth.ts), written only by managers; workers watch them. */
+  revocations: () => `${KV_PREFIX}revocations/`,
+  revocation: (id: string) => `${KV_PREFIX}revocations/${id}`,
+  /** Where browsers reach the manager (`ManagerInfo`): workers link their sign-in pages there. */
+  managerInfo: () => `${KV_PREFIX}managers/info`,
   /** Public keys (JWK set) that verify setup tokens; written by the manager. */
   setupTokenKeys: () => `${KV_PREFIX}keys/setup-token`,
   /** An agent process's registration (`AgentRegistration`), written by the agent under its lease. */
@@ -72,6 +77,14 @@ export interface LeaderRecord {
   id: string;
   /** When it became leader (ISO 8601). */
   since: string;
+}
+
+/** Value of `kvKeys.managerInfo()`. */
+export interface ManagerInfo {
+  /** The manager's public base URL, e.g. `https://appproxy.example.com` (no trailing slash). */
+  publicUrl: string;
+  /** Where a browser signs in (`<publicUrl>/login`). */
+  loginUrl: string;
 }
 
 /** Value of `kvKeys.setupTokenKeys()`: a public JWK set (Ed25519, `kid` set on each key). */

@@ -6,6 +6,8 @@
  * - `readCircuitSpec` is lenient: for comparing foreign data with SQL (reconciler, doctor).
  * - `sameCircuitSpec` compares field by field, absent fields read as the worker reads them.
  */
+
+import type { Grant } from '../contracts/auth.ts';
 import {
   type CircuitSpec,
   DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
@@ -90,7 +92,22 @@ export function parseCircuitSpec(id: string, raw: string, opts: ServingWorker): 
     throw invalid(`The circuit spec idleTimeoutMs must be an integer from 1 to ${MAX_TIMEOUT_MS}.`);
   }
   if (s.protocol === 'tcp') s.tcp = parseTcp(s.tcp);
+  if (s.grant !== undefined) s.grant = parseGrant(s.grant);
+  if (s.grantedAt !== undefined && !Number.isFinite(s.grantedAt))
+    throw invalid('The circuit spec grantedAt must be a time in epoch milliseconds.');
   return s as CircuitSpec;
+}
+
+function parseGrant(g: unknown): Grant {
+  if (typeof g !== 'object' || g === null) throw invalid('The circuit spec grant must be an object.');
+  const v = g as Record<string, unknown>;
+  const out: Grant = {};
+  for (const k of ['l', 't'] as const) {
+    if (v[k] === undefined) continue;
+    if (typeof v[k] !== 'string' || v[k] === '') throw invalid(`The circuit spec grant.${k} must be an id.`);
+    out[k] = v[k];
+  }
+  return out;
 }
 
 /**
@@ -143,6 +160,9 @@ export function sameCircuitSpec(a: CircuitSpec, b: CircuitSpec): boolean {
     a.backends.length === b.backends.length &&
     a.backends.every((x, i) => x.host === b.backends[i]?.host && x.port === b.backends[i]?.port) &&
     sameTcp(a, b) &&
+    (a.grant?.l ?? null) === (b.grant?.l ?? null) &&
+    (a.grant?.t ?? null) === (b.grant?.t ?? null) &&
+    (a.grantedAt ?? null) === (b.grantedAt ?? null) &&
     (a.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS) ===
       (b.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS)
   );

@@ -22,12 +22,18 @@ import { sleep } from '../core/backoff.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
 import type { Stores } from '../stores/types.ts';
 import { buildApp } from './http/app.ts';
+import { authRoutes } from './http/auth.ts';
 import { circuitRoutes } from './http/circuits.ts';
 import { mount } from './http/context.ts';
 import { doctorRoutes } from './http/doctor.ts';
 import { healthRoutes } from './http/health.ts';
+import { logoutUriRoutes } from './http/logout-uris.ts';
+import { oidcBackchannelRoutes } from './http/oidc-backchannel.ts';
+import { oidcPageRoutes } from './http/pages/oidc.ts';
+import { pageRoutes } from './http/pages/pages.ts';
 import { sessionRoutes } from './http/sessions.ts';
 import { templateRoutes } from './http/templates.ts';
+import { userRoutes } from './http/users.ts';
 import { workerRoutes } from './http/workers.ts';
 import { type IdleAction, IdlePolicies } from './loops/idle-policies.ts';
 import { LeaderElector } from './loops/leader.ts';
@@ -36,6 +42,9 @@ import { WorkerHealth } from './loops/worker-health.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
 import { EventLog } from './repos/events.ts';
+import { LoginSessionRepo } from './repos/login-sessions.ts';
+import { LogoutRepo } from './repos/logout.ts';
+import { RevocationRepo } from './repos/revocations.ts';
 import { SessionRepo } from './repos/sessions.ts';
 import { UserRepo } from './repos/users.ts';
 import { WorkerRepo } from './repos/workers.ts';
@@ -46,12 +55,18 @@ import { AuthService } from './services/auth.ts';
 import { CircuitOpener } from './services/circuit-opener.ts';
 import { CircuitProjection } from './services/circuit-projection.ts';
 import { CircuitService } from './services/circuits.ts';
+import { CliLogins } from './services/cli-login.ts';
 import { Doctor } from './services/doctor.ts';
 import { EventService } from './services/events.ts';
+import { Identity } from './services/identity.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginSessions } from './services/login-sessions.ts';
+import { LogoutService } from './services/logout.ts';
+import { type OidcOptions, OidcService } from './services/oidc.ts';
 import { OpeningCircuits } from './services/opening.ts';
 import { Readiness } from './services/readiness.ts';
+import { RevocationService } from './services/revocations.ts';
 import { SessionService } from './services/sessions.ts';
 import { TokenService } from './services/tokens.ts';
 import { WorkerService } from './services/workers.ts';
@@ -99,7 +114,43 @@ export interface ManagerOptions {
   tcp?: Partial<TcpPolicy>;
   /** Idle defaults, the limits API requests must stay within, and the idle loop's period (leader). */
   idlePolicy?: Partial<IdlePolicyConfig>;
+  /** Sign-in, login sessions, cookies and logout. */
+  auth?: Partial<AuthOptions>;
 }
+
+export interface AuthOptions {
+  /**
+   * Where browsers reach this manager (`https://appproxy.example.com`): the sign-in and logout
+   * pages, the CLI's approval link and the workers' sign-in links use it. Default: the address it
+   * listens on (known once it listens; see `Manager.setPublicUrl`).
+   */
+  publicUrl: string | null;
+  /** Lifetime of a browser sign-in (and of the app cookies minted under it, at most). Default 12 h. */
+  loginSessionTtlMs: number;
+  /** Lifetime of a CLI sign-in. Default 30 days. */
+  cliSessionTtlMs: number;
+  /** The longest an app cookie lives. Default 12 h. */
+  appCookieTtlMs: number;
+  /** Secure (and `__Host-`) login cookies; default: when `publicUrl` is https. */
+  secureCookies: boolean | null;
+  loginLimits: LoginLimits;
+  /**
+   * Sign-in with an OpenID Connect provider; null = off. The provider must know the redirect URI
+   * `<publicUrl>/login/oidc/callback` and the back-channel logout URI
+   * `<publicUrl>/v1/auth/oidc/backchannel-logout`.
+   */
+  oidc: OidcOptions | null;
+}
+
+export const DEFAULT_AUTH: Readonly<AuthOptions> = Object.freeze({
+  publicUrl: null,
+  loginSessionTtlMs: 12 * 3600_000,
+  cliSessionTtlMs: 30 * 86_400_000,
+  appCookieTtlMs: 12 * 3600_000,
+  secureCookies: null,
+  loginLimits: DEFAULT_LOGIN_LIMITS,
+  oidc: null,
+});
 
 export interface Manager {
   app: FastifyInstance;
@@ -119,6 +170,10 @@ export interface Manager {
   runIdlePolicies(): Promise<IdleAction[]>;
   /** The invariant check behind `GET /v1/doctor`. */
   doctor(): Promise<DoctorReport>;
+  /** The public URL, when the configuration did not give one and the address is known only after listening. */
+  setPublicUrl(url: string): void;
+  /** Where browsers reach this manager. */
+  publicUrl(): string;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -142,7 +197,47 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     sessions: () => sessionRepo.countByState(),
     circuits: () => circuitRepo.countByState(),
   });
-  const auth = new AuthService(userRepo);
+  const authOpts: AuthOptions = { ...DEFAULT_AUTH, ...opts.auth };
+  let publicUrl = authOpts.publicUrl?.replace(/\/+$/, '') ?? 'http://127.0.0.1';
+  const secureCookies = authOpts.secureCookies ?? publicUrl.startsWith('https:');
+  const loginRepo = new LoginSessionRepo(stores.sql);
+  const logoutRepo = new LogoutRepo(stores.sql);
+  const auth = new AuthService(userRepo, loginRepo, { secureCookies });
+  const revocations = new RevocationService({
+    kv: stores.kv,
+    repo: new RevocationRepo(stores.sql),
+    logger: logger.child({ service: 'revocations' }),
+    appCookieTtlMs: authOpts.appCookieTtlMs,
+  });
+  const logins = new LoginSessions({
+    repo: loginRepo,
+    users: userRepo,
+    counters: stores.counters,
+    revocations,
+    logger: logger.child({ service: 'login-sessions' }),
+    ttlMs: authOpts.loginSessionTtlMs,
+    cliTtlMs: authOpts.cliSessionTtlMs,
+    limits: authOpts.loginLimits,
+  });
+  const cliLogins = new CliLogins(stores.counters, logins);
+  const oidc = authOpts.oidc
+    ? new OidcService({
+        options: authOpts.oidc,
+        users: userRepo,
+        logins,
+        loginRepo,
+        counters: stores.counters,
+        issuer: opts.setupTokenIssuer,
+        publicUrl: () => publicUrl,
+        secureCookies,
+        logger: logger.child({ service: 'oidc' }),
+      })
+    : null;
+  const logout = new LogoutService({
+    repo: logoutRepo,
+    issuer: opts.setupTokenIssuer,
+    publicUrl: () => publicUrl,
+  });
   const workers = new WorkerService(stores.kv, workerRepo, logger.child({ service: 'workers' }));
   const projection = new CircuitProjection({
     kv: stores.kv,
@@ -187,6 +282,9 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     issuer: opts.setupTokenIssuer,
     logger: logger.child({ service: 'tokens' }),
     ttlMs: setupTokenTtlMs,
+    appCookieTtlMs: authOpts.appCookieTtlMs,
+    info: () => ({ publicUrl, loginUrl: `${publicUrl}/login` }),
+    logout: logoutRepo,
   });
   const circuits = new CircuitService({
     repo: circuitRepo,
@@ -246,6 +344,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const closingBoundMs = circuitCloseTimeoutMs + 5000;
   const reconciler = new Reconciler({
     projection,
+    revocations,
     circuits: circuitRepo,
     sessions: sessionRepo,
     lifecycle,
@@ -267,6 +366,17 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     closingBoundMs,
   });
   const eventService = new EventService(events, sessions, circuits);
+  const identity = new Identity({
+    users: userRepo,
+    logins,
+    revocations,
+    logger: logger.child({ service: 'identity' }),
+    terminateSessionsOf: async (userId, reason) => {
+      await Promise.all(
+        (await sessionRepo.liveIdsOfOwner(userId)).map((id) => lifecycle.terminateSession(id, reason).done),
+      );
+    },
+  });
   metrics.leader.set({ manager: managerId }, 0);
   leader.on('leader', () => {
     metrics.leader.set({ manager: managerId }, 1);
@@ -290,11 +400,36 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     auth,
     routes: [
       mount(healthRoutes, { readiness: new Readiness(stores, leader), registry: opts.metrics }),
+      mount(authRoutes, {
+        auth,
+        logins,
+        identity,
+        logout,
+        cliLogins,
+        publicUrl: () => publicUrl,
+        secureCookies,
+      }),
+      mount(userRoutes, { identity, logins }),
+      mount(logoutUriRoutes, { logout }),
       mount(sessionRoutes, { sessions, circuits, events: eventService }),
       mount(circuitRoutes, { circuits, events: eventService }),
       mount(workerRoutes, { workers }),
       mount(doctorRoutes, { doctor }),
       mount(templateRoutes, { agent: opts.agent }),
+      mount(pageRoutes, {
+        auth,
+        logins,
+        identity,
+        logout,
+        cliLogins,
+        sessions,
+        circuits,
+        agent: opts.agent,
+        secureCookies,
+        oidcLabel: oidc?.label ?? null,
+      }),
+      mount(oidcPageRoutes, { oidc, cookieName: auth.cookieName, secureCookies }),
+      mount(oidcBackchannelRoutes, { oidc }),
     ],
   });
 
@@ -311,6 +446,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     checkWorkers: () => health.tick(true),
     runIdlePolicies: () => idle.runOnce(),
     doctor: () => doctor.check(),
+    setPublicUrl(url: string) {
+      if (authOpts.publicUrl) return;
+      publicUrl = url.replace(/\/+$/, '');
+      tokens.republishInfo();
+    },
+    publicUrl: () => publicUrl,
     async start() {
       if (started) return;
       started = true;
@@ -340,6 +481,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);
       if (!drained) logger.warn('closing with lifecycle work still in flight; recovery will resume it');
       projection.close();
+      revocations.close();
       tokens.close();
       await workers.close();
     },

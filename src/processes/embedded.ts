@@ -10,7 +10,7 @@ import type { JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { LocalAgent } from '../agent/local-agent.ts';
 import { parseTemplates, withBuiltins } from '../agent/templates.ts';
-import { managerPolicies } from '../config/load.ts';
+import { managerAuthOptions, managerPolicies } from '../config/load.ts';
 import type { EmbeddedConfig } from '../config/schema.ts';
 import type { Protocol } from '../contracts/records.ts';
 import { parseDurationMs } from '../core/duration.ts';
@@ -20,7 +20,7 @@ import { createManager, type Manager } from '../manager/index.ts';
 import { EmbeddedCounterStore } from '../stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../stores/embedded/kv.ts';
 import { PgliteDatabase } from '../stores/embedded/sql-pglite.ts';
-import type { Stores } from '../stores/types.ts';
+import type { KvStore, Stores } from '../stores/types.ts';
 import { createWorker, type Worker } from '../worker/index.ts';
 
 export interface EmbeddedSystem {
@@ -48,7 +48,16 @@ function secretFile(dir: string, name: string, make: () => string): { value: str
 
 export async function startEmbedded(
   config: EmbeddedConfig,
-  opts: { logger: Logger; env?: NodeJS.ProcessEnv; onProgress?: (step: string) => void },
+  opts: {
+    logger: Logger;
+    env?: NodeJS.ProcessEnv;
+    onProgress?: (step: string) => void;
+    /**
+     * A KV store to use instead of the in-process one (benchmarks and tests of the embedded
+     * system on a real etcd); it is closed with the system.
+     */
+    kv?: KvStore;
+  },
 ): Promise<EmbeddedSystem> {
   const env = opts.env ?? process.env;
   const log = opts.logger;
@@ -82,7 +91,7 @@ export async function startEmbedded(
 
   progress('opening the embedded database');
   const sql = await PgliteDatabase.open(join(dataDir, 'db'));
-  const stores: Stores = { sql, kv: new EmbeddedKvStore(), counters: new EmbeddedCounterStore() };
+  const stores: Stores = { sql, kv: opts.kv ?? new EmbeddedKvStore(), counters: new EmbeddedCounterStore() };
   // Shutdown order: the manager first (no new API work; its watches stop), then the workers
   // (listeners and live connections), the agent (session processes), and the stores last.
   let manager: Manager | undefined;
@@ -127,6 +136,7 @@ export async function startEmbedded(
       routeReadyTimeoutMs: parseDurationMs(config.manager.routeReadyTimeout),
       circuitCloseTimeoutMs: parseDurationMs(config.manager.circuitCloseTimeout),
       ...managerPolicies(config.manager),
+      auth: managerAuthOptions(config.manager, env),
     });
     await manager.start();
 
@@ -145,6 +155,8 @@ export async function startEmbedded(
         leaseTtlMs: parseDurationMs(config.worker.leaseTtl),
         activityFlushMs: parseDurationMs(config.worker.activityFlushInterval),
         upstreamHeadersTimeoutMs: parseDurationMs(config.worker.upstreamHeadersTimeout),
+        revocationStaleAfterMs: parseDurationMs(config.worker.revocationStaleAfter),
+        revocationConfirmIntervalMs: parseDurationMs(config.worker.revocationConfirmInterval),
         trustedProxies: [...config.worker.trustedProxies],
         logger: log,
         metrics,
@@ -174,6 +186,7 @@ export async function startEmbedded(
     const addr = manager.app.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const managerUrl = `http://${host}:${addr.port}`;
+    manager.setPublicUrl(managerUrl);
 
     let closing: Promise<void> | undefined;
     return {

@@ -13,7 +13,7 @@ import type { JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { LocalAgent } from '../agent/local-agent.ts';
 import { parseTemplates, withBuiltins } from '../agent/templates.ts';
-import { managerPolicies } from '../config/load.ts';
+import { managerAuthOptions, managerPolicies } from '../config/load.ts';
 import type { ManagerConfig } from '../config/schema.ts';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError } from '../contracts/errors.ts';
@@ -186,6 +186,7 @@ export async function startManagerProcess(
       routeReadyTimeoutMs: parseDurationMs(config.routeReadyTimeout),
       circuitCloseTimeoutMs: parseDurationMs(config.circuitCloseTimeout),
       ...managerPolicies(config),
+      auth: managerAuthOptions(config, env),
       // Background loops (worker health, reconciler) run on the leader elected through etcd.
       leaderTtlMs: parseDurationMs(config.leaseTtl),
       managerId: `${hostname()}-${config.listen.port}-${process.pid}-${randomBytes(2).toString('hex')}`,
@@ -196,6 +197,7 @@ export async function startManagerProcess(
     await manager.app.listen({ host: config.listen.host, port: config.listen.port });
     const addr = manager.app.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    manager.setPublicUrl(`http://${host}:${addr.port}`);
     let closing: Promise<void> | undefined;
     return {
       url: `http://${host}:${addr.port}`,

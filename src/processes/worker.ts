@@ -78,6 +78,8 @@ export async function startWorkerProcess(
       leaseTtlMs: parseDurationMs(config.leaseTtl),
       activityFlushMs: parseDurationMs(config.activityFlushInterval),
       upstreamHeadersTimeoutMs: parseDurationMs(config.upstreamHeadersTimeout),
+      revocationStaleAfterMs: parseDurationMs(config.revocationStaleAfter),
+      revocationConfirmIntervalMs: parseDurationMs(config.revocationConfirmInterval),
       trustedProxies: [...config.trustedProxies],
       logger: log,
       metrics,

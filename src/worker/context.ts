@@ -7,13 +7,22 @@ import type { Logger } from 'pino';
 import type { SetupTokenVerifier } from '../core/setup-token.ts';
 import type { CounterStore } from '../stores/types.ts';
 import type { AppCookies } from './access/app-cookie.ts';
+import type { RevocationSet } from './access/revocations.ts';
 import type { Keepalive } from './connections/keepalive.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
 import type { WorkerMetrics } from './observe/metrics.ts';
 import type { ForwardingPolicy } from './transport/headers.ts';
 
+/** Where the manager's sign-in page is (KV `managers/info`), for 401 pages; null until known. */
+export interface ManagerLinks {
+  loginUrl: string | null;
+}
+
 export interface WorkerContext {
   cookies: AppCookies;
+  /** Revoked login sessions, tokens, users and circuits (from KV), checked on every request. */
+  revocations: RevocationSet;
+  links: ManagerLinks;
   /** Setup and tunnel tokens (Ed25519 public keys from KV). */
   verifier: SetupTokenVerifier;
   /** Single-use marks of setup and tunnel tokens. */

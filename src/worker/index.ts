@@ -1,8 +1,8 @@
 /**
  * The worker (data plane): factory and lifecycle. Its folders read like the request path:
- * control/ (what to serve, from KV) → routing/ (the table, one owner of circuit state; circuits)
+ * control/ (what to serve and what is revoked, from KV) → routing/ (the table, one owner of circuit state; circuits)
  * → frontend/ (port and wildcard listeners, dispatch by the circuit's kind) → access/ (setup,
- * app cookie, single-use marks) → transport/ (http, upgrade and WebSocket relay, tunnel, TCP relay)
+ * app cookie, revocation set, single-use marks) → transport/ (http, upgrade and WebSocket relay, tunnel, TCP relay)
  * → connections/ (live-connection model, registry, keepalive) → upstream/ (backends, pools, phase
  * codes); observe/ (activity, access log, metrics, error pages) on the side; multiprocess/ builds
  * the data plane, in this process and in data-plane children.
@@ -14,10 +14,17 @@ import { kvKeys, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
 import { probe } from '../core/probe.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
+import { DEFAULT_REVOCATION_STALE_AFTER_MS } from './access/revocations.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
+import { DEFAULT_REVOCATION_CONFIRM_INTERVAL_MS, RevocationSource } from './control/revocations.ts';
 import { ControlSource } from './control/source.ts';
 import { buildDataPlane, closeServing, type DataPlaneConfig } from './multiprocess/data-plane.ts';
-import { DataPlaneChildren, ReplicatedTable, ReplicatedVerifier } from './multiprocess/multiprocess.ts';
+import {
+  DataPlaneChildren,
+  ReplicatedRevocations,
+  ReplicatedTable,
+  ReplicatedVerifier,
+} from './multiprocess/multiprocess.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './transport/tunnel.ts';
 
 export interface WorkerOptions {
@@ -59,6 +66,14 @@ export interface WorkerOptions {
   upstreamHeadersTimeoutMs?: number;
   /** Tunnel clients are pinged this often and cut when one interval passes without a pong. Default 30 s. */
   tunnelPingIntervalMs?: number;
+  /**
+   * Fail closed: once the revocation set has not been confirmed against KV for this long, app
+   * cookies and tokens issued before its last confirmation are refused
+   * (AP_ERR_APP_COOKIE_UNCONFIRMED) and `/readyz` says degraded. Default 30 s.
+   */
+  revocationStaleAfterMs?: number;
+  /** How often the revocation set is re-read from KV (which confirms it). Default 2 s. */
+  revocationConfirmIntervalMs?: number;
   logger: Logger;
   metrics: Registry;
   /**
@@ -86,7 +101,12 @@ export interface Worker {
    * What tests wait on instead of sleeping: activity flush passes of this process, and how far
    * the circuits watch is (revision seen, established or not, failed attempts to resume).
    */
-  status(): { activityPasses: number; circuits: { revision: number; watching: boolean; failures: number } };
+  status(): {
+    activityPasses: number;
+    circuits: { revision: number; watching: boolean; failures: number };
+    /** Records applied, the last revision of the revocations prefix seen, confirmations so far. */
+    revocations: { records: number; revision: number; confirmedAt: number; confirmations: number };
+  };
   /** The live WebSockets, TCP relays and tunnels this process serves, by circuit. */
   readonly connections: ConnectionRegistry;
   /** What `/readyz` of the worker process answers (see `WorkerReadiness`). */
@@ -99,13 +119,18 @@ export interface Worker {
  * knows with the cookies it issued (static stability), so a load balancer should keep it; what
  * does not work meanwhile: without KV, new or changed circuits and readiness marks (start-service
  * waits); without the counters role, setup links and tunnel tokens (their single-use marks: 503
- * AP_ERR_STORE_UNAVAILABLE) and activity reporting (kept in memory, sent when it returns).
+ * AP_ERR_STORE_UNAVAILABLE) and activity reporting (kept in memory, sent when it returns). It is
+ * also `degraded` while its revocation set is stale (not confirmed against KV for longer than
+ * `revocationStaleAfterMs`): cookies and tokens issued before the last confirmation are refused
+ * meanwhile (fail closed), newer ones work.
  * `starting` (answered 503): not serving yet.
  */
 export interface WorkerReadiness {
   status: 'starting' | 'ready' | 'degraded';
   stores: { kv: boolean; counters: boolean };
   circuits: number;
+  /** When the set was last confirmed current (ISO 8601; null: never), whether it is stale, records held. */
+  revocations: { confirmedAt: string | null; stale: boolean; records: number };
 }
 
 /** A key nobody writes: reading it is the cheapest question the counters role can answer. */
@@ -124,6 +149,14 @@ function validate(opts: WorkerOptions): void {
   const ping = opts.tunnelPingIntervalMs;
   if (ping !== undefined && (!Number.isInteger(ping) || ping < 10 || ping > 2 ** 31 - 1))
     throw invalidConfig('worker tunnelPingIntervalMs must be an integer of at least 10.');
+  const staleAfter = opts.revocationStaleAfterMs ?? DEFAULT_REVOCATION_STALE_AFTER_MS;
+  const confirmEvery = opts.revocationConfirmIntervalMs ?? DEFAULT_REVOCATION_CONFIRM_INTERVAL_MS;
+  if (!Number.isInteger(staleAfter) || staleAfter < 100 || staleAfter > 2 ** 31 - 1)
+    throw invalidConfig('worker revocationStaleAfterMs must be an integer of at least 100.');
+  if (!Number.isInteger(confirmEvery) || confirmEvery < 10 || confirmEvery >= staleAfter)
+    throw invalidConfig(
+      'worker revocationConfirmIntervalMs must be an integer of at least 10, below revocationStaleAfterMs.',
+    );
   if (!opts.authority || /[/\s]/.test(opts.authority))
     throw invalidConfig('worker authority must be a non-empty name without / or spaces.');
   if (!Buffer.isBuffer(opts.cookieSecret) || opts.cookieSecret.length < 32) {
@@ -161,6 +194,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     upstreamHeadersTimeoutMs: opts.upstreamHeadersTimeoutMs ?? 300_000,
     reusePort: processes > 1,
     tunnelPingIntervalMs: opts.tunnelPingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
+    revocationStaleAfterMs: opts.revocationStaleAfterMs ?? DEFAULT_REVOCATION_STALE_AFTER_MS,
   };
   const children = processes > 1 ? new DataPlaneChildren(processes - 1, opts.counters, logger) : null;
   const plane = buildDataPlane(cfg, {
@@ -170,8 +204,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     reporter: `${opts.authority}:${process.pid}`,
     verifier: children ? new ReplicatedVerifier(children) : undefined,
     makeTable: children ? (o) => new ReplicatedTable(o, children) : undefined,
+    makeRevocations: children ? (o) => new ReplicatedRevocations(o, children) : undefined,
   });
-  const { verifier, wildcard, frontend, activity, table, metrics } = plane;
+  const { verifier, wildcard, frontend, activity, table, metrics, revocations } = plane;
   let registration: WorkerRegistration | null = null;
   const source = new ControlSource({
     kv: opts.kv,
@@ -180,6 +215,16 @@ export function createWorker(opts: WorkerOptions): Worker {
     registration: () => registration!,
     table,
     verifier,
+    logger,
+  });
+  const revocationSource = new RevocationSource({
+    kv: opts.kv,
+    revocations,
+    onLoginUrl: (url) => {
+      plane.links.loginUrl = url;
+      children?.updateLoginUrl(url);
+    },
+    confirmIntervalMs: opts.revocationConfirmIntervalMs ?? DEFAULT_REVOCATION_CONFIRM_INTERVAL_MS,
     logger,
   });
   let state: 'new' | 'starting' | 'running' | 'closed' = 'new';
@@ -214,6 +259,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       };
       activity.start();
       try {
+        // Revocations first: no circuit is served before the set is known.
+        await revocationSource.start();
         await source.start();
       } catch (err) {
         await this.close();
@@ -227,7 +274,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (state === 'closed') return;
       state = 'closed';
       await frontend.close();
-      await source.close();
+      await Promise.all([source.close(), revocationSource.close()]);
       closeServing(plane);
       await children?.close();
       await activity.close();
@@ -253,7 +300,16 @@ export function createWorker(opts: WorkerOptions): Worker {
     },
 
     status() {
-      return { activityPasses: activity.passes, circuits: source.syncStatus() };
+      return {
+        activityPasses: activity.passes,
+        circuits: source.syncStatus(),
+        revocations: {
+          records: revocations.size,
+          revision: revocationSource.revision,
+          confirmedAt: revocations.confirmedAt,
+          confirmations: revocationSource.confirmations,
+        },
+      };
     },
 
     connections: plane.connections,
@@ -263,8 +319,16 @@ export function createWorker(opts: WorkerOptions): Worker {
         probe(() => opts.kv.get(kvKeys.registration(opts.authority))),
         probe(() => opts.counters.get(READINESS_PROBE_KEY)),
       ]);
-      const status = state !== 'running' ? 'starting' : kv && counters ? 'ready' : 'degraded';
-      return { status, stores: { kv, counters }, circuits: table.size };
+      const stale = revocations.stale(Date.now());
+      const status = state !== 'running' ? 'starting' : kv && counters && !stale ? 'ready' : 'degraded';
+      const confirmedAt =
+        revocations.confirmedAt > 0 ? new Date(revocations.confirmedAt).toISOString() : null;
+      return {
+        status,
+        stores: { kv, counters },
+        circuits: table.size,
+        revocations: { confirmedAt, stale, records: revocations.size },
+      };
     },
   };
 }

@@ -3,35 +3,21 @@
  * in both frontend modes, uses a WebSocket from the page, and is refused once the session ends.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from '../support/browser.ts';
 import { until } from '../support/poll.ts';
 import { runningSession, startTestSystem, type TestSystem } from '../support/system.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
 describe('in a real browser', {
-  skip: existsSync(CHROMIUM) ? false : 'chromium is not installed (apt-get install chromium)',
+  skip: skipWithoutChromium,
 }, () => {
   let t: TestSystem;
   let browser: Browser;
 
   before(async () => {
     t = await startTestSystem();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

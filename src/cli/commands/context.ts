@@ -1,13 +1,13 @@
 /** What every client command's action shares: the run's context and the session lookup. */
 
 import type { Command } from 'commander';
-import type { ApiClient, CircuitIdleRequest } from '../../client/api-client.ts';
+import type { ApiClient, CircuitIdleRequest, User } from '../../client/api-client.ts';
 import { ApiError } from '../../client/errors.ts';
 import type { ServiceInfo, Session } from '../../contracts/records.ts';
 import { CliError } from '../errors.ts';
 import { formatJson, type Painter } from '../format.ts';
 import { idleText } from '../render.ts';
-import type { Runtime } from '../runtime.ts';
+import type { Connection, Runtime } from '../runtime.ts';
 import { ProgressLine, sessionLabel } from '../wait.ts';
 
 interface GlobalOptions {
@@ -62,6 +62,46 @@ export class Ctx {
   get now(): number {
     return this.rt.io.now();
   }
+
+  /** What this run talks to, and with which credential (resolved when the client was made). */
+  get connection(): Connection {
+    return this.rt.connection!;
+  }
+}
+
+/**
+ * Resolves a user by id (or `me`), or else by name: by the user list for admins, by the caller
+ * itself for everyone else (users see only themselves).
+ */
+export async function resolveUser(client: ApiClient, ref: string): Promise<User> {
+  let notFound: ApiError;
+  try {
+    return await client.getUser(ref);
+  } catch (err) {
+    if (!(err instanceof ApiError && (err.status === 404 || err.code === 'AP_ERR_VALIDATION'))) throw err;
+    notFound = err;
+  }
+  let users: User[];
+  try {
+    users = (await client.listUsers()).items;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 403)) throw err;
+    users = [await client.getUser('me')];
+  }
+  const named = users.find((u) => u.name === ref);
+  if (named) return named;
+  throw new ApiError({
+    code: 'AP_ERR_USER_NOT_FOUND',
+    status: 404,
+    message: `no user with id or name "${ref}"`,
+    requestId: notFound.requestId,
+  });
+}
+
+/** A `--user` option as the API's `user` filter: `me` as is, else the user's id. */
+export async function userIdOf(client: ApiClient, ref: string | undefined): Promise<string | undefined> {
+  if (ref === undefined || ref === 'me') return ref;
+  return (await resolveUser(client, ref)).id;
 }
 
 /**

@@ -1,14 +1,22 @@
-/** The client commands: session, app, tunnel, circuit, worker, doctor, template. */
+/**
+ * The client commands: session, app, tunnel, circuit, worker, doctor, template; sign-in and
+ * identity: login, logout, whoami, user, token, login-session, logout-uri.
+ */
 
 import type { Command } from 'commander';
 import type { Runtime } from '../runtime.ts';
 import { registerAppCommands } from './app.ts';
+import { registerAuthCommands } from './auth.ts';
 import { registerCircuitCommands } from './circuit.ts';
 import { actionFor } from './context.ts';
 import { registerDoctorCommands } from './doctor.ts';
+import { registerLoginSessionCommands } from './login-session.ts';
+import { registerLogoutUriCommands } from './logout-uri.ts';
 import { registerSessionCommands } from './session.ts';
 import { registerTemplateCommands } from './template.ts';
+import { registerTokenCommands } from './token.ts';
 import { registerTunnelCommands } from './tunnel.ts';
+import { registerUserCommands } from './user.ts';
 import { registerWorkerCommands } from './worker.ts';
 
 /** Registers the client commands on the program, in the order `--help` lists them. */
@@ -22,6 +30,11 @@ export function registerClientCommands(program: Command, rt: Runtime): void {
     registerWorkerCommands,
     registerDoctorCommands,
     registerTemplateCommands,
+    registerAuthCommands,
+    registerUserCommands,
+    registerTokenCommands,
+    registerLoginSessionCommands,
+    registerLogoutUriCommands,
   ]) {
     register(program, action);
   }

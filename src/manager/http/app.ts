@@ -78,7 +78,7 @@ export async function buildApp(o: AppOptions): Promise<App> {
     reply.header('x-request-id', req.id);
     // Unmatched routes fall through to the 404 handler without asking for a token.
     if (req.routeOptions.url === undefined || isPublic(req)) return;
-    setPrincipal(req, await o.auth.authenticate(req.headers.authorization));
+    setPrincipal(req, await o.auth.authenticate(req));
   });
 
   app.addHook('onResponse', async (req, reply) => {

@@ -17,6 +17,8 @@
  *   which frees the leaked slot;
  * - `terminating-stuck`: a TERMINATING session of this manager's agent (or external) older than the
  *   bound: its termination is resumed;
+ * - `revocation-missing`: a live revocation record (SQL) that KV lost: put again; expired and
+ *   unknown records are deleted from KV, and expired rows from SQL;
  * - `session-launch-missing`: a PENDING session of this manager's agent, older than the PENDING
  *   bound, whose desired state the agent driver does not see in KV (agents over KV only): launched
  *   again. Its manager died between the INSERT and the put, or stopped with the put still queued
@@ -32,10 +34,13 @@ import type { CircuitRepo } from '../repos/circuits.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
 import type { CircuitProjection, StoredSpec } from '../services/circuit-projection.ts';
 import type { Lifecycle } from '../services/lifecycle.ts';
+import type { RevocationService } from '../services/revocations.ts';
 import { EXTERNAL_AGENT } from '../services/sessions.ts';
 
 export interface ReconcilerDeps {
   projection: CircuitProjection;
+  /** The revocation projection: records KV lost are put again, expired or unknown ones deleted. */
+  revocations?: Pick<RevocationService, 'reconcile'>;
   circuits: CircuitRepo;
   sessions: SessionRepo;
   lifecycle: Lifecycle;
@@ -53,6 +58,9 @@ export interface ReconcilerDeps {
   terminatingBoundMs: number;
 }
 
+/** How many circuits the pass compares between turns of the event loop. */
+const YIELD_EVERY = 256;
+
 export type RepairKind =
   | 'route-missing'
   | 'route-stale'
@@ -61,7 +69,8 @@ export type RepairKind =
   | 'closing-stuck'
   | 'pending-stuck'
   | 'terminating-stuck'
-  | 'session-launch-missing';
+  | 'session-launch-missing'
+  | 'revocation-missing';
 
 export interface Repair {
   kind: RepairKind;
@@ -140,7 +149,11 @@ export class Reconciler {
     const liveKeys = new Set<string>();
     const closingKeys = new Set<string>();
 
+    let visited = 0;
     for (const row of rows) {
+      // Comparing 10k specs is tens of milliseconds of parsing: the API (and, embedded, the data
+      // plane) shares this thread, so the pass yields every few hundred circuits.
+      if (++visited % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
       const key = `${row.worker}/${row.id}`;
       const subject = `circuit/${row.id}`;
       // Routes of circuits being closed (by their flow, or by a repair below) are the close's to delete.
@@ -190,6 +203,14 @@ export class Reconciler {
         repaired('session-launch-missing', `session/${s.id}`);
         this.d.relaunch(s.id, s.template);
       }
+    }
+
+    if (this.d.revocations) {
+      const r = await this.d.revocations.reconcile();
+      for (const id of r.missing) repaired('revocation-missing', `revocation/${id}`);
+      // Expired records leave KV here as a matter of course; only unknown ones are repairs.
+      if (r.orphan.length > 0)
+        logger.info({ deleted: r.orphan.length, expiredRows: r.expired }, 'revocations pruned');
     }
 
     const results = await Promise.allSettled(flows);

@@ -1,4 +1,5 @@
 /** SQL access for circuits. Only the circuits, lifecycle and idle services call it. */
+import type { Grant } from '../../contracts/auth.ts';
 import { type CircuitSpec, DEFAULT_TCP_MAX_CONNECTIONS } from '../../contracts/circuit-spec.ts';
 import type {
   Circuit,
@@ -41,6 +42,18 @@ export interface CircuitRow {
   connection_idle_source: IdleSource;
   circuit_idle_timeout_ms: number | string | null;
   circuit_idle_source: IdleSource;
+  /** The grant (login session, API token) the circuit's current access was given under, and when. */
+  grant_login_session: string | null;
+  grant_token: string | null;
+  granted_at: Date | null;
+}
+
+/** The grant of a circuit row (what its raw TCP connections are revoked by). */
+export function grantOf(r: CircuitRow): Grant {
+  const g: Grant = {};
+  if (r.grant_login_session) g.l = r.grant_login_session;
+  if (r.grant_token) g.t = r.grant_token;
+  return g;
 }
 
 /** The access of a TCP circuit row (null for http). */
@@ -122,6 +135,11 @@ export function circuitSpecOf(row: CircuitRow): CircuitSpec {
       allowFrom: [...(row.allow_from ?? [])],
       maxConnections: row.max_connections ?? DEFAULT_TCP_MAX_CONNECTIONS,
     };
+    // Raw TCP connections carry no credential of their own: the circuit's grant stands for them.
+    if (row.access_mode !== 'tunnel' && row.granted_at) {
+      spec.grant = grantOf(row);
+      spec.grantedAt = row.granted_at.getTime();
+    }
   }
   spec.idleTimeoutMs = Number(row.connection_idle_timeout_ms);
   return spec;
@@ -148,6 +166,8 @@ export interface NewCircuit {
   /** TCP circuits: their access and connection limit. */
   tcp: (TcpAccess & { maxConnections: number }) | null;
   idle: CircuitIdleSettings;
+  /** Who asked for it (what its raw TCP connections are revoked by). */
+  grant: Grant;
 }
 
 /** A live circuit as the idle loop sees it, with its session's policy. */
@@ -182,9 +202,10 @@ export class CircuitRepo {
         `INSERT INTO circuits (id, session_id, service, protocol, owner_id, worker, frontend_mode, port, subdomain,
                                app_url, backends, state, access_mode, allow_from, max_connections,
                                connection_idle_timeout_ms, connection_idle_source,
-                               circuit_idle_timeout_ms, circuit_idle_source)
+                               circuit_idle_timeout_ms, circuit_idle_source,
+                               grant_login_session, grant_token, granted_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, 'PENDING', $12, $13::text[], $14,
-                 $15, $16, $17, $18) RETURNING *`,
+                 $15, $16, $17, $18, $19, $20, now()) RETURNING *`,
         [
           c.id,
           c.sessionId,
@@ -204,6 +225,8 @@ export class CircuitRepo {
           c.idle.connection.source,
           c.idle.circuit.value,
           c.idle.circuit.source,
+          c.grant.l ?? null,
+          c.grant.t ?? null,
         ],
       );
       return rows[0];
@@ -269,13 +292,23 @@ export class CircuitRepo {
    * (`access_updated_at`), so that a circuit just opened up to someone is not collected at once.
    * Returns the updated row, or undefined when the circuit is not live (closed meanwhile).
    */
-  async updateAccess(id: string, access: TcpAccess): Promise<CircuitRow | undefined> {
+  async updateAccess(id: string, access: TcpAccess, grant: Grant): Promise<CircuitRow | undefined> {
     const { rows } = await this.sql.query<CircuitRow>(
-      `UPDATE circuits SET access_mode = $2, allow_from = $3::text[], access_updated_at = now(), updated_at = now()
+      `UPDATE circuits SET access_mode = $2, allow_from = $3::text[], access_updated_at = now(), updated_at = now(),
+              grant_login_session = $5, grant_token = $6, granted_at = now()
         WHERE id = $1 AND protocol = 'tcp' AND state = ANY($4) RETURNING *`,
-      [id, access.mode, access.allowFrom, CIRCUIT_LIVE],
+      [id, access.mode, access.allowFrom, CIRCUIT_LIVE, grant.l ?? null, grant.t ?? null],
     );
     return rows[0];
+  }
+
+  /** A user's live circuits on any worker (a disabled or deleted user's, to close). */
+  async liveOfOwner(ownerId: string): Promise<CircuitRow[]> {
+    const { rows } = await this.sql.query<CircuitRow>(
+      `SELECT * FROM circuits WHERE owner_id = $1 AND state = ANY($2)`,
+      [ownerId, CIRCUIT_LIVE],
+    );
+    return rows;
   }
 
   /**

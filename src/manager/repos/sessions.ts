@@ -243,6 +243,15 @@ export class SessionRepo {
     return rows;
   }
 
+  /** Ids of a user's sessions that are not over (PENDING, RUNNING, TERMINATING). */
+  async liveIdsOfOwner(ownerId: string): Promise<string[]> {
+    const { rows } = await this.sql.query<{ id: string }>(
+      `SELECT id FROM sessions WHERE owner_id = $1 AND state IN ('PENDING', 'RUNNING', 'TERMINATING')`,
+      [ownerId],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async countByState(): Promise<{ state: SessionState; n: number }[]> {
     const { rows } = await this.sql.query<{ state: SessionState; n: number }>(
       'SELECT state, count(*)::int AS n FROM sessions GROUP BY state',

@@ -5,12 +5,19 @@
  * new spec and ends the others with reason `revoked`. The idle clock restarts at the change.
  */
 import type { Logger } from 'pino';
+import type { Grant } from '../../contracts/auth.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import { isCircuitLive } from '../../core/state-machines.ts';
-import { accessOf, type CircuitRepo, type CircuitRow, circuitIdleDeadline } from '../repos/circuits.ts';
+import {
+  accessOf,
+  type CircuitRepo,
+  type CircuitRow,
+  circuitIdleDeadline,
+  grantOf,
+} from '../repos/circuits.ts';
 import type { EventLog } from '../repos/events.ts';
 import { type AccessRequest, resolveAccess, sameAccess, type TcpAccess, type TcpPolicy } from './access.ts';
-import type { Principal } from './auth.ts';
+import { grantOfPrincipal, type Principal } from './auth.ts';
 import type { CircuitProjection } from './circuit-projection.ts';
 
 export interface AccessChangesDeps {
@@ -34,8 +41,18 @@ export class AccessChanges {
     const current = accessOf(row);
     if (!current) throw new Error(`circuit ${row.id} is not a TCP circuit`);
     const wanted = resolveAccess(req, current, this.d.tcp, field);
-    if (sameAccess(current, wanted)) return row;
+    if (sameAccess(current, wanted) && sameGrant(grantOf(row), grantOfPrincipal(p))) return row;
     return this.change(p, row, current, wanted);
+  }
+
+  /**
+   * Start-service again on a raw TCP circuit under another grant (a new sign-in, say): its access
+   * is given again under the caller's grant, so that the previous one's end no longer refuses it.
+   */
+  async regrant(p: Principal, row: CircuitRow): Promise<CircuitRow> {
+    const current = accessOf(row);
+    if (!current || current.mode === 'tunnel' || sameGrant(grantOf(row), grantOfPrincipal(p))) return row;
+    return this.change(p, row, current, current);
   }
 
   private async change(
@@ -45,7 +62,7 @@ export class AccessChanges {
     access: TcpAccess,
   ): Promise<CircuitRow> {
     const { repo, projection, logger, events } = this.d;
-    const updated = await repo.updateAccess(row.id, access);
+    const updated = await repo.updateAccess(row.id, access, grantOfPrincipal(p));
     if (!updated) throw closedMeanwhile();
     const now =
       (await projection.republish(updated.id)) === 'published' ? await repo.get(updated.id) : undefined;
@@ -62,6 +79,10 @@ export class AccessChanges {
     if (at !== null) this.d.idleDeadline?.(at);
     return now;
   }
+}
+
+function sameGrant(a: Grant, b: Grant): boolean {
+  return (a.l ?? null) === (b.l ?? null) && (a.t ?? null) === (b.t ?? null);
 }
 
 function closedMeanwhile(): AppProxyError {

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Grant } from '../../contracts/auth.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type { FrontendMode } from '../../contracts/records.ts';
@@ -38,6 +39,8 @@ export interface OpenRequest {
   tcp: (TcpAccess & { maxConnections: number }) | null;
   idle: CircuitIdleSettings;
   frontend?: FrontendMode;
+  /** The caller's grant: what the circuit's raw TCP connections are revoked by. */
+  grant: Grant;
 }
 
 export interface CircuitOpenerDeps {
@@ -166,6 +169,7 @@ export class CircuitOpener {
           backends: [req.backend],
           tcp: req.tcp,
           idle: req.idle,
+          grant: req.grant,
         });
         if (!row)
           throw new AppProxyError(

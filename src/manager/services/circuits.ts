@@ -28,7 +28,7 @@ import { accessOf, appUrlOf, type CircuitRepo, type CircuitRow, toCircuit } from
 import { type AccessRequest, resolveAccess, type TcpPolicy } from './access.ts';
 import type { AccessChanges } from './access-changes.ts';
 import type { ActivityService } from './activity.ts';
-import type { Principal } from './auth.ts';
+import { grantOfPrincipal, type Principal } from './auth.ts';
 import type { CircuitOpener } from './circuit-opener.ts';
 import {
   type CircuitIdleRequest,
@@ -125,6 +125,7 @@ export class CircuitService {
         if (live) {
           let row = await this.d.opener.confirm(live);
           if (tcp && input.access !== undefined) row = await this.d.access.apply(p, row, input.access);
+          else if (tcp) row = await this.d.access.regrant(p, row);
           return { row, reused: true };
         }
         const access = tcp ? resolveAccess(input.access, null, this.d.tcp) : null;
@@ -136,6 +137,7 @@ export class CircuitService {
           backend,
           tcp: access ? { ...access, maxConnections: this.d.tcp.maxConnectionsPerCircuit } : null,
           idle: resolveCircuitIdle(input.idle, sessionIdle),
+          grant: grantOfPrincipal(p),
           ...(frontend ? { frontend } : {}),
         });
         return { row, reused: false };
@@ -152,7 +154,7 @@ export class CircuitService {
         outcome = reused ? 'reused' : 'opened';
         return { circuitId: row.id, appUrl: appUrlOf(row), setupUrl: null, expiresAt: null, reused };
       }
-      const setup = await this.d.tokens.setupUrl(row, input.next);
+      const setup = await this.d.tokens.setupUrl(p, row, input.next);
       outcome = reused ? 'reused' : 'opened';
       return { circuitId: row.id, appUrl: row.app_url, ...setup, reused };
     } finally {

@@ -2,12 +2,13 @@
  * Tokens of circuits, signed with the setup-token keys: setup tokens (start-service hands one out
  * in the setup URL; the worker trades it for an app cookie) and tunnel tokens (one per tunnelled
  * TCP connection). The manager signs; workers verify with the public keys, which this service
- * projects to KV (`kvKeys.setupTokenKeys()`) through a latest-wins publisher, so a manager that
- * starts while the store is away publishes them as soon as it returns.
+ * projects to KV (`kvKeys.setupTokenKeys()`, with `kvKeys.managerInfo()`: where workers send
+ * browsers to sign in) through a latest-wins publisher, so a manager that starts while the store
+ * is away publishes them as soon as it returns.
  */
 import type { Logger } from 'pino';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { kvKeys } from '../../contracts/kv-layout.ts';
+import { kvKeys, type ManagerInfo } from '../../contracts/kv-layout.ts';
 import type { TunnelToken } from '../../contracts/records.ts';
 import { setupUrlFor } from '../../core/allocation.ts';
 import { sleep } from '../../core/backoff.ts';
@@ -15,7 +16,8 @@ import type { SetupTokenIssuer } from '../../core/setup-token.ts';
 import { LatestWinsPublisher } from '../../stores/kv-sync.ts';
 import type { KvStore } from '../../stores/types.ts';
 import { appUrlOf, type CircuitRow, tunnelUrlOf } from '../repos/circuits.ts';
-import type { Principal } from './auth.ts';
+import type { LogoutRepo } from '../repos/logout.ts';
+import { grantOfPrincipal, type Principal } from './auth.ts';
 
 export interface TokenServiceDeps {
   kv: KvStore;
@@ -23,6 +25,12 @@ export interface TokenServiceDeps {
   logger: Logger;
   /** Lifetime of setup and tunnel tokens (≤ 60 s). */
   ttlMs: number;
+  /** The longest an app cookie may live (never past the grant's own end). */
+  appCookieTtlMs: number;
+  /** Where browsers reach the manager, published for workers (their pages link to the sign-in). */
+  info: () => ManagerInfo;
+  /** Records which grant got a setup link for which circuit (the origins a logout visits). */
+  logout: Pick<LogoutRepo, 'recordGrant'>;
 }
 
 export class TokenService {
@@ -39,20 +47,51 @@ export class TokenService {
   async start(waitMs: number): Promise<void> {
     const key = kvKeys.setupTokenKeys();
     this.keys.set(key, JSON.stringify(this.d.issuer.publicKeySet()));
+    this.republishInfo();
     await Promise.race([this.keys.settled(key), sleep(waitMs)]);
+  }
+
+  /** Publishes where browsers reach the manager again (its public URL became known or changed). */
+  republishInfo(): void {
+    this.keys.set(kvKeys.managerInfo(), JSON.stringify(this.d.info()), { force: true });
   }
 
   close(): void {
     this.keys.close();
   }
 
-  /** The setup URL of an http circuit for its owner, and when its token expires. */
-  async setupUrl(row: CircuitRow, next?: string): Promise<{ setupUrl: string; expiresAt: string }> {
+  /**
+   * The setup URL of an http circuit for its owner, minted under the caller's grant: the cookie it
+   * buys is bound to that login session or API token (ending either revokes it) and lives no
+   * longer than it. Where the grant got a link is recorded, for the logout to visit.
+   */
+  async setupUrl(
+    p: Principal,
+    row: CircuitRow,
+    next?: string,
+  ): Promise<{ setupUrl: string; expiresAt: string }> {
+    const grant = grantOfPrincipal(p);
+    const now = Date.now();
+    const cookieExpiresAt = Math.min(
+      now + this.d.appCookieTtlMs,
+      p.grantExpiresAt ?? Number.POSITIVE_INFINITY,
+    );
     const { token, claims } = await this.d.issuer.issue({
       circuitId: row.id,
       userId: row.owner_id,
       ttlMs: this.d.ttlMs,
+      grant,
+      cookieExpiresAt,
     });
+    if (grant.l !== undefined || grant.t !== undefined)
+      await this.d.logout.recordGrant({
+        grantKey: grant.l !== undefined ? `l:${grant.l}` : `t:${grant.t}`,
+        circuitId: row.id,
+        userId: p.userId,
+        loginSessionId: grant.l ?? null,
+        tokenId: grant.t ?? null,
+        expiresAt: new Date(cookieExpiresAt),
+      });
     return {
       setupUrl: setupUrlFor(row.app_url, token, next),
       expiresAt: new Date(claims.expiresAt).toISOString(),
@@ -83,6 +122,7 @@ export class TokenService {
       userId: row.owner_id,
       ttlMs: this.d.ttlMs,
       purpose: 'tunnel',
+      grant: grantOfPrincipal(p),
     });
     this.d.logger.info(
       { circuit: row.id, user: p.userId, expiresAt: claims.expiresAt },

@@ -1,24 +1,58 @@
 /**
  * App cookies: the credential a worker sets for one circuit. Value =
- * base64url(JSON {c: circuitId, u: userId, e: expiryMs}) + '.' + base64url(HMAC-SHA256(secret, payload)).
+ * base64url(JSON {c: circuitId, u: userId, e: expiryMs, i: issuedAtMs, l?: loginSessionId,
+ * t?: tokenId}) + '.' + base64url(HMAC-SHA256(secret, payload)).
  * Named per circuit (`appproxy_<id without dashes>`, `__Host-` prefixed and `Secure` under https),
  * host-only (never `Domain=`), `HttpOnly; SameSite=Lax; Path=/`.
  *
+ * A cookie is bound to the circuit, the user, its expiry and the grant its setup token was minted
+ * under (login session, API token), and carries when it was issued — the setup token's issue time
+ * on the manager's clock, the clock revocations are stamped with — so that the worker's revocation
+ * set (revocations.ts) can refuse it: logout ends the login session, a disabled user's cookies
+ * issued before the record are refused. Payload names are one letter: they ride on every request.
+ * Cookies from before grants existed have no `i` and count as issued at 0.
+ *
  * The hot path does no crypto on repeat requests: verified cookie strings are cached (bounded,
- * oldest dropped first), and expiry, circuit and owner are checked on every request. No store
- * call per request.
+ * oldest dropped first), and expiry, circuit, owner and the revocation set are checked on every
+ * request. No store call per request.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Credential, Grant } from '../../contracts/auth.ts';
 import type { ErrorCode } from '../../contracts/errors.ts';
+import { type RevocationSet, UNCONFIRMED } from './revocations.ts';
 
-export interface AppCookieClaims {
-  /** Circuit id. */
-  c: string;
-  /** User id. */
-  u: string;
+/** A verified app cookie: the credential it is (checked against revocations) and its expiry. */
+export interface AppCookieClaims extends Credential {
   /** Expiry, epoch ms. */
+  expiresAt: number;
+}
+
+/** The signed payload (wire names). */
+interface Payload {
+  c: string;
+  u: string;
   e: number;
+  i?: number;
+  l?: string;
+  t?: string;
+}
+
+const NO_GRANT: Grant = Object.freeze({});
+
+/** The payload's claims, or undefined when a field has the wrong type. */
+function claimsOf(v: Payload): AppCookieClaims | undefined {
+  if (typeof v.c !== 'string' || typeof v.u !== 'string' || typeof v.e !== 'number') return undefined;
+  if (v.i !== undefined && typeof v.i !== 'number') return undefined;
+  if ((v.l !== undefined && typeof v.l !== 'string') || (v.t !== undefined && typeof v.t !== 'string'))
+    return undefined;
+  let grant = NO_GRANT;
+  if (v.l !== undefined || v.t !== undefined) {
+    grant = {};
+    if (v.l !== undefined) grant.l = v.l;
+    if (v.t !== undefined) grant.t = v.t;
+  }
+  return { circuitId: v.c, userId: v.u, expiresAt: v.e, issuedAt: v.i ?? 0, grant };
 }
 
 export const COOKIE_PREFIX = 'appproxy_';
@@ -59,13 +93,25 @@ export class AppCookies {
     return (this.opts.secure ? SECURE_COOKIE_PREFIX : COOKIE_PREFIX) + circuitId.replaceAll('-', '');
   }
 
-  /** The `Set-Cookie` value granting `userId` access to the circuit. */
-  issue(circuitId: string, userId: string, now = Date.now()): string {
-    const payload = Buffer.from(
-      JSON.stringify({ c: circuitId, u: userId, e: now + this.opts.ttlMs }),
-    ).toString('base64url');
+  /**
+   * The `Set-Cookie` value granting `userId` access to the circuit under `grant`. It expires after
+   * the worker's lifetime or at `maxExpiresAt` (the end of the sign-in), whichever comes first;
+   * `issuedAt` (default now) is when the credential it comes from was issued (its setup token).
+   */
+  issue(
+    circuitId: string,
+    userId: string,
+    o: { grant?: Grant; maxExpiresAt?: number; issuedAt?: number; now?: number } = {},
+  ): string {
+    const now = o.now ?? Date.now();
+    const expiresAt = Math.min(now + this.opts.ttlMs, o.maxExpiresAt ?? Number.POSITIVE_INFINITY);
+    const p: Payload = { c: circuitId, u: userId, e: expiresAt, i: o.issuedAt ?? now };
+    if (o.grant?.l !== undefined) p.l = o.grant.l;
+    if (o.grant?.t !== undefined) p.t = o.grant.t;
+    const payload = Buffer.from(JSON.stringify(p)).toString('base64url');
     const value = `${payload}.${this.sign(payload)}`;
-    return `${this.nameFor(circuitId)}=${value}; Max-Age=${Math.floor(this.opts.ttlMs / 1000)}${this.attributes}`;
+    const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
+    return `${this.nameFor(circuitId)}=${value}; Max-Age=${maxAge}${this.attributes}`;
   }
 
   /** A `Set-Cookie` value that deletes the cookie `name`. */
@@ -84,14 +130,13 @@ export class AppCookies {
     const given = Buffer.from(value.slice(dot + 1), 'base64url');
     const expected = createHmac('sha256', this.opts.secret).update(payload).digest();
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
-    let claims: AppCookieClaims;
+    let claims: AppCookieClaims | undefined;
     try {
-      const v = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as AppCookieClaims;
-      if (typeof v.c !== 'string' || typeof v.u !== 'string' || typeof v.e !== 'number') return undefined;
-      claims = { c: v.c, u: v.u, e: v.e };
+      claims = claimsOf(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Payload);
     } catch {
       return undefined;
     }
+    if (!claims) return undefined;
     if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(value, claims);
     return claims;
@@ -155,14 +200,16 @@ export interface AuthTarget {
 }
 
 /**
- * The one auth decision for a request to a circuit: null = allowed, else the error code.
- * Later issues add the login-session revocation check here.
+ * The one auth decision for a request to a circuit: the verified cookie (the caller keeps its
+ * grant: a WebSocket it authorizes is cut when that grant is revoked), else the error code.
+ * Strings are error codes, objects claims: no allocation to tell them apart.
  */
 export function verifyRequest(
   cookies: AppCookies,
+  revocations: RevocationSet,
   circuit: AuthTarget,
   req: IncomingMessage,
-): ErrorCode | null {
+): AppCookieClaims | ErrorCode {
   const header = req.headers.cookie;
   const name = circuit.cookieName;
   const socket = req.socket as object | undefined;
@@ -175,9 +222,18 @@ export function verifyRequest(
     if (socket && header !== undefined) cookies.bySocket.set(socket, { header, name, claims });
   }
   if (claims === undefined) return 'AP_ERR_APP_COOKIE_MISSING';
-  // Expiry, circuit and owner are checked on every request, cached or not.
-  if (!claims || claims.c !== circuit.id || claims.u !== circuit.ownerId || claims.e <= Date.now()) {
+  // Expiry, circuit, owner and revocations are checked on every request, cached or not.
+  const now = Date.now();
+  if (
+    !claims ||
+    claims.circuitId !== circuit.id ||
+    claims.userId !== circuit.ownerId ||
+    claims.expiresAt <= now
+  ) {
     return 'AP_ERR_APP_COOKIE_INVALID';
   }
-  return null;
+  const refused = revocations.check(claims, now);
+  if (refused !== null)
+    return refused === UNCONFIRMED ? 'AP_ERR_APP_COOKIE_UNCONFIRMED' : 'AP_ERR_APP_COOKIE_REVOKED';
+  return claims;
 }

@@ -1,57 +1,39 @@
 /**
  * The worker's reserved paths on every circuit origin:
  * - `GET /_appproxy/setup?token=…&next=/path`: checks the setup token (signature, audience =
- *   circuit, expiry, owner), marks it used (single use, in the counters role), sets the app
- *   cookie and redirects to a same-origin path.
- * - `GET /_appproxy/logout[?next=/path]`: clears every app cookie this origin received.
+ *   circuit, expiry, owner, and the revocation set: a token whose sign-in or API token was revoked
+ *   is refused), marks it used (single use, in the counters role), sets the app cookie — bound to
+ *   the token's grant, counted as issued when the token was, expiring no later than the sign-in —
+ *   and redirects to a same-origin path.
+ * - `GET /_appproxy/logout[?next=…]`: clears every app cookie this origin received, then follows
+ *   `next` when it is a same-origin path or a logout continuation the manager signed (the next
+ *   stop of a logout chain); anything else gets the signed-out page, never a redirect.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
-import type { SetupTokenVerifier } from '../../core/setup-token.ts';
+import { safeNext } from '../../core/redirect.ts';
+import type { SetupTokenClaims, SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
-import { sendError } from '../observe/error-pages.ts';
+import type { ManagerLinks } from '../context.ts';
+import { sendError, signInLink } from '../observe/error-pages.ts';
+import type { RevokedWhat } from '../observe/metrics.ts';
 import type { Circuit } from '../routing/circuit.ts';
 import { type AppCookies, appCookieNames } from './app-cookie.ts';
+import { type RevocationSet, UNCONFIRMED } from './revocations.ts';
 import { markTokenUsed } from './single-use.ts';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it rejects.
-const UNSAFE = /[\u0000-\u001f\u007f\\]/;
-
-function unsafePath(p: string): boolean {
-  return p.charCodeAt(0) !== 47 /* / */ || p.charCodeAt(1) === 47 || p.charCodeAt(1) === 92 || UNSAFE.test(p);
-}
-
-/**
- * `next` as a same-origin relative path, or null when it is anything else. The query string was
- * decoded once already; the path is checked again after each further decoding (up to 3), so
- * `/%2F/evil.com` and friends are refused too. Absent ⇒ `/`.
- */
-export function safeNext(next: string | null): string | null {
-  if (next === null) return '/';
-  let p = next;
-  for (let i = 0; i < 4; i++) {
-    if (unsafePath(p)) return null;
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(p);
-    } catch {
-      return null;
-    }
-    if (decoded === p) break;
-    p = decoded;
-    if (i === 3) return null;
-  }
-  // Percent-encode what a Location header cannot carry (non-ASCII, spaces); the path stays the same.
-  return next.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c));
-}
+export { safeNext } from '../../core/redirect.ts';
 
 export interface ReservedContext {
   cookies: AppCookies;
   verifier: SetupTokenVerifier;
   counters: CounterStore;
+  revocations: RevocationSet;
+  links: ManagerLinks;
   logger: Logger;
   countStatus(status: number): void;
+  countRevoked(what: RevokedWhat): void;
 }
 
 function fail(
@@ -61,7 +43,7 @@ function fail(
   code: ErrorCode,
   message?: string,
 ) {
-  const requestId = sendError(req, res, code, message);
+  const requestId = sendError(req, res, code, message, undefined, ctx.links.loginUrl);
   ctx.countStatus(res.statusCode);
   return requestId;
 }
@@ -80,15 +62,29 @@ export async function handleSetup(
   if (next === null) return void fail(ctx, req, res, 'AP_ERR_REDIRECT_NOT_ALLOWED');
   const token = query.get('token');
   if (!token) return void fail(ctx, req, res, 'AP_ERR_SETUP_TOKEN_INVALID', 'The setup link has no token.');
-  let jti: string;
-  let expiresAt: number;
+  let claims: SetupTokenClaims;
   try {
-    const claims = await ctx.verifier.verify(token, circuit.id);
+    claims = await ctx.verifier.verify(token, circuit.id);
     if (claims.userId !== circuit.ownerId) {
       throw new AppProxyError('AP_ERR_SETUP_TOKEN_INVALID', 'The setup link was issued to another user.');
     }
-    jti = claims.jti;
-    expiresAt = claims.expiresAt;
+    const now = Date.now();
+    // The token is a credential like the cookie it buys: its grant revoked (or its user, after it
+    // was issued) ⇒ refused; issued before the set was last confirmed while it is stale ⇒ the
+    // cookie would be refused at once, so say so now.
+    const refused = ctx.revocations.check(claims, now);
+    if (refused !== null) {
+      ctx.countRevoked(refused === UNCONFIRMED ? 'unconfirmed' : 'token');
+      throw refused === UNCONFIRMED
+        ? new AppProxyError('AP_ERR_APP_COOKIE_UNCONFIRMED')
+        : new AppProxyError('AP_ERR_CREDENTIAL_REVOKED');
+    }
+    if (claims.cookieExpiresAt !== undefined && claims.cookieExpiresAt <= now) {
+      throw new AppProxyError(
+        'AP_ERR_CREDENTIAL_REVOKED',
+        'The sign-in this link was issued under has ended.',
+      );
+    }
   } catch (err) {
     const code = err instanceof AppProxyError ? err.code : 'AP_ERR_SETUP_TOKEN_INVALID';
     const requestId = fail(ctx, req, res, code, err instanceof AppProxyError ? err.message : undefined);
@@ -97,7 +93,7 @@ export async function handleSetup(
   }
   let first: boolean;
   try {
-    first = await markTokenUsed(ctx.counters, jti, expiresAt, circuit.id);
+    first = await markTokenUsed(ctx.counters, claims.jti, claims.expiresAt, circuit.id);
   } catch (err) {
     // Fail closed: without the single-use mark a leaked link could be replayed.
     const requestId = fail(ctx, req, res, 'AP_ERR_STORE_UNAVAILABLE');
@@ -108,7 +104,11 @@ export async function handleSetup(
   if (circuit.closed) return void fail(ctx, req, res, 'AP_ERR_CIRCUIT_CLOSED');
   res.writeHead(302, {
     location: next,
-    'set-cookie': ctx.cookies.issue(circuit.id, circuit.ownerId),
+    'set-cookie': ctx.cookies.issue(circuit.id, circuit.ownerId, {
+      grant: claims.grant,
+      maxExpiresAt: claims.cookieExpiresAt,
+      issuedAt: claims.issuedAt,
+    }),
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
     'content-length': 0,
@@ -117,19 +117,23 @@ export async function handleSetup(
   ctx.countStatus(302);
 }
 
-export function handleLogout(
+export async function handleLogout(
   ctx: ReservedContext,
   circuit: Circuit,
   req: IncomingMessage,
   res: ServerResponse,
   query: URLSearchParams,
-): void {
+): Promise<void> {
   const names = new Set(appCookieNames(req.headers.cookie));
   names.add(circuit.cookieName);
   const setCookie = [...names].map((n) => ctx.cookies.clear(n));
   const nextParam = query.get('next');
-  const next = nextParam === null ? null : safeNext(nextParam);
+  // A same-origin path, or the manager-signed next stop of a logout chain; an absolute URL that
+  // the manager did not sign is never followed (no open redirect).
+  const next =
+    nextParam === null ? null : (safeNext(nextParam) ?? (await ctx.verifier.verifyLogoutNext(nextParam)));
   const common = { 'set-cookie': setCookie, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
+  if (res.destroyed) return;
   if (next !== null) {
     res.writeHead(302, { ...common, location: next, 'content-length': 0 });
     res.end();
@@ -139,7 +143,7 @@ export function handleLogout(
   const body =
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out · AppProxy</title></head>' +
     '<body style="font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem">' +
-    '<h1>Signed out of this app</h1><p>Open it again from AppProxy to sign back in.</p></body></html>';
+    `<h1>Signed out of this app</h1><p>Open it again from AppProxy to sign back in.</p>${signInLink(ctx.links.loginUrl)}</body></html>`;
   res.writeHead(200, {
     ...common,
     'content-type': 'text/html; charset=utf-8',

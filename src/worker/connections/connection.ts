@@ -7,11 +7,15 @@
  * - one close reason, set once: by `terminate(reason)` (circuit closed, access revoked, idle,
  *   unresponsive peer) or by whichever side ended first;
  * - one access record when it ends (`accessRecord`), with the same fields for every kind;
+ * - one credential: the grant (login session, API token) it was opened under and when that was
+ *   issued — the app cookie's for a WebSocket, the tunnel token's for a tunnel, the circuit spec's
+ *   for a raw TCP relay — so a revocation finds it (`ConnectionRegistry.revoke`);
  * - one registry (`registry.ts`) that circuit close, access changes and revocation go through;
  * - one keepalive sweeper (`keepalive.ts`) and one close grace (`CLOSE_GRACE_MS`).
  * HTTP keep-alive sockets are not connections in this sense: they carry requests, which are
  * counted per status (observe/metrics.ts), and the circuit destroys them when it closes.
  */
+import type { Grant } from '../../contracts/auth.ts';
 import type { CloseReason } from '../../contracts/records.ts';
 import { formatClient } from '../../core/allow-list.ts';
 import type { AccessRecord, ConnectionKind } from '../observe/access-log.ts';
@@ -23,6 +27,9 @@ export interface ConnectionHome {
   delete(c: Connection): void;
   record(r: AccessRecord): void;
 }
+
+/** The grant of a connection opened under none (tests; specs from before grants existed). */
+export const NO_GRANT: Grant = Object.freeze({});
 
 /**
  * After the worker's close frame (WebSocket, tunnel), how long the ends get to finish the close
@@ -74,6 +81,13 @@ export abstract class Connection {
     /** Who uses it: the tunnel token's subject; the circuit owner for cookie and raw access. */
     readonly userId: string,
     readonly access: AccessRecord['access'],
+    /**
+     * The grant it was opened under; a raw TCP relay takes its circuit's current one after an
+     * in-place change (the registry re-indexes it then).
+     */
+    public grant: Grant = NO_GRANT,
+    /** When its credential was issued (epoch ms, the manager's clock; 0 = unknown). */
+    public issuedAt = 0,
   ) {}
 
   /**

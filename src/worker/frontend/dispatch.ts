@@ -2,8 +2,9 @@
  * What happens to a request, an upgrade or a raw TCP connection once a frontend resolved its slot
  * to a circuit (or did not): circuit open? → by the way the circuit's slot speaks (`serving`):
  * - `http` (apps): reserved paths (`/_appproxy/setup`, `/_appproxy/logout`: access/setup.ts) →
- *   framing checks → the app cookie (access/app-cookie.ts) → transport/http.ts, or for a WebSocket
- *   upgrade transport/upgrade.ts;
+ *   framing checks → the app cookie and the revocation set (access/app-cookie.ts) →
+ *   transport/http.ts, or for a WebSocket upgrade transport/upgrade.ts, which keeps the cookie's
+ *   grant on the WebSocket so that a revocation finds it;
  * - `tunnel` (a TCP circuit's port that carries authenticated tunnels): only the WebSocket
  *   `GET /_appproxy/tunnel` (transport/tunnel.ts); everything else is refused;
  * - `tcp` (raw TCP: allow-list or public): each accepted connection is relayed
@@ -65,8 +66,11 @@ export class Dispatch {
       cookies: ctx.cookies,
       verifier: ctx.verifier,
       counters: ctx.counters,
+      revocations: ctx.revocations,
+      links: ctx.links,
       logger: ctx.logger,
       countStatus: (s) => ctx.metrics.countStatus(s),
+      countRevoked: (what) => ctx.metrics.countRevoked(what),
     };
   }
 
@@ -96,8 +100,8 @@ export class Dispatch {
     if (url.startsWith(RESERVED)) return this.reservedPath(circuit, url, req, res);
     if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
     if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
-    const denied = verifyRequest(this.ctx.cookies, circuit, req);
-    if (denied !== null) return { code: denied };
+    const verified = verifyRequest(this.ctx.cookies, this.ctx.revocations, circuit, req);
+    if (typeof verified === 'string') return this.denied(verified);
     circuit.countRequest(req.socket as TrackedSocket);
     proxyHttp(this.ctx, circuit, req, res);
     return null;
@@ -106,7 +110,7 @@ export class Dispatch {
   upgrade(found: Resolved, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const refusal = this.serveUpgrade(found, req, socket, head);
     if (refusal) {
-      writeSocketError(socket, refusal.code, req.headers.accept, refusal.message);
+      writeSocketError(socket, refusal.code, req.headers.accept, refusal.message, this.ctx.links.loginUrl);
       this.ctx.metrics.countStatus(ERRORS[refusal.code].status);
     }
   }
@@ -126,16 +130,26 @@ export class Dispatch {
     if (url.startsWith(RESERVED)) return { code: 'AP_ERR_BAD_REQUEST' };
     if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { code: 'AP_ERR_BAD_REQUEST' };
-    const denied = verifyRequest(this.ctx.cookies, circuit, req);
-    if (denied !== null) return { code: denied };
+    const verified = verifyRequest(this.ctx.cookies, this.ctx.revocations, circuit, req);
+    if (typeof verified === 'string') return this.denied(verified);
+    // The socket carries no more HTTP requests: it becomes a connection of the registry, which
+    // revocation reaches with close frames (not the HTTP sockets' cut, see data-plane.ts).
+    this.ctx.cookies.bySocket.delete(socket);
     circuit.countRequest(socket as TrackedSocket);
-    proxyUpgrade(this.ctx, circuit, req, socket, head);
+    proxyUpgrade(this.ctx, circuit, req, socket, head, verified);
     return null;
   }
 
   /** A raw TCP connection accepted on an `allow-list` or `public` circuit's port. */
   connect(circuit: Circuit, socket: Socket): void {
-    acceptTcp(this.ctx.connections, circuit, socket);
+    acceptTcp(this.ctx, circuit, socket);
+  }
+
+  /** An app cookie refused: counted when a revocation (or a stale revocation set) refused it. */
+  private denied(code: ErrorCode): Refusal {
+    if (code === 'AP_ERR_APP_COOKIE_REVOKED') this.ctx.metrics.countRevoked('cookie');
+    else if (code === 'AP_ERR_APP_COOKIE_UNCONFIRMED') this.ctx.metrics.countRevoked('unconfirmed');
+    return { code };
   }
 
   private reservedPath(
@@ -162,14 +176,17 @@ export class Dispatch {
       return null;
     }
     if (path === '/_appproxy/logout') {
-      handleLogout(this.reserved, circuit, req, res, query);
+      handleLogout(this.reserved, circuit, req, res, query).catch((err: unknown) => {
+        const requestId = sendError(req, res, 'AP_ERR_INTERNAL');
+        this.ctx.logger.error({ requestId, err, circuitId: circuit.id }, 'logout failed');
+      });
       return null;
     }
     return { code: 'AP_ERR_NOT_FOUND', message: 'No such AppProxy path.' };
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, r: Refusal): void {
-    sendError(req, res, r.code, r.message);
+    sendError(req, res, r.code, r.message, undefined, this.ctx.links.loginUrl);
     this.ctx.metrics.countStatus(ERRORS[r.code].status);
   }
 }

@@ -52,6 +52,12 @@ async function onMessage(m: ToChild): Promise<void> {
     case 'keys':
       plane!.verifier.update(m.set);
       return;
+    case 'revocation':
+      plane!.revocations.applyOp(m.op);
+      return;
+    case 'login-url':
+      plane!.links.loginUrl = m.url;
+      return;
     case 'close':
       await shutdown();
       send({ t: 'ack', seq: m.seq });

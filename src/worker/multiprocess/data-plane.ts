@@ -1,25 +1,29 @@
 /**
  * The serving half of a worker, built the same way in the primary process and in every
- * data-plane child (`processes > 1`): cookies, forwarding policy, the connection registry and
- * keepalive sweeper, the tunnel endpoint, the dispatch, the frontend, the activity flusher and the
- * routing table — the data plane's composition root. The control source (KV), registration and
- * readiness stay in the primary only.
+ * data-plane child (`processes > 1`): cookies, the revocation set (whose records end the matching
+ * live connections of this process), forwarding policy, the connection registry and keepalive
+ * sweeper, the tunnel endpoint, the dispatch, the frontend, the activity flusher and the routing
+ * table — the data plane's composition root. The control sources (KV), registration and readiness
+ * stay in the primary only.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { type RevocationRecord, refuses } from '../../contracts/auth.ts';
 import type { Protocol } from '../../contracts/records.ts';
 import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { AppCookies } from '../access/app-cookie.ts';
+import { RevocationSet, type RevocationSetOptions } from '../access/revocations.ts';
 import { Keepalive } from '../connections/keepalive.ts';
 import { ConnectionRegistry } from '../connections/registry.ts';
-import type { WorkerContext } from '../context.ts';
+import type { ManagerLinks, WorkerContext } from '../context.ts';
 import { Dispatch } from '../frontend/dispatch.ts';
 import { PortFrontend } from '../frontend/port.ts';
 import { WildcardFrontend } from '../frontend/wildcard.ts';
 import { AccessLog } from '../observe/access-log.ts';
 import { ActivityFlusher } from '../observe/activity.ts';
 import { WorkerMetrics } from '../observe/metrics.ts';
+import type { Circuit } from '../routing/circuit.ts';
 import { type Frontend, RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import { ForwardingPolicy } from '../transport/headers.ts';
 import { TunnelEndpoint } from '../transport/tunnel.ts';
@@ -43,11 +47,16 @@ export interface DataPlaneConfig {
   reusePort: boolean;
   /** How often tunnel clients are pinged; one missed interval cuts the tunnel. */
   tunnelPingIntervalMs: number;
+  /** How long the revocation set may go unconfirmed before old credentials are refused. */
+  revocationStaleAfterMs: number;
 }
 
 export interface DataPlane {
   cookies: AppCookies;
   verifier: SetupTokenVerifier;
+  revocations: RevocationSet;
+  /** The manager's sign-in page, for 401 pages (set by the control side). */
+  links: ManagerLinks;
   metrics: WorkerMetrics;
   wildcard: WildcardFrontend | null;
   frontend: Frontend;
@@ -56,6 +65,28 @@ export interface DataPlane {
   /** Live WebSockets, relays and tunnels of this process. */
   connections: ConnectionRegistry;
   keepalive: Keepalive;
+}
+
+/**
+ * HTTP keep-alive sockets whose last cookie a revocation refuses are destroyed: a response still
+ * streaming (an event stream, a long poll, a download) ends with them, and the next request would
+ * be refused anyway. Upgraded sockets are the registry's (their entry in `bySocket` is dropped at
+ * the upgrade), so they get their close frames from `ConnectionRegistry.revoke`. Revocations are
+ * rare; visiting every client socket then is cheaper than tracking sockets by grant per request.
+ */
+function cutHttpSockets(circuits: Iterable<Circuit>, cookies: AppCookies, record: RevocationRecord): number {
+  let cut = 0;
+  for (const circuit of circuits) {
+    if (record.kind === 'circuit' && circuit.id !== record.subject) continue;
+    for (const socket of [...circuit.sockets]) {
+      const claims = cookies.bySocket.get(socket)?.claims;
+      if (claims && refuses(record, claims)) {
+        socket.destroy();
+        cut++;
+      }
+    }
+  }
+  return cut;
 }
 
 export function buildDataPlane(
@@ -68,6 +99,8 @@ export function buildDataPlane(
     verifier?: SetupTokenVerifier;
     /** The routing table class (the primary's replicates changes to its children). */
     makeTable?: (o: RoutingTableOptions) => RoutingTable;
+    /** The revocation set class (the primary's replicates its decisions to its children). */
+    makeRevocations?: (o: RevocationSetOptions) => RevocationSet;
   },
 ): DataPlane {
   const { logger } = deps;
@@ -81,8 +114,26 @@ export function buildDataPlane(
   const upstream = { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs };
   const connections = new ConnectionRegistry(new AccessLog(logger, deps.metrics));
   const keepalive = new Keepalive();
+  const revocationOpts: RevocationSetOptions = {
+    staleAfterMs: cfg.revocationStaleAfterMs,
+    onSizeChange: (n) => metrics.revocations.set(n),
+  };
+  const revocations = deps.makeRevocations?.(revocationOpts) ?? new RevocationSet(revocationOpts);
+  revocations.onRecord((record, live) => {
+    const ended = connections.revoke(record) + cutHttpSockets(table?.values() ?? [], cookies, record);
+    metrics.countRevoked('connection', ended);
+    if (live) metrics.observeRevocationLag(Date.now() - record.at);
+    if (ended > 0)
+      logger.info(
+        { revocation: record.id, kind: record.kind, reason: record.reason, ended },
+        'connections revoked',
+      );
+  });
+  const links: ManagerLinks = { loginUrl: null };
   const ctx: WorkerContext = {
     cookies,
+    revocations,
+    links,
     verifier,
     counters: deps.counters,
     forwarding: new ForwardingPolicy(cfg.trustedProxies, cfg.publicScheme),
@@ -95,6 +146,7 @@ export function buildDataPlane(
   const tunnels = new TunnelEndpoint({
     verifier,
     counters: deps.counters,
+    revocations,
     connections,
     keepalive,
     metrics,
@@ -126,7 +178,19 @@ export function buildDataPlane(
     onSizeChange: (n) => metrics.circuits.set(n),
   };
   table = deps.makeTable ? deps.makeTable(tableOpts) : new RoutingTable(tableOpts);
-  return { cookies, verifier, metrics, wildcard, frontend, activity, table, connections, keepalive };
+  return {
+    cookies,
+    verifier,
+    revocations,
+    links,
+    metrics,
+    wildcard,
+    frontend,
+    activity,
+    table,
+    connections,
+    keepalive,
+  };
 }
 
 /**

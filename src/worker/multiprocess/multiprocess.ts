@@ -3,13 +3,17 @@
  * too; N−1 data-plane children (`data-plane-child.ts`, forked with the same loader) each run a
  * full data plane listening on the same ports with SO_REUSEPORT, so the kernel spreads
  * connections across every process. Protocol over the IPC channel (JSON):
- *   primary → child: init, apply{seq,id,raw}, remove{id}, keys{set}, close{seq}
+ *   primary → child: init, apply{seq,id,raw}, remove{id}, keys{set}, revocation{op}, login-url{url},
+ *                    close{seq}
  *   child → primary: ready, ack{seq,error?}, counters{seq,method,args} (answered with result)
  * A change is applied in the primary first, then in every child; `apply` resolves only once
  * every child applied it, so the readiness mark the control source writes afterwards still means
  * "served by every process". Activity: each child flushes through the primary's counter store
  * with its own reporter key (`<authority>:<child pid>`), so open connections sum across processes.
- * A child that dies is forked again and given the current table.
+ * Revocations: the primary's set decides (its source feeds it) and sends each decision — a record
+ * added or removed, a confirmation — to every child, whose set applies it as is; a record that
+ * arrives ends the matching live connections of whichever process holds them. A child that dies
+ * is forked again and given the current revocation set, keys and table.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -17,6 +21,7 @@ import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
 import type { SetupTokenKeySet } from '../../contracts/kv-layout.ts';
 import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
+import { type RevocationOp, RevocationSet, type RevocationSetOptions } from '../access/revocations.ts';
 import { RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import type { DataPlaneConfig } from './data-plane.ts';
 import { type CounterCall, type CounterResult, serveCounterCall } from './ipc-counters.ts';
@@ -26,6 +31,8 @@ export type ToChild =
   | { t: 'apply'; seq: number; id: string; raw: string }
   | { t: 'remove'; id: string }
   | { t: 'keys'; set: SetupTokenKeySet }
+  | { t: 'revocation'; op: RevocationOp }
+  | { t: 'login-url'; url: string | null }
   | { t: 'close'; seq: number }
   | CounterResult;
 
@@ -105,6 +112,9 @@ export class DataPlaneChildren {
   /** What every child must serve: id → raw, in apply order (replayed to a re-forked child). */
   private readonly routes = new Map<string, string>();
   private keys: SetupTokenKeySet | null = null;
+  private loginUrl: string | null = null;
+  /** The primary's revocation set, replayed to a re-forked child. */
+  revocations: RevocationSet | null = null;
   private init: ToChild | null = null;
 
   constructor(
@@ -129,6 +139,9 @@ export class DataPlaneChildren {
       if (i >= 0) this.children[i] = next;
       void next.ready.then(() => {
         if (this.keys) next.send({ t: 'keys', set: this.keys });
+        next.send({ t: 'login-url', url: this.loginUrl });
+        // Revocations before routes: no connection is served before they are known.
+        for (const op of this.revocations?.replay() ?? []) next.send({ t: 'revocation', op });
         for (const [id, raw] of this.routes) next.call({ t: 'apply', id, raw }).catch(() => {});
       });
     });
@@ -153,6 +166,15 @@ export class DataPlaneChildren {
   updateKeys(set: SetupTokenKeySet): void {
     this.keys = set;
     for (const c of this.children) c.send({ t: 'keys', set });
+  }
+
+  updateRevocations(op: RevocationOp): void {
+    for (const c of this.children) c.send({ t: 'revocation', op });
+  }
+
+  updateLoginUrl(url: string | null): void {
+    this.loginUrl = url;
+    for (const c of this.children) c.send({ t: 'login-url', url });
   }
 
   /** Children close their listeners and circuits, flush activity through us, and exit. */
@@ -217,5 +239,20 @@ export class ReplicatedVerifier extends SetupTokenVerifier {
   override update(keySet: SetupTokenKeySet): void {
     super.update(keySet);
     this.children.updateKeys(keySet);
+  }
+}
+
+/** The primary's revocation set: each decision also goes to the children. */
+export class ReplicatedRevocations extends RevocationSet {
+  constructor(
+    opts: RevocationSetOptions,
+    private readonly children: DataPlaneChildren,
+  ) {
+    super(opts);
+    children.revocations = this;
+  }
+
+  protected override replicate(op: RevocationOp): void {
+    this.children.updateRevocations(op);
   }
 }

@@ -1,6 +1,9 @@
 /**
  * How the worker answers with an error: the registry code and a request id, as a small HTML page
  * for browsers or the JSON envelope when the client prefers JSON. Internals go to the log only.
+ * Refusals that a new sign-in cures (a missing, invalid, revoked or unconfirmed app cookie, a
+ * revoked credential) link to the manager's sign-in page when the worker knows it (KV
+ * `managers/info`), in the page and as `detail.loginUrl` in the envelope.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -45,18 +48,43 @@ const HEADLINES: Record<number, string> = {
   504: 'The app is not answering',
 };
 
-function escapeHtml(s: string): string {
+export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function errorBody(code: ErrorCode, requestId: string, json: boolean, message?: string): string {
+/** Codes whose page offers "Sign in again". */
+const SIGN_IN_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'AP_ERR_APP_COOKIE_MISSING',
+  'AP_ERR_APP_COOKIE_INVALID',
+  'AP_ERR_APP_COOKIE_REVOKED',
+  'AP_ERR_APP_COOKIE_UNCONFIRMED',
+  'AP_ERR_CREDENTIAL_REVOKED',
+]);
+
+/** The "Sign in again" paragraph of a worker page ('' when the sign-in page is not known). */
+export function signInLink(loginUrl: string | null | undefined): string {
+  return loginUrl ? `<p><a href="${escapeHtml(loginUrl)}">Sign in again</a></p>` : '';
+}
+
+export function errorBody(
+  code: ErrorCode,
+  requestId: string,
+  json: boolean,
+  message?: string,
+  loginUrl?: string | null,
+): string {
   const msg = message ?? ERRORS[code].message;
-  if (json) return JSON.stringify({ code, message: msg, requestId } satisfies ErrorEnvelope);
+  const signIn = loginUrl && SIGN_IN_CODES.has(code) ? loginUrl : null;
+  if (json) {
+    const env: ErrorEnvelope = { code, message: msg, requestId };
+    if (signIn) env.detail = { loginUrl: signIn };
+    return JSON.stringify(env);
+  }
   const status = ERRORS[code].status;
   const hint =
-    status === 401 || status === 410
+    (status === 401 || status === 410
       ? '<p>Open the app again where you got its link (for example <code>appproxy app open</code>) to get a fresh one.</p>'
-      : '';
+      : '') + signInLink(signIn);
   return (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width,initial-scale=1">' +
@@ -81,6 +109,7 @@ export function sendError(
   code: ErrorCode,
   message?: string,
   extraHeaders?: Record<string, string | string[]>,
+  loginUrl?: string | null,
 ): string {
   const requestId = newRequestId();
   if (res.headersSent || res.destroyed) {
@@ -88,7 +117,7 @@ export function sendError(
     return requestId;
   }
   const json = prefersJson(req.headers.accept);
-  const body = errorBody(code, requestId, json, message);
+  const body = errorBody(code, requestId, json, message, loginUrl);
   res.writeHead(ERRORS[code].status, {
     ...extraHeaders,
     'content-type': json ? JSON_TYPE : HTML_TYPE,
@@ -108,6 +137,7 @@ export function writeSocketError(
   code: ErrorCode,
   accept: string | undefined,
   message?: string,
+  loginUrl?: string | null,
 ): string {
   const requestId = newRequestId();
   if (!socket.writable) {
@@ -116,7 +146,7 @@ export function writeSocketError(
   }
   const { status } = ERRORS[code];
   const json = prefersJson(accept);
-  const body = errorBody(code, requestId, json, message);
+  const body = errorBody(code, requestId, json, message, loginUrl);
   socket.end(
     `HTTP/1.1 ${status} ${HEADLINES[status] ?? 'Error'}\r\n` +
       `content-type: ${json ? JSON_TYPE : HTML_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

@@ -3,7 +3,7 @@
  * the registry it is given; the composition root mounts `/metrics`. Several workers may share one
  * registry (their figures add up), so an existing metric of the same name is reused.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Flushers of plain-number counts, run when the registry collects (a scrape). */
 const collectors = new WeakMap<object, Set<() => void>>();
@@ -39,7 +39,20 @@ function gauge(registry: Registry, name: string, help: string): Gauge {
   return new Gauge({ name, help, registers: [registry] });
 }
 
+function histogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram {
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Histogram;
+  return new Histogram({ name, help, buckets, registers: [registry] });
+}
+
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/**
+ * What a revocation refused or ended: app cookies (`cookie`; `unconfirmed` while the set is stale),
+ * setup and tunnel tokens (`token`), live connections closed (`connection`) and raw TCP connections
+ * refused at accept (`tcp`).
+ */
+export type RevokedWhat = 'cookie' | 'unconfirmed' | 'token' | 'connection' | 'tcp';
 
 export class WorkerMetrics {
   private readonly byClass: ReturnType<Counter<'code_class'>['labels']>[];
@@ -61,6 +74,10 @@ export class WorkerMetrics {
   private readonly upstreamErrors: Counter<'code'>;
   readonly openConnections: Gauge;
   readonly circuits: Gauge;
+  /** Revocation records held. */
+  readonly revocations: Gauge;
+  private readonly revoked: Counter<'what'>;
+  private readonly revocationLag: Histogram;
 
   constructor(registry: Registry) {
     const requests = counter(
@@ -81,6 +98,28 @@ export class WorkerMetrics {
     );
     this.openConnections = gauge(registry, 'appproxy_worker_open_connections', 'Open client connections.');
     this.circuits = gauge(registry, 'appproxy_worker_circuits', 'Circuits served.');
+    this.revocations = gauge(registry, 'appproxy_worker_revocations', 'Revocation records held.');
+    this.revoked = counter(
+      registry,
+      'appproxy_worker_revoked_total',
+      'Refused or ended by a revocation: app cookies (cookie; unconfirmed while the revocation set is stale), setup and tunnel tokens (token), live connections closed (connection), raw TCP connections refused (tcp).',
+      ['what'],
+    );
+    this.revocationLag = histogram(
+      registry,
+      'appproxy_worker_revocation_lag_seconds',
+      "From a revocation record's time to its enforcement by this worker (records that arrive while it runs).",
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    );
+  }
+
+  countRevoked(what: RevokedWhat, n = 1): void {
+    if (n > 0) this.revoked.labels(what).inc(n);
+  }
+
+  /** A record enforced `lagMs` after it was made (clock skew can make it negative: 0 then). */
+  observeRevocationLag(lagMs: number): void {
+    this.revocationLag.observe(Math.max(0, lagMs) / 1000);
   }
 
   countStatus(status: number): void {

@@ -9,14 +9,23 @@
  * still admits its client (else `revoked`) and gives it the new idle timeout. One access record
  * per connection, written when both sockets are closed.
  *
+ * A raw connection carries no credential of its own: its access was given under the circuit
+ * spec's grant (`grant`, `grantedAt`, the owner). A new connection to a circuit whose grant (or
+ * owner, after `grantedAt`) is revoked is refused at once (`revoked`); live relays are found by
+ * that grant and ended when it is revoked, and follow the circuit's grant when access changes in
+ * place.
+ *
  * The hot path (a chunk) allocates nothing: each direction reads into a buffer of its own that it
  * reuses (`RelayReader`), and the other events run module-level handlers that find their relay
  * through a symbol on the socket.
  */
 import { type OnReadOpts, Socket } from 'node:net';
+import type { Credential } from '../../contracts/auth.ts';
 import type { CloseReason } from '../../contracts/records.ts';
-import { accessRecord, Connection, clientAddress } from '../connections/connection.ts';
+import type { RevocationSet } from '../access/revocations.ts';
+import { accessRecord, Connection, clientAddress, NO_GRANT } from '../connections/connection.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
+import type { WorkerMetrics } from '../observe/metrics.ts';
 import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
 import { CONNECT_TIMEOUT_MS } from '../upstream/upstream.ts';
 
@@ -146,6 +155,16 @@ function onBackendTimeout(this: RelaySocket): void {
 /** Errors are followed by 'close' (with hadError), which decides what happens. */
 function ignoreError(): void {}
 
+/** The credential a raw TCP circuit's connections are admitted under: its spec's grant. */
+export function specCredential(circuit: Circuit): Credential {
+  return {
+    userId: circuit.ownerId,
+    circuitId: circuit.id,
+    issuedAt: circuit.spec.grantedAt ?? 0,
+    grant: circuit.spec.grant ?? NO_GRANT,
+  };
+}
+
 function onRelaySocketClose(this: RelaySocket, hadError: boolean): void {
   this[kRelay]!.sideClosed(this, hadError);
 }
@@ -160,8 +179,22 @@ export class TcpRelay extends Connection {
   private forced = false;
   private closedSides = 0;
 
-  constructor(registry: ConnectionRegistry, circuit: Circuit, accepted: Socket) {
-    super(registry, circuit, clientAddress(accepted), circuit.ownerId, circuit.access ?? 'public');
+  constructor(
+    registry: ConnectionRegistry,
+    private readonly revocations: RevocationSet,
+    circuit: Circuit,
+    accepted: Socket,
+  ) {
+    const cred = specCredential(circuit);
+    super(
+      registry,
+      circuit,
+      clientAddress(accepted),
+      circuit.ownerId,
+      circuit.access ?? 'public',
+      cred.grant,
+      cred.issuedAt,
+    );
     this.remoteAddress = accepted.remoteAddress;
     const own: RelaySocket | null = withReader(accepted, new RelayReader(this, true));
     const client: RelaySocket = own ?? accepted;
@@ -209,15 +242,20 @@ export class TcpRelay extends Connection {
     this.terminate('circuit-closed');
   }
 
-  /** Still a raw TCP circuit, and (allow-list) still listing this client. */
+  /** Still a raw TCP circuit, (allow-list) still listing this client, its grant not revoked. */
   override admitted(): boolean {
     const c = this.circuit;
     if (c.closed || c.serving !== 'tcp') return false;
-    return !c.allowList || c.allowList.allows(this.remoteAddress);
+    if (c.allowList && !c.allowList.allows(this.remoteAddress)) return false;
+    return this.revocations.revoked(specCredential(c)) === null;
   }
 
+  /** The new idle timeout, and the grant the circuit's access is now given under. */
   override reconfigure(): void {
     this.clientSocket.setTimeout(this.circuit.idleTimeoutMs);
+    const cred = specCredential(this.circuit);
+    this.grant = cred.grant;
+    this.issuedAt = cred.issuedAt;
   }
 
   sideClosed(side: RelaySocket, hadError: boolean): void {
@@ -239,15 +277,24 @@ export class TcpRelay extends Connection {
 
 /**
  * A raw TCP client accepted on the circuit's port: refused at once (with an access record) when
- * its address is not allowed or the circuit is at its connection limit, relayed otherwise.
+ * its address is not allowed, the grant the circuit's access was given under is revoked or the
+ * circuit is at its connection limit; relayed otherwise.
  */
-export function acceptTcp(registry: ConnectionRegistry, circuit: Circuit, socket: Socket): void {
+export function acceptTcp(
+  deps: { connections: ConnectionRegistry; revocations: RevocationSet; metrics: WorkerMetrics },
+  circuit: Circuit,
+  socket: Socket,
+): void {
+  const registry = deps.connections;
   let refused: CloseReason | null = null;
   if (circuit.closed) refused = 'circuit-closed';
   else if (circuit.allowList && !circuit.allowList.allows(socket.remoteAddress)) refused = 'refused-ip';
-  else if (circuit.atConnectionLimit()) refused = 'limit';
+  else if (deps.revocations.size > 0 && deps.revocations.revoked(specCredential(circuit)) !== null) {
+    refused = 'revoked';
+    deps.metrics.countRevoked('tcp');
+  } else if (circuit.atConnectionLimit()) refused = 'limit';
   if (refused === null) {
-    new TcpRelay(registry, circuit, socket);
+    new TcpRelay(registry, deps.revocations, circuit, socket);
     return;
   }
   const client = clientAddress(socket);

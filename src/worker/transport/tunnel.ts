@@ -3,7 +3,10 @@
  * upgraded to a WebSocket (subprotocol `appproxy-tunnel.v1`) that carries one TCP connection to
  * the backend. Admission, all before the handshake: a single-use tunnel token in
  * `Authorization: Bearer` (Ed25519, audience = circuit, purpose `tunnel`; 401
- * AP_ERR_TUNNEL_TOKEN_*), then the circuit's connection limit (503 AP_ERR_CONNECTION_LIMIT).
+ * AP_ERR_TUNNEL_TOKEN_*) whose grant the revocation set does not refuse (401
+ * AP_ERR_CREDENTIAL_REVOKED; AP_ERR_APP_COOKIE_UNCONFIRMED while the set is stale and the token
+ * older than its last confirmation), then the circuit's connection limit (503
+ * AP_ERR_CONNECTION_LIMIT). The tunnel keeps the token's grant: revoking it ends the tunnel.
  *
  * Wire protocol: binary messages carry bytes; a text message `eof` means its sender has no more
  * bytes (half-close: the worker ends the backend's write half, and sends `eof` when the backend
@@ -25,10 +28,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { Credential } from '../../contracts/auth.ts';
 import { AppProxyError, ERRORS, type ErrorCode } from '../../contracts/errors.ts';
 import type { CloseReason } from '../../contracts/records.ts';
-import type { SetupTokenVerifier } from '../../core/setup-token.ts';
+import type { SetupTokenClaims, SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
+import { type RevocationSet, UNCONFIRMED } from '../access/revocations.ts';
 import { markTokenUsed } from '../access/single-use.ts';
 import { accessRecord, CLOSE_GRACE_MS, Connection, clientAddress } from '../connections/connection.ts';
 import { type Keepalive, type Swept, TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
@@ -169,9 +174,18 @@ export class TunnelConnection extends Connection implements Swept {
     circuit: Circuit,
     readonly ws: TunnelWs,
     readonly socket: TunnelSocket,
-    userId: string,
+    /** The tunnel token: its subject, grant and issue time. */
+    credential: Credential,
   ) {
-    super(registry, circuit, clientAddress(socket), userId, 'tunnel');
+    super(
+      registry,
+      circuit,
+      clientAddress(socket),
+      credential.userId,
+      'tunnel',
+      credential.grant,
+      credential.issuedAt,
+    );
     ws[kTunnel] = this;
     socket[kTunnel] = this;
     registry.add(this);
@@ -318,6 +332,7 @@ export class TunnelConnection extends Connection implements Swept {
 export interface TunnelEndpointDeps {
   verifier: SetupTokenVerifier;
   counters: CounterStore;
+  revocations: RevocationSet;
   connections: ConnectionRegistry;
   keepalive: Keepalive;
   metrics: WorkerMetrics;
@@ -378,22 +393,22 @@ export class TunnelEndpoint {
         'The tunnel needs Authorization: Bearer <tunnel token> (POST /v1/circuits/{id}/tunnel-token).',
       );
     }
-    let userId: string;
-    let jti: string;
-    let expiresAt: number;
+    let claims: SetupTokenClaims;
     try {
-      ({ userId, jti, expiresAt } = await this.deps.verifier.verify(token, circuit.id, 'tunnel'));
+      claims = await this.deps.verifier.verify(token, circuit.id, 'tunnel');
+      this.checkRevocations(claims, true);
     } catch (err) {
       const code = err instanceof AppProxyError ? err.code : 'AP_ERR_TUNNEL_TOKEN_INVALID';
       const requestId = this.refuse(socket, code, err instanceof AppProxyError ? err.message : undefined);
       this.deps.logger.info({ requestId, circuitId: circuit.id, code, err }, 'tunnel token refused');
       return;
     }
+    const userId = claims.userId;
     // Checked before the token is spent, so a client refused for load can retry with it.
     if (circuit.atConnectionLimit()) return void this.refuseLimit(circuit, socket, userId);
     let first: boolean;
     try {
-      first = await markTokenUsed(this.deps.counters, jti, expiresAt, circuit.id);
+      first = await markTokenUsed(this.deps.counters, claims.jti, claims.expiresAt, circuit.id);
     } catch (err) {
       // Fail closed: without the single-use mark a leaked token could be replayed.
       const requestId = this.refuse(socket, 'AP_ERR_STORE_UNAVAILABLE');
@@ -403,17 +418,41 @@ export class TunnelEndpoint {
     if (!first) return void this.refuse(socket, 'AP_ERR_TUNNEL_TOKEN_USED');
     if (circuit.closed) return void this.refuse(socket, 'AP_ERR_CIRCUIT_CLOSED');
     if (socket.destroyed) return;
+    // Again: a revocation may have arrived while the mark was being written, and it would find
+    // no tunnel to end.
+    try {
+      this.checkRevocations(claims, false);
+    } catch (err) {
+      const e = err as AppProxyError;
+      return void this.refuse(socket, e.code, e.message);
+    }
     // Again: other tunnels may have been admitted while this one's mark was being written.
     if (circuit.atConnectionLimit()) return void this.refuseLimit(circuit, socket, userId);
-    // Synchronous: nothing can slip in between the limit check and the new tunnel.
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(circuit, ws, socket as Socket, userId));
+    // Synchronous: nothing can slip in between the checks and the new tunnel.
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.open(circuit, ws, socket as Socket, claims));
   }
 
-  private open(circuit: Circuit, ws: WebSocket, socket: Socket, userId: string): void {
+  /**
+   * Throws when the revocation set refuses the token: its grant (or its user, after it was issued)
+   * revoked; with `stale`, also issued before the set was last confirmed while it is stale.
+   */
+  private checkRevocations(claims: SetupTokenClaims, stale: boolean): void {
+    const now = Date.now();
+    const refused = stale ? this.deps.revocations.check(claims, now) : this.deps.revocations.revoked(claims);
+    if (refused === null) return;
+    this.deps.metrics.countRevoked(refused === UNCONFIRMED ? 'unconfirmed' : 'token');
+    if (refused !== UNCONFIRMED) throw new AppProxyError('AP_ERR_CREDENTIAL_REVOKED');
+    throw new AppProxyError(
+      'AP_ERR_APP_COOKIE_UNCONFIRMED',
+      'This worker cannot confirm right now that the sign-in the tunnel token was issued under is still valid; try again shortly.',
+    );
+  }
+
+  private open(circuit: Circuit, ws: WebSocket, socket: Socket, claims: SetupTokenClaims): void {
     circuit.countRequest(socket as TrackedSocket);
     this.deps.metrics.countStatus(101);
     const d = this.deps;
-    new TunnelConnection(d.connections, d.keepalive, d.pingIntervalMs, circuit, ws, socket, userId);
+    new TunnelConnection(d.connections, d.keepalive, d.pingIntervalMs, circuit, ws, socket, claims);
   }
 
   private refuseLimit(circuit: Circuit, socket: Duplex, userId: string): void {

@@ -5,14 +5,16 @@
  * headers; Upgrade/Connection are the pool's to write), under the same headers timeout as a
  * request, so a backend that does not answer fails with the same phase code as HTTP
  * (upstream/errors.ts). The backend's 101 is relayed as it sent it, and the two sockets are
- * linked: a WebSocket becomes a `WsRelay` (idle timeout, pings, access record: ws-relay.ts); any
- * other upgrade is relayed as raw bytes. A non-101 answer (the app refusing the upgrade) is relayed
+ * linked: a WebSocket becomes a `WsRelay` (idle timeout, pings, access record: ws-relay.ts) that
+ * carries the grant of the app cookie that authorized it, so a revocation ends it; any other
+ * upgrade is relayed as raw bytes. A non-101 answer (the app refusing the upgrade) is relayed
  * as a response and the socket closed.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { Credential } from '../../contracts/auth.ts';
 import { ERRORS } from '../../contracts/errors.ts';
 import { clientAddress } from '../connections/connection.ts';
 import type { WorkerContext } from '../context.ts';
@@ -94,6 +96,7 @@ class UpgradeHandshake implements Dispatcher.DispatchHandler {
     private readonly req: IncomingMessage,
     private readonly client: Client,
     private readonly head: Buffer,
+    private readonly credential: Credential,
   ) {
     client[kUpgrade] = this;
     client.once('close', onClientGone);
@@ -126,7 +129,10 @@ class UpgradeHandshake implements Dispatcher.DispatchHandler {
     this.answered = true;
     this.end();
     const { client, circuit, ctx } = this;
-    if (client.destroyed || circuit.closed) {
+    // A revocation that arrived during the backend's handshake found no connection to end yet.
+    const revoked = ctx.revocations.revoked(this.credential) !== null;
+    if (client.destroyed || circuit.closed || revoked) {
+      if (revoked) ctx.metrics.countRevoked('connection');
       socket.destroy();
       client.destroy();
       return;
@@ -147,6 +153,7 @@ class UpgradeHandshake implements Dispatcher.DispatchHandler {
         client as Socket,
         socket,
         clientAddress(client as Socket),
+        this.credential,
       );
       relay.start(this.head, Buffer.alloc(0));
       return;
@@ -206,15 +213,19 @@ const ERRORS_REASON: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-/** Proxies an authorized upgrade request of `circuit` (the socket is already the circuit's). */
+/**
+ * Proxies an upgrade request of `circuit` (the socket is already the circuit's) that `credential`
+ * (the app cookie) authorized.
+ */
 export function proxyUpgrade(
   ctx: WorkerContext,
   circuit: Circuit,
   req: IncomingMessage,
   client: Duplex,
   head: Buffer,
+  credential: Credential,
 ): void {
-  const handshake = new UpgradeHandshake(ctx, circuit, req, client, head);
+  const handshake = new UpgradeHandshake(ctx, circuit, req, client, head, credential);
   circuit.upstream.upgrade(
     {
       path: req.url!,

@@ -11,8 +11,9 @@
  *   reader whose pong is queued behind that output);
  * - keep control frames (pings, pongs, closes, its own or relayed) out of the circuit's activity
  *   (`Circuit.discount`), so that keepalives never hold a circuit open;
- * - end it on request (`terminate`: circuit closed, revoked) with close frames where a frame may
- *   start, and write one access record when it ends.
+ * - end it on request (`terminate`: circuit closed, revoked — the registry finds it by the grant of
+ *   the app cookie that authorized it) with close frames where a frame may start, and write one
+ *   access record when it ends.
  * The client's pong is forwarded to the backend: an unsolicited pong is legal (RFC 6455 §5.5.3)
  * and ignored by servers, while dropping it would mean cutting it out of a chunk.
  *
@@ -22,6 +23,7 @@
  * their relay through a symbol on the socket: an idle WebSocket costs little more than its sockets.
  */
 import type { Socket } from 'node:net';
+import type { Credential } from '../../contracts/auth.ts';
 import type { CloseReason } from '../../contracts/records.ts';
 import { CLOSE_GRACE_MS, Connection } from '../connections/connection.ts';
 import type { Keepalive, Swept } from '../connections/keepalive.ts';
@@ -89,8 +91,10 @@ export class WsRelay extends Connection implements Swept {
     readonly clientSocket: WsSocket,
     readonly upstream: WsSocket,
     client: string,
+    /** The app cookie that authorized the upgrade: its grant and issue time. */
+    credential: Credential,
   ) {
-    super(registry, circuit, client, circuit.ownerId, 'cookie');
+    super(registry, circuit, client, circuit.ownerId, 'cookie', credential.grant, credential.issuedAt);
     this.idleTimeoutMs = circuit.idleTimeoutMs;
     this.pingIntervalMs = pingIntervalFor(this.idleTimeoutMs);
     this.tickMs = tickFor(this.pingIntervalMs);

@@ -800,7 +800,8 @@ describe('CLI commands against a canned manager', () => {
       assert.equal(
         r.stderr,
         'error: An API token is required (Authorization: Bearer <token>). [AP_ERR_UNAUTHENTICATED] (request req-a)\n' +
-          `hint: no API token found: pass --token, set APPPROXY_TOKEN, or run \`appproxy up\` (it writes ${path.join(dataDir, 'admin-token')})\n`,
+          'hint: no API token found: run `appproxy login`, pass --token, set APPPROXY_TOKEN, ' +
+          `or run \`appproxy up\` (it writes ${path.join(dataDir, 'admin-token')})\n`,
       );
     });
 

@@ -39,6 +39,7 @@ export interface ManagerHarnessOptions {
       | 'leaderTtlMs'
       | 'tcp'
       | 'idlePolicy'
+      | 'auth'
     >
   >;
   /** Default: silent (or TEST_LOG_LEVEL). */

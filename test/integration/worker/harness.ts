@@ -12,6 +12,7 @@ import { importJWK, type JWK, SignJWT } from 'jose';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { counterKeys } from '../../../src/contracts/activity.ts';
+import type { Grant, RevocationRecord } from '../../../src/contracts/auth.ts';
 import type { CircuitReadiness, CircuitSpec } from '../../../src/contracts/circuit-spec.ts';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
 import type { TcpAccessMode } from '../../../src/contracts/records.ts';
@@ -203,8 +204,35 @@ export class WorkerHarness {
     });
   }
 
-  async token(route: Route, userId = OWNER): Promise<string> {
-    return (await this.issuer.issue({ circuitId: route.spec.id, userId, ttlMs: 30_000 })).token;
+  async token(
+    route: Route,
+    userId = OWNER,
+    o: { grant?: Grant; cookieExpiresAt?: number } = {},
+  ): Promise<string> {
+    return (await this.issuer.issue({ circuitId: route.spec.id, userId, ttlMs: 30_000, ...o })).token;
+  }
+
+  /**
+   * Puts a revocation record as a manager would and waits until the worker has seen its revision
+   * (`at` defaults to now, `expiresAt` to an hour later).
+   */
+  async revoke(
+    o: Pick<RevocationRecord, 'kind' | 'subject'> & Partial<RevocationRecord>,
+    worker: Worker = this.worker,
+  ): Promise<RevocationRecord> {
+    const now = Date.now();
+    const record: RevocationRecord = {
+      id: randomUUID(),
+      at: now,
+      expiresAt: now + 3600_000,
+      reason: 'test',
+      ...o,
+    };
+    const revision = await this.kv.put(kvKeys.revocation(record.id), JSON.stringify(record));
+    await until(() => worker.status().revocations.revision >= revision, `revocation ${record.id} seen`, {
+      timeoutMs: 5000,
+    });
+    return record;
   }
 
   /** A correctly signed token whose expiry is in the past. */
@@ -222,10 +250,14 @@ export class WorkerHarness {
       .sign(key);
   }
 
-  /** Runs the setup flow; returns the app cookie as `name=value`. */
-  async login(route: Route): Promise<string> {
+  /** Runs the setup flow (with a token minted under `grant`); returns the app cookie as `name=value`. */
+  async login(
+    route: Route,
+    o: { userId?: string; grant?: Grant; cookieExpiresAt?: number } = {},
+  ): Promise<string> {
+    const { userId = route.spec.ownerId, ...claims } = o;
     const res = await this.request(route, {
-      path: `/_appproxy/setup?token=${await this.token(route)}&next=/`,
+      path: `/_appproxy/setup?token=${await this.token(route, userId, claims)}&next=/`,
     });
     if (res.status !== 302) throw new Error(`setup answered ${res.status}: ${res.body.toString()}`);
     return String(res.headers['set-cookie']?.[0]).split(';')[0]!;
@@ -379,6 +411,9 @@ export function addTcpRoute(
     allowFrom?: string[];
     maxConnections?: number;
     idleTimeoutMs?: number;
+    /** Raw TCP access: the grant it was given under, and when. */
+    grant?: Grant;
+    grantedAt?: number;
   },
 ): Promise<Route> {
   return h.addRoute({
@@ -390,6 +425,8 @@ export function addTcpRoute(
       maxConnections: o.maxConnections ?? 16,
     },
     ...(o.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: o.idleTimeoutMs }),
+    ...(o.grant === undefined ? {} : { grant: o.grant }),
+    ...(o.grantedAt === undefined ? {} : { grantedAt: o.grantedAt }),
   });
 }
 
@@ -397,13 +434,14 @@ export function addTcpRoute(
 export async function tunnelToken(
   h: WorkerHarness,
   route: Route,
-  o: { userId?: string; purpose?: 'setup' | 'tunnel' } = {},
+  o: { userId?: string; purpose?: 'setup' | 'tunnel'; grant?: Grant } = {},
 ): Promise<string> {
   const issued = await h.issuer.issue({
     circuitId: route.spec.id,
     userId: o.userId ?? OWNER,
     ttlMs: 30_000,
     purpose: o.purpose ?? 'tunnel',
+    ...(o.grant ? { grant: o.grant } : {}),
   });
   return issued.token;
 }

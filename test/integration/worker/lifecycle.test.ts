@@ -304,11 +304,17 @@ describe('worker readiness lists its stores', () => {
     await h.worker.start();
     const route = await h.addRoute();
     const cookie = await h.login(route);
-    assert.deepEqual(await h.worker.readiness(), {
-      status: 'ready',
-      stores: { kv: true, counters: true },
-      circuits: 1,
-    });
+    const ready = await h.worker.readiness();
+    assert.deepEqual(
+      { ...ready, revocations: { ...ready.revocations, confirmedAt: null } },
+      {
+        status: 'ready',
+        stores: { kv: true, counters: true },
+        circuits: 1,
+        revocations: { confirmedAt: null, stale: false, records: 0 },
+      },
+    );
+    assert.ok(ready.revocations.confirmedAt, 'the revocation set was confirmed');
     countersDown = true;
     assert.deepEqual((await h.worker.readiness()).stores, { kv: true, counters: false });
     assert.equal((await h.worker.readiness()).status, 'degraded');
@@ -316,11 +322,15 @@ describe('worker readiness lists its stores', () => {
     assert.equal((await h.request(route, { cookie })).status, 200);
     countersDown = false;
     h.kv.setUnavailable(true);
-    assert.deepEqual(await h.worker.readiness(), {
-      status: 'degraded',
-      stores: { kv: false, counters: true },
-      circuits: 1,
-    });
+    const degraded = await h.worker.readiness();
+    assert.deepEqual(
+      { status: degraded.status, stores: degraded.stores, circuits: degraded.circuits },
+      {
+        status: 'degraded',
+        stores: { kv: false, counters: true },
+        circuits: 1,
+      },
+    );
     assert.equal((await h.request(route, { cookie })).status, 200);
     h.kv.setUnavailable(false);
     assert.equal((await h.worker.readiness()).status, 'ready');

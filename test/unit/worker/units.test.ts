@@ -7,6 +7,7 @@ import {
   stripAppCookies,
   verifyRequest,
 } from '../../../src/worker/access/app-cookie.ts';
+import { RevocationSet } from '../../../src/worker/access/revocations.ts';
 import { safeNext } from '../../../src/worker/access/setup.ts';
 import { subdomainOf } from '../../../src/worker/frontend/wildcard.ts';
 import { prefersJson } from '../../../src/worker/observe/error-pages.ts';
@@ -40,13 +41,15 @@ test('app cookies: signed, bound to circuit, user and expiry; cached after the f
   assert.match(set, /^appproxy_c1=[^;]+; Max-Age=60; Path=\/; HttpOnly; SameSite=Lax$/);
   const pair = set.split(';')[0]!;
   const req = (cookie: string) => ({ headers: { cookie } }) as never;
-  assert.equal(verifyRequest(c, target, req(pair)), null);
-  assert.equal(verifyRequest(c, { ...target, ownerId: 'v' }, req(pair)), 'AP_ERR_APP_COOKIE_INVALID');
-  assert.equal(verifyRequest(c, target, req('other=1')), 'AP_ERR_APP_COOKIE_MISSING');
+  const none = new RevocationSet();
+  const ok = verifyRequest(c, none, target, req(pair));
+  assert.equal(typeof ok, 'object', 'the verified claims');
+  assert.equal(verifyRequest(c, none, { ...target, ownerId: 'v' }, req(pair)), 'AP_ERR_APP_COOKIE_INVALID');
+  assert.equal(verifyRequest(c, none, target, req('other=1')), 'AP_ERR_APP_COOKIE_MISSING');
   const other = new AppCookies({ secret: Buffer.alloc(32, 2), ttlMs: 60_000, secure: false });
-  assert.equal(verifyRequest(other, target, req(pair)), 'AP_ERR_APP_COOKIE_INVALID');
-  const expired = c.issue('c-1', 'u', Date.now() - 120_000).split(';')[0]!;
-  assert.equal(verifyRequest(c, target, req(expired)), 'AP_ERR_APP_COOKIE_INVALID');
+  assert.equal(verifyRequest(other, none, target, req(pair)), 'AP_ERR_APP_COOKIE_INVALID');
+  const expired = c.issue('c-1', 'u', { now: Date.now() - 120_000 }).split(';')[0]!;
+  assert.equal(verifyRequest(c, none, target, req(expired)), 'AP_ERR_APP_COOKIE_INVALID');
   const secure = new AppCookies({ secret: Buffer.alloc(32, 1), ttlMs: 60_000, secure: true });
   assert.match(secure.issue('c-1', 'u'), /^__Host-appproxy_c1=.*; Secure$/);
 });
