@@ -22,7 +22,16 @@ export const log = (s: string) => console.log(`  ${s}`);
 
 /** A run's numbers, notes and skipped sections: what the report is made of besides the options. */
 export class Collector {
-  readonly results: Results = { http: {}, halfload: {}, ws: {}, tcp: {}, control: {}, memory: {}, leak: {} };
+  readonly results: Results = {
+    http: {},
+    halfload: {},
+    ws: {},
+    tcp: {},
+    control: {},
+    revocation: {},
+    memory: {},
+    leak: {},
+  };
   readonly notes: string[] = [];
   readonly skipped: Record<string, string> = {};
 

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { NOFILE_HARD } from './lib/proc.ts';
 
-export const SECTIONS = ['http', 'ws', 'tcp', 'control', 'memory', 'leak'] as const;
+export const SECTIONS = ['http', 'ws', 'tcp', 'control', 'revocation', 'memory', 'leak'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Connections of the HTTP and WebSocket loads and of the TCP connection rate. */
@@ -19,6 +19,9 @@ export type Counts = {
   tcpBytes: number;
   circuitLevels: number[];
   controlSamples: number;
+  /** Live login sessions (each with a cookie and a WebSocket) in the revocation section, and how many are ended. */
+  revocationSessions: number;
+  revocationSamples: number;
   terminateSamples: number;
   idleWs: number;
   idleCircuits: number;
@@ -74,6 +77,8 @@ export function parseOptions(): Options | 'help' {
       circuitLevels: quick ? [500] : [1000, 10_000],
       controlSamples: quick ? 15 : 200,
       terminateSamples: quick ? 8 : 100,
+      revocationSessions: quick ? 100 : 1000,
+      revocationSamples: quick ? 10 : 100,
       // The proxy holds 2 fds per WebSocket and may not raise its limit past the hard one.
       idleWs: Math.min(quick ? 1000 : 10_000, Math.floor((NOFILE_HARD - 200) / 2)),
       idleCircuits: quick ? 1000 : 10_000,

@@ -3,7 +3,7 @@
  * loopback. See bench/README.md for what is measured and how; the latest summary goes to
  * docs/performance.md, every run's numbers to bench/results/.
  *
- * Options: --quick, --only http,ws,tcp,control,memory,leak, --rounds N, --duration 10s,
+ * Options: --quick, --only http,ws,tcp,control,revocation,memory,leak, --rounds N, --duration 10s,
  *          --install (apt-get install missing peers), --no-write (leave docs/ alone)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import * as control from './sections/control.ts';
 import * as http from './sections/http.ts';
 import * as leak from './sections/leak.ts';
 import * as memory from './sections/memory.ts';
+import * as revocation from './sections/revocation.ts';
 import * as tcp from './sections/tcp.ts';
 import * as ws from './sections/ws.ts';
 
@@ -27,6 +28,7 @@ const RUN_ORDER: [Section, (ctx: Context) => Promise<void>][] = [
   ['tcp', tcp.run],
   ['memory', memory.run],
   ['control', control.run],
+  ['revocation', revocation.run],
   ['leak', leak.run],
 ];
 

@@ -7,7 +7,7 @@ import { type Spread, spread } from './stats.ts';
 
 /** section → who (proxy, or circuit count) → metric → one value per round. */
 export type Results = Record<
-  'http' | 'halfload' | 'ws' | 'tcp' | 'control' | 'memory' | 'leak',
+  'http' | 'halfload' | 'ws' | 'tcp' | 'control' | 'revocation' | 'memory' | 'leak',
   Record<string, Record<string, number[]>>
 >;
 
@@ -118,6 +118,23 @@ export function checks(rep: Report): Check[] {
     });
   } else if (rep.skipped.control) {
     out.push({ target: 'Control plane', measured: rep.skipped.control, goal: '', ok: null });
+  }
+  for (const who of Object.keys(r.revocation ?? {})) {
+    const n = med(r, 'revocation', who, 'sessions');
+    const ref = med(r, 'revocation', who, 'refusedP99Ms')!;
+    const wc = med(r, 'revocation', who, 'wsClosedP99Ms')!;
+    out.push({
+      target: `Login session ended → its cookie refused, p99 (${who}, ${n} live)`,
+      measured: `${f(ref, 1)} ms`,
+      goal: '≤ 500 ms',
+      ok: ref <= 500,
+    });
+    out.push({
+      target: `Login session ended → its WebSocket closed, p99 (${who}, ${n} live)`,
+      measured: `${f(wc, 1)} ms`,
+      goal: '≤ 500 ms',
+      ok: wc <= 500,
+    });
   }
   const ws = med(r, 'memory', 'appproxy-port', 'wsIdleBytesPerConn');
   if (ws !== undefined) {
@@ -244,6 +261,18 @@ const TABLES: { section: keyof Results; title: string; who: string; cols: Col[] 
       { metric: 'refusedP50Ms', title: 'terminate→refused p50 ms', fmt: (x) => f(x, 1) },
       { metric: 'refusedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
       { metric: 'wsClosedP50Ms', title: 'terminate→WS closed p50 ms', fmt: (x) => f(x, 1) },
+      { metric: 'wsClosedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
+    ],
+  },
+  {
+    section: 'revocation',
+    title: 'Revocation (embedded system; login sessions each with a cookie and a WebSocket)',
+    who: 'KV store',
+    cols: [
+      { metric: 'sessions', title: 'live login sessions', fmt: (x) => f(x, 0) },
+      { metric: 'refusedP50Ms', title: 'ended → cookie refused p50 ms', fmt: (x) => f(x, 1) },
+      { metric: 'refusedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
+      { metric: 'wsClosedP50Ms', title: 'ended → WS closed p50 ms', fmt: (x) => f(x, 1) },
       { metric: 'wsClosedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
     ],
   },

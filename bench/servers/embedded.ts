@@ -2,6 +2,7 @@
  * The whole embedded system (manager + a wildcard worker + the embedded stores), as `appproxy up`
  * starts it, on free ports and a temporary data folder: the control-plane benchmark drives its
  * REST API. Prints {ready, pid, url, token, wildcardPort}. Stops on SIGTERM or when stdin ends.
+ * With BENCH_ETCD_URL it runs on that etcd instead of the in-process KV.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { validateEmbeddedConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import { startEmbedded } from '../../src/processes/embedded.ts';
+import { EtcdKvStore } from '../../src/stores/etcd/kv.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'appproxy-bench-'));
 const config = validateEmbeddedConfig({
@@ -21,9 +23,12 @@ const config = validateEmbeddedConfig({
   workers: [{ authority: 'wildcard-1', frontendMode: 'wildcard', port: 0 }],
 });
 const token = `bench-${randomBytes(12).toString('hex')}`;
+// BENCH_ETCD_URL: the same system on a real etcd instead of the in-process KV.
+const etcdUrl = process.env.BENCH_ETCD_URL;
 const sys = await startEmbedded(config, {
   logger: createLogger({ level: config.logLevel, destination: process.stderr }),
   env: { APPPROXY_ADMIN_TOKEN: token },
+  ...(etcdUrl ? { kv: new EtcdKvStore({ endpoints: [etcdUrl] }) } : {}),
 });
 let stopping = false;
 const stop = async () => {
