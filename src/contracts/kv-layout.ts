@@ -65,6 +65,12 @@ export interface WorkerRegistration {
   publicPort: number | null;
   startedAt: string;
   /**
+   * The path every origin of this worker serves to drop its app cookies (`LOGOUT_PATH`): the
+   * manager lists `<origin><logoutPath>` for each origin where a signing-out user holds a cookie.
+   * Absent (older workers): `/_appproxy/logout`.
+   */
+  logoutPath?: string;
+  /**
    * TTL of the lease the registration lives under (ms). The manager waits about this long after the
    * registration vanished before it marks the worker's circuits UNAVAILABLE.
    */

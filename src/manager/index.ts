@@ -233,12 +233,13 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         logger: logger.child({ service: 'oidc' }),
       })
     : null;
+  const workers = new WorkerService(stores.kv, workerRepo, logger.child({ service: 'workers' }));
   const logout = new LogoutService({
     repo: logoutRepo,
     issuer: opts.setupTokenIssuer,
     publicUrl: () => publicUrl,
+    logoutPathOf: (a) => workers.get(a)?.logoutPath ?? workers.goneSince(a)?.registration.logoutPath,
   });
-  const workers = new WorkerService(stores.kv, workerRepo, logger.child({ service: 'workers' }));
   const projection = new CircuitProjection({
     kv: stores.kv,
     circuits: circuitRepo,

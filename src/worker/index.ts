@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { LOGOUT_PATH } from '../contracts/auth.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import { kvKeys, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
@@ -255,6 +256,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         publicScheme: opts.publicScheme,
         publicHost: opts.publicHost,
         publicPort: wildcard ? (opts.publicPort === undefined ? port : opts.publicPort) : null,
+        logoutPath: LOGOUT_PATH,
         startedAt: new Date().toISOString(),
       };
       activity.start();

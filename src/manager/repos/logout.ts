@@ -19,6 +19,7 @@ export interface GrantedOrigin {
   circuit_id: string;
   app_url: string;
   frontend_mode: 'port' | 'wildcard';
+  worker: string;
 }
 
 export class LogoutRepo {
@@ -75,7 +76,7 @@ export class LogoutRepo {
    */
   async grantedOrigins(f: { loginSessionIds?: string[]; userId?: string }): Promise<GrantedOrigin[]> {
     const { rows } = await this.sql.query<GrantedOrigin>(
-      `SELECT DISTINCT c.id AS circuit_id, c.app_url, c.frontend_mode
+      `SELECT DISTINCT c.id AS circuit_id, c.app_url, c.frontend_mode, c.worker
          FROM cookie_grants g JOIN circuits c ON c.id = g.circuit_id
         WHERE g.expires_at > now() AND c.state IN ('ACTIVE', 'PENDING') AND c.protocol = 'http'
           AND (($1::text[] IS NOT NULL AND g.login_session_id = ANY($1)) OR ($2::text IS NOT NULL AND g.user_id = $2))

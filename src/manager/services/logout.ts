@@ -2,7 +2,7 @@
  * The logout URI list and the chain a browser walks through it.
  *
  * The list is dynamic: every worker origin the signing-out login session was handed a setup link
- * for (from `cookie_grants`; an origin is where its app cookie lives: one per port-mode host —
+ * for, with the logout path its worker registered (from `cookie_grants`; an origin is where its app cookie lives: one per port-mode host —
  * cookies ignore ports — and one per wildcard subdomain; closed circuits are left out, nothing
  * answers there), plus the URIs admins add (`/v1/logout-uris`: the platform's web server, other
  * apps), read at logout time, so changes are live.
@@ -55,6 +55,8 @@ const PARAM = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export interface LogoutServiceDeps {
   repo: LogoutRepo;
+  /** The logout path a worker registered (absent: the default every worker serves). */
+  logoutPathOf: (authority: string) => string | undefined;
   issuer: SetupTokenIssuer;
   /** The manager's public base URL (no trailing slash). */
   publicUrl: () => string;
@@ -75,7 +77,8 @@ export class LogoutService {
       const key = o.frontend_mode === 'port' ? `${u.protocol}//${u.hostname}` : u.origin;
       if (seen.has(key)) continue;
       seen.add(key);
-      stops.push({ uri: `${u.origin}${LOGOUT_PATH}`, nextParam: 'next', source: 'worker' });
+      const path = this.d.logoutPathOf(o.worker) ?? LOGOUT_PATH;
+      stops.push({ uri: `${u.origin}${path}`, nextParam: 'next', source: 'worker' });
     }
     for (const r of await this.d.repo.listUris())
       stops.push({ uri: r.uri, nextParam: r.next_param, source: 'external' });
