@@ -6,12 +6,15 @@
  * how to tell a regression from the weather.
  *
  * Usage: git worktree add /tmp/prev <rev> && ln -s $PWD/node_modules /tmp/prev/node_modules
- *        node --import tsx bench/profile/ab-http.ts /tmp/prev [rounds=6]
+ *        node --import tsx bench/profile/ab-http.ts /tmp/prev [rounds=6] [http|ws]
+ * `ws` measures WebSocket echo round trips (50 connections, 100-byte messages) instead.
  */
 import { cpuSeconds, ROOT, run as runCommand, start, tsArgv } from '../lib/proc.ts';
 
 const other = process.argv[2]!;
 const rounds = Number(process.argv[3] ?? 6);
+/** `http` (wrk) or `ws` (WebSocket echo round trips, bench/clients/ws.ts). */
+const mode = process.argv[4] ?? 'http';
 const up = await start('upstream', tsArgv('bench/servers/upstream.ts'), { cpus: '1' });
 const http = String(up.info.http);
 const mk = async (name: string, root: string) => {
@@ -28,30 +31,44 @@ const rate: Record<string, number[]> = { other: [], this: [] };
 for (let r = 0; r < rounds; r++) {
   for (const { name, c } of r % 2 ? [...rows].reverse() : rows) {
     const c0 = cpuSeconds(c.pid);
-    const out = await runCommand(
-      [
-        'wrk',
-        '-t1',
-        '-c50',
-        '-d5s',
-        '-H',
-        `Host: ${c.info.host}`,
-        '-H',
-        `Cookie: ${c.info.cookie}`,
-        `http://127.0.0.1:${c.info.port}/`,
-      ],
-      { cpus: '1', timeoutMs: 60000 },
-    );
+    let count: number;
+    let perSecond: number;
+    let non2xx = '0';
+    if (mode === 'ws') {
+      const out = await runCommand(
+        tsArgv('bench/clients/ws.ts', 'echo', String(c.info.port), c.info.host, c.info.cookie, '50', '5'),
+        { cpus: '1', timeoutMs: 60000 },
+      );
+      const j = JSON.parse(out.trim().split('\n').pop()!) as { messages: number; rate: number };
+      count = j.messages;
+      perSecond = j.rate;
+    } else {
+      const out = await runCommand(
+        [
+          'wrk',
+          '-t1',
+          '-c50',
+          '-d5s',
+          '-H',
+          `Host: ${c.info.host}`,
+          '-H',
+          `Cookie: ${c.info.cookie}`,
+          `http://127.0.0.1:${c.info.port}/`,
+        ],
+        { cpus: '1', timeoutMs: 60000 },
+      );
+      count = Number(/(\d+) requests in/.exec(out)![1]);
+      perSecond = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+      non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+    }
     const used = cpuSeconds(c.pid) - c0;
-    const reqs = Number(/(\d+) requests in/.exec(out)![1]);
-    const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-    cpu[name]!.push((used / reqs) * 1e5);
-    rate[name]!.push(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]));
+    cpu[name]!.push((used / count) * 1e5);
+    rate[name]!.push(perSecond);
     console.log(
       r,
       name,
-      rate[name]!.at(-1)!.toFixed(0),
-      'req/s',
+      perSecond.toFixed(0),
+      '/s',
       cpu[name]!.at(-1)!.toFixed(2),
       'CPU-s/100k',
       'non2xx',
