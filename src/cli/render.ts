@@ -92,7 +92,7 @@ export function renderCircuit(c: Circuit, p: Painter, now: number): string {
   return formatKeyValues(
     [
       ['ID', c.id],
-      ['Session', c.sessionId],
+      c.endpointId ? ['Endpoint', c.endpointId] : ['Session', c.sessionId ?? '-'],
       ['Service', `${c.service} (${c.protocol})`],
       ['State', stateWithReason(c.state, c.stateReason, p)],
       ['App URL', c.appUrl],
@@ -138,7 +138,7 @@ export function renderCircuits(items: Circuit[], p: Painter, now: number): strin
     ],
     items.map((c) => [
       c.id,
-      c.sessionId,
+      c.sessionId ?? `endpoint ${c.endpointId}`,
       c.service,
       paintState(c.state, p),
       c.worker,

@@ -10,7 +10,10 @@ import type { FrontendMode, Protocol, TcpAccessMode } from './records.ts';
 /** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
 export interface CircuitSpec {
   id: string;
-  sessionId: string;
+  /** The session it belongs to; null for an endpoint's circuit (see `endpointId`). */
+  sessionId: string | null;
+  /** The endpoint it belongs to, for an inference endpoint's circuit. */
+  endpointId?: string;
   ownerId: string;
   service: string;
   protocol: Protocol;

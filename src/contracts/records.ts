@@ -63,7 +63,10 @@ export interface Session {
 
 export interface Circuit {
   id: string;
-  sessionId: string;
+  /** The session it belongs to (interactive apps); null for an endpoint's circuit. */
+  sessionId: string | null;
+  /** The endpoint it belongs to (inference); null for a session's circuit. */
+  endpointId: string | null;
   service: string;
   protocol: Protocol;
   ownerId: string;
@@ -166,7 +169,10 @@ export interface IdlePolicyExplanation {
 export interface LifecycleEvent {
   id: number;
   at: string;
-  sessionId: string;
+  /** The session (null for events of an endpoint and its circuit). */
+  sessionId: string | null;
+  /** The endpoint (null for events of a session and its circuits). */
+  endpointId: string | null;
   circuitId: string | null;
   /** e.g. `circuit-idle-closed`, `session-idle-terminated`. */
   kind: string;

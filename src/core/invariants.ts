@@ -30,6 +30,8 @@ export interface SnapshotCircuit {
   state: CircuitState;
   worker: string;
   sessionState: SessionState | null;
+  /** An endpoint's circuit: its endpoint's state (null when the circuit is a session's). */
+  endpointState?: string | null;
   /** The route the circuit's worker must have (derived from the SQL row). */
   spec: CircuitSpec;
   createdAt: number;
@@ -104,8 +106,15 @@ export function checkInvariants(s: InvariantSnapshot): InvariantViolation[] {
         add('route-stale', subject, `the route on worker ${c.worker} differs from the circuit in SQL`);
     }
 
-    // Its session.
-    if (c.sessionState === null) add('session-final', subject, 'the circuit belongs to no session');
+    // Its session, or its endpoint.
+    if (c.spec.endpointId !== undefined) {
+      if (c.endpointState !== 'ACTIVE')
+        add(
+          'session-final',
+          subject,
+          `${c.state} circuit of endpoint ${c.spec.endpointId}, which is ${c.endpointState ?? 'gone'}`,
+        );
+    } else if (c.sessionState === null) add('session-final', subject, 'the circuit belongs to no session');
     else if (c.sessionState === 'TERMINATED' || c.sessionState === 'ERROR')
       add('session-final', subject, `${c.state} circuit of a ${c.sessionState} session ${c.spec.sessionId}`);
 

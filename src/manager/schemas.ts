@@ -253,7 +253,12 @@ export const StartServiceResultSchema = Type.Object(
 export const CircuitSchema = Type.Object(
   {
     id: Type.String(),
-    sessionId: Type.String(),
+    sessionId: Nullable(
+      Type.String({ description: 'The session it belongs to; null for an endpoint circuit.' }),
+    ),
+    endpointId: Nullable(
+      Type.String({ description: 'The inference endpoint it belongs to; null for a session circuit.' }),
+    ),
     service: Type.String(),
     protocol: ProtocolSchema,
     ownerId: Type.String(),
@@ -323,7 +328,8 @@ export const LifecycleEventSchema = Type.Object(
   {
     id: Type.Integer(),
     at: DateTime,
-    sessionId: Type.String(),
+    sessionId: Nullable(Type.String()),
+    endpointId: Nullable(Type.String()),
     circuitId: Nullable(Type.String()),
     kind: Type.String({
       description:

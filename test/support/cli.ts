@@ -134,6 +134,7 @@ export function circuit(overrides: Partial<Circuit> = {}): Circuit {
   return {
     id: 'cir_9z',
     sessionId: 'ses_1a2b',
+    endpointId: null,
     service: 'web',
     protocol: 'http',
     ownerId: 'admin',

@@ -166,7 +166,20 @@ export class Reconciler {
         continue;
       }
       if (!isCircuitLive(row.state)) continue;
-      if (row.session_state === null || row.session_state === 'TERMINATED' || row.session_state === 'ERROR') {
+      if (row.endpoint_id !== null) {
+        if (row.endpoint_state !== 'ACTIVE') {
+          repaired('session-final', subject, {
+            endpoint: row.endpoint_id,
+            endpointState: row.endpoint_state,
+          });
+          flows.push(lifecycle.closeCircuit(row.id, 'endpoint deleted'));
+          continue;
+        }
+      } else if (
+        row.session_state === null ||
+        row.session_state === 'TERMINATED' ||
+        row.session_state === 'ERROR'
+      ) {
         repaired('session-final', subject, { session: row.session_id, sessionState: row.session_state });
         flows.push(lifecycle.closeCircuit(row.id, 'session ended'));
         continue;

@@ -16,7 +16,10 @@ import type { CircuitIdleSettings, IdleSource } from '../services/idle-settings.
 
 export interface CircuitRow {
   id: string;
-  session_id: string;
+  /** The session it belongs to; null for an endpoint's circuit. */
+  session_id: string | null;
+  /** The endpoint it belongs to; null for a session's circuit. */
+  endpoint_id: string | null;
   service: string;
   protocol: Protocol;
   owner_id: string;
@@ -99,6 +102,7 @@ export function toCircuit(r: CircuitRow): Circuit {
   return {
     id: r.id,
     sessionId: r.session_id,
+    endpointId: r.endpoint_id,
     service: r.service,
     protocol: r.protocol,
     ownerId: r.owner_id,
@@ -129,6 +133,7 @@ export function circuitSpecOf(row: CircuitRow): CircuitSpec {
     subdomain: row.subdomain,
     backends: row.backends,
   };
+  if (row.endpoint_id) spec.endpointId = row.endpoint_id;
   if (row.access_mode) {
     spec.tcp = {
       access: row.access_mode,
@@ -148,6 +153,8 @@ export function circuitSpecOf(row: CircuitRow): CircuitSpec {
 /** A circuit row with the state of its session (null when the session row is missing). */
 export type CircuitWithSession = CircuitRow & {
   session_state: SessionState | null;
+  /** An endpoint's circuit: the endpoint's state (ACTIVE, DELETING, DELETED); null otherwise. */
+  endpoint_state: string | null;
   session_agent: string | null;
 };
 
@@ -399,8 +406,8 @@ export class CircuitRepo {
     let after: string | null = null;
     for (;;) {
       const { rows }: { rows: CircuitWithSession[] } = await this.sql.query<CircuitWithSession>(
-        `SELECT c.*, s.state AS session_state, s.agent AS session_agent
-           FROM circuits c LEFT JOIN sessions s ON s.id = c.session_id
+        `SELECT c.*, s.state AS session_state, s.agent AS session_agent, e.state AS endpoint_state
+           FROM circuits c LEFT JOIN sessions s ON s.id = c.session_id LEFT JOIN endpoints e ON e.id = c.endpoint_id
           WHERE c.state <> 'CLOSED'${after === null ? '' : ' AND c.id > $2'}
           ORDER BY c.id LIMIT $1`,
         after === null ? [pageSize] : [pageSize, after],

@@ -17,12 +17,16 @@ export type LifecycleEventKind =
   | 'circuit-opened'
   | 'circuit-access-changed'
   | 'circuit-closed'
-  | 'circuit-idle-closed';
+  | 'circuit-idle-closed'
+  | 'endpoint-created'
+  | 'endpoint-routes-changed'
+  | 'endpoint-deleted';
 
 interface EventRow {
   id: number | string;
   at: Date;
-  session_id: string;
+  session_id: string | null;
+  endpoint_id: string | null;
   circuit_id: string | null;
   kind: string;
   detail: string;
@@ -36,6 +40,7 @@ function toEvent(r: EventRow): LifecycleEvent {
     id: Number(r.id),
     at: r.at.toISOString(),
     sessionId: r.session_id,
+    endpointId: r.endpoint_id,
     circuitId: r.circuit_id,
     kind: r.kind,
     detail: r.detail,
@@ -48,19 +53,24 @@ export class EventLog {
     private readonly logger: Logger,
   ) {}
 
+  /** An event of a session or an endpoint (exactly one of them), and maybe one of its circuits. */
   async record(e: {
-    sessionId: string;
+    sessionId?: string | null;
+    endpointId?: string | null;
     circuitId?: string | null;
     kind: LifecycleEventKind;
     detail: string;
   }): Promise<void> {
     try {
       await this.sql.query(
-        'INSERT INTO lifecycle_events (session_id, circuit_id, kind, detail) VALUES ($1, $2, $3, $4)',
-        [e.sessionId, e.circuitId ?? null, e.kind, e.detail],
+        'INSERT INTO lifecycle_events (session_id, endpoint_id, circuit_id, kind, detail) VALUES ($1, $2, $3, $4, $5)',
+        [e.sessionId ?? null, e.endpointId ?? null, e.circuitId ?? null, e.kind, e.detail],
       );
     } catch (err) {
-      this.logger.warn({ err, event: e.kind, session: e.sessionId }, 'could not record a lifecycle event');
+      this.logger.warn(
+        { err, event: e.kind, session: e.sessionId, endpoint: e.endpointId },
+        'could not record a lifecycle event',
+      );
     }
   }
 
@@ -69,12 +79,20 @@ export class EventLog {
     return this.list('session_id', sessionId);
   }
 
+  /** Events of an endpoint (its circuit's included), oldest first. */
+  async ofEndpoint(endpointId: string): Promise<LifecycleEvent[]> {
+    return this.list('endpoint_id', endpointId);
+  }
+
   /** Events of one circuit, oldest first. */
   async ofCircuit(circuitId: string): Promise<LifecycleEvent[]> {
     return this.list('circuit_id', circuitId);
   }
 
-  private async list(column: 'session_id' | 'circuit_id', id: string): Promise<LifecycleEvent[]> {
+  private async list(
+    column: 'session_id' | 'endpoint_id' | 'circuit_id',
+    id: string,
+  ): Promise<LifecycleEvent[]> {
     const { rows } = await this.sql.query<EventRow>(
       `SELECT * FROM (SELECT * FROM lifecycle_events WHERE ${column} = $1 ORDER BY id DESC LIMIT ${EVENTS_LIMIT}) e
         ORDER BY id`,

@@ -71,6 +71,7 @@ export class AccessChanges {
     logger.info({ circuit: row.id, from: before, to: access, by: p.userId }, 'circuit access changed');
     await events.record({
       sessionId: row.session_id,
+      endpointId: row.endpoint_id,
       circuitId: row.id,
       kind: 'circuit-access-changed',
       detail,

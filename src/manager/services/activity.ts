@@ -213,12 +213,12 @@ export class ActivityService {
 
   /** The idle policies of a circuit as they stand now (see `explainPolicies`). */
   private async explain(row: CircuitRow, idleSince: number) {
-    const session = await this.d.sessionRepo.getRow(row.session_id);
+    const session = row.session_id === null ? undefined : await this.d.sessionRepo.getRow(row.session_id);
     const idle = idleOf(row);
     const sessionIdle = session ? sessionIdleOf(session) : null;
     let liveCircuits: { id: string; idleSince: number }[] = [];
     if (session?.state === 'RUNNING' && sessionIdle?.session.value != null) {
-      const live = await this.d.repo.liveOfSession(row.session_id);
+      const live = await this.d.repo.liveOfSession(row.session_id!);
       const acts = await readLastActivity(
         this.d.counters,
         live.map((c) => c.id),

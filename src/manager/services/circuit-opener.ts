@@ -220,6 +220,7 @@ export class CircuitOpener {
     if (active) {
       await this.d.events.record({
         sessionId: active.session_id,
+        endpointId: active.endpoint_id,
         circuitId: active.id,
         kind: 'circuit-opened',
         detail: `${active.protocol} ${active.service} on ${active.worker} at ${appUrlOf(active)}`,

@@ -57,6 +57,7 @@ export class Doctor {
         state: r.state,
         worker: r.worker,
         sessionState: r.session_state,
+        endpointState: r.endpoint_state,
         spec: circuitSpecOf(r),
         createdAt: r.created_at.getTime(),
         updatedAt: r.updated_at.getTime(),

@@ -150,6 +150,7 @@ export class Lifecycle {
       logger.info({ circuit: id, worker: closed.worker, reason: closed.state_reason }, 'circuit closed');
       await this.d.events.record({
         sessionId: closed.session_id,
+        endpointId: closed.endpoint_id,
         circuitId: id,
         kind: 'circuit-closed',
         detail: closed.state_reason ?? 'closed',

@@ -13,7 +13,8 @@ export type ConnectionKind = 'tcp' | 'tunnel' | 'websocket';
 export interface AccessRecord {
   kind: ConnectionKind;
   circuitId: string;
-  sessionId: string;
+  /** null for an endpoint's circuit. */
+  sessionId: string | null;
   userId: string;
   /** Client address as the worker saw it (`ip:port`; for tunnels, the WebSocket peer). */
   client: string;

@@ -87,7 +87,7 @@ export class Circuit implements ActivitySource {
     this.allowList = this.access === 'allow-list' ? AllowList.parse(spec.tcp?.allowFrom ?? []) : null;
   }
 
-  get sessionId(): string {
+  get sessionId(): string | null {
     return this.spec.sessionId;
   }
 
