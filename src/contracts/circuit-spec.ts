@@ -5,6 +5,7 @@
  * is `core/circuit-spec.ts`.
  */
 import type { Grant } from './auth.ts';
+import type { EndpointSettings, SpecBackend } from './endpoint.ts';
 import type { FrontendMode, Protocol, TcpAccessMode } from './records.ts';
 
 /** Value of `kvKeys.circuit(authority, id)`: everything a worker needs to serve the circuit. */
@@ -14,13 +15,16 @@ export interface CircuitSpec {
   sessionId: string | null;
   /** The endpoint it belongs to, for an inference endpoint's circuit. */
   endpointId?: string;
+  /** An endpoint's circuit: how the worker admits and spreads its requests. */
+  endpoint?: EndpointSettings;
   ownerId: string;
   service: string;
   protocol: Protocol;
   frontendMode: FrontendMode;
   port: number | null;
   subdomain: string | null;
-  backends: { host: string; port: number }[];
+  /** Where it leads: a session's service; for an endpoint, its routes with their weights. */
+  backends: SpecBackend[];
   /**
    * TCP circuits only: how the port is reached and how many connections it carries at once.
    * Absent on http routes (and on routes written before TCP circuits existed).

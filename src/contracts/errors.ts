@@ -104,6 +104,17 @@ export const ERRORS = {
     message: 'Sign-in with an identity provider is not configured.',
   },
   AP_ERR_OIDC_FAILED: { status: 401, message: 'Sign-in with the identity provider did not succeed.' },
+  AP_ERR_ENDPOINT_NOT_FOUND: { status: 404, message: 'No such endpoint.' },
+  AP_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'The endpoint has no such route.' },
+  AP_ERR_REVISION_MISMATCH: {
+    status: 412,
+    message: 'The endpoint changed since the revision given in If-Match; read it again and retry.',
+  },
+  AP_ERR_NO_ROUTE: {
+    status: 503,
+    message: 'The endpoint has no replica ready to serve this request; try again shortly.',
+  },
+  AP_ERR_ENDPOINT_KEY_INVALID: { status: 401, message: 'The endpoint key is not valid for this endpoint.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -13,6 +13,7 @@ import {
   DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
   DEFAULT_TCP_MAX_CONNECTIONS,
 } from '../contracts/circuit-spec.ts';
+import type { BalancingPolicy, EndpointSettings } from '../contracts/endpoint.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import type { FrontendMode, Protocol, TcpAccessMode } from '../contracts/records.ts';
 import { AllowList } from './allow-list.ts';
@@ -25,6 +26,7 @@ export interface ServingWorker {
 }
 
 const SUBDOMAIN = /^[0-9a-f]{6}$/;
+const BALANCING: readonly BalancingPolicy[] = ['round-robin', 'random', 'weighted', 'least-inflight'];
 const ACCESS_MODES: readonly TcpAccessMode[] = ['tunnel', 'allow-list', 'public'];
 /** Node timers cannot wait longer (≈ 24.8 days); a longer timeout would fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -60,7 +62,10 @@ export function parseCircuitSpec(id: string, raw: string, opts: ServingWorker): 
       `The circuit spec is for a ${s.frontendMode} worker; this worker is in ${opts.frontendMode} mode.`,
     );
   }
-  if (!Array.isArray(s.backends) || s.backends.length === 0)
+  if (s.endpointId !== undefined && (typeof s.endpointId !== 'string' || s.endpointId === ''))
+    throw invalid('The circuit spec endpointId must be an id.');
+  // An endpoint may have no route yet (its replicas are starting); a session's circuit has its service.
+  if (!Array.isArray(s.backends) || (s.backends.length === 0 && s.endpointId === undefined))
     throw invalid('The circuit spec has no backend.');
   for (const b of s.backends) {
     if (
@@ -72,6 +77,10 @@ export function parseCircuitSpec(id: string, raw: string, opts: ServingWorker): 
     ) {
       throw invalid('A backend of the circuit spec is not a valid host and port.');
     }
+    if (b.weight !== undefined && (!Number.isInteger(b.weight) || b.weight < 0 || b.weight > 10_000))
+      throw invalid('A backend weight of the circuit spec must be an integer from 0 to 10000.');
+    if (b.route !== undefined && (typeof b.route !== 'string' || b.route === ''))
+      throw invalid('A backend route of the circuit spec must be an id.');
   }
   if (opts.frontendMode === 'port') {
     const [lo, hi] = opts.portRange ?? [0, -1];
@@ -93,6 +102,21 @@ export function parseCircuitSpec(id: string, raw: string, opts: ServingWorker): 
   }
   if (s.protocol === 'tcp') s.tcp = parseTcp(s.tcp);
   if (s.grant !== undefined) s.grant = parseGrant(s.grant);
+  if (s.endpoint !== undefined) {
+    if (s.endpointId === undefined)
+      throw invalid('The circuit spec has endpoint settings but no endpointId.');
+    const e = s.endpoint as Partial<EndpointSettings>;
+    if (e.access !== 'token' && e.access !== 'public')
+      throw invalid('The circuit spec endpoint.access must be token or public.');
+    if (!BALANCING.includes(e.balancing as BalancingPolicy))
+      throw invalid(`The circuit spec endpoint.balancing must be one of ${BALANCING.join(', ')}.`);
+    if (
+      !Number.isInteger(e.headersTimeoutMs) ||
+      e.headersTimeoutMs! < 1 ||
+      e.headersTimeoutMs! > MAX_TIMEOUT_MS
+    )
+      throw invalid('The circuit spec endpoint.headersTimeoutMs must be a positive integer.');
+  }
   if (s.grantedAt !== undefined && !Number.isFinite(s.grantedAt))
     throw invalid('The circuit spec grantedAt must be a time in epoch milliseconds.');
   return s as CircuitSpec;
@@ -158,7 +182,17 @@ export function sameCircuitSpec(a: CircuitSpec, b: CircuitSpec): boolean {
     sameCircuitIdentity(a, b) &&
     Array.isArray(b.backends) &&
     a.backends.length === b.backends.length &&
-    a.backends.every((x, i) => x.host === b.backends[i]?.host && x.port === b.backends[i]?.port) &&
+    a.backends.every((x, i) => {
+      const y = b.backends[i];
+      return (
+        x.host === y?.host &&
+        x.port === y.port &&
+        (x.weight ?? null) === (y.weight ?? null) &&
+        (x.route ?? null) === (y.route ?? null)
+      );
+    }) &&
+    (a.endpointId ?? null) === (b.endpointId ?? null) &&
+    stableJson(a.endpoint ?? null) === stableJson(b.endpoint ?? null) &&
     sameTcp(a, b) &&
     (a.grant?.l ?? null) === (b.grant?.l ?? null) &&
     (a.grant?.t ?? null) === (b.grant?.t ?? null) &&
@@ -166,6 +200,17 @@ export function sameCircuitSpec(a: CircuitSpec, b: CircuitSpec): boolean {
     (a.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS) ===
       (b.idleTimeoutMs ?? DEFAULT_CONNECTION_IDLE_TIMEOUT_MS)
   );
+}
+
+/** JSON with object keys sorted: two settings objects compare by content, whatever their key order. */
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v !== null && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
 }
 
 /** TCP access of two specs, absent fields read as the worker reads them (tunnel, no list, default limit). */

@@ -26,6 +26,7 @@ import { authRoutes } from './http/auth.ts';
 import { circuitRoutes } from './http/circuits.ts';
 import { mount } from './http/context.ts';
 import { doctorRoutes } from './http/doctor.ts';
+import { endpointRoutes } from './http/endpoints.ts';
 import { healthRoutes } from './http/health.ts';
 import { logoutUriRoutes } from './http/logout-uris.ts';
 import { oidcBackchannelRoutes } from './http/oidc-backchannel.ts';
@@ -41,6 +42,7 @@ import { Reconciler, type Repair } from './loops/reconciler.ts';
 import { WorkerHealth } from './loops/worker-health.ts';
 import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
+import { EndpointRepo } from './repos/endpoints.ts';
 import { EventLog } from './repos/events.ts';
 import { LoginSessionRepo } from './repos/login-sessions.ts';
 import { LogoutRepo } from './repos/logout.ts';
@@ -57,6 +59,7 @@ import { CircuitProjection } from './services/circuit-projection.ts';
 import { CircuitService } from './services/circuits.ts';
 import { CliLogins } from './services/cli-login.ts';
 import { Doctor } from './services/doctor.ts';
+import { EndpointService } from './services/endpoints.ts';
 import { EventService } from './services/events.ts';
 import { Identity } from './services/identity.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
@@ -116,6 +119,8 @@ export interface ManagerOptions {
   idlePolicy?: Partial<IdlePolicyConfig>;
   /** Sign-in, login sessions, cookies and logout. */
   auth?: Partial<AuthOptions>;
+  /** Inference endpoints: whether one may be public (no key). Default false. */
+  endpoints?: { allowPublic?: boolean };
 }
 
 export interface AuthOptions {
@@ -287,20 +292,21 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     info: () => ({ publicUrl, loginUrl: `${publicUrl}/login` }),
     logout: logoutRepo,
   });
+  const opener = new CircuitOpener({
+    projection,
+    opening,
+    repo: circuitRepo,
+    workers,
+    lifecycle,
+    events,
+    logger: logger.child({ service: 'circuits' }),
+    routeReadyTimeoutMs,
+    idleDeadline,
+  });
   const circuits = new CircuitService({
     repo: circuitRepo,
     sessions,
-    opener: new CircuitOpener({
-      projection,
-      opening,
-      repo: circuitRepo,
-      workers,
-      lifecycle,
-      events,
-      logger: logger.child({ service: 'circuits' }),
-      routeReadyTimeoutMs,
-      idleDeadline,
-    }),
+    opener,
     access: new AccessChanges({
       repo: circuitRepo,
       projection,
@@ -367,6 +373,18 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     closingBoundMs,
   });
   const eventService = new EventService(events, sessions, circuits);
+  const endpoints = new EndpointService({
+    repo: new EndpointRepo(stores.sql),
+    circuits: circuitRepo,
+    opener,
+    projection,
+    lifecycle,
+    events,
+    logger: logger.child({ service: 'endpoints' }),
+    allowPublic: opts.endpoints?.allowPublic ?? false,
+  });
+  lifecycle.holdRoutes(endpoints);
+  sessions.onRunning((id) => endpoints.sessionRunning(id));
   const identity = new Identity({
     users: userRepo,
     logins,
@@ -414,6 +432,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       mount(logoutUriRoutes, { logout }),
       mount(sessionRoutes, { sessions, circuits, events: eventService }),
       mount(circuitRoutes, { circuits, events: eventService }),
+      mount(endpointRoutes, { endpoints, events }),
       mount(workerRoutes, { workers }),
       mount(doctorRoutes, { doctor }),
       mount(templateRoutes, { agent: opts.agent }),

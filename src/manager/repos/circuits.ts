@@ -1,6 +1,7 @@
 /** SQL access for circuits. Only the circuits, lifecycle and idle services call it. */
 import type { Grant } from '../../contracts/auth.ts';
 import { type CircuitSpec, DEFAULT_TCP_MAX_CONNECTIONS } from '../../contracts/circuit-spec.ts';
+import type { EndpointSettings, SpecBackend } from '../../contracts/endpoint.ts';
 import type {
   Circuit,
   CircuitState,
@@ -20,6 +21,8 @@ export interface CircuitRow {
   session_id: string | null;
   /** The endpoint it belongs to; null for a session's circuit. */
   endpoint_id: string | null;
+  /** An endpoint circuit's copy of its endpoint's settings. */
+  endpoint_settings: EndpointSettings | null;
   service: string;
   protocol: Protocol;
   owner_id: string;
@@ -28,7 +31,7 @@ export interface CircuitRow {
   port: number | null;
   subdomain: string | null;
   app_url: string;
-  backends: { host: string; port: number }[];
+  backends: SpecBackend[];
   state: CircuitState;
   state_reason: string | null;
   created_at: Date;
@@ -134,6 +137,7 @@ export function circuitSpecOf(row: CircuitRow): CircuitSpec {
     backends: row.backends,
   };
   if (row.endpoint_id) spec.endpointId = row.endpoint_id;
+  if (row.endpoint_settings) spec.endpoint = row.endpoint_settings;
   if (row.access_mode) {
     spec.tcp = {
       access: row.access_mode,
@@ -160,7 +164,11 @@ export type CircuitWithSession = CircuitRow & {
 
 export interface NewCircuit {
   id: string;
-  sessionId: string;
+  /** Exactly one of the two: the session's circuit, or the endpoint's. */
+  sessionId: string | null;
+  endpointId: string | null;
+  /** An endpoint's circuit: its endpoint's settings. */
+  endpointSettings?: EndpointSettings | null;
   service: string;
   protocol: Protocol;
   ownerId: string;
@@ -169,7 +177,7 @@ export interface NewCircuit {
   port: number | null;
   subdomain: string | null;
   appUrl: string;
-  backends: { host: string; port: number }[];
+  backends: SpecBackend[];
   /** TCP circuits: their access and connection limit. */
   tcp: (TcpAccess & { maxConnections: number }) | null;
   idle: CircuitIdleSettings;
@@ -193,26 +201,31 @@ export class CircuitRepo {
   constructor(private readonly sql: SqlDatabase) {}
 
   /**
-   * Inserts a PENDING circuit if its session is still RUNNING. The session row is locked for the
-   * transaction, so a concurrent termination (which moves the session out of RUNNING, then lists
-   * its circuits) either sees this circuit or makes this insert fail: no circuit outlives its
-   * session unseen. Returns undefined when the session is not RUNNING any more; throws
-   * `UniqueViolation` when the slot is taken.
+   * Inserts a PENDING circuit if its owner is still live: its session RUNNING, or its endpoint
+   * ACTIVE. The owner's row is locked for the transaction, so a concurrent termination (which moves
+   * the owner out of its live state, then lists its circuits) either sees this circuit or makes
+   * this insert fail: no circuit outlives its owner unseen. Returns undefined when the owner is not
+   * live any more; throws `UniqueViolation` when the slot is taken.
    */
-  async insertForRunningSession(c: NewCircuit): Promise<CircuitRow | undefined> {
+  async insertForLiveOwner(c: NewCircuit): Promise<CircuitRow | undefined> {
     return this.sql.transaction(async (tx) => {
-      const s = await tx.query<{ state: string }>('SELECT state FROM sessions WHERE id = $1 FOR UPDATE', [
-        c.sessionId,
-      ]);
-      if (s.rows[0]?.state !== 'RUNNING') return undefined;
+      const owner =
+        c.endpointId !== null
+          ? await tx.query<{ state: string }>('SELECT state FROM endpoints WHERE id = $1 FOR UPDATE', [
+              c.endpointId,
+            ])
+          : await tx.query<{ state: string }>('SELECT state FROM sessions WHERE id = $1 FOR UPDATE', [
+              c.sessionId,
+            ]);
+      if (owner.rows[0]?.state !== (c.endpointId !== null ? 'ACTIVE' : 'RUNNING')) return undefined;
       const { rows } = await tx.query<CircuitRow>(
         `INSERT INTO circuits (id, session_id, service, protocol, owner_id, worker, frontend_mode, port, subdomain,
                                app_url, backends, state, access_mode, allow_from, max_connections,
                                connection_idle_timeout_ms, connection_idle_source,
                                circuit_idle_timeout_ms, circuit_idle_source,
-                               grant_login_session, grant_token, granted_at)
+                               grant_login_session, grant_token, granted_at, endpoint_id, endpoint_settings)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, 'PENDING', $12, $13::text[], $14,
-                 $15, $16, $17, $18, $19, $20, now()) RETURNING *`,
+                 $15, $16, $17, $18, $19, $20, now(), $21, $22::jsonb) RETURNING *`,
         [
           c.id,
           c.sessionId,
@@ -234,6 +247,8 @@ export class CircuitRepo {
           c.idle.circuit.source,
           c.grant.l ?? null,
           c.grant.t ?? null,
+          c.endpointId,
+          c.endpointSettings ? JSON.stringify(c.endpointSettings) : null,
         ],
       );
       return rows[0];
@@ -307,6 +322,24 @@ export class CircuitRepo {
       [id, access.mode, access.allowFrom, CIRCUIT_LIVE, grant.l ?? null, grant.t ?? null],
     );
     return rows[0];
+  }
+
+  /** The live circuit of an endpoint (its URL), if any. */
+  async liveOfEndpoint(endpointId: string): Promise<CircuitRow | undefined> {
+    const { rows } = await this.sql.query<CircuitRow>(
+      `SELECT * FROM circuits WHERE endpoint_id = $1 AND state = ANY($2) ORDER BY created_at DESC LIMIT 1`,
+      [endpointId, CIRCUIT_LIVE],
+    );
+    return rows[0];
+  }
+
+  /** An endpoint circuit's backends and settings (its endpoint changed); the projection republishes the spec. */
+  async setEndpoint(id: string, backends: SpecBackend[], settings: EndpointSettings): Promise<void> {
+    await this.sql.query(
+      `UPDATE circuits SET backends = $2::jsonb, endpoint_settings = $3::jsonb, updated_at = now()
+        WHERE id = $1 AND state = ANY($4)`,
+      [id, JSON.stringify(backends), JSON.stringify(settings), CIRCUIT_LIVE],
+    );
   }
 
   /** A user's live circuits on any worker (a disabled or deleted user's, to close). */

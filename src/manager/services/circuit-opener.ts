@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Grant } from '../../contracts/auth.ts';
+import type { EndpointSettings, SpecBackend } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { WorkerRegistration } from '../../contracts/kv-layout.ts';
 import type { FrontendMode } from '../../contracts/records.ts';
@@ -31,11 +32,16 @@ import type { WorkerService } from './workers.ts';
 
 /** What opening one circuit needs (start-service, after the session and service are checked). */
 export interface OpenRequest {
-  sessionId: string;
+  /** The session it is for; or, for an inference endpoint's circuit, `endpointId`. */
+  sessionId: string | null;
+  endpointId?: string;
+  /** An endpoint's circuit: the endpoint's settings its worker needs. */
+  endpointSettings?: EndpointSettings;
   ownerId: string;
   service: string;
   protocol: 'http' | 'tcp';
-  backend: { host: string; port: number };
+  /** A session's service: its one backend; an endpoint: its routes (possibly none yet). */
+  backends: SpecBackend[];
   tcp: (TcpAccess & { maxConnections: number }) | null;
   idle: CircuitIdleSettings;
   frontend?: FrontendMode;
@@ -155,9 +161,11 @@ export class CircuitOpener {
       },
       insert: async (choice) => {
         const reg = loaded.get(choice.authority)!;
-        const row = await repo.insertForRunningSession({
+        const row = await repo.insertForLiveOwner({
           id,
           sessionId: req.sessionId,
+          endpointId: req.endpointId ?? null,
+          endpointSettings: req.endpointSettings ?? null,
           service: req.service,
           protocol: req.protocol,
           ownerId: req.ownerId,
@@ -166,16 +174,21 @@ export class CircuitOpener {
           port: choice.port,
           subdomain: choice.subdomain,
           appUrl: appUrlFor(reg, choice),
-          backends: [req.backend],
+          backends: req.backends,
           tcp: req.tcp,
           idle: req.idle,
           grant: req.grant,
         });
         if (!row)
-          throw new AppProxyError(
-            'AP_ERR_SESSION_NOT_RUNNING',
-            'The session stopped while the app was being opened.',
-          );
+          throw req.endpointId
+            ? new AppProxyError(
+                'AP_ERR_ENDPOINT_NOT_FOUND',
+                'The endpoint was deleted while it was being opened.',
+              )
+            : new AppProxyError(
+                'AP_ERR_SESSION_NOT_RUNNING',
+                'The session stopped while the app was being opened.',
+              );
         return row;
       },
     });

@@ -134,7 +134,7 @@ export class CircuitService {
           ownerId: session.ownerId,
           service: svc.name,
           protocol: svc.protocol,
-          backend,
+          backends: [backend],
           tcp: access ? { ...access, maxConnections: this.d.tcp.maxConnectionsPerCircuit } : null,
           idle: resolveCircuitIdle(input.idle, sessionIdle),
           grant: grantOfPrincipal(p),

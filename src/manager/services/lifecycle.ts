@@ -40,6 +40,11 @@ export interface LifecycleDeps {
   routeReadyTimeoutMs: number;
 }
 
+/** Who else holds routes to a session's services (inference endpoints): told when it ends. */
+export interface SessionRouteHolder {
+  sessionEnded(sessionId: string): Promise<void>;
+}
+
 export interface TerminationFlow {
   /** Settles once the session has left PENDING/RUNNING (TERMINATING, or final). */
   begun: Promise<void>;
@@ -51,6 +56,13 @@ export interface TerminationFlow {
 export type TerminationOutcome = 'TERMINATED' | 'ERROR';
 
 export class Lifecycle {
+  private readonly routeHolders: SessionRouteHolder[] = [];
+
+  /** Registers a holder of routes to sessions (the endpoint service); composition root only. */
+  holdRoutes(holder: SessionRouteHolder): void {
+    this.routeHolders.push(holder);
+  }
+
   private readonly closing = new Map<string, Promise<CircuitRow | undefined>>();
   private readonly terminating = new Map<string, TerminationFlow>();
   /** Circuits whose close waits for KV to take the retraction of their spec. */
@@ -207,7 +219,9 @@ export class Lifecycle {
     }
     begun();
 
-    // Routes first: every circuit of the session leaves its worker before the processes stop.
+    // Routes first: every circuit of the session leaves its worker before the processes stop, and
+    // so do the endpoint routes that lead to its services (no new request reaches the replica).
+    for (const holder of this.routeHolders) await holder.sessionEnded(id);
     const ids = await circuits.idsNotClosedOfSession(id);
     const results = await Promise.allSettled(ids.map((c) => this.closeCircuit(c, 'session ended')));
     const failed = results.find((r) => r.status === 'rejected');

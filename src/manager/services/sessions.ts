@@ -35,6 +35,13 @@ export interface ExternalService {
 export const TERMINATE_WAIT_MS = 30_000;
 
 export class SessionService {
+  private readonly runningListeners: ((sessionId: string) => Promise<void>)[] = [];
+
+  /** Calls `f` whenever a session becomes RUNNING (endpoints routing to it serve it then). */
+  onRunning(f: (sessionId: string) => Promise<void>): void {
+    this.runningListeners.push(f);
+  }
+
   private readonly reportChains = new Map<string, Promise<void>>();
   private closed = false;
 
@@ -269,6 +276,10 @@ export class SessionService {
       const moved = await this.repo.markRunning(r.sessionId, r.services ?? []);
       if (moved) {
         this.logger.info({ session: r.sessionId }, 'session running');
+        for (const l of this.runningListeners)
+          await l(r.sessionId).catch((err: unknown) =>
+            this.logger.warn({ err, session: r.sessionId }, 'a listener of running sessions failed'),
+          );
         await this.opts.events.record({
           sessionId: r.sessionId,
           kind: 'session-running',

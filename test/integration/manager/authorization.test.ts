@@ -20,6 +20,7 @@ interface Resources {
   tokenId: string;
   loginSessionId: string;
   logoutUriId: string;
+  endpointId: string;
 }
 
 interface Case {
@@ -102,6 +103,38 @@ const TABLE: Record<string, Case> = {
     path: (r) => `/v1/circuits/${r.circuitId}/tunnel-token`,
   },
   'GET /v1/circuits/{id}/events': { rule: 'owner', path: (r) => `/v1/circuits/${r.circuitId}/events` },
+  'GET /v1/endpoints': { rule: 'any' },
+  'POST /v1/endpoints': {
+    rule: 'any',
+    body: () => ({ name: `e${Math.random().toString(36).slice(2, 10)}` }),
+  },
+  'GET /v1/endpoints/{id}': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}` },
+  'PATCH /v1/endpoints/{id}': {
+    rule: 'owner',
+    path: (r) => `/v1/endpoints/${r.endpointId}`,
+    body: () => ({ settings: { balancing: 'round-robin' } }),
+  },
+  'DELETE /v1/endpoints/{id}': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}`, mutates: true },
+  'GET /v1/endpoints/{id}/events': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}/events` },
+  'PUT /v1/endpoints/{id}/routes': {
+    rule: 'owner',
+    path: (r) => `/v1/endpoints/${r.endpointId}/routes`,
+    body: (r) => ({ routes: [{ id: 'r1', session: r.sessionId, service: 'http' }] }),
+  },
+  'POST /v1/endpoints/{id}/routes': {
+    rule: 'owner',
+    path: (r) => `/v1/endpoints/${r.endpointId}/routes`,
+    body: (r) => ({
+      id: `r${Math.random().toString(36).slice(2, 8)}`,
+      session: r.sessionId,
+      service: 'http',
+    }),
+  },
+  'DELETE /v1/endpoints/{id}/routes/{route}': {
+    rule: 'owner',
+    path: (r) => `/v1/endpoints/${r.endpointId}/routes/r1`,
+    mutates: true,
+  },
   'GET /v1/workers': { rule: 'admin' },
   'POST /v1/workers/{authority}/drain': { rule: 'admin', path: () => '/v1/workers/w2/drain' },
   'POST /v1/workers/{authority}/undrain': { rule: 'admin', path: () => '/v1/workers/w2/undrain' },
@@ -157,6 +190,13 @@ describe('authorization: every route × every caller', () => {
     );
     assert.equal(c.status, 200, c.text);
     const uri = await call('POST', '/v1/logout-uris', { uri: `https://${name}.example/logout` }, ADMIN_TOKEN);
+    const endpoint = await call(
+      'POST',
+      '/v1/endpoints',
+      { name: `ep-${name}`, routes: [{ id: 'r1', session: s.body.id, service: 'http' }] },
+      tok.body.token,
+    );
+    assert.equal(endpoint.status, 201, endpoint.text);
     return {
       userId,
       token: tok.body.token,
@@ -165,6 +205,7 @@ describe('authorization: every route × every caller', () => {
       tokenId: spare.body.id,
       loginSessionId: login.body.loginSession.id,
       logoutUriId: uri.body.id,
+      endpointId: endpoint.body.id,
     };
   }
 

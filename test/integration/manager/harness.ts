@@ -96,8 +96,9 @@ export class ManagerHarness {
     url: string,
     body?: unknown,
     token: string | null = ADMIN_TOKEN,
+    extraHeaders: Record<string, string> = {},
   ): Promise<InjectResult> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (token !== null) headers.authorization = `Bearer ${token}`;
     const res = await this.manager.app.inject({
       method: method as 'GET',

@@ -40,6 +40,9 @@ CREATE INDEX endpoint_routes_session ON endpoint_routes (session_id) WHERE sessi
 -- A circuit belongs to a session (interactive apps) or to an endpoint (inference), never both.
 ALTER TABLE circuits ALTER COLUMN session_id DROP NOT NULL;
 ALTER TABLE circuits ADD COLUMN endpoint_id text REFERENCES endpoints (id);
+-- An endpoint circuit's copy of what its worker needs of the endpoint (access, balancing,
+-- timeouts), written with its backends, so the circuit spec is derived from the row alone.
+ALTER TABLE circuits ADD COLUMN endpoint_settings jsonb;
 ALTER TABLE circuits ADD CONSTRAINT circuits_owner_check CHECK ((session_id IS NULL) <> (endpoint_id IS NULL));
 CREATE INDEX circuits_endpoint ON circuits (endpoint_id) WHERE endpoint_id IS NOT NULL;
 

@@ -1,0 +1,236 @@
+/** /v1/endpoints: inference endpoints and their routes (replicas). Thin handlers. */
+import { type Static, Type } from 'typebox';
+import type { Endpoint } from '../../contracts/endpoint.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import type { EventLog } from '../repos/events.ts';
+import { FrontendModeSchema, IdParams, LifecycleEventListSchema } from '../schemas.ts';
+import type { EndpointService } from '../services/endpoints.ts';
+import { idRoutes, principal, type RoutePlugin, replies } from './context.ts';
+
+const tags = ['endpoints'];
+const closed = { additionalProperties: false } as const;
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const RouteId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' });
+
+const SettingsBody = Type.Object(
+  {
+    access: Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('public')])),
+    balancing: Type.Optional(
+      Type.Union([
+        Type.Literal('round-robin'),
+        Type.Literal('random'),
+        Type.Literal('weighted'),
+        Type.Literal('least-inflight'),
+      ]),
+    ),
+    headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+  },
+  closed,
+);
+
+const RouteBody = Type.Object(
+  {
+    id: Type.Optional(RouteId),
+    session: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' })),
+    service: Type.Optional(Type.String({ minLength: 1, maxLength: 63, pattern: '^[^\\s\\p{Cc}\\p{Cs}]+$' })),
+    host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[^\\s\\p{Cc}\\p{Cs}/]+$' })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    weight: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 10_000, description: 'Traffic share; 0 = staged.' }),
+    ),
+  },
+  closed,
+);
+
+const RouteSchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('session'), Type.Literal('address')]),
+    sessionId: Nullable(Type.String()),
+    service: Nullable(Type.String()),
+    backend: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer() }, closed), Type.Null()]),
+    weight: Type.Integer(),
+    state: Type.Union([Type.Literal('serving'), Type.Literal('staged'), Type.Literal('unresolved')]),
+  },
+  closed,
+);
+
+export const EndpointSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    ownerId: Type.String(),
+    state: Type.Union([Type.Literal('ACTIVE'), Type.Literal('DELETING'), Type.Literal('DELETED')]),
+    url: Nullable(Type.String()),
+    circuitId: Nullable(Type.String()),
+    settings: Type.Object(
+      {
+        access: Type.Union([Type.Literal('token'), Type.Literal('public')]),
+        balancing: Type.Union([
+          Type.Literal('round-robin'),
+          Type.Literal('random'),
+          Type.Literal('weighted'),
+          Type.Literal('least-inflight'),
+        ]),
+        healthCheck: Type.Unknown(),
+        headersTimeoutMs: Type.Integer(),
+      },
+      closed,
+    ),
+    routes: Type.Array(RouteSchema),
+    revision: Type.Integer(),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  closed,
+);
+const EndpointListSchema = Type.Object({ items: Type.Array(EndpointSchema) }, closed);
+
+const CreateEndpointBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    frontend: Type.Optional(FrontendModeSchema),
+    settings: Type.Optional(SettingsBody),
+    routes: Type.Optional(Type.Array(RouteBody, { maxItems: 256 })),
+  },
+  closed,
+);
+const PatchEndpointBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+    settings: Type.Optional(SettingsBody),
+  },
+  closed,
+);
+const PutRoutesBody = Type.Object({ routes: Type.Array(RouteBody, { maxItems: 256 }) }, closed);
+const RouteParams = Type.Object({ id: IdParams.properties.id, route: RouteId }, closed);
+
+// The response schema says what the service returns.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const same: Same<Omit<Static<typeof EndpointSchema>, 'settings'>, Omit<Endpoint, 'settings'>> = true;
+void same;
+
+export interface EndpointRoutesOptions {
+  endpoints: EndpointService;
+  events: Pick<EventLog, 'ofEndpoint'>;
+}
+
+/** `If-Match: "<revision>"` (or a bare number) → the revision; undefined when absent. */
+function ifRevision(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
+  if (!m) throw new AppProxyError('AP_ERR_VALIDATION', 'If-Match must be the endpoint revision, e.g. "7".');
+  return Number(m[1]);
+}
+
+export const endpointRoutes: RoutePlugin<EndpointRoutesOptions> = async (app, d) => {
+  app.get(
+    '/v1/endpoints',
+    {
+      schema: {
+        summary: 'Inference endpoints (admins: all; users: their own).',
+        tags,
+        response: replies({ 200: EndpointListSchema }),
+      },
+    },
+    async (req) => ({ items: await d.endpoints.list(principal(req)) }),
+  );
+  app.post(
+    '/v1/endpoints',
+    {
+      schema: {
+        summary: 'Create an inference endpoint: a stable URL whose routes (replicas) change in real time.',
+        description:
+          'Answers once the worker serves the URL. Routes are session services (bound to the session: its end removes them) or addresses (admins).',
+        tags,
+        body: CreateEndpointBody,
+        response: replies({ 201: EndpointSchema }),
+      },
+    },
+    async (req, reply) => {
+      const e = await d.endpoints.create(principal(req), req.body);
+      void reply.code(201).header('etag', `"${e.revision}"`);
+      return e;
+    },
+  );
+  const byId = idRoutes(app, tags);
+  byId('GET', '/v1/endpoints/:id', { summary: 'One endpoint, with its routes.' }, EndpointSchema, (p, id) =>
+    d.endpoints.get(p, id),
+  );
+  byId(
+    'DELETE',
+    '/v1/endpoints/:id',
+    { summary: 'Delete an endpoint: its URL stops answering.' },
+    EndpointSchema,
+    (p, id) => d.endpoints.delete(p, id),
+  );
+  byId(
+    'GET',
+    '/v1/endpoints/:id/events',
+    { summary: 'What happened to the endpoint and its circuit, oldest first.' },
+    LifecycleEventListSchema,
+    async (p, id) => {
+      await d.endpoints.get(p, id);
+      return { items: await d.events.ofEndpoint(id) };
+    },
+  );
+  app.patch(
+    '/v1/endpoints/:id',
+    {
+      schema: {
+        summary: 'Change an endpoint: name, settings (applied in place; no request in flight is cut).',
+        tags,
+        params: IdParams,
+        body: PatchEndpointBody,
+        response: replies({ 200: EndpointSchema }),
+      },
+    },
+    async (req) => d.endpoints.update(principal(req), req.params.id, req.body),
+  );
+  app.put(
+    '/v1/endpoints/:id/routes',
+    {
+      schema: {
+        summary: 'Replace the routes of an endpoint with the full desired set (idempotent).',
+        description:
+          'With `If-Match: "<revision>"` nothing changes unless the endpoint is still at that revision (412 AP_ERR_REVISION_MISMATCH otherwise).',
+        tags,
+        params: IdParams,
+        body: PutRoutesBody,
+        response: replies({ 200: EndpointSchema }),
+      },
+    },
+    async (req) => {
+      const rev = ifRevision(req.headers['if-match']);
+      return d.endpoints.changeRoutes(principal(req), req.params.id, {
+        replace: req.body.routes,
+        ...(rev !== undefined ? { ifRevision: rev } : {}),
+      });
+    },
+  );
+  app.post(
+    '/v1/endpoints/:id/routes',
+    {
+      schema: {
+        summary: 'Add a route to an endpoint.',
+        tags,
+        params: IdParams,
+        body: RouteBody,
+        response: replies({ 200: EndpointSchema }),
+      },
+    },
+    async (req) => d.endpoints.changeRoutes(principal(req), req.params.id, { add: [req.body] }),
+  );
+  app.delete(
+    '/v1/endpoints/:id/routes/:route',
+    {
+      schema: {
+        summary: 'Remove a route from an endpoint: it gets no new request; requests in flight finish.',
+        tags,
+        params: RouteParams,
+        response: replies({ 200: EndpointSchema }),
+      },
+    },
+    async (req) => d.endpoints.changeRoutes(principal(req), req.params.id, { remove: [req.params.route] }),
+  );
+};

@@ -1,0 +1,188 @@
+/** SQL access for inference endpoints and their routes. Only the endpoint service calls it. */
+import type { EndpointSettings, EndpointState } from '../../contracts/endpoint.ts';
+import type { SqlDatabase, SqlExecutor } from '../../stores/types.ts';
+
+export interface EndpointRow {
+  id: string;
+  name: string;
+  owner_id: string;
+  state: EndpointState;
+  settings: EndpointSettings;
+  revision: number | string;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+}
+
+/** A route with what its backend is now (a session route's backend comes from its session). */
+export interface RouteRow {
+  id: string;
+  endpoint_id: string;
+  session_id: string | null;
+  service: string | null;
+  host: string | null;
+  port: number | null;
+  weight: number;
+  created_at: Date;
+  /** Session routes: the service's backend and the session's state now. */
+  backend_host: string | null;
+  backend_port: number | null;
+  session_state: string | null;
+}
+
+export interface NewRoute {
+  id: string;
+  sessionId: string | null;
+  service: string | null;
+  host: string | null;
+  port: number | null;
+  weight: number;
+}
+
+const ROUTES = `SELECT r.*, ss.backend_host, ss.backend_port, s.state AS session_state
+  FROM endpoint_routes r
+  LEFT JOIN sessions s ON s.id = r.session_id
+  LEFT JOIN session_services ss ON ss.session_id = r.session_id AND ss.name = r.service`;
+
+export class EndpointRepo {
+  constructor(private readonly sql: SqlDatabase) {}
+
+  async insert(e: {
+    id: string;
+    name: string;
+    ownerId: string;
+    settings: EndpointSettings;
+  }): Promise<EndpointRow> {
+    const { rows } = await this.sql.query<EndpointRow>(
+      `INSERT INTO endpoints (id, name, owner_id, state, settings) VALUES ($1, $2, $3, 'ACTIVE', $4::jsonb) RETURNING *`,
+      [e.id, e.name, e.ownerId, JSON.stringify(e.settings)],
+    );
+    return rows[0]!;
+  }
+
+  async get(id: string): Promise<EndpointRow | undefined> {
+    const { rows } = await this.sql.query<EndpointRow>('SELECT * FROM endpoints WHERE id = $1', [id]);
+    return rows[0];
+  }
+
+  async list(f: { ownerId?: string; live?: boolean }): Promise<EndpointRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.ownerId !== undefined) {
+      params.push(f.ownerId);
+      where.push(`owner_id = $${params.length}`);
+    }
+    if (f.live) where.push(`state <> 'DELETED'`);
+    const { rows } = await this.sql.query<EndpointRow>(
+      `SELECT * FROM endpoints ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id`,
+      params,
+    );
+    return rows;
+  }
+
+  /** Changes settings and/or name of a live endpoint; bumps its revision. */
+  async update(
+    id: string,
+    f: { name?: string; settings?: EndpointSettings },
+  ): Promise<EndpointRow | undefined> {
+    const { rows } = await this.sql.query<EndpointRow>(
+      `UPDATE endpoints SET name = COALESCE($2, name), settings = COALESCE($3::jsonb, settings),
+              revision = revision + 1, updated_at = now()
+        WHERE id = $1 AND state = 'ACTIVE' RETURNING *`,
+      [id, f.name ?? null, f.settings ? JSON.stringify(f.settings) : null],
+    );
+    return rows[0];
+  }
+
+  async setState(id: string, to: EndpointState, from: EndpointState[]): Promise<EndpointRow | undefined> {
+    const { rows } = await this.sql.query<EndpointRow>(
+      `UPDATE endpoints SET state = $2, updated_at = now(), revision = revision + 1,
+              deleted_at = CASE WHEN $2 = 'DELETED' THEN now() ELSE deleted_at END
+        WHERE id = $1 AND state = ANY($3) RETURNING *`,
+      [id, to, from],
+    );
+    return rows[0];
+  }
+
+  async routes(endpointId: string): Promise<RouteRow[]> {
+    const { rows } = await this.sql.query<RouteRow>(
+      `${ROUTES} WHERE r.endpoint_id = $1 ORDER BY r.created_at, r.id`,
+      [endpointId],
+    );
+    return rows;
+  }
+
+  /**
+   * Changes the routes of a live endpoint in one transaction: `replace` sets the whole desired set,
+   * else `add` and `remove` apply as deltas. With `ifRevision`, nothing changes unless the endpoint
+   * is still at that revision. Returns the endpoint after the change, or `conflict`/`gone`.
+   */
+  async changeRoutes(
+    endpointId: string,
+    c: { replace?: NewRoute[]; add?: NewRoute[]; remove?: string[]; ifRevision?: number },
+  ): Promise<EndpointRow | 'conflict' | 'gone'> {
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<EndpointRow>('SELECT * FROM endpoints WHERE id = $1 FOR UPDATE', [
+        endpointId,
+      ]);
+      const e = rows[0];
+      if (!e || e.state !== 'ACTIVE') return 'gone';
+      if (c.ifRevision !== undefined && Number(e.revision) !== c.ifRevision) return 'conflict';
+      if (c.replace) await tx.query('DELETE FROM endpoint_routes WHERE endpoint_id = $1', [endpointId]);
+      if (c.remove?.length)
+        await tx.query('DELETE FROM endpoint_routes WHERE endpoint_id = $1 AND id = ANY($2)', [
+          endpointId,
+          c.remove,
+        ]);
+      for (const r of [...(c.replace ?? []), ...(c.add ?? [])]) await insertRoute(tx, endpointId, r);
+      const bumped = await tx.query<EndpointRow>(
+        'UPDATE endpoints SET revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING *',
+        [endpointId],
+      );
+      return bumped.rows[0]!;
+    });
+  }
+
+  /** The owner of a session that is not over, or undefined. */
+  async sessionOwner(sessionId: string): Promise<string | undefined> {
+    const { rows } = await this.sql.query<{ owner_id: string }>(
+      `SELECT owner_id FROM sessions WHERE id = $1 AND state IN ('PENDING', 'RUNNING')`,
+      [sessionId],
+    );
+    return rows[0]?.owner_id;
+  }
+
+  /** Endpoints that have a route on this session (its end removes them). */
+  async endpointsRoutingTo(sessionId: string): Promise<string[]> {
+    const { rows } = await this.sql.query<{ endpoint_id: string }>(
+      'SELECT DISTINCT endpoint_id FROM endpoint_routes WHERE session_id = $1',
+      [sessionId],
+    );
+    return rows.map((r) => r.endpoint_id);
+  }
+
+  /** Removes every route on a session; returns the endpoints whose routes changed. */
+  async removeRoutesOf(sessionId: string): Promise<string[]> {
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ endpoint_id: string }>(
+        'DELETE FROM endpoint_routes WHERE session_id = $1 RETURNING endpoint_id',
+        [sessionId],
+      );
+      const ids = [...new Set(rows.map((r) => r.endpoint_id))];
+      if (ids.length > 0)
+        await tx.query(
+          'UPDATE endpoints SET revision = revision + 1, updated_at = now() WHERE id = ANY($1)',
+          [ids],
+        );
+      return ids;
+    });
+  }
+}
+
+async function insertRoute(tx: SqlExecutor, endpointId: string, r: NewRoute): Promise<void> {
+  await tx.query(
+    `INSERT INTO endpoint_routes (id, endpoint_id, session_id, service, host, port, weight)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    [r.id, endpointId, r.sessionId, r.service, r.host, r.port, r.weight],
+  );
+}

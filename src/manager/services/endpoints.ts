@@ -1,0 +1,312 @@
+/**
+ * Inference endpoints: the one writer of endpoints and their routes. An endpoint owns one circuit
+ * (its slot: the stable URL, opened at creation, on a worker in the mode asked for); its routes
+ * are that circuit's backends, with their weights. Every change — routes replaced or changed,
+ * a route's session ending, settings — writes SQL first, then republishes the circuit spec through
+ * the circuit projection (which re-reads SQL), so the worker swaps the backend set in place: no
+ * request in flight is cut, new ones go to the new set.
+ *
+ * A route is a session's service (its backend is wherever that service runs; while the session
+ * is not running the route is `unresolved` and takes no traffic; the session's end removes the
+ * route in the same flow that closes the session's circuits) or a fixed address.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  DEFAULT_ENDPOINT_SETTINGS,
+  type Endpoint,
+  type EndpointRoute,
+  type EndpointSettings,
+  type SpecBackend,
+} from '../../contracts/endpoint.ts';
+import { AppProxyError } from '../../contracts/errors.ts';
+import type { FrontendMode } from '../../contracts/records.ts';
+import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
+import type { EndpointRepo, EndpointRow, NewRoute, RouteRow } from '../repos/endpoints.ts';
+import type { EventLog } from '../repos/events.ts';
+import type { Principal } from './auth.ts';
+import { grantOfPrincipal } from './auth.ts';
+import type { CircuitOpener } from './circuit-opener.ts';
+import type { CircuitProjection } from './circuit-projection.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+/** A route as a request gives it: a session's service, or an address. */
+export interface RouteInput {
+  id?: string;
+  session?: string;
+  service?: string;
+  host?: string;
+  port?: number;
+  weight?: number;
+}
+
+export interface EndpointServiceDeps {
+  repo: EndpointRepo;
+  circuits: CircuitRepo;
+  opener: CircuitOpener;
+  projection: CircuitProjection;
+  lifecycle: Lifecycle;
+  events: EventLog;
+  logger: Logger;
+  /** Whether endpoints may be public (no key): `endpoints.allowPublic` of the configuration. */
+  allowPublic: boolean;
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const ROUTE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+function invalid(field: string, message: string): AppProxyError {
+  return new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
+}
+
+export function toRoute(r: RouteRow): EndpointRoute {
+  const session = r.session_id !== null;
+  const backend = session
+    ? r.session_state === 'RUNNING' && r.backend_host && r.backend_port
+      ? { host: r.backend_host, port: r.backend_port }
+      : null
+    : { host: r.host!, port: r.port! };
+  return {
+    id: r.id,
+    kind: session ? 'session' : 'address',
+    sessionId: r.session_id,
+    service: r.service,
+    backend,
+    weight: r.weight,
+    state: backend === null ? 'unresolved' : r.weight === 0 ? 'staged' : 'serving',
+  };
+}
+
+/** The backends an endpoint's circuit spec carries: every resolved route, staged ones with weight 0. */
+export function specBackendsOf(routes: EndpointRoute[]): SpecBackend[] {
+  const out: SpecBackend[] = [];
+  for (const r of routes) if (r.backend) out.push({ ...r.backend, route: r.id, weight: r.weight });
+  return out;
+}
+
+export class EndpointService {
+  constructor(private readonly d: EndpointServiceDeps) {}
+
+  /** Creates an endpoint and opens its circuit (its URL) before answering. */
+  async create(
+    p: Principal,
+    input: {
+      name: string;
+      frontend?: FrontendMode;
+      settings?: Partial<EndpointSettings>;
+      routes?: RouteInput[];
+    },
+  ): Promise<Endpoint> {
+    if (!NAME.test(input.name))
+      throw invalid('/name', 'An endpoint name is 1–63 lowercase letters, digits, ".", "_" or "-".');
+    const settings = this.settings(input.settings, DEFAULT_ENDPOINT_SETTINGS);
+    const routes = await this.newRoutes(p, input.routes ?? [], '/routes');
+    const row = await this.d.repo
+      .insert({ id: randomUUID(), name: input.name, ownerId: p.userId, settings })
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name === 'UniqueViolation')
+          throw new AppProxyError('AP_ERR_CONFLICT', `You have an endpoint named "${input.name}" already.`);
+        throw err;
+      });
+    if (routes.length > 0) await this.d.repo.changeRoutes(row.id, { replace: routes });
+    try {
+      await this.d.opener.open({
+        sessionId: null,
+        endpointId: row.id,
+        endpointSettings: settings,
+        ownerId: p.userId,
+        service: input.name,
+        protocol: 'http',
+        backends: specBackendsOf((await this.d.repo.routes(row.id)).map(toRoute)),
+        tcp: null,
+        idle: {
+          connection: { value: settings.headersTimeoutMs * 2, source: 'config' },
+          circuit: { value: null, source: 'config' },
+        },
+        grant: grantOfPrincipal(p),
+        ...(input.frontend ? { frontend: input.frontend } : {}),
+      });
+    } catch (err) {
+      await this.d.repo.setState(row.id, 'DELETED', ['ACTIVE']);
+      throw err;
+    }
+    await this.d.events.record({ endpointId: row.id, kind: 'endpoint-created', detail: `by ${p.userId}` });
+    this.d.logger.info({ endpoint: row.id, name: row.name, by: p.userId }, 'endpoint created');
+    return this.view((await this.d.repo.get(row.id))!);
+  }
+
+  async list(p: Principal): Promise<Endpoint[]> {
+    const rows = await this.d.repo.list({ live: true, ...(p.role === 'admin' ? {} : { ownerId: p.userId }) });
+    return Promise.all(rows.map((r) => this.view(r)));
+  }
+
+  async get(p: Principal, id: string): Promise<Endpoint> {
+    return this.view(await this.visible(p, id));
+  }
+
+  async update(
+    p: Principal,
+    id: string,
+    input: { name?: string; settings?: Partial<EndpointSettings> },
+  ): Promise<Endpoint> {
+    const row = await this.visible(p, id);
+    if (input.name !== undefined && !NAME.test(input.name))
+      throw invalid('/name', 'An endpoint name is 1–63 lowercase letters, digits, ".", "_" or "-".');
+    const settings = input.settings ? this.settings(input.settings, row.settings) : undefined;
+    const updated = await this.d.repo.update(row.id, {
+      ...(input.name ? { name: input.name } : {}),
+      ...(settings ? { settings } : {}),
+    });
+    if (!updated) throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
+    await this.republish(updated.id);
+    return this.view(updated);
+  }
+
+  /** Deletes an endpoint: its circuit closes (the URL stops answering), then it is DELETED. */
+  async delete(p: Principal, id: string): Promise<Endpoint> {
+    const row = await this.visible(p, id);
+    const deleting = await this.d.repo.setState(row.id, 'DELETING', ['ACTIVE']);
+    if (!deleting) return this.view(row);
+    const circuit = await this.circuitOf(row.id);
+    if (circuit) await this.d.lifecycle.closeCircuitPromptly(circuit.id, `endpoint deleted by ${p.userId}`);
+    const deleted = (await this.d.repo.setState(row.id, 'DELETED', ['DELETING'])) ?? deleting;
+    await this.d.events.record({ endpointId: row.id, kind: 'endpoint-deleted', detail: `by ${p.userId}` });
+    return this.view(deleted);
+  }
+
+  /**
+   * The routes of an endpoint: `replace` is the whole desired set (declarative, idempotent; with
+   * `ifRevision` only when nothing changed since), `add`/`remove` are deltas.
+   */
+  async changeRoutes(
+    p: Principal,
+    id: string,
+    change: { replace?: RouteInput[]; add?: RouteInput[]; remove?: string[]; ifRevision?: number },
+  ): Promise<Endpoint> {
+    const row = await this.visible(p, id);
+    const replace = change.replace ? await this.newRoutes(p, change.replace, '/routes') : undefined;
+    const add = change.add ? await this.newRoutes(p, change.add, '') : undefined;
+    if (change.remove) {
+      const have = new Set((await this.d.repo.routes(row.id)).map((r) => r.id));
+      const missing = change.remove.filter((r) => !have.has(r));
+      if (missing.length > 0)
+        throw new AppProxyError('AP_ERR_ROUTE_NOT_FOUND', undefined, { routes: missing });
+    }
+    const out = await this.d.repo.changeRoutes(row.id, {
+      ...(replace ? { replace } : {}),
+      ...(add ? { add } : {}),
+      ...(change.remove ? { remove: change.remove } : {}),
+      ...(change.ifRevision !== undefined ? { ifRevision: change.ifRevision } : {}),
+    });
+    if (out === 'gone') throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
+    if (out === 'conflict')
+      throw new AppProxyError('AP_ERR_REVISION_MISMATCH', undefined, { revision: Number(row.revision) });
+    await this.republish(row.id);
+    await this.d.events.record({
+      endpointId: row.id,
+      kind: 'endpoint-routes-changed',
+      detail: `revision ${out.revision} by ${p.userId}`,
+    });
+    return this.view(out);
+  }
+
+  /**
+   * A session left RUNNING: its routes leave every endpoint, in the same flow that closes its
+   * circuits (the lifecycle calls this), so no new request reaches the replica.
+   */
+  async sessionEnded(sessionId: string): Promise<void> {
+    const endpoints = await this.d.repo.removeRoutesOf(sessionId);
+    for (const id of endpoints) await this.republish(id);
+  }
+
+  /** A session became RUNNING (its backends are known): endpoints routing to it serve it. */
+  async sessionRunning(sessionId: string): Promise<void> {
+    for (const id of await this.d.repo.endpointsRoutingTo(sessionId)) await this.republish(id);
+  }
+
+  private async republish(endpointId: string): Promise<void> {
+    const circuit = await this.circuitOf(endpointId);
+    const endpoint = await this.d.repo.get(endpointId);
+    if (!circuit || !endpoint) return;
+    const backends = specBackendsOf((await this.d.repo.routes(endpointId)).map(toRoute));
+    await this.d.circuits.setEndpoint(circuit.id, backends, endpoint.settings);
+    await this.d.projection.republish(circuit.id);
+  }
+
+  private async circuitOf(endpointId: string): Promise<CircuitRow | undefined> {
+    return this.d.circuits.liveOfEndpoint(endpointId);
+  }
+
+  private async visible(p: Principal, id: string): Promise<EndpointRow> {
+    const row = await this.d.repo.get(id);
+    if (!row || row.state === 'DELETED' || (p.role !== 'admin' && row.owner_id !== p.userId))
+      throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
+    return row;
+  }
+
+  private async view(row: EndpointRow): Promise<Endpoint> {
+    const [routes, circuit] = await Promise.all([this.d.repo.routes(row.id), this.circuitOf(row.id)]);
+    return {
+      id: row.id,
+      name: row.name,
+      ownerId: row.owner_id,
+      state: row.state,
+      url: circuit?.app_url ?? null,
+      circuitId: circuit?.id ?? null,
+      settings: row.settings,
+      routes: routes.map(toRoute),
+      revision: Number(row.revision),
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+    };
+  }
+
+  private settings(given: Partial<EndpointSettings> | undefined, base: EndpointSettings): EndpointSettings {
+    const s: EndpointSettings = { ...base, ...given };
+    if (s.access === 'public' && !this.d.allowPublic)
+      throw new AppProxyError(
+        'AP_ERR_ACCESS_NOT_PERMITTED',
+        'Public endpoints are not permitted by the configuration (endpoints.allowPublic); use access "token".',
+      );
+    return s;
+  }
+
+  /** Checks routes a caller gives: ids, one kind each, sessions they may route to. */
+  private async newRoutes(p: Principal, input: RouteInput[], at: string): Promise<NewRoute[]> {
+    const ids = new Set<string>();
+    const out: NewRoute[] = [];
+    for (const [i, r] of input.entries()) {
+      const field = `${at}/${i}`;
+      const id = r.id ?? randomUUID();
+      if (!ROUTE_ID.test(id))
+        throw invalid(`${field}/id`, 'A route id is 1–64 letters, digits, ".", "_" or "-".');
+      if (ids.has(id)) throw invalid(`${field}/id`, `Route id "${id}" is given twice.`);
+      ids.add(id);
+      const weight = r.weight ?? 100;
+      const bySession = r.session !== undefined || r.service !== undefined;
+      const byAddress = r.host !== undefined || r.port !== undefined;
+      if (bySession === byAddress)
+        throw invalid(
+          field,
+          "A route is either a session's service (session, service) or an address (host, port).",
+        );
+      if (bySession) {
+        if (!r.session || !r.service) throw invalid(field, 'A session route needs both session and service.');
+        const owner = await this.d.repo.sessionOwner(r.session);
+        if (!owner || (p.role !== 'admin' && owner !== p.userId))
+          throw new AppProxyError('AP_ERR_SESSION_NOT_FOUND', undefined, { session: r.session });
+        out.push({ id, sessionId: r.session, service: r.service, host: null, port: null, weight });
+      } else {
+        // An address is where the proxy connects on the caller's behalf: admins only, as for external sessions.
+        if (p.role !== 'admin')
+          throw new AppProxyError(
+            'AP_ERR_FORBIDDEN',
+            "Only admins may route an endpoint to an address; route to a session's service.",
+          );
+        if (!r.host || !r.port) throw invalid(field, 'An address route needs host and port.');
+        out.push({ id, sessionId: null, service: null, host: r.host, port: r.port, weight });
+      }
+    }
+    return out;
+  }
+}

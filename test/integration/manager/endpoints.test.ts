@@ -1,0 +1,126 @@
+/**
+ * Inference endpoints in the manager: an endpoint owns one circuit (its stable URL); its routes
+ * are the circuit spec's backends with their weights, republished on every change; a session's
+ * end removes its routes in the termination flow; `If-Match` guards declarative replacement; the
+ * endpoint's deletion closes its circuit.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { CircuitSpec } from '../../../src/contracts/circuit-spec.ts';
+import { kvKeys } from '../../../src/contracts/kv-layout.ts';
+import { until } from '../../support/poll.ts';
+import { ADMIN_TOKEN, assertEnvelope, ManagerHarness } from './harness.ts';
+
+describe('inference endpoints', () => {
+  let h: ManagerHarness;
+  before(async () => {
+    h = await ManagerHarness.create();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  async function spec(circuitId: string): Promise<CircuitSpec | null> {
+    const e = await h.kv.get(kvKeys.circuit('w1', circuitId));
+    return e ? (JSON.parse(e.value) as CircuitSpec) : null;
+  }
+
+  test('an endpoint has a URL at once; its routes are its circuit spec’s backends, with weights', async () => {
+    const a = await h.runningSession();
+    const b = await h.runningSession();
+    const created = await h.api('POST', '/v1/endpoints', {
+      name: 'chat',
+      routes: [
+        { id: 'a', session: a.id, service: 'http', weight: 100 },
+        { id: 'b', session: b.id, service: 'http', weight: 0 },
+      ],
+    });
+    assert.equal(created.status, 201, created.text);
+    const ep = created.body;
+    assert.match(ep.url, /^http:\/\//);
+    assert.equal(ep.settings.access, 'token');
+    assert.deepEqual(
+      ep.routes.map((r: { id: string; state: string }) => [r.id, r.state]),
+      [
+        ['a', 'serving'],
+        ['b', 'staged'],
+      ],
+    );
+    const s = await spec(ep.circuitId);
+    assert.equal(s?.endpointId, ep.id);
+    assert.equal(s?.sessionId, null);
+    assert.deepEqual(
+      s?.backends.map((x) => [x.route, x.weight]),
+      [
+        ['a', 100],
+        ['b', 0],
+      ],
+    );
+    assert.equal(s?.endpoint?.balancing, 'least-inflight');
+
+    // Declarative replacement, guarded by the revision.
+    const stale = await h.api('PUT', `/v1/endpoints/${ep.id}/routes`, { routes: [] }, ADMIN_TOKEN, {
+      'if-match': `"${ep.revision - 1}"`,
+    });
+    assertEnvelope(stale, 412, 'AP_ERR_REVISION_MISMATCH');
+    const put = await h.api(
+      'PUT',
+      `/v1/endpoints/${ep.id}/routes`,
+      { routes: [{ id: 'b', session: b.id, service: 'http', weight: 50 }] },
+      ADMIN_TOKEN,
+      { 'if-match': `"${ep.revision}"` },
+    );
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.body.revision, ep.revision + 1);
+    await until(
+      async () =>
+        (await spec(ep.circuitId))?.backends.map((x) => x.route).join() === 'b' ? true : undefined,
+      'the spec to carry route b only',
+      { timeoutMs: 5000 },
+    );
+
+    // The session behind a route ends: the route leaves the endpoint in the same flow.
+    const del = await h.api('DELETE', `/v1/sessions/${b.id}?wait=true`);
+    assert.ok(del.status === 200 || del.status === 202, del.text);
+    await until(
+      async () =>
+        (await h.api('GET', `/v1/endpoints/${ep.id}`)).body.routes.length === 0 ? true : undefined,
+      'the ended session’s route to be removed',
+      { timeoutMs: 5000 },
+    );
+    assert.deepEqual((await spec(ep.circuitId))?.backends, []);
+
+    // Deleting the endpoint closes its circuit: the spec leaves KV.
+    const gone = await h.api('DELETE', `/v1/endpoints/${ep.id}`);
+    assert.equal(gone.body.state, 'DELETED', gone.text);
+    assert.equal(await spec(ep.circuitId), null);
+    assert.equal(await h.circuitState(ep.circuitId), 'CLOSED');
+    assertEnvelope(await h.api('GET', `/v1/endpoints/${ep.id}`), 404, 'AP_ERR_ENDPOINT_NOT_FOUND');
+  });
+
+  test('routes: a user may route only to their own sessions; addresses are for admins; public needs the configuration', async () => {
+    const alice = await h.addUser('alice');
+    const mine = await h.runningSession();
+    const theirs = await h.api(
+      'POST',
+      '/v1/endpoints',
+      { name: 'x', routes: [{ session: mine.id, service: 'http' }] },
+      alice,
+    );
+    assertEnvelope(theirs, 404, 'AP_ERR_SESSION_NOT_FOUND');
+    const addr = await h.api(
+      'POST',
+      '/v1/endpoints',
+      { name: 'y', routes: [{ host: '10.0.0.1', port: 8000 }] },
+      alice,
+    );
+    assertEnvelope(addr, 403, 'AP_ERR_FORBIDDEN');
+    const pub = await h.api('POST', '/v1/endpoints', { name: 'z', settings: { access: 'public' } });
+    assertEnvelope(pub, 403, 'AP_ERR_ACCESS_NOT_PERMITTED');
+    const both = await h.api('POST', '/v1/endpoints', {
+      name: 'w',
+      routes: [{ session: mine.id, host: 'h', port: 1 }],
+    });
+    assertEnvelope(both, 400, 'AP_ERR_VALIDATION');
+  });
+});
