@@ -9,6 +9,8 @@
  *   {node}    the Node.js executable running the agent (so bundled apps need no other runtime)
  *   {dataDir} the session's private folder, removed when the session ends
  *   {secret}  a random per-session hex secret (for apps that want one; shared by its services)
+ *   {appsDir} the folder of the bundled apps (src/agent/apps), so an admin's variant of a
+ *             built-in (say llm-sim with other flags) needs no installation path
  * Any other `{...}` text is left as it is (commands may contain code with braces).
  */
 import { accessSync, constants } from 'node:fs';
@@ -170,10 +172,14 @@ export interface PlaceholderValues {
   secret: string;
 }
 
+/** Where the bundled apps live: the value of `{appsDir}`. */
+export const APPS_DIR = fileURLToPath(new URL('./apps', import.meta.url));
+
 /** Replaces the known placeholders only; other braces stay (commands may embed code). */
 export function expandPlaceholders(text: string, v: PlaceholderValues): string {
-  return text.replace(/\{(port|host|node|dataDir|secret)\}/g, (_m, key: keyof PlaceholderValues) =>
-    String(v[key]),
+  return text.replace(
+    /\{(port|host|node|dataDir|secret|appsDir)\}/g,
+    (_m, key: keyof PlaceholderValues | 'appsDir') => (key === 'appsDir' ? APPS_DIR : String(v[key])),
   );
 }
 
@@ -214,7 +220,7 @@ export function templateInfo(spec: TemplateSpec, pathEnv?: string): TemplateInfo
   };
 }
 
-const appPath = (file: string) => fileURLToPath(new URL(`./apps/${file}`, import.meta.url));
+const appPath = (file: string) => join(APPS_DIR, file);
 
 /**
  * Where system daemons live. Debian leaves these off non-root users' PATH, yet an agent run by such
@@ -348,6 +354,24 @@ export function builtinTemplates(opts: BuiltinOptions = {}): TemplateSpec[] {
           ],
           passEnv: ['APPPROXY_SSH_AUTHORIZED_KEYS'],
           readiness: { kind: 'tcp' },
+          startTimeoutMs: 15_000,
+        },
+      ],
+    },
+    {
+      name: 'llm-sim',
+      description:
+        'Simulated OpenAI-compatible inference engine (vLLM-like queueing, batching, prefix caching, streaming, metrics, faults; no GPU).',
+      services: [
+        {
+          name: 'api',
+          protocol: 'http',
+          // One process = one replica with the documented defaults; an admin defines variants
+          // (other flags: --time-scale, --max-num-seqs, --fault, ...) in agent.templates with
+          // ['{node}', '{appsDir}/llm-sim/server.mjs', ...] (docs/templates.md).
+          command: ['{node}', appPath('llm-sim/server.mjs'), '--host', '{host}', '--port', '{port}'],
+          // 503 while a --startup-delay-ms "model load" lasts, so the session turns RUNNING after it.
+          readiness: { kind: 'http', path: '/health' },
           startTimeoutMs: 15_000,
         },
       ],

@@ -126,7 +126,7 @@ export class EndpointRepo {
         endpointId,
       ]);
       const e = rows[0];
-      if (!e || e.state !== 'ACTIVE') return 'gone';
+      if (e?.state !== 'ACTIVE') return 'gone';
       if (c.ifRevision !== undefined && Number(e.revision) !== c.ifRevision) return 'conflict';
       if (c.replace) await tx.query('DELETE FROM endpoint_routes WHERE endpoint_id = $1', [endpointId]);
       if (c.remove?.length)
