@@ -24,7 +24,7 @@ test('the built-ins pass the schema; demo is always available', () => {
   const builtins = parseTemplates(builtinTemplates());
   assert.deepEqual(
     builtins.map((t) => t.name),
-    ['demo', 'jupyter', 'ssh'],
+    ['demo', 'jupyter', 'ssh', 'llm-sim'],
   );
   const demo = templateInfo(builtins[0]!);
   assert.equal(demo.available, true);
@@ -105,6 +105,7 @@ test('configured templates replace built-ins of the same name', () => {
     [
       ['jupyter', false],
       ['ssh', false],
+      ['llm-sim', false],
       ['demo', true],
     ],
   );
