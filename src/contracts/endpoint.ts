@@ -83,6 +83,33 @@ export interface Endpoint {
   updatedAt: string;
 }
 
+/** An endpoint key as the API answers it (its secret only once, at creation). */
+export interface EndpointKey {
+  id: string;
+  endpointId: string;
+  name: string;
+  models: string[];
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  state: 'live' | 'expired' | 'revoked';
+}
+
+/**
+ * Value of `kvKeys.endpointKey(endpoint, id)`: what a worker checks a presented key against. A
+ * digest, never the key: KV holds no secret.
+ */
+export interface EndpointKeyRecord {
+  id: string;
+  endpointId: string;
+  /** SHA-256 (hex) of the key. */
+  digest: string;
+  /** Epoch ms; null = until revoked. */
+  expiresAt: number | null;
+  /** Model names it may ask for; empty = any. */
+  models: string[];
+}
+
 /**
  * A backend of an endpoint's circuit spec: the route it stands for and its weight (absent on
  * interactive circuits, whose backends are the session's one service).

@@ -25,6 +25,9 @@ export const kvKeys = {
   /** Revocation records (`RevocationRecord` of contracts/auth.ts), written only by managers; workers watch them. */
   revocations: () => `${KV_PREFIX}revocations/`,
   revocation: (id: string) => `${KV_PREFIX}revocations/${id}`,
+  /** Endpoint keys (`EndpointKeyRecord` of contracts/endpoint.ts), written only by managers. */
+  endpointKeys: () => `${KV_PREFIX}endpoint-keys/`,
+  endpointKey: (endpointId: string, keyId: string) => `${KV_PREFIX}endpoint-keys/${endpointId}/${keyId}`,
   /** Where browsers reach the manager (`ManagerInfo`): workers link their sign-in pages there. */
   managerInfo: () => `${KV_PREFIX}managers/info`,
   /** Public keys (JWK set) that verify setup tokens; written by the manager. */

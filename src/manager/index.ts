@@ -375,6 +375,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const eventService = new EventService(events, sessions, circuits);
   const endpoints = new EndpointService({
     repo: new EndpointRepo(stores.sql),
+    kv: stores.kv,
     circuits: circuitRepo,
     opener,
     projection,
@@ -502,6 +503,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       if (!drained) logger.warn('closing with lifecycle work still in flight; recovery will resume it');
       projection.close();
       revocations.close();
+      endpoints.close();
       tokens.close();
       await workers.close();
     },

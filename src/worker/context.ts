@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { SetupTokenVerifier } from '../core/setup-token.ts';
 import type { CounterStore } from '../stores/types.ts';
 import type { AppCookies } from './access/app-cookie.ts';
+import type { EndpointKeys } from './access/endpoint-keys.ts';
 import type { RevocationSet } from './access/revocations.ts';
 import type { Keepalive } from './connections/keepalive.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
@@ -19,6 +20,8 @@ export interface ManagerLinks {
 }
 
 export interface WorkerContext {
+  /** Keys of token endpoints (digests from KV), checked on every request to an endpoint. */
+  endpointKeys: EndpointKeys;
   cookies: AppCookies;
   /** Revoked login sessions, tokens, users and circuits (from KV), checked on every request. */
   revocations: RevocationSet;

@@ -17,6 +17,7 @@ import { probe } from '../core/probe.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
 import { DEFAULT_REVOCATION_STALE_AFTER_MS } from './access/revocations.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
+import { EndpointKeySource } from './control/endpoint-keys.ts';
 import { DEFAULT_REVOCATION_CONFIRM_INTERVAL_MS, RevocationSource } from './control/revocations.ts';
 import { ControlSource } from './control/source.ts';
 import { buildDataPlane, closeServing, type DataPlaneConfig } from './multiprocess/data-plane.ts';
@@ -218,6 +219,8 @@ export function createWorker(opts: WorkerOptions): Worker {
     verifier,
     logger,
   });
+  const endpointKeySource = new EndpointKeySource(opts.kv, plane.endpointKeys, logger);
+  if (children) children.replicateEndpointKeys(plane.endpointKeys);
   const revocationSource = new RevocationSource({
     kv: opts.kv,
     revocations,
@@ -263,6 +266,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       try {
         // Revocations first: no circuit is served before the set is known.
         await revocationSource.start();
+        await endpointKeySource.start();
         await source.start();
       } catch (err) {
         await this.close();
@@ -276,7 +280,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (state === 'closed') return;
       state = 'closed';
       await frontend.close();
-      await Promise.all([source.close(), revocationSource.close()]);
+      await Promise.all([source.close(), revocationSource.close(), endpointKeySource.close()]);
       closeServing(plane);
       await children?.close();
       await activity.close();

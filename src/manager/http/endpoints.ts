@@ -2,6 +2,7 @@
 import { type Static, Type } from 'typebox';
 import type { Endpoint } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
+import { parseDuration } from '../../core/duration.ts';
 import type { EventLog } from '../repos/events.ts';
 import { FrontendModeSchema, IdParams, LifecycleEventListSchema } from '../schemas.ts';
 import type { EndpointService } from '../services/endpoints.ts';
@@ -104,6 +105,43 @@ const PatchEndpointBody = Type.Object(
 );
 const PutRoutesBody = Type.Object({ routes: Type.Array(RouteBody, { maxItems: 256 }) }, closed);
 const RouteParams = Type.Object({ id: IdParams.properties.id, route: RouteId }, closed);
+
+const KeySchema = Type.Object(
+  {
+    id: Type.String(),
+    endpointId: Type.String(),
+    name: Type.String(),
+    models: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Nullable(Type.String({ format: 'date-time' })),
+    revokedAt: Nullable(Type.String({ format: 'date-time' })),
+    state: Type.Union([Type.Literal('live'), Type.Literal('expired'), Type.Literal('revoked')]),
+  },
+  closed,
+);
+const NewKeySchema = Type.Object(
+  { ...KeySchema.properties, key: Type.String({ description: 'The bearer key: shown this once.' }) },
+  closed,
+);
+const KeyListSchema = Type.Object({ items: Type.Array(KeySchema) }, closed);
+const CreateKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    expiresIn: Type.Optional(
+      Type.Union([Type.String({ maxLength: 32 }), Type.Integer({ minimum: 1000 })], {
+        description: 'Lifetime ("30d", or milliseconds); absent = until revoked.',
+      }),
+    ),
+    models: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 200 }), {
+        maxItems: 64,
+        description: 'Model names the key may ask for; absent or empty = any.',
+      }),
+    ),
+  },
+  closed,
+);
+const KeyParams = Type.Object({ id: IdParams.properties.id, key: RouteId }, closed);
 
 // The response schema says what the service returns.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -220,6 +258,59 @@ export const endpointRoutes: RoutePlugin<EndpointRoutesOptions> = async (app, d)
       },
     },
     async (req) => d.endpoints.changeRoutes(principal(req), req.params.id, { add: [req.body] }),
+  );
+  app.post(
+    '/v1/endpoints/:id/tokens',
+    {
+      schema: {
+        summary:
+          'Create a bearer key of the endpoint (optionally limited to models and a lifetime); shown once.',
+        tags,
+        params: IdParams,
+        body: CreateKeyBody,
+        response: replies({ 201: NewKeySchema }),
+      },
+    },
+    async (req, reply) => {
+      const { expiresIn, ...rest } = req.body;
+      let expiresInMs: number | undefined;
+      if (expiresIn !== undefined) {
+        try {
+          expiresInMs = typeof expiresIn === 'number' ? expiresIn : parseDuration(expiresIn);
+        } catch (err) {
+          const message = `expiresIn: ${(err as Error).message}`;
+          throw new AppProxyError('AP_ERR_VALIDATION', message, [
+            { field: '/expiresIn', in: 'body', message },
+          ]);
+        }
+      }
+      void reply.code(201);
+      return d.endpoints.createKey(principal(req), req.params.id, {
+        ...rest,
+        ...(expiresInMs ? { expiresInMs } : {}),
+      });
+    },
+  );
+  byId(
+    'GET',
+    '/v1/endpoints/:id/tokens',
+    { summary: "The endpoint's keys (never their secrets)." },
+    KeyListSchema,
+    async (p, id) => ({
+      items: await d.endpoints.listKeys(p, id),
+    }),
+  );
+  app.delete(
+    '/v1/endpoints/:id/tokens/:key',
+    {
+      schema: {
+        summary: 'Revoke an endpoint key: every worker refuses it as soon as the change reaches it.',
+        tags,
+        params: KeyParams,
+        response: replies({ 200: KeySchema }),
+      },
+    },
+    async (req) => d.endpoints.revokeKey(principal(req), req.params.id, req.params.key),
   );
   app.delete(
     '/v1/endpoints/:id/routes/:route',

@@ -30,6 +30,18 @@ export interface RouteRow {
   session_state: string | null;
 }
 
+export interface KeyRow {
+  id: string;
+  endpoint_id: string;
+  name: string;
+  digest: string;
+  models: string[];
+  created_by: string;
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
 export interface NewRoute {
   id: string;
   sessionId: string | null;
@@ -176,6 +188,52 @@ export class EndpointRepo {
         );
       return ids;
     });
+  }
+
+  // ------------------------------------------------------------------ keys
+
+  async insertKey(k: {
+    id: string;
+    endpointId: string;
+    name: string;
+    digest: string;
+    models: string[];
+    createdBy: string;
+    expiresAt: Date | null;
+  }): Promise<KeyRow> {
+    const { rows } = await this.sql.query<KeyRow>(
+      `INSERT INTO endpoint_keys (id, endpoint_id, name, digest, models, created_by, expires_at)
+       VALUES ($1, $2, $3, $4, $5::text[], $6, $7) RETURNING *`,
+      [k.id, k.endpointId, k.name, k.digest, k.models, k.createdBy, k.expiresAt],
+    );
+    return rows[0]!;
+  }
+
+  async keys(endpointId: string): Promise<KeyRow[]> {
+    const { rows } = await this.sql.query<KeyRow>(
+      'SELECT * FROM endpoint_keys WHERE endpoint_id = $1 ORDER BY created_at DESC, id',
+      [endpointId],
+    );
+    return rows;
+  }
+
+  /** Revokes live keys of an endpoint (one, or all); returns those this call revoked. */
+  async revokeKeys(endpointId: string, keyId?: string): Promise<KeyRow[]> {
+    const { rows } = await this.sql.query<KeyRow>(
+      `UPDATE endpoint_keys SET revoked_at = now()
+        WHERE endpoint_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR id = $2) RETURNING *`,
+      [endpointId, keyId ?? null],
+    );
+    return rows;
+  }
+
+  /** Keys that may still open something: not revoked, not expired, of a live endpoint. */
+  async liveKeys(): Promise<KeyRow[]> {
+    const { rows } = await this.sql.query<KeyRow>(
+      `SELECT k.* FROM endpoint_keys k JOIN endpoints e ON e.id = k.endpoint_id
+        WHERE k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AND e.state = 'ACTIVE'`,
+    );
+    return rows;
   }
 }
 

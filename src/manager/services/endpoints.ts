@@ -10,19 +10,24 @@
  * is not running the route is `unresolved` and takes no traffic; the session's end removes the
  * route in the same flow that closes the session's circuits) or a fixed address.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   DEFAULT_ENDPOINT_SETTINGS,
   type Endpoint,
+  type EndpointKey,
+  type EndpointKeyRecord,
   type EndpointRoute,
   type EndpointSettings,
   type SpecBackend,
 } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
+import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { FrontendMode } from '../../contracts/records.ts';
+import { LatestWinsPublisher } from '../../stores/kv-sync.ts';
+import type { KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
-import type { EndpointRepo, EndpointRow, NewRoute, RouteRow } from '../repos/endpoints.ts';
+import type { EndpointRepo, EndpointRow, KeyRow, NewRoute, RouteRow } from '../repos/endpoints.ts';
 import type { EventLog } from '../repos/events.ts';
 import type { Principal } from './auth.ts';
 import { grantOfPrincipal } from './auth.ts';
@@ -42,6 +47,8 @@ export interface RouteInput {
 
 export interface EndpointServiceDeps {
   repo: EndpointRepo;
+  /** Where endpoint keys are projected for the workers (digests only). */
+  kv: KvStore;
   circuits: CircuitRepo;
   opener: CircuitOpener;
   projection: CircuitProjection;
@@ -84,8 +91,97 @@ export function specBackendsOf(routes: EndpointRoute[]): SpecBackend[] {
   return out;
 }
 
+export function toKey(r: KeyRow): EndpointKey {
+  const state = r.revoked_at
+    ? 'revoked'
+    : r.expires_at && r.expires_at.getTime() <= Date.now()
+      ? 'expired'
+      : 'live';
+  return {
+    id: r.id,
+    endpointId: r.endpoint_id,
+    name: r.name,
+    models: r.models ?? [],
+    createdAt: r.created_at.toISOString(),
+    expiresAt: r.expires_at?.toISOString() ?? null,
+    revokedAt: r.revoked_at?.toISOString() ?? null,
+    state,
+  };
+}
+
+function keyRecord(r: KeyRow): EndpointKeyRecord {
+  return {
+    id: r.id,
+    endpointId: r.endpoint_id,
+    digest: r.digest,
+    expiresAt: r.expires_at?.getTime() ?? null,
+    models: r.models ?? [],
+  };
+}
+
 export class EndpointService {
-  constructor(private readonly d: EndpointServiceDeps) {}
+  /** The one writer of endpoint keys' KV projection (latest wins, retried until KV takes it). */
+  private readonly keys: LatestWinsPublisher;
+
+  constructor(private readonly d: EndpointServiceDeps) {
+    this.keys = new LatestWinsPublisher({ kv: d.kv, logger: d.logger, what: 'endpoint key' });
+  }
+
+  close(): void {
+    this.keys.close();
+  }
+
+  // ------------------------------------------------------------------ keys
+
+  /**
+   * A bearer key for an endpoint (optionally limited to model names and a lifetime): its secret
+   * is in this answer only; workers get its digest through KV and check it without a store call.
+   */
+  async createKey(
+    p: Principal,
+    id: string,
+    input: { name: string; expiresInMs?: number; models?: string[] },
+  ): Promise<EndpointKey & { key: string }> {
+    const row = await this.visible(p, id);
+    const name = input.name.trim();
+    if (name === '' || name.length > 100) throw invalid('/name', 'A key name is 1–100 characters.');
+    const secret = `apk_${randomBytes(32).toString('base64url')}`;
+    const k = await this.d.repo.insertKey({
+      id: randomUUID(),
+      endpointId: row.id,
+      name,
+      digest: createHash('sha256').update(secret).digest('hex'),
+      models: [...new Set(input.models ?? [])],
+      createdBy: p.userId,
+      expiresAt: input.expiresInMs ? new Date(Date.now() + input.expiresInMs) : null,
+    });
+    const key = kvKeys.endpointKey(row.id, k.id);
+    this.keys.set(key, JSON.stringify(keyRecord(k)));
+    await this.keys.settled(key, { failFast: true });
+    return { ...toKey(k), key: secret };
+  }
+
+  async listKeys(p: Principal, id: string): Promise<EndpointKey[]> {
+    const row = await this.visible(p, id);
+    return (await this.d.repo.keys(row.id)).map(toKey);
+  }
+
+  /** Revokes a key: workers refuse it as soon as the deletion reaches them (their watch). */
+  async revokeKey(p: Principal, id: string, keyId: string): Promise<EndpointKey> {
+    const row = await this.visible(p, id);
+    const revoked = await this.d.repo.revokeKeys(row.id, keyId);
+    const all = await this.d.repo.keys(row.id);
+    const k = revoked[0] ?? all.find((x) => x.id === keyId);
+    if (!k) throw new AppProxyError('AP_ERR_TOKEN_NOT_FOUND', 'The endpoint has no such key.');
+    await this.retractKeys(row.id, revoked);
+    return toKey(k);
+  }
+
+  private async retractKeys(endpointId: string, rows: KeyRow[]): Promise<void> {
+    const keys = rows.map((r) => kvKeys.endpointKey(endpointId, r.id));
+    for (const key of keys) this.keys.set(key, null);
+    await Promise.all(keys.map((key) => this.keys.settled(key)));
+  }
 
   /** Creates an endpoint and opens its circuit (its URL) before answering. */
   async create(
@@ -167,6 +263,7 @@ export class EndpointService {
     const row = await this.visible(p, id);
     const deleting = await this.d.repo.setState(row.id, 'DELETING', ['ACTIVE']);
     if (!deleting) return this.view(row);
+    await this.retractKeys(row.id, await this.d.repo.revokeKeys(row.id));
     const circuit = await this.circuitOf(row.id);
     if (circuit) await this.d.lifecycle.closeCircuitPromptly(circuit.id, `endpoint deleted by ${p.userId}`);
     const deleted = (await this.d.repo.setState(row.id, 'DELETED', ['DELETING'])) ?? deleting;

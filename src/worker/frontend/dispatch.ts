@@ -97,11 +97,30 @@ export class Dispatch {
     const url = req.url ?? '';
     const circuit = this.open(found, req.socket, url);
     if ('code' in circuit) return circuit;
+    if (circuit.spec.endpoint) return this.serveEndpoint(circuit, req, res);
     if (url.startsWith(RESERVED)) return this.reservedPath(circuit, url, req, res);
     if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
     if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
     const verified = verifyRequest(this.ctx.cookies, this.ctx.revocations, circuit, req);
     if (typeof verified === 'string') return this.denied(verified);
+    circuit.countRequest(req.socket as TrackedSocket);
+    proxyHttp(this.ctx, circuit, req, res);
+    return null;
+  }
+
+  /**
+   * A request to an inference endpoint's URL: no app cookie (programs call endpoints), but the
+   * endpoint's access: `public` passes; `token` needs an endpoint key (`Authorization: Bearer`).
+   * Then it is proxied to one of the endpoint's routes, chosen by its balancing policy.
+   */
+  private serveEndpoint(circuit: Circuit, req: IncomingMessage, res: ServerResponse): Refusal | null {
+    if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
+    if (circuit.spec.endpoint!.access !== 'public') {
+      const refused = this.ctx.endpointKeys.check(circuit.spec.endpointId!, req.headers.authorization);
+      if (refused) return { code: refused };
+      // The key is the endpoint's business, not the replica's.
+      delete req.headers.authorization;
+    }
     circuit.countRequest(req.socket as TrackedSocket);
     proxyHttp(this.ctx, circuit, req, res);
     return null;
@@ -120,6 +139,8 @@ export class Dispatch {
     const circuit = this.open(found, socket, url);
     if ('code' in circuit) return circuit;
     if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
+    if (circuit.spec.endpoint)
+      return { code: 'AP_ERR_BAD_REQUEST', message: 'Inference endpoints take HTTP requests, not upgrades.' };
     if (pathOf(url) === TUNNEL_PATH) {
       this.tunnels.handle(circuit, req, socket, head).catch((err: unknown) => {
         const requestId = writeSocketError(socket, 'AP_ERR_INTERNAL', 'application/json');

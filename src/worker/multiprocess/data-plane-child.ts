@@ -58,6 +58,9 @@ async function onMessage(m: ToChild): Promise<void> {
     case 'login-url':
       plane!.links.loginUrl = m.url;
       return;
+    case 'endpoint-keys':
+      plane!.endpointKeys.apply(m.op);
+      return;
     case 'close':
       await shutdown();
       send({ t: 'ack', seq: m.seq });

@@ -13,6 +13,7 @@ import type { Protocol } from '../../contracts/records.ts';
 import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { AppCookies } from '../access/app-cookie.ts';
+import { EndpointKeys } from '../access/endpoint-keys.ts';
 import { RevocationSet, type RevocationSetOptions } from '../access/revocations.ts';
 import { Keepalive } from '../connections/keepalive.ts';
 import { ConnectionRegistry } from '../connections/registry.ts';
@@ -55,6 +56,8 @@ export interface DataPlane {
   cookies: AppCookies;
   verifier: SetupTokenVerifier;
   revocations: RevocationSet;
+  /** Keys of token endpoints (the control side fills them). */
+  endpointKeys: EndpointKeys;
   /** The manager's sign-in page, for 401 pages (set by the control side). */
   links: ManagerLinks;
   metrics: WorkerMetrics;
@@ -131,6 +134,7 @@ export function buildDataPlane(
   });
   const links: ManagerLinks = { loginUrl: null };
   const ctx: WorkerContext = {
+    endpointKeys: new EndpointKeys(),
     cookies,
     revocations,
     links,
@@ -179,6 +183,7 @@ export function buildDataPlane(
   };
   table = deps.makeTable ? deps.makeTable(tableOpts) : new RoutingTable(tableOpts);
   return {
+    endpointKeys: ctx.endpointKeys,
     cookies,
     verifier,
     revocations,

@@ -21,6 +21,7 @@ import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
 import type { SetupTokenKeySet } from '../../contracts/kv-layout.ts';
 import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
+import type { EndpointKeyOp, EndpointKeys } from '../access/endpoint-keys.ts';
 import { type RevocationOp, RevocationSet, type RevocationSetOptions } from '../access/revocations.ts';
 import { RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import type { DataPlaneConfig } from './data-plane.ts';
@@ -33,6 +34,7 @@ export type ToChild =
   | { t: 'keys'; set: SetupTokenKeySet }
   | { t: 'revocation'; op: RevocationOp }
   | { t: 'login-url'; url: string | null }
+  | { t: 'endpoint-keys'; op: EndpointKeyOp }
   | { t: 'close'; seq: number }
   | CounterResult;
 
@@ -115,6 +117,8 @@ export class DataPlaneChildren {
   private loginUrl: string | null = null;
   /** The primary's revocation set, replayed to a re-forked child. */
   revocations: RevocationSet | null = null;
+  /** The primary's endpoint keys, replayed to a re-forked child. */
+  endpointKeys: EndpointKeys | null = null;
   private init: ToChild | null = null;
 
   constructor(
@@ -142,6 +146,7 @@ export class DataPlaneChildren {
         next.send({ t: 'login-url', url: this.loginUrl });
         // Revocations before routes: no connection is served before they are known.
         for (const op of this.revocations?.replay() ?? []) next.send({ t: 'revocation', op });
+        for (const op of this.endpointKeys?.replay() ?? []) next.send({ t: 'endpoint-keys', op });
         for (const [id, raw] of this.routes) next.call({ t: 'apply', id, raw }).catch(() => {});
       });
     });
@@ -170,6 +175,14 @@ export class DataPlaneChildren {
 
   updateRevocations(op: RevocationOp): void {
     for (const c of this.children) c.send({ t: 'revocation', op });
+  }
+
+  /** Every change of the primary's endpoint keys goes to every child. */
+  replicateEndpointKeys(keys: EndpointKeys): void {
+    this.endpointKeys = keys;
+    keys.onChange = (op) => {
+      for (const c of this.children) c.send({ t: 'endpoint-keys', op });
+    };
   }
 
   updateLoginUrl(url: string | null): void {

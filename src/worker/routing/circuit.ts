@@ -82,7 +82,12 @@ export class Circuit implements ActivitySource {
     this.id = spec.id;
     this.ownerId = spec.ownerId;
     this.cookieName = deps.cookieName;
-    this.upstream = new Upstream(spec.backends, deps.upstream);
+    this.upstream = new Upstream(
+      spec.backends,
+      spec.endpoint
+        ? { headersTimeoutMs: spec.endpoint.headersTimeoutMs, balancing: spec.endpoint.balancing }
+        : deps.upstream,
+    );
     this.access = accessOf(spec);
     this.allowList = this.access === 'allow-list' ? AllowList.parse(spec.tcp?.allowFrom ?? []) : null;
   }
@@ -117,6 +122,7 @@ export class Circuit implements ActivitySource {
     this.access = accessOf(spec);
     this.allowList = allowList;
     this.upstream.update(spec.backends);
+    if (spec.endpoint) this.upstream.setBalancing(spec.endpoint.balancing);
   }
 
   /** True when the circuit cannot take one more TCP relay or tunnel. */

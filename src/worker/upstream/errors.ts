@@ -46,7 +46,8 @@ export function failedPhase(err: Error, answered = false): UpstreamPhase {
   return 'reset';
 }
 
-/** The registry code for an upstream error. */
+/** The registry code for an upstream error (no backend to pick at all: `AP_ERR_NO_ROUTE`). */
 export function upstreamErrorCode(err: Error, answered = false): ErrorCode {
+  if ((err as NodeJS.ErrnoException).code === 'AP_ERR_NO_ROUTE') return 'AP_ERR_NO_ROUTE';
   return PHASE_CODES[failedPhase(err, answered)];
 }

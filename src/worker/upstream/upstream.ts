@@ -13,18 +13,27 @@
  *
  * Pools are created on first use: an idle circuit holds no pool and no socket.
  */
+
+import type { IncomingHttpHeaders } from 'node:http';
 import { connect, type OnReadOpts, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type buildConnector, type Dispatcher, errors, Pool } from 'undici';
+import type { BalancingPolicy } from '../../contracts/endpoint.ts';
 import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import { type Balanced, Balancer } from './balancer.ts';
 
 export interface Backend {
   host: string;
   port: number;
+  /** Traffic share (endpoint routes; 0 = staged). Absent: 1. */
+  weight?: number;
 }
 
 export interface UpstreamSettings {
   /** How long a backend may take to send a response head (HTTP and upgrades). */
   headersTimeoutMs: number;
+  /** How requests spread over the backends (endpoints); default `weighted`. */
+  balancing?: BalancingPolicy;
 }
 
 /** How long a backend may take to accept a connection (pools; TCP relays bound it themselves). */
@@ -95,15 +104,19 @@ function keyOf(b: Backend): string {
   return `${b.host}:${b.port}`;
 }
 
-class BackendEntry {
+class BackendEntry implements Balanced {
   readonly key: string;
   private pool: Pool | null = null;
+  weight: number;
+  inflight = 0;
+  score = 0;
 
   constructor(
     readonly backend: Backend,
     private readonly settings: UpstreamSettings,
   ) {
     this.key = keyOf(backend);
+    this.weight = backend.weight ?? 1;
   }
 
   /** The backend's pool, built on first use. */
@@ -137,9 +150,70 @@ export class UpstreamClosedError extends Error {
   readonly code = 'UND_ERR_DESTROYED';
 }
 
+/** What `dispatch` fails with when no backend may take a request (an endpoint with no ready route). */
+export class NoBackendError extends Error {
+  override readonly name = 'NoBackendError';
+  readonly code = 'AP_ERR_NO_ROUTE';
+  constructor() {
+    super('no route of the endpoint can take a request (none resolved, or all staged)');
+  }
+}
+
+/**
+ * Counts a request in flight on its backend until it ends, whichever way (the least-in-flight
+ * policy reads the counts). Only endpoint circuits pay for the wrapper.
+ */
+class InflightHandler implements Dispatcher.DispatchHandler {
+  private done = false;
+  constructor(
+    private readonly entry: BackendEntry,
+    private readonly inner: Dispatcher.DispatchHandler,
+  ) {
+    entry.inflight++;
+  }
+  private end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.entry.inflight--;
+  }
+  onRequestStart(c: Dispatcher.DispatchController, ctx: unknown): void {
+    this.inner.onRequestStart?.(c, ctx);
+  }
+  onRequestUpgrade(
+    c: Dispatcher.DispatchController,
+    status: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
+    this.end();
+    this.inner.onRequestUpgrade?.(c, status, headers, socket);
+  }
+  onResponseStart(
+    c: Dispatcher.DispatchController,
+    status: number,
+    headers: IncomingHttpHeaders,
+    message?: string,
+  ): void {
+    this.inner.onResponseStart?.(c, status, headers, message);
+  }
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.inner.onResponseData?.(c, chunk);
+  }
+  onResponseEnd(c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    this.end();
+    this.inner.onResponseEnd?.(c, trailers);
+  }
+  onResponseError(c: Dispatcher.DispatchController, err: Error): void {
+    this.end();
+    this.inner.onResponseError?.(c, err);
+  }
+}
+
 export class Upstream {
   private entries: BackendEntry[];
-  private cursor = 0;
+  private readonly balancer: Balancer<BackendEntry>;
+  /** Endpoint circuits count requests in flight per backend (their policies may use it). */
+  private readonly counted: boolean;
   private closed = false;
 
   constructor(
@@ -147,6 +221,13 @@ export class Upstream {
     private readonly settings: UpstreamSettings,
   ) {
     this.entries = backends.map((b) => new BackendEntry(b, settings));
+    this.balancer = new Balancer(settings.balancing ?? 'weighted');
+    this.counted = settings.balancing !== undefined;
+  }
+
+  /** The endpoint's balancing policy changed in place. */
+  setBalancing(policy: BalancingPolicy): void {
+    this.balancer.policy = policy;
   }
 
   get backends(): Backend[] {
@@ -164,20 +245,25 @@ export class Upstream {
     for (const b of backends) {
       const k = keyOf(b);
       const kept = old.get(k);
-      if (kept) old.delete(k);
+      if (kept) {
+        old.delete(k);
+        kept.weight = b.weight ?? 1;
+      }
       if (!next.some((e) => e.key === k))
-        next.push(kept ?? new BackendEntry({ host: b.host, port: b.port }, this.settings));
+        next.push(
+          kept ??
+            new BackendEntry(
+              { host: b.host, port: b.port, ...(b.weight !== undefined ? { weight: b.weight } : {}) },
+              this.settings,
+            ),
+        );
     }
     this.entries = next;
-    this.cursor = 0;
     for (const e of old.values()) e.retire();
   }
 
-  private pick(): BackendEntry {
-    const entries = this.entries;
-    const e = entries[this.cursor % entries.length]!;
-    this.cursor = (this.cursor + 1) % entries.length;
-    return e;
+  private pick(): BackendEntry | null {
+    return this.balancer.pick(this.entries);
   }
 
   /** One HTTP request; the handler gets every outcome (errors included, never a throw). */
@@ -186,8 +272,13 @@ export class Upstream {
       handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new UpstreamClosedError());
       return;
     }
+    const entry = this.pick();
+    if (entry === null) {
+      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoBackendError());
+      return;
+    }
     try {
-      this.pick().dispatcher.dispatch(opts, handler);
+      entry.dispatcher.dispatch(opts, this.counted ? new InflightHandler(entry, handler) : handler);
     } catch (err) {
       handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
     }
@@ -208,7 +299,9 @@ export class Upstream {
    * delay, keepalive so that a vanished backend is found. The caller bounds the connect.
    */
   connect(onread?: OnReadOpts): Socket {
-    const { host, port } = this.pick().backend;
+    const picked = this.pick();
+    if (picked === null) throw new NoBackendError();
+    const { host, port } = picked.backend;
     return connect({
       host,
       port,

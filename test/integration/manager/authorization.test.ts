@@ -21,6 +21,7 @@ interface Resources {
   loginSessionId: string;
   logoutUriId: string;
   endpointId: string;
+  endpointKeyId: string;
 }
 
 interface Case {
@@ -135,6 +136,17 @@ const TABLE: Record<string, Case> = {
     path: (r) => `/v1/endpoints/${r.endpointId}/routes/r1`,
     mutates: true,
   },
+  'POST /v1/endpoints/{id}/tokens': {
+    rule: 'owner',
+    path: (r) => `/v1/endpoints/${r.endpointId}/tokens`,
+    body: () => ({ name: 'k' }),
+  },
+  'GET /v1/endpoints/{id}/tokens': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}/tokens` },
+  'DELETE /v1/endpoints/{id}/tokens/{key}': {
+    rule: 'owner',
+    path: (r) => `/v1/endpoints/${r.endpointId}/tokens/${r.endpointKeyId}`,
+    mutates: true,
+  },
   'GET /v1/workers': { rule: 'admin' },
   'POST /v1/workers/{authority}/drain': { rule: 'admin', path: () => '/v1/workers/w2/drain' },
   'POST /v1/workers/{authority}/undrain': { rule: 'admin', path: () => '/v1/workers/w2/undrain' },
@@ -197,6 +209,7 @@ describe('authorization: every route × every caller', () => {
       tok.body.token,
     );
     assert.equal(endpoint.status, 201, endpoint.text);
+    const key = await call('POST', `/v1/endpoints/${endpoint.body.id}/tokens`, { name: 'k' }, tok.body.token);
     return {
       userId,
       token: tok.body.token,
@@ -206,6 +219,7 @@ describe('authorization: every route × every caller', () => {
       loginSessionId: login.body.loginSession.id,
       logoutUriId: uri.body.id,
       endpointId: endpoint.body.id,
+      endpointKeyId: key.body.id,
     };
   }
 

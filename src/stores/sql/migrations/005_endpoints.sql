@@ -50,3 +50,19 @@ CREATE INDEX circuits_endpoint ON circuits (endpoint_id) WHERE endpoint_id IS NO
 ALTER TABLE lifecycle_events ALTER COLUMN session_id DROP NOT NULL;
 ALTER TABLE lifecycle_events ADD COLUMN endpoint_id text;
 CREATE INDEX lifecycle_events_endpoint ON lifecycle_events (endpoint_id, id) WHERE endpoint_id IS NOT NULL;
+
+-- Bearer keys of an endpoint (programs calling it): only a digest is stored; projected to KV
+-- (digest, expiry, models) for the workers serving the endpoint, and deleted there when revoked.
+CREATE TABLE endpoint_keys (
+  id           text PRIMARY KEY,
+  endpoint_id  text NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+  name         text NOT NULL,
+  digest       text NOT NULL UNIQUE,
+  -- Model names the key may ask for; empty = any.
+  models       text[] NOT NULL DEFAULT '{}',
+  created_by   text NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  expires_at   timestamptz,
+  revoked_at   timestamptz
+);
+CREATE INDEX endpoint_keys_endpoint ON endpoint_keys (endpoint_id);
