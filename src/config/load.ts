@@ -83,6 +83,7 @@ function fail(problems: Problem[]): never {
 
 /** The TCP and idle-policy settings (`tcp`, `idlePolicy`) as the config schemas hold them. */
 interface PolicySettings {
+  endpoints: { allowPublic: boolean };
   tcp: { defaultAccess: 'tunnel' | 'public'; allowPublic: boolean; maxConnectionsPerCircuit: number };
   idlePolicy: {
     defaultConnectionIdleTimeout: string | number;
@@ -96,10 +97,15 @@ interface PolicySettings {
 }
 
 /** The manager's `tcp` and `idlePolicy` options from the configuration (durations in ms). */
-export function managerPolicies(c: PolicySettings): { tcp: TcpPolicy; idlePolicy: IdlePolicyConfig } {
+export function managerPolicies(c: PolicySettings): {
+  tcp: TcpPolicy;
+  idlePolicy: IdlePolicyConfig;
+  endpoints: { allowPublic: boolean };
+} {
   const i = c.idlePolicy;
   const orNull = (d: string | number | null) => (d === null ? null : parseDurationMs(d));
   return {
+    endpoints: { ...c.endpoints },
     tcp: { ...c.tcp },
     idlePolicy: {
       defaultConnectionIdleTimeoutMs: parseDurationMs(i.defaultConnectionIdleTimeout),

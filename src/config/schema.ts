@@ -38,6 +38,16 @@ const NullableDuration = (description: string) =>
  * `manager`) and `appproxy manager` (top level), next to the manager's timings.
  */
 const managerPolicies = () => ({
+  endpoints: Type.Object(
+    {
+      allowPublic: Type.Boolean({
+        default: false,
+        description:
+          'Whether an inference endpoint may be public (access "public": no key). Refused with AP_ERR_ACCESS_NOT_PERMITTED unless true.',
+      }),
+    },
+    { additionalProperties: false, default: {}, description: 'Inference endpoints.' },
+  ),
   tcp: Type.Object(
     {
       defaultAccess: Type.Union([Type.Literal('tunnel'), Type.Literal('public')], {

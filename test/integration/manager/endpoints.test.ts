@@ -123,4 +123,15 @@ describe('inference endpoints', () => {
     });
     assertEnvelope(both, 400, 'AP_ERR_VALIDATION');
   });
+
+  test('with endpoints.allowPublic an endpoint may be public', async () => {
+    const open = await ManagerHarness.create({ manager: { endpoints: { allowPublic: true } } });
+    try {
+      const pub = await open.api('POST', '/v1/endpoints', { name: 'open', settings: { access: 'public' } });
+      assert.equal(pub.status, 201, pub.text);
+      assert.equal(pub.body.settings.access, 'public');
+    } finally {
+      await open.close();
+    }
+  });
 });

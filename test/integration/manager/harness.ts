@@ -40,6 +40,7 @@ export interface ManagerHarnessOptions {
       | 'tcp'
       | 'idlePolicy'
       | 'auth'
+      | 'endpoints'
     >
   >;
   /** Default: silent (or TEST_LOG_LEVEL). */
