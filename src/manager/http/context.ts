@@ -8,6 +8,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { FastifyBaseLogger, FastifyInstance, FastifyPluginOptions, FastifyRequest } from 'fastify';
 import type { Static, TSchema } from 'typebox';
 import { AppProxyError } from '../../contracts/errors.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { errorResponses, IdParams } from '../schemas.ts';
 import type { Principal } from '../services/auth.ts';
 
@@ -84,4 +85,18 @@ export function idRoutes(app: App, tags: string[]) {
       handler: async (req) => call(principal(req), req.params.id),
     });
   };
+}
+
+/** A duration from the API ("30d" or milliseconds), with the field named when it is malformed. */
+export function durationMs(v: string | number | null | undefined, field: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return v;
+  try {
+    const ms = parseDuration(v);
+    if (ms < 1000) throw new RangeError('shorter than a second');
+    return ms;
+  } catch (err) {
+    const message = `${field.slice(1)}: ${(err as Error).message}`;
+    throw new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
+  }
 }

@@ -2,11 +2,10 @@
 import { type Static, Type } from 'typebox';
 import type { Endpoint } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
-import { parseDuration } from '../../core/duration.ts';
 import type { EventLog } from '../repos/events.ts';
 import { FrontendModeSchema, IdParams, LifecycleEventListSchema } from '../schemas.ts';
 import type { EndpointService } from '../services/endpoints.ts';
-import { idRoutes, principal, type RoutePlugin, replies } from './context.ts';
+import { durationMs, idRoutes, principal, type RoutePlugin, replies } from './context.ts';
 
 const tags = ['endpoints'];
 const closed = { additionalProperties: false } as const;
@@ -273,17 +272,7 @@ export const endpointRoutes: RoutePlugin<EndpointRoutesOptions> = async (app, d)
     },
     async (req, reply) => {
       const { expiresIn, ...rest } = req.body;
-      let expiresInMs: number | undefined;
-      if (expiresIn !== undefined) {
-        try {
-          expiresInMs = typeof expiresIn === 'number' ? expiresIn : parseDuration(expiresIn);
-        } catch (err) {
-          const message = `expiresIn: ${(err as Error).message}`;
-          throw new AppProxyError('AP_ERR_VALIDATION', message, [
-            { field: '/expiresIn', in: 'body', message },
-          ]);
-        }
-      }
+      const expiresInMs = durationMs(expiresIn, '/expiresIn');
       void reply.code(201);
       return d.endpoints.createKey(principal(req), req.params.id, {
         ...rest,

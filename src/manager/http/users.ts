@@ -3,8 +3,6 @@
  * what is decided in the services (admins: everyone; users: themselves; a platform token with the
  * `login-sessions` scope: the login sessions it creates).
  */
-import { AppProxyError } from '../../contracts/errors.ts';
-import { parseDuration } from '../../core/duration.ts';
 import {
   CreateLoginSessionBody,
   CreateTokenBody,
@@ -26,25 +24,11 @@ import {
 import { IdParams } from '../schemas.ts';
 import type { Identity } from '../services/identity.ts';
 import { type LoginSessions, toLoginSession } from '../services/login-sessions.ts';
-import { idRoutes, principal, type RoutePlugin, replies } from './context.ts';
+import { durationMs, idRoutes, principal, type RoutePlugin, replies } from './context.ts';
 
 export interface UserRoutesOptions {
   identity: Identity;
   logins: LoginSessions;
-}
-
-/** A duration from the API ("30d" or milliseconds), with the field named when it is malformed. */
-function durationMs(v: string | number | null | undefined, field: string): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number') return v;
-  try {
-    const ms = parseDuration(v);
-    if (ms < 1000) throw new RangeError('shorter than a second');
-    return ms;
-  } catch (err) {
-    const message = `${field.slice(1)}: ${(err as Error).message}`;
-    throw new AppProxyError('AP_ERR_VALIDATION', message, [{ field, in: 'body', message }]);
-  }
 }
 
 export const userRoutes: RoutePlugin<UserRoutesOptions> = async (app, d) => {

@@ -24,6 +24,7 @@ import {
 import { AppProxyError } from '../../contracts/errors.ts';
 import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { FrontendMode } from '../../contracts/records.ts';
+import { credentialState } from '../../core/lifetime.ts';
 import { LatestWinsPublisher } from '../../stores/kv-sync.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
@@ -92,11 +93,7 @@ export function specBackendsOf(routes: EndpointRoute[]): SpecBackend[] {
 }
 
 export function toKey(r: KeyRow): EndpointKey {
-  const state = r.revoked_at
-    ? 'revoked'
-    : r.expires_at && r.expires_at.getTime() <= Date.now()
-      ? 'expired'
-      : 'live';
+  const state = credentialState(r.revoked_at, r.expires_at);
   return {
     id: r.id,
     endpointId: r.endpoint_id,

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AppProxyError } from '../../contracts/errors.ts';
+import { credentialState } from '../../core/lifetime.ts';
 import { hashPassword, passwordProblem, verifyPassword } from '../../core/password.ts';
 import { ADMIN_USER_ID, type Role, type TokenRow, type UserRepo, type UserRow } from '../repos/users.ts';
 import { hashToken, newSecret, type Principal, requireAdmin } from './auth.ts';
@@ -59,11 +60,7 @@ export function toUser(r: UserRow): User {
 }
 
 export function toToken(r: TokenRow): ApiToken {
-  const state = r.revoked_at
-    ? 'revoked'
-    : r.expires_at && r.expires_at.getTime() <= Date.now()
-      ? 'expired'
-      : 'live';
+  const state = credentialState(r.revoked_at, r.expires_at);
   return {
     id: r.id,
     userId: r.user_id,
