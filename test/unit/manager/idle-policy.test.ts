@@ -18,6 +18,7 @@ describe('configuration of TCP and idle policies', () => {
         allowNever: true,
         checkIntervalMs: 5000,
       },
+      endpoints: { allowPublic: false },
     });
     const m = validateManagerConfig({
       stores: {
