@@ -32,6 +32,9 @@ Examples:
   appproxy session create ssh --name box --wait
   appproxy tunnel box ssh --local-port 2222      # then: ssh -p 2222 me@127.0.0.1
   appproxy circuit list --session demo
+  appproxy endpoint up chat --replicas 2         # llm-sim replicas behind one URL; prints a key and curl
+  appproxy endpoint route add chat session:my-vllm/api@50
+  appproxy endpoint down chat                    # the endpoint and the sessions chat-N it started
   appproxy session delete demo
 `;
 

@@ -13,6 +13,15 @@ import type {
   WorkerInfo,
 } from '../contracts/records.ts';
 import { formatDuration } from '../core/duration.ts';
+import type {
+  CreateEndpointKeyRequest,
+  CreateEndpointRequest,
+  Endpoint,
+  EndpointKey,
+  EndpointRouteRequest,
+  NewEndpointKey,
+  UpdateEndpointRequest,
+} from './endpoint-types.ts';
 import { ApiError, envelopeError, NetworkError } from './errors.ts';
 import type {
   ApiToken,
@@ -33,6 +42,7 @@ import type {
   Whoami,
 } from './identity-types.ts';
 
+export type * from './endpoint-types.ts';
 export type * from './identity-types.ts';
 export { ApiError, NetworkError };
 
@@ -303,6 +313,52 @@ export class ApiClient {
 
   removeLogoutUri(id: string): Promise<LogoutUri> {
     return this.request<LogoutUri>('DELETE', `/v1/logout-uris/${enc(id)}`);
+  }
+
+  // Inference endpoints (own; admins: all) and their routes and keys
+
+  listEndpoints(): Promise<Items<Endpoint>> {
+    return this.request<Items<Endpoint>>('GET', '/v1/endpoints');
+  }
+
+  /** The manager answers once the endpoint's URL is served. */
+  createEndpoint(body: CreateEndpointRequest): Promise<Endpoint> {
+    return this.request<Endpoint>('POST', '/v1/endpoints', { body });
+  }
+
+  getEndpoint(id: string): Promise<Endpoint> {
+    return this.request<Endpoint>('GET', `/v1/endpoints/${enc(id)}`);
+  }
+
+  /** Name and settings, changed in place (no request in flight is cut). */
+  updateEndpoint(id: string, body: UpdateEndpointRequest): Promise<Endpoint> {
+    return this.request<Endpoint>('PATCH', `/v1/endpoints/${enc(id)}`, { body });
+  }
+
+  /** Closes the URL and revokes the endpoint's keys. */
+  deleteEndpoint(id: string): Promise<Endpoint> {
+    return this.request<Endpoint>('DELETE', `/v1/endpoints/${enc(id)}`);
+  }
+
+  addEndpointRoute(id: string, route: EndpointRouteRequest): Promise<Endpoint> {
+    return this.request<Endpoint>('POST', `/v1/endpoints/${enc(id)}/routes`, { body: route });
+  }
+
+  /** The route gets no new request; requests in flight finish. */
+  removeEndpointRoute(id: string, routeId: string): Promise<Endpoint> {
+    return this.request<Endpoint>('DELETE', `/v1/endpoints/${enc(id)}/routes/${enc(routeId)}`);
+  }
+
+  listEndpointKeys(id: string): Promise<Items<EndpointKey>> {
+    return this.request<Items<EndpointKey>>('GET', `/v1/endpoints/${enc(id)}/tokens`);
+  }
+
+  createEndpointKey(id: string, body: CreateEndpointKeyRequest): Promise<NewEndpointKey> {
+    return this.request<NewEndpointKey>('POST', `/v1/endpoints/${enc(id)}/tokens`, { body });
+  }
+
+  revokeEndpointKey(id: string, keyId: string): Promise<EndpointKey> {
+    return this.request<EndpointKey>('DELETE', `/v1/endpoints/${enc(id)}/tokens/${enc(keyId)}`);
   }
 
   /** Sends one request; resolves with the parsed JSON body, rejects with ApiError or NetworkError. */

@@ -4,8 +4,21 @@
  * only; the manager validates and projects them, the worker serves them.
  */
 
-/** How a worker spreads an endpoint's requests over its routes. */
-export type BalancingPolicy = 'round-robin' | 'random' | 'weighted' | 'least-inflight';
+/**
+ * How a worker spreads an endpoint's requests over its routes. `prefix`: prompt-prefix cache
+ * affinity only; `llm`: prefix affinity weighed against in-flight requests and the engines' own
+ * queue and KV-cache metrics (OpenAI-compatible endpoints).
+ */
+export type BalancingPolicy = 'round-robin' | 'random' | 'weighted' | 'least-inflight' | 'prefix' | 'llm';
+
+export const BALANCING_POLICIES: readonly BalancingPolicy[] = [
+  'round-robin',
+  'random',
+  'weighted',
+  'least-inflight',
+  'prefix',
+  'llm',
+];
 
 export interface EndpointHealthCheck {
   /** Path probed with GET on each route. */
@@ -18,7 +31,10 @@ export interface EndpointHealthCheck {
   healthyThreshold: number;
   /** Consecutive failures that make a route unhealthy. */
   unhealthyThreshold: number;
-  /** A new route is not probed (and is taken as healthy) for this long. */
+  /**
+   * A new route is first probed this long after it appears; until it passes `healthyThreshold`
+   * probes it takes no request (requests are held meanwhile: a replica still loading its model).
+   */
   initialDelayMs: number;
 }
 
@@ -31,6 +47,141 @@ export interface EndpointSettings {
   healthCheck: EndpointHealthCheck | null;
   /** How long a route may take to send response headers (time to first token, for streams). */
   headersTimeoutMs: number;
+  /** Optional parts; absent = the defaults below (`endpointSettingsWithDefaults`). */
+  retry?: EndpointRetry;
+  passive?: EndpointPassiveHealth;
+  hold?: EndpointHold;
+  limits?: EndpointLimits;
+  /** Longest quiet gap between two chunks of a response body (streams have no total timeout). */
+  streamIdleTimeoutMs?: number;
+  /** Largest request body accepted (413 beyond). */
+  maxBodyBytes?: number;
+  /** A new route's share ramps from 10 % to its weight over this long (0 = at once). */
+  slowStartMs?: number;
+  /** A removed route's requests in flight may finish for this long, then are cut. */
+  drainGraceMs?: number;
+  /** Requests carrying the same value of this header go to the same route while it serves. */
+  affinityHeader?: string | null;
+  /** Where routes publish engine metrics (Prometheus text), scraped for the `llm` policy. */
+  engineMetrics?: EndpointEngineMetrics | null;
+}
+
+/** Replaying a request that sent nothing to the client to another route. */
+export interface EndpointRetry {
+  /** Tries after the first; 0 = never retry. */
+  attempts: number;
+  /** Bodies up to this size are kept for replay; larger ones are never retried. */
+  bufferBytes: number;
+  /** Retries in flight may be at most this share of requests in flight… */
+  budgetPercent: number;
+  /** …or this many, whichever is more. */
+  minRetries: number;
+}
+
+/** Passive health: routes that fail are taken out for a while. */
+export interface EndpointPassiveHealth {
+  /** Consecutive connect failures, resets or 5xx answers that eject a route. */
+  consecutiveFailures: number;
+  /** First ejection's length; doubled at each ejection in a row, up to `maxEjectionMs`. */
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+  /** At most this share of the routes is ejected at once (never all: the rest take the load). */
+  maxEjectedPercent: number;
+}
+
+/** Requests wait while no route is ready (scale from zero, warm-up) instead of failing at once. */
+export interface EndpointHold {
+  /** How long a request may wait for a ready route; 0 = answer 503 at once. */
+  timeoutMs: number;
+  /** At most this many requests wait; more get 503 with `Retry-After`. */
+  maxRequests: number;
+  /** Waiting streaming calls get an SSE comment this often (keeps clients and middleboxes patient). */
+  heartbeatMs: number;
+}
+
+/** Admission limits. */
+export interface EndpointLimits {
+  /** Requests in flight on this endpoint per worker process; null = unbounded. */
+  maxConcurrent: number | null;
+  /** Requests that may wait for a slot past `maxConcurrent` (429 with `Retry-After` beyond). */
+  queue: number;
+  /** Per key, across every worker: requests per minute; null = none. Keys may set their own. */
+  rpm: number | null;
+  /** Per key, across every worker: prompt + completion tokens per minute; null = none. */
+  tpm: number | null;
+}
+
+export interface EndpointEngineMetrics {
+  path: string;
+  intervalMs: number;
+  /** Signals older than this are ignored (the picker falls back to load only). */
+  staleMs: number;
+}
+
+export const DEFAULT_RETRY: Readonly<EndpointRetry> = Object.freeze({
+  attempts: 2,
+  bufferBytes: 1024 * 1024,
+  budgetPercent: 20,
+  minRetries: 3,
+});
+
+export const DEFAULT_PASSIVE_HEALTH: Readonly<EndpointPassiveHealth> = Object.freeze({
+  consecutiveFailures: 3,
+  baseEjectionMs: 5_000,
+  maxEjectionMs: 120_000,
+  maxEjectedPercent: 67,
+});
+
+export const DEFAULT_HOLD: Readonly<EndpointHold> = Object.freeze({
+  timeoutMs: 60_000,
+  maxRequests: 1024,
+  heartbeatMs: 10_000,
+});
+
+export const DEFAULT_LIMITS: Readonly<EndpointLimits> = Object.freeze({
+  maxConcurrent: null,
+  queue: 0,
+  rpm: null,
+  tpm: null,
+});
+
+export const DEFAULT_ENGINE_METRICS: Readonly<EndpointEngineMetrics> = Object.freeze({
+  path: '/metrics',
+  intervalMs: 1_000,
+  staleMs: 5_000,
+});
+
+/** Every setting with its default filled in (what a worker runs with). */
+export type ResolvedEndpointSettings = Required<
+  Omit<EndpointSettings, 'engineMetrics' | 'affinityHeader'>
+> & {
+  affinityHeader: string | null;
+  engineMetrics: EndpointEngineMetrics | null;
+};
+
+export function endpointSettingsWithDefaults(s: EndpointSettings): ResolvedEndpointSettings {
+  const llm = s.balancing === 'llm';
+  return {
+    access: s.access,
+    balancing: s.balancing,
+    healthCheck: s.healthCheck,
+    headersTimeoutMs: s.headersTimeoutMs,
+    retry: { ...DEFAULT_RETRY, ...s.retry },
+    passive: { ...DEFAULT_PASSIVE_HEALTH, ...s.passive },
+    hold: { ...DEFAULT_HOLD, ...s.hold },
+    limits: { ...DEFAULT_LIMITS, ...s.limits },
+    streamIdleTimeoutMs: s.streamIdleTimeoutMs ?? 300_000,
+    maxBodyBytes: s.maxBodyBytes ?? 16 * 1024 * 1024,
+    slowStartMs: s.slowStartMs ?? 0,
+    drainGraceMs: s.drainGraceMs ?? 60_000,
+    affinityHeader: s.affinityHeader ?? null,
+    engineMetrics:
+      s.engineMetrics === null
+        ? null
+        : s.engineMetrics || llm
+          ? { ...DEFAULT_ENGINE_METRICS, ...s.engineMetrics }
+          : null,
+  };
 }
 
 export const DEFAULT_ENDPOINT_SETTINGS: Readonly<EndpointSettings> = Object.freeze({
@@ -63,6 +214,8 @@ export interface EndpointRoute {
   weight: number;
   /** `serving` (a backend, weight > 0), `staged` (weight 0) or `unresolved` (no backend yet). */
   state: 'serving' | 'staged' | 'unresolved';
+  /** As the workers serving the endpoint see it (absent until one reports). */
+  health?: RouteHealth;
 }
 
 export type EndpointState = 'ACTIVE' | 'DELETING' | 'DELETED';
@@ -93,6 +246,9 @@ export interface EndpointKey {
   expiresAt: string | null;
   revokedAt: string | null;
   state: 'live' | 'expired' | 'revoked';
+  /** This key's requests / tokens per minute (null: the endpoint's limits). */
+  rpm: number | null;
+  tpm: number | null;
 }
 
 /**
@@ -108,6 +264,9 @@ export interface EndpointKeyRecord {
   expiresAt: number | null;
   /** Model names it may ask for; empty = any. */
   models: string[];
+  /** This key's own limits (else the endpoint's). */
+  rpm?: number | null;
+  tpm?: number | null;
 }
 
 /**
@@ -121,4 +280,64 @@ export interface SpecBackend {
   route?: string;
   /** Traffic share (endpoint circuits); absent = 1 share. */
   weight?: number;
+}
+
+/** A route's health as the workers serving its endpoint see it (each worker process probes). */
+export type RouteHealthState = 'starting' | 'healthy' | 'unhealthy' | 'ejected';
+
+/** One worker process's view of one route (what it writes to the counter store). */
+export interface RouteHealthReport {
+  key: string;
+  route: string | null;
+  state: RouteHealthState;
+  lastProbeAt: number | null;
+  lastError: string | null;
+  ejections: number;
+  consecutiveFailures: number;
+}
+
+/** A route's health in the API: the worst state any reporting worker process sees, and totals. */
+export interface RouteHealth {
+  state: RouteHealthState;
+  /** Worker processes whose report counted (fresh ones). */
+  reporters: number;
+  lastProbeAt: string | null;
+  lastError: string | null;
+  ejections: number;
+}
+
+/** Counter-store keys of endpoints (the Redis role): route health reports, short-lived. */
+export const endpointCounterKeys = {
+  healthReport: (endpointId: string, reporter: string) => `ap:eph:${endpointId}:${reporter}`,
+  healthReports: (endpointId: string) => `ap:eph:${endpointId}:`,
+} as const;
+
+const SEVERITY: Record<RouteHealthState, number> = { healthy: 0, starting: 1, ejected: 2, unhealthy: 3 };
+
+/** Merges the reports of every worker process into one health per route (key: route id or address). */
+export function mergeRouteHealth(reports: { routes: RouteHealthReport[] }[]): Map<string, RouteHealth> {
+  const out = new Map<string, RouteHealth>();
+  for (const rep of reports) {
+    for (const r of rep.routes) {
+      const id = r.route ?? r.key;
+      const h = out.get(id);
+      const probe = r.lastProbeAt === null ? null : new Date(r.lastProbeAt).toISOString();
+      if (!h) {
+        out.set(id, {
+          state: r.state,
+          reporters: 1,
+          lastProbeAt: probe,
+          lastError: r.lastError,
+          ejections: r.ejections,
+        });
+        continue;
+      }
+      h.reporters++;
+      h.ejections += r.ejections;
+      if (SEVERITY[r.state] > SEVERITY[h.state]) h.state = r.state;
+      if (probe !== null && (h.lastProbeAt === null || probe > h.lastProbeAt)) h.lastProbeAt = probe;
+      if (r.lastError !== null) h.lastError = r.lastError;
+    }
+  }
+  return out;
 }

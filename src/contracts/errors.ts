@@ -115,6 +115,22 @@ export const ERRORS = {
     message: 'The endpoint has no replica ready to serve this request; try again shortly.',
   },
   AP_ERR_ENDPOINT_KEY_INVALID: { status: 401, message: 'The endpoint key is not valid for this endpoint.' },
+  AP_ERR_MODEL_NOT_ALLOWED: {
+    status: 403,
+    message: 'The endpoint key may not use this model (it is scoped to other models).',
+  },
+  AP_ERR_KEY_RATE_LIMITED: {
+    status: 429,
+    message: "The endpoint key's requests or tokens per minute are used up; retry after the time given.",
+  },
+  AP_ERR_ENDPOINT_BUSY: {
+    status: 503,
+    message: 'The endpoint is at its concurrency limit and its queue is full; retry after the time given.',
+  },
+  AP_ERR_UPSTREAM_STREAM_IDLE: {
+    status: 504,
+    message: 'The replica sent nothing for longer than the endpoint allows between chunks.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

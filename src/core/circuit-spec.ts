@@ -13,7 +13,7 @@ import {
   DEFAULT_CONNECTION_IDLE_TIMEOUT_MS,
   DEFAULT_TCP_MAX_CONNECTIONS,
 } from '../contracts/circuit-spec.ts';
-import type { BalancingPolicy, EndpointSettings } from '../contracts/endpoint.ts';
+import { BALANCING_POLICIES, type BalancingPolicy, type EndpointSettings } from '../contracts/endpoint.ts';
 import { AppProxyError } from '../contracts/errors.ts';
 import type { FrontendMode, Protocol, TcpAccessMode } from '../contracts/records.ts';
 import { AllowList } from './allow-list.ts';
@@ -26,7 +26,7 @@ export interface ServingWorker {
 }
 
 const SUBDOMAIN = /^[0-9a-f]{6}$/;
-const BALANCING: readonly BalancingPolicy[] = ['round-robin', 'random', 'weighted', 'least-inflight'];
+const BALANCING = BALANCING_POLICIES;
 const ACCESS_MODES: readonly TcpAccessMode[] = ['tunnel', 'allow-list', 'public'];
 /** Node timers cannot wait longer (≈ 24.8 days); a longer timeout would fire at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;

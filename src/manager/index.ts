@@ -383,6 +383,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     events,
     logger: logger.child({ service: 'endpoints' }),
     allowPublic: opts.endpoints?.allowPublic ?? false,
+    counters: stores.counters,
   });
   lifecycle.holdRoutes(endpoints);
   sessions.onRunning((id) => endpoints.sessionRunning(id));

@@ -11,6 +11,7 @@ import type { EndpointKeys } from './access/endpoint-keys.ts';
 import type { RevocationSet } from './access/revocations.ts';
 import type { Keepalive } from './connections/keepalive.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
+import type { InferenceDeps } from './inference/runtime.ts';
 import type { WorkerMetrics } from './observe/metrics.ts';
 import type { ForwardingPolicy } from './transport/headers.ts';
 
@@ -37,6 +38,8 @@ export interface WorkerContext {
   connections: ConnectionRegistry;
   /** The one sweeper that pings and times out WebSockets and tunnels. */
   keepalive: Keepalive;
+  /** Key limits, usage and metrics of inference endpoints. */
+  inference: InferenceDeps;
   /** How often tunnel clients are pinged; one missed interval cuts the tunnel. */
   tunnelPingIntervalMs: number;
 }

@@ -284,6 +284,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       closeServing(plane);
       await children?.close();
       await activity.close();
+      await plane.inference.usage.close();
       metrics.detach();
       logger.info('worker closed');
     },

@@ -62,7 +62,8 @@ describe('an inference endpoint over llm-sim replicas', () => {
     const created = await t.api('POST', '/v1/endpoints', {
       name: 'chat',
       frontend: 'port',
-      settings: { balancing: 'weighted' },
+      // No holding: without a route the endpoint answers 503 at once.
+      settings: { balancing: 'weighted', hold: { timeoutMs: 0 } },
       routes: [
         { id: 'a', session: a.id, service: 'api', weight: 100 },
         { id: 'b', session: b.id, service: 'api', weight: 0 },
@@ -120,7 +121,7 @@ describe('an inference endpoint over llm-sim replicas', () => {
       'the endpoint to answer 503 without routes',
       { timeoutMs: 5000 },
     );
-    assert.equal(((await none.json()) as { code: string }).code, 'AP_ERR_NO_ROUTE');
+    assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'AP_ERR_NO_ROUTE');
 
     // The key is revoked: refused as soon as the change reaches the worker.
     await t.api('PUT', `/v1/endpoints/${ep.id}/routes`, {

@@ -29,6 +29,8 @@ export interface SimRecord {
   ttftSteps: number | null;
   ttftSimMs: number | null;
   closedAtStep: number | null;
+  /** Epoch ms when the engine saw the client's connection close. */
+  closedAtMs: number | null;
   tokensAfterAbort: number;
 }
 

@@ -1,6 +1,6 @@
 /**
- * The client commands: session, app, tunnel, circuit, worker, doctor, template; sign-in and
- * identity: login, logout, whoami, user, token, login-session, logout-uri.
+ * The client commands: session, app, tunnel, circuit, endpoint, worker, doctor, template; sign-in
+ * and identity: login, logout, whoami, user, token, login-session, logout-uri.
  */
 
 import type { Command } from 'commander';
@@ -10,6 +10,7 @@ import { registerAuthCommands } from './auth.ts';
 import { registerCircuitCommands } from './circuit.ts';
 import { actionFor } from './context.ts';
 import { registerDoctorCommands } from './doctor.ts';
+import { registerEndpointCommands } from './endpoint.ts';
 import { registerLoginSessionCommands } from './login-session.ts';
 import { registerLogoutUriCommands } from './logout-uri.ts';
 import { registerSessionCommands } from './session.ts';
@@ -27,6 +28,7 @@ export function registerClientCommands(program: Command, rt: Runtime): void {
     registerAppCommands,
     registerTunnelCommands,
     registerCircuitCommands,
+    registerEndpointCommands,
     registerWorkerCommands,
     registerDoctorCommands,
     registerTemplateCommands,

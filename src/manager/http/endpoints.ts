@@ -10,23 +10,105 @@ import { durationMs, idRoutes, principal, type RoutePlugin, replies } from './co
 const tags = ['endpoints'];
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const Balancing = Type.Union([
+  Type.Literal('round-robin'),
+  Type.Literal('random'),
+  Type.Literal('weighted'),
+  Type.Literal('least-inflight'),
+  Type.Literal('prefix'),
+  Type.Literal('llm'),
+]);
 const RouteId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' });
 
-const SettingsBody = Type.Object(
-  {
-    access: Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('public')])),
-    balancing: Type.Optional(
-      Type.Union([
-        Type.Literal('round-robin'),
-        Type.Literal('random'),
-        Type.Literal('weighted'),
-        Type.Literal('least-inflight'),
-      ]),
-    ),
-    headersTimeoutMs: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
-  },
-  closed,
-);
+const ms = (min: number, max: number, description?: string) =>
+  Type.Integer({ minimum: min, maximum: max, ...(description ? { description } : {}) });
+const HOUR = 3_600_000;
+
+const HealthCheckFields = {
+  path: Type.String({
+    minLength: 1,
+    maxLength: 512,
+    pattern: '^/[^\\s\\p{Cc}]*$',
+    description: 'Probed with GET.',
+  }),
+  expectedStatus: Type.Integer({ minimum: 100, maximum: 599 }),
+  intervalMs: ms(100, HOUR),
+  timeoutMs: ms(50, 60_000),
+  healthyThreshold: Type.Integer({ minimum: 1, maximum: 100 }),
+  unhealthyThreshold: Type.Integer({ minimum: 1, maximum: 100 }),
+  initialDelayMs: ms(0, HOUR, 'A new route is not probed (nor served) before this.'),
+};
+const RetryFields = {
+  attempts: Type.Integer({ minimum: 0, maximum: 10, description: 'Tries after the first; 0 = never.' }),
+  bufferBytes: Type.Integer({ minimum: 0, maximum: 64 * 1024 * 1024 }),
+  budgetPercent: Type.Integer({ minimum: 0, maximum: 100 }),
+  minRetries: Type.Integer({ minimum: 0, maximum: 10_000 }),
+};
+const PassiveFields = {
+  consecutiveFailures: Type.Integer({ minimum: 1, maximum: 1000 }),
+  baseEjectionMs: ms(100, HOUR),
+  maxEjectionMs: ms(100, 24 * HOUR),
+  maxEjectedPercent: Type.Integer({ minimum: 0, maximum: 100 }),
+};
+const HoldFields = {
+  timeoutMs: ms(0, HOUR, '0 = answer 503 at once while no route is ready.'),
+  maxRequests: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  heartbeatMs: ms(100, 600_000),
+};
+const Limit = (description: string) =>
+  Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), Type.Null()], { description });
+const LimitsFields = {
+  maxConcurrent: Limit('Requests in flight per worker process; null = unbounded.'),
+  queue: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  rpm: Limit('Per key, requests per minute; null = none.'),
+  tpm: Limit('Per key, prompt + completion tokens per minute; null = none.'),
+};
+const EngineMetricsFields = {
+  path: Type.String({ minLength: 1, maxLength: 512, pattern: '^/[^\\s\\p{Cc}]*$' }),
+  intervalMs: ms(100, 600_000),
+  staleMs: ms(100, HOUR),
+};
+const HeaderName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" });
+const partial = <
+  T extends Record<
+    string,
+    ReturnType<typeof Type.Integer> | ReturnType<typeof Type.String> | ReturnType<typeof Limit>
+  >,
+>(
+  fields: T,
+) => Type.Partial(Type.Object(fields, closed));
+const full = <
+  T extends Record<
+    string,
+    ReturnType<typeof Type.Integer> | ReturnType<typeof Type.String> | ReturnType<typeof Limit>
+  >,
+>(
+  fields: T,
+) => Type.Object(fields, closed);
+
+const settingsFields = (part: boolean) => ({
+  access: Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('public')])),
+  balancing: Type.Optional(Balancing),
+  headersTimeoutMs: Type.Optional(ms(1000, HOUR, 'Longest wait for a response head (time to first token).')),
+  healthCheck: Type.Optional(
+    Type.Union([part ? partial(HealthCheckFields) : full(HealthCheckFields), Type.Null()], {
+      description: 'Active probes of every route; null = passive health only.',
+    }),
+  ),
+  retry: Type.Optional(part ? partial(RetryFields) : full(RetryFields)),
+  passive: Type.Optional(part ? partial(PassiveFields) : full(PassiveFields)),
+  hold: Type.Optional(part ? partial(HoldFields) : full(HoldFields)),
+  limits: Type.Optional(part ? partial(LimitsFields) : full(LimitsFields)),
+  streamIdleTimeoutMs: Type.Optional(ms(1000, 24 * HOUR, 'Longest quiet gap between response chunks.')),
+  maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024 })),
+  slowStartMs: Type.Optional(ms(0, HOUR)),
+  drainGraceMs: Type.Optional(ms(0, 24 * HOUR)),
+  affinityHeader: Type.Optional(Type.Union([HeaderName, Type.Null()])),
+  engineMetrics: Type.Optional(
+    Type.Union([part ? partial(EngineMetricsFields) : full(EngineMetricsFields), Type.Null()]),
+  ),
+});
+const SettingsBody = Type.Object(settingsFields(true), closed);
 
 const RouteBody = Type.Object(
   {
@@ -51,6 +133,26 @@ const RouteSchema = Type.Object(
     backend: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer() }, closed), Type.Null()]),
     weight: Type.Integer(),
     state: Type.Union([Type.Literal('serving'), Type.Literal('staged'), Type.Literal('unresolved')]),
+    health: Type.Optional(
+      Type.Object(
+        {
+          state: Type.Union([
+            Type.Literal('starting'),
+            Type.Literal('healthy'),
+            Type.Literal('unhealthy'),
+            Type.Literal('ejected'),
+          ]),
+          reporters: Type.Integer({ description: 'Worker processes whose fresh report counted.' }),
+          lastProbeAt: Nullable(Type.String({ format: 'date-time' })),
+          lastError: Nullable(Type.String()),
+          ejections: Type.Integer(),
+        },
+        {
+          ...closed,
+          description: 'As the workers serving the endpoint see the route: the worst state any reports.',
+        },
+      ),
+    ),
   },
   closed,
 );
@@ -65,15 +167,11 @@ export const EndpointSchema = Type.Object(
     circuitId: Nullable(Type.String()),
     settings: Type.Object(
       {
+        ...settingsFields(false),
         access: Type.Union([Type.Literal('token'), Type.Literal('public')]),
-        balancing: Type.Union([
-          Type.Literal('round-robin'),
-          Type.Literal('random'),
-          Type.Literal('weighted'),
-          Type.Literal('least-inflight'),
-        ]),
-        healthCheck: Type.Unknown(),
+        balancing: Balancing,
         headersTimeoutMs: Type.Integer(),
+        healthCheck: Type.Union([full(HealthCheckFields), Type.Null()]),
       },
       closed,
     ),
@@ -81,6 +179,23 @@ export const EndpointSchema = Type.Object(
     revision: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),
+  },
+  closed,
+);
+const UsageFields = {
+  requests: Type.Integer(),
+  promptTokens: Type.Integer(),
+  completionTokens: Type.Integer(),
+  cachedTokens: Type.Integer({ description: 'Prompt tokens the engine served from its prefix cache.' }),
+  estimatedRequests: Type.Integer({ description: 'Requests whose counts are estimates (stream cut).' }),
+};
+const UsageSchema = Type.Object(
+  {
+    endpointId: Type.String(),
+    total: Type.Object(UsageFields, closed),
+    keys: Type.Array(
+      Type.Object({ keyId: Nullable(Type.String()), name: Nullable(Type.String()), ...UsageFields }, closed),
+    ),
   },
   closed,
 );
@@ -115,6 +230,8 @@ const KeySchema = Type.Object(
     expiresAt: Nullable(Type.String({ format: 'date-time' })),
     revokedAt: Nullable(Type.String({ format: 'date-time' })),
     state: Type.Union([Type.Literal('live'), Type.Literal('expired'), Type.Literal('revoked')]),
+    rpm: Type.Union([Type.Integer(), Type.Null()]),
+    tpm: Type.Union([Type.Integer(), Type.Null()]),
   },
   closed,
 );
@@ -137,6 +254,8 @@ const CreateKeyBody = Type.Object(
         description: 'Model names the key may ask for; absent or empty = any.',
       }),
     ),
+    rpm: Type.Optional(Limit("This key's requests per minute, across every worker (else the endpoint's).")),
+    tpm: Type.Optional(Limit("This key's tokens per minute, across every worker (else the endpoint's).")),
   },
   closed,
 );
@@ -200,6 +319,16 @@ export const endpointRoutes: RoutePlugin<EndpointRoutesOptions> = async (app, d)
     { summary: 'Delete an endpoint: its URL stops answering.' },
     EndpointSchema,
     (p, id) => d.endpoints.delete(p, id),
+  );
+  byId(
+    'GET',
+    '/v1/endpoints/:id/usage',
+    {
+      summary:
+        'Token usage of the endpoint, total and per key, as the engines reported it (cumulative; requests whose stream was cut count estimated tokens and are flagged).',
+    },
+    UsageSchema,
+    (p, id) => d.endpoints.usage(p, id),
   );
   byId(
     'GET',

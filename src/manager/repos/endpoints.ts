@@ -40,6 +40,8 @@ export interface KeyRow {
   created_at: Date;
   expires_at: Date | null;
   revoked_at: Date | null;
+  rpm: number | null;
+  tpm: number | null;
 }
 
 export interface NewRoute {
@@ -200,11 +202,13 @@ export class EndpointRepo {
     models: string[];
     createdBy: string;
     expiresAt: Date | null;
+    rpm: number | null;
+    tpm: number | null;
   }): Promise<KeyRow> {
     const { rows } = await this.sql.query<KeyRow>(
-      `INSERT INTO endpoint_keys (id, endpoint_id, name, digest, models, created_by, expires_at)
-       VALUES ($1, $2, $3, $4, $5::text[], $6, $7) RETURNING *`,
-      [k.id, k.endpointId, k.name, k.digest, k.models, k.createdBy, k.expiresAt],
+      `INSERT INTO endpoint_keys (id, endpoint_id, name, digest, models, created_by, expires_at, rpm, tpm)
+       VALUES ($1, $2, $3, $4, $5::text[], $6, $7, $8, $9) RETURNING *`,
+      [k.id, k.endpointId, k.name, k.digest, k.models, k.createdBy, k.expiresAt, k.rpm, k.tpm],
     );
     return rows[0]!;
   }

@@ -14,19 +14,30 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   DEFAULT_ENDPOINT_SETTINGS,
+  DEFAULT_ENGINE_METRICS,
+  DEFAULT_HEALTH_CHECK,
+  DEFAULT_HOLD,
+  DEFAULT_LIMITS,
+  DEFAULT_PASSIVE_HEALTH,
+  DEFAULT_RETRY,
   type Endpoint,
   type EndpointKey,
   type EndpointKeyRecord,
   type EndpointRoute,
   type EndpointSettings,
+  endpointCounterKeys,
+  mergeRouteHealth,
+  type RouteHealth,
+  type RouteHealthReport,
   type SpecBackend,
 } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { FrontendMode } from '../../contracts/records.ts';
+import { readUsage, type UsageTotals } from '../../core/endpoint-usage.ts';
 import { credentialState } from '../../core/lifetime.ts';
 import { LatestWinsPublisher } from '../../stores/kv-sync.ts';
-import type { KvStore } from '../../stores/types.ts';
+import type { CounterStore, KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
 import type { EndpointRepo, EndpointRow, KeyRow, NewRoute, RouteRow } from '../repos/endpoints.ts';
 import type { EventLog } from '../repos/events.ts';
@@ -35,6 +46,19 @@ import { grantOfPrincipal } from './auth.ts';
 import type { CircuitOpener } from './circuit-opener.ts';
 import type { CircuitProjection } from './circuit-projection.ts';
 import type { Lifecycle } from './lifecycle.ts';
+
+export interface EndpointUsage {
+  endpointId: string;
+  total: UsageTotals;
+  keys: ({ keyId: string | null; name: string | null } & UsageTotals)[];
+}
+
+/** A change of settings as a request gives it: any field, nested parts partial. */
+export type SettingsChange = {
+  [K in keyof EndpointSettings]?: NonNullable<EndpointSettings[K]> extends object
+    ? Partial<NonNullable<EndpointSettings[K]>> | (null extends EndpointSettings[K] ? null : never)
+    : EndpointSettings[K];
+};
 
 /** A route as a request gives it: a session's service, or an address. */
 export interface RouteInput {
@@ -58,6 +82,8 @@ export interface EndpointServiceDeps {
   logger: Logger;
   /** Whether endpoints may be public (no key): `endpoints.allowPublic` of the configuration. */
   allowPublic: boolean;
+  /** Where workers report route health and usage (the Redis role). */
+  counters: CounterStore;
 }
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -103,6 +129,8 @@ export function toKey(r: KeyRow): EndpointKey {
     expiresAt: r.expires_at?.toISOString() ?? null,
     revokedAt: r.revoked_at?.toISOString() ?? null,
     state,
+    rpm: r.rpm ?? null,
+    tpm: r.tpm ?? null,
   };
 }
 
@@ -113,6 +141,8 @@ function keyRecord(r: KeyRow): EndpointKeyRecord {
     digest: r.digest,
     expiresAt: r.expires_at?.getTime() ?? null,
     models: r.models ?? [],
+    ...(r.rpm !== null && r.rpm !== undefined ? { rpm: r.rpm } : {}),
+    ...(r.tpm !== null && r.tpm !== undefined ? { tpm: r.tpm } : {}),
   };
 }
 
@@ -137,7 +167,13 @@ export class EndpointService {
   async createKey(
     p: Principal,
     id: string,
-    input: { name: string; expiresInMs?: number; models?: string[] },
+    input: {
+      name: string;
+      expiresInMs?: number;
+      models?: string[];
+      rpm?: number | null;
+      tpm?: number | null;
+    },
   ): Promise<EndpointKey & { key: string }> {
     const row = await this.visible(p, id);
     const name = input.name.trim();
@@ -151,6 +187,8 @@ export class EndpointService {
       models: [...new Set(input.models ?? [])],
       createdBy: p.userId,
       expiresAt: input.expiresInMs ? new Date(Date.now() + input.expiresInMs) : null,
+      rpm: input.rpm ?? null,
+      tpm: input.tpm ?? null,
     });
     const key = kvKeys.endpointKey(row.id, k.id);
     this.keys.set(key, JSON.stringify(keyRecord(k)));
@@ -186,7 +224,7 @@ export class EndpointService {
     input: {
       name: string;
       frontend?: FrontendMode;
-      settings?: Partial<EndpointSettings>;
+      settings?: SettingsChange;
       routes?: RouteInput[];
     },
   ): Promise<Endpoint> {
@@ -240,7 +278,7 @@ export class EndpointService {
   async update(
     p: Principal,
     id: string,
-    input: { name?: string; settings?: Partial<EndpointSettings> },
+    input: { name?: string; settings?: SettingsChange },
   ): Promise<Endpoint> {
     const row = await this.visible(p, id);
     if (input.name !== undefined && !NAME.test(input.name))
@@ -339,7 +377,11 @@ export class EndpointService {
   }
 
   private async view(row: EndpointRow): Promise<Endpoint> {
-    const [routes, circuit] = await Promise.all([this.d.repo.routes(row.id), this.circuitOf(row.id)]);
+    const [routes, circuit, health] = await Promise.all([
+      this.d.repo.routes(row.id),
+      this.circuitOf(row.id),
+      this.routeHealth(row.id),
+    ]);
     return {
       id: row.id,
       name: row.name,
@@ -348,15 +390,101 @@ export class EndpointService {
       url: circuit?.app_url ?? null,
       circuitId: circuit?.id ?? null,
       settings: row.settings,
-      routes: routes.map(toRoute),
+      routes: routes.map((r) => {
+        const route = toRoute(r);
+        const h =
+          health.get(route.id) ??
+          (route.backend ? health.get(`${route.backend.host}:${route.backend.port}`) : undefined);
+        return h ? { ...route, health: h } : route;
+      }),
       revision: Number(row.revision),
       createdAt: row.created_at.toISOString(),
       updatedAt: row.updated_at.toISOString(),
     };
   }
 
-  private settings(given: Partial<EndpointSettings> | undefined, base: EndpointSettings): EndpointSettings {
-    const s: EndpointSettings = { ...base, ...given };
+  /**
+   * The settings after a change: nested parts merge field by field over what the endpoint has (a
+   * PATCH of `{ retry: { attempts: 0 } }` keeps the other retry fields); `healthCheck: null` turns
+   * probing off, a partial one fills the rest from the defaults.
+   */
+  /**
+   * Token usage of an endpoint as the workers recorded it (cumulative; per key, with the key's
+   * name; requests without a key — public endpoints — under `keyId: null`).
+   */
+  async usage(p: Principal, id: string): Promise<EndpointUsage> {
+    const row = await this.visible(p, id);
+    const [u, keys] = await Promise.all([readUsage(this.d.counters, row.id), this.d.repo.keys(row.id)]);
+    const names = new Map(keys.map((k) => [k.id, k.name]));
+    return {
+      endpointId: row.id,
+      total: u.total,
+      keys: u.keys.map((k) => ({
+        keyId: k.keyId,
+        name: k.keyId ? (names.get(k.keyId) ?? null) : null,
+        ...k.totals,
+      })),
+    };
+  }
+
+  /** Route health as the workers' processes last reported it (stale reports have expired). */
+  private async routeHealth(endpointId: string): Promise<Map<string, RouteHealth>> {
+    try {
+      const keys = await this.d.counters.keys(endpointCounterKeys.healthReports(endpointId));
+      if (keys.length === 0) return new Map();
+      const values = await this.d.counters.mget(keys);
+      const reports: { routes: RouteHealthReport[] }[] = [];
+      for (const v of values) {
+        if (v === null) continue;
+        try {
+          const parsed = JSON.parse(v) as { routes?: RouteHealthReport[] };
+          if (Array.isArray(parsed.routes)) reports.push({ routes: parsed.routes });
+        } catch {
+          // A report that does not parse is skipped; the next one replaces it.
+        }
+      }
+      return mergeRouteHealth(reports);
+    } catch (err) {
+      // Health is advisory in this answer: the endpoint is still described without it.
+      this.d.logger.warn({ err, endpointId }, 'route health not read');
+      return new Map();
+    }
+  }
+
+  private settings(given: SettingsChange | undefined, base: EndpointSettings): EndpointSettings {
+    const g = given ?? {};
+    const s: EndpointSettings = { ...base };
+    if (g.access !== undefined) s.access = g.access;
+    if (g.balancing !== undefined) s.balancing = g.balancing;
+    if (g.headersTimeoutMs !== undefined) s.headersTimeoutMs = g.headersTimeoutMs;
+    if (g.healthCheck !== undefined)
+      s.healthCheck =
+        g.healthCheck === null ? null : { ...(base.healthCheck ?? DEFAULT_HEALTH_CHECK), ...g.healthCheck };
+    if (g.retry) s.retry = { ...DEFAULT_RETRY, ...base.retry, ...g.retry };
+    if (g.passive) s.passive = { ...DEFAULT_PASSIVE_HEALTH, ...base.passive, ...g.passive };
+    if (g.hold) s.hold = { ...DEFAULT_HOLD, ...base.hold, ...g.hold };
+    if (g.limits) s.limits = { ...DEFAULT_LIMITS, ...base.limits, ...g.limits };
+    if (g.engineMetrics !== undefined)
+      s.engineMetrics =
+        g.engineMetrics === null
+          ? null
+          : { ...DEFAULT_ENGINE_METRICS, ...base.engineMetrics, ...g.engineMetrics };
+    for (const k of [
+      'streamIdleTimeoutMs',
+      'maxBodyBytes',
+      'slowStartMs',
+      'drainGraceMs',
+      'affinityHeader',
+    ] as const)
+      if (g[k] !== undefined) (s as unknown as Record<string, unknown>)[k] = g[k];
+    const hc = s.healthCheck;
+    if (hc && hc.timeoutMs > hc.intervalMs)
+      throw invalid(
+        '/settings/healthCheck/timeoutMs',
+        'A probe timeout longer than the interval would overlap probes.',
+      );
+    if (s.passive && s.passive.maxEjectionMs < s.passive.baseEjectionMs)
+      throw invalid('/settings/passive/maxEjectionMs', 'The longest ejection is shorter than the first one.');
     if (s.access === 'public' && !this.d.allowPublic)
       throw new AppProxyError(
         'AP_ERR_ACCESS_NOT_PERMITTED',

@@ -37,6 +37,8 @@ export function parseEndpointKey(raw: string | null): EndpointKeyRecord | null {
       digest: v.digest,
       expiresAt: v.expiresAt,
       models: v.models.map(String),
+      ...(typeof v.rpm === 'number' ? { rpm: v.rpm } : {}),
+      ...(typeof v.tpm === 'number' ? { tpm: v.tpm } : {}),
     };
   } catch {
     return null;
@@ -83,6 +85,16 @@ export class EndpointKeys {
 
   /** The check of a request to a token endpoint: null = admitted, else the error code. */
   check(endpointId: string, authorization: string | undefined, now = Date.now()): ErrorCode | null {
+    const r = this.lookup(endpointId, authorization, now);
+    return typeof r === 'string' ? r : null;
+  }
+
+  /** The key a request to a token endpoint presents (its scope and limits), or why it is refused. */
+  lookup(
+    endpointId: string,
+    authorization: string | undefined,
+    now = Date.now(),
+  ): EndpointKeyRecord | ErrorCode {
     if (authorization === undefined) return 'AP_ERR_UNAUTHENTICATED';
     const m = BEARER.exec(authorization);
     if (!m) return 'AP_ERR_UNAUTHENTICATED';
@@ -90,7 +102,7 @@ export class EndpointKeys {
     if (!keys) return 'AP_ERR_ENDPOINT_KEY_INVALID';
     const r = keys.get(createHash('sha256').update(m[1]!).digest('hex'));
     if (!r || (r.expiresAt !== null && r.expiresAt <= now)) return 'AP_ERR_ENDPOINT_KEY_INVALID';
-    return null;
+    return r;
   }
 
   private drop(endpointId: string, id: string): void {

@@ -14,10 +14,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { EndpointKeyRecord } from '../../contracts/endpoint.ts';
 import { ERRORS, type ErrorCode } from '../../contracts/errors.ts';
 import { verifyRequest } from '../access/app-cookie.ts';
 import { handleLogout, handleSetup, type ReservedContext } from '../access/setup.ts';
 import type { WorkerContext } from '../context.ts';
+import { sendEndpointError, serveEndpointRequest } from '../inference/endpoint-proxy.ts';
 import { sendError, writeSocketError } from '../observe/error-pages.ts';
 import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
 import { proxyHttp } from '../transport/http.ts';
@@ -115,14 +117,21 @@ export class Dispatch {
    */
   private serveEndpoint(circuit: Circuit, req: IncomingMessage, res: ServerResponse): Refusal | null {
     if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
+    let key: EndpointKeyRecord | null = null;
     if (circuit.spec.endpoint!.access !== 'public') {
-      const refused = this.ctx.endpointKeys.check(circuit.spec.endpointId!, req.headers.authorization);
-      if (refused) return { code: refused };
+      const found = this.ctx.endpointKeys.lookup(circuit.spec.endpointId!, req.headers.authorization);
+      if (typeof found === 'string') {
+        this.ctx.inference.metrics.refusedWith(circuit.spec.endpointId!, found);
+        sendEndpointError(res, found);
+        this.ctx.metrics.countStatus(ERRORS[found].status);
+        return null;
+      }
+      key = found;
       // The key is the endpoint's business, not the replica's.
       delete req.headers.authorization;
     }
     circuit.countRequest(req.socket as TrackedSocket);
-    proxyHttp(this.ctx, circuit, req, res);
+    serveEndpointRequest(this.ctx, circuit, req, res, key);
     return null;
   }
 

@@ -78,6 +78,7 @@ async function shutdown(): Promise<void> {
   await plane.frontend.close();
   closeServing(plane);
   await plane.activity.close().catch(() => {});
+  await plane.inference.usage.close().catch(() => {});
 }
 
 process.on('message', (m: ToChild) => {

@@ -21,6 +21,10 @@ import type { ManagerLinks, WorkerContext } from '../context.ts';
 import { Dispatch } from '../frontend/dispatch.ts';
 import { PortFrontend } from '../frontend/port.ts';
 import { WildcardFrontend } from '../frontend/wildcard.ts';
+import { KeyLimiter } from '../inference/limits.ts';
+import { EndpointMetrics } from '../inference/metrics.ts';
+import type { InferenceDeps } from '../inference/runtime.ts';
+import { UsageRecorder } from '../inference/usage.ts';
 import { AccessLog } from '../observe/access-log.ts';
 import { ActivityFlusher } from '../observe/activity.ts';
 import { WorkerMetrics } from '../observe/metrics.ts';
@@ -68,6 +72,8 @@ export interface DataPlane {
   /** Live WebSockets, relays and tunnels of this process. */
   connections: ConnectionRegistry;
   keepalive: Keepalive;
+  /** Key limits, usage recording and metrics of inference endpoints (usage flushes on close). */
+  inference: InferenceDeps;
 }
 
 /**
@@ -133,7 +139,20 @@ export function buildDataPlane(
       );
   });
   const links: ManagerLinks = { loginUrl: null };
+  const inference: InferenceDeps = {
+    limiter: new KeyLimiter(deps.counters, {
+      onError: (err) => logger.warn({ err }, 'endpoint key limit not settled'),
+    }),
+    usage: new UsageRecorder(deps.counters, {
+      onError: (err) => logger.warn({ err }, 'endpoint usage not written yet (kept for the next flush)'),
+    }),
+    metrics: new EndpointMetrics(deps.metrics),
+    counters: deps.counters,
+    logger,
+    reporter: deps.reporter,
+  };
   const ctx: WorkerContext = {
+    inference,
     endpointKeys: new EndpointKeys(),
     cookies,
     revocations,
@@ -177,7 +196,13 @@ export function buildDataPlane(
     portRange: cfg.portRange,
     frontend,
     activity,
-    circuitDeps: (spec) => ({ cookieName: cookies.nameFor(spec.id), metrics, upstream, connections }),
+    circuitDeps: (spec) => ({
+      cookieName: cookies.nameFor(spec.id),
+      metrics,
+      upstream,
+      connections,
+      inference,
+    }),
     recheck: (circuit) => connections.recheck(circuit),
     onSizeChange: (n) => metrics.circuits.set(n),
   };
@@ -195,6 +220,7 @@ export function buildDataPlane(
     table,
     connections,
     keepalive,
+    inference,
   };
 }
 

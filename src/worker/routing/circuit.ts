@@ -9,9 +9,11 @@
  */
 import type { Socket } from 'node:net';
 import type { CircuitSpec } from '../../contracts/circuit-spec.ts';
+import { endpointSettingsWithDefaults } from '../../contracts/endpoint.ts';
 import type { TcpAccessMode } from '../../contracts/records.ts';
 import { AllowList } from '../../core/allow-list.ts';
 import { sameCircuitIdentity } from '../../core/circuit-spec.ts';
+import { EndpointRuntime, type InferenceDeps } from '../inference/runtime.ts';
 import { ActivityCell, type ActivitySource } from '../observe/activity.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
 import { Upstream, type UpstreamSettings } from '../upstream/upstream.ts';
@@ -53,6 +55,8 @@ export interface CircuitDeps {
   metrics: WorkerMetrics;
   upstream: UpstreamSettings;
   connections: CircuitConnections;
+  /** What endpoint circuits' runtimes share (absent: endpoint circuits are served without one). */
+  inference?: InferenceDeps;
 }
 
 function accessOf(spec: CircuitSpec): TcpAccessMode | null {
@@ -64,6 +68,8 @@ export class Circuit implements ActivitySource {
   readonly ownerId: string;
   readonly cookieName: string;
   readonly upstream: Upstream;
+  /** Endpoint circuits: health, picking, admission and holding of their routes. */
+  readonly endpoint: EndpointRuntime | null;
   readonly activity = new ActivityCell();
   /** Client sockets (HTTP keep-alive and upgraded ones): their bytes are the circuit's activity. */
   readonly sockets = new Set<TrackedSocket>();
@@ -85,9 +91,17 @@ export class Circuit implements ActivitySource {
     this.upstream = new Upstream(
       spec.backends,
       spec.endpoint
-        ? { headersTimeoutMs: spec.endpoint.headersTimeoutMs, balancing: spec.endpoint.balancing }
+        ? {
+            headersTimeoutMs: spec.endpoint.headersTimeoutMs,
+            balancing: spec.endpoint.balancing,
+            drainGraceMs: endpointSettingsWithDefaults(spec.endpoint).drainGraceMs,
+          }
         : deps.upstream,
     );
+    this.endpoint =
+      spec.endpoint && spec.endpointId && deps.inference
+        ? new EndpointRuntime(spec.endpointId, spec.endpoint, this.upstream, deps.inference)
+        : null;
     this.access = accessOf(spec);
     this.allowList = this.access === 'allow-list' ? AllowList.parse(spec.tcp?.allowFrom ?? []) : null;
   }
@@ -122,7 +136,10 @@ export class Circuit implements ActivitySource {
     this.access = accessOf(spec);
     this.allowList = allowList;
     this.upstream.update(spec.backends);
-    if (spec.endpoint) this.upstream.setBalancing(spec.endpoint.balancing);
+    if (spec.endpoint) {
+      this.upstream.setBalancing(spec.endpoint.balancing);
+      this.endpoint?.update(spec.endpoint);
+    }
   }
 
   /** True when the circuit cannot take one more TCP relay or tunnel. */
@@ -213,6 +230,7 @@ export class Circuit implements ActivitySource {
       this.release(s);
       s.destroy();
     }
+    this.endpoint?.close();
     this.upstream.close();
   }
 

@@ -34,6 +34,8 @@ export interface UpstreamSettings {
   headersTimeoutMs: number;
   /** How requests spread over the backends (endpoints); default `weighted`. */
   balancing?: BalancingPolicy;
+  /** A removed backend's requests in flight may finish for this long, then its pool is destroyed. */
+  drainGraceMs?: number;
 }
 
 /** How long a backend may take to accept a connection (pools; TCP relays bound it themselves). */
@@ -104,19 +106,42 @@ function keyOf(b: Backend): string {
   return `${b.host}:${b.port}`;
 }
 
-class BackendEntry implements Balanced {
+function copyBackend(b: Backend & { route?: string }): Backend & { route?: string } {
+  return {
+    host: b.host,
+    port: b.port,
+    ...(b.weight !== undefined ? { weight: b.weight } : {}),
+    ...(b.route !== undefined ? { route: b.route } : {}),
+  };
+}
+
+export class BackendEntry implements Balanced {
   readonly key: string;
   private pool: Pool | null = null;
+  /** The share the spec gives it (0 = staged). */
+  baseWeight: number;
+  /**
+   * The share the balancer uses: `baseWeight`, unless an endpoint's runtime lowers it (an
+   * unusable route: 0; slow start: a fraction).
+   */
   weight: number;
   inflight = 0;
   score = 0;
+  /** The engine's own load signals (endpoints with the `llm` policy), set before each pick. */
+  engine: { waiting: number; running: number; kvUsage: number; at: number } | null = null;
 
   constructor(
-    readonly backend: Backend,
+    readonly backend: Backend & { route?: string },
     private readonly settings: UpstreamSettings,
   ) {
     this.key = keyOf(backend);
-    this.weight = backend.weight ?? 1;
+    this.baseWeight = backend.weight ?? 1;
+    this.weight = this.baseWeight;
+  }
+
+  /** The endpoint route it stands for (its id), else its address. */
+  get route(): string {
+    return this.backend.route ?? this.key;
   }
 
   /** The backend's pool, built on first use. */
@@ -134,9 +159,18 @@ class BackendEntry implements Balanced {
     return this.pool;
   }
 
-  /** Removed from the set: idle connections close now, busy ones once their request is done. */
+  /**
+   * Removed from the set: idle connections close now, busy ones once their request is done — or,
+   * with a drain grace, at the latest when it has passed (a stream may otherwise go on for hours).
+   */
   retire(): void {
-    void this.pool?.close().catch(() => {});
+    const pool = this.pool;
+    if (!pool) return;
+    void pool.close().catch(() => {});
+    const grace = this.settings.drainGraceMs;
+    if (grace !== undefined && pool.stats.running > 0) {
+      setTimeout(() => void pool.destroy().catch(() => {}), grace).unref();
+    }
   }
 
   destroy(): void {
@@ -163,7 +197,7 @@ export class NoBackendError extends Error {
  * Counts a request in flight on its backend until it ends, whichever way (the least-in-flight
  * policy reads the counts). Only endpoint circuits pay for the wrapper.
  */
-class InflightHandler implements Dispatcher.DispatchHandler {
+export class InflightHandler implements Dispatcher.DispatchHandler {
   private done = false;
   constructor(
     private readonly entry: BackendEntry,
@@ -211,6 +245,8 @@ class InflightHandler implements Dispatcher.DispatchHandler {
 
 export class Upstream {
   private entries: BackendEntry[];
+  /** Told after every change of the backend set (an endpoint's runtime re-weighs and re-probes). */
+  onChange: ((entries: readonly BackendEntry[]) => void) | null = null;
   private readonly balancer: Balancer<BackendEntry>;
   /** Endpoint circuits count requests in flight per backend (their policies may use it). */
   private readonly counted: boolean;
@@ -220,7 +256,7 @@ export class Upstream {
     backends: readonly Backend[],
     private readonly settings: UpstreamSettings,
   ) {
-    this.entries = backends.map((b) => new BackendEntry(b, settings));
+    this.entries = backends.map((b) => new BackendEntry(copyBackend(b), settings));
     this.balancer = new Balancer(settings.balancing ?? 'weighted');
     this.counted = settings.balancing !== undefined;
   }
@@ -232,6 +268,11 @@ export class Upstream {
 
   get backends(): Backend[] {
     return this.entries.map((e) => e.backend);
+  }
+
+  /** The backend entries now (endpoint runtimes pick among them themselves). */
+  get routes(): readonly BackendEntry[] {
+    return this.entries;
   }
 
   /**
@@ -247,19 +288,14 @@ export class Upstream {
       const kept = old.get(k);
       if (kept) {
         old.delete(k);
-        kept.weight = b.weight ?? 1;
+        kept.baseWeight = b.weight ?? 1;
+        kept.weight = kept.baseWeight;
       }
-      if (!next.some((e) => e.key === k))
-        next.push(
-          kept ??
-            new BackendEntry(
-              { host: b.host, port: b.port, ...(b.weight !== undefined ? { weight: b.weight } : {}) },
-              this.settings,
-            ),
-        );
+      if (!next.some((e) => e.key === k)) next.push(kept ?? new BackendEntry(copyBackend(b), this.settings));
     }
     this.entries = next;
     for (const e of old.values()) e.retire();
+    this.onChange?.(next);
   }
 
   private pick(): BackendEntry | null {
@@ -277,10 +313,32 @@ export class Upstream {
       handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new NoBackendError());
       return;
     }
+    const h = this.counted ? new InflightHandler(entry, handler) : handler;
     try {
-      entry.dispatcher.dispatch(opts, this.counted ? new InflightHandler(entry, handler) : handler);
+      entry.dispatcher.dispatch(opts, h);
     } catch (err) {
-      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
+      h.onResponseError?.(null as unknown as Dispatcher.DispatchController, err as Error);
+    }
+  }
+
+  /**
+   * One HTTP request on a backend an endpoint's runtime chose (counted in flight on it until it
+   * ends); failures reach the handler as for `dispatch`.
+   */
+  dispatchTo(
+    entry: BackendEntry,
+    opts: Dispatcher.DispatchOptions,
+    handler: Dispatcher.DispatchHandler,
+  ): void {
+    if (this.closed) {
+      handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, new UpstreamClosedError());
+      return;
+    }
+    const counted = new InflightHandler(entry, handler);
+    try {
+      entry.dispatcher.dispatch(opts, counted);
+    } catch (err) {
+      counted.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
     }
   }
 

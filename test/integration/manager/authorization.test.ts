@@ -117,6 +117,7 @@ const TABLE: Record<string, Case> = {
   },
   'DELETE /v1/endpoints/{id}': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}`, mutates: true },
   'GET /v1/endpoints/{id}/events': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}/events` },
+  'GET /v1/endpoints/{id}/usage': { rule: 'owner', path: (r) => `/v1/endpoints/${r.endpointId}/usage` },
   'PUT /v1/endpoints/{id}/routes': {
     rule: 'owner',
     path: (r) => `/v1/endpoints/${r.endpointId}/routes`,
