@@ -1,5 +1,5 @@
 /** /v1/endpoints: inference endpoints and their routes (replicas). Thin handlers. */
-import { type Static, Type } from 'typebox';
+import { type Static, type TOptional, type TSchema, Type } from 'typebox';
 import type { Endpoint } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { EventLog } from '../repos/events.ts';
@@ -69,14 +69,14 @@ const EngineMetricsFields = {
   staleMs: ms(100, HOUR),
 };
 const HeaderName = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" });
-const partial = <
-  T extends Record<
-    string,
-    ReturnType<typeof Type.Integer> | ReturnType<typeof Type.String> | ReturnType<typeof Limit>
-  >,
->(
-  fields: T,
-) => Type.Partial(Type.Object(fields, closed));
+// Each field optional, unknown fields refused (a Partial of a closed object would accept them).
+const partial = <T extends Record<string, TSchema>>(fields: T) =>
+  Type.Object(
+    Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Type.Optional(v)])) as {
+      [K in keyof T]: TOptional<T[K]>;
+    },
+    closed,
+  );
 const full = <
   T extends Record<
     string,

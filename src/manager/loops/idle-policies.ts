@@ -67,7 +67,15 @@ interface Evaluation {
   next: number | null;
 }
 
-function evaluate(rows: IdleCandidateRow[], activity: Map<string, number | null>, now: number): Evaluation {
+/** Endpoint circuits whose routes are a session's services: their activity is the session's too. */
+type ServedBy = Map<string, { circuitId: string; createdAt: number }[]>;
+
+function evaluate(
+  rows: IdleCandidateRow[],
+  activity: Map<string, number | null>,
+  now: number,
+  servedBy: ServedBy = new Map(),
+): Evaluation {
   const out: Evaluation = { dueCircuits: [], dueSessions: [], next: null };
   const soonest = (at: number) => {
     if (out.next === null || at < out.next) out.next = at;
@@ -94,6 +102,12 @@ function evaluate(rows: IdleCandidateRow[], activity: Map<string, number | null>
         });
       }
     }
+  }
+  // A replica that answers an endpoint's requests is busy, whatever its own circuits see: the
+  // endpoint circuit's last activity (bytes of a stream included) counts for the session.
+  for (const [sessionId, s] of sessions) {
+    for (const ep of servedBy.get(sessionId) ?? [])
+      s.idleSince = Math.max(s.idleSince, activity.get(ep.circuitId) ?? ep.createdAt);
   }
   const terminating = new Set<string>();
   for (const [sessionId, s] of sessions) {
@@ -202,11 +216,15 @@ export class IdlePolicies {
     const { circuits, counters, lifecycle, events, logger, metrics } = this.d;
     const rows = await circuits.idleCandidates();
     if (rows.length === 0) return { actions: [], next: null };
-    const activity = await readLastActivity(
-      counters,
-      rows.map((r) => r.id),
-    );
-    let ev = evaluate(rows, activity, Date.now());
+    const servedBy: ServedBy = new Map();
+    for (const r of await circuits.endpointCircuitsBySession()) {
+      const list = servedBy.get(r.session_id) ?? [];
+      list.push({ circuitId: r.circuit_id, createdAt: r.created_at.getTime() });
+      servedBy.set(r.session_id, list);
+    }
+    const endpointCircuits = [...new Set([...servedBy.values()].flat().map((e) => e.circuitId))];
+    const activity = await readLastActivity(counters, [...rows.map((r) => r.id), ...endpointCircuits]);
+    let ev = evaluate(rows, activity, Date.now(), servedBy);
     if (ev.dueCircuits.length === 0 && ev.dueSessions.length === 0) return { actions: [], next: ev.next };
 
     // Re-read what is about to act on: bytes that arrived while this pass ran still count.
@@ -214,12 +232,15 @@ export class IdlePolicies {
     const recheck = rows.filter(
       (r) => dueSessions.has(r.session_id) || ev.dueCircuits.some((c) => c.row.id === r.id),
     );
-    for (const [id, at] of await readLastActivity(
-      counters,
-      recheck.map((r) => r.id),
-    ))
+    const recheckEndpoints = [...dueSessions].flatMap((id) =>
+      (servedBy.get(id) ?? []).map((e) => e.circuitId),
+    );
+    for (const [id, at] of await readLastActivity(counters, [
+      ...recheck.map((r) => r.id),
+      ...recheckEndpoints,
+    ]))
       activity.set(id, at);
-    ev = evaluate(rows, activity, Date.now());
+    ev = evaluate(rows, activity, Date.now(), servedBy);
 
     const actions: IdleAction[] = [];
     for (const s of ev.dueSessions) {

@@ -369,6 +369,20 @@ export class CircuitRepo {
     return rows;
   }
 
+  /**
+   * Endpoint circuits and the sessions they route to (live circuits, session routes only): an
+   * endpoint's traffic is its replicas' activity, so a replica serving it is not idle.
+   */
+  async endpointCircuitsBySession(): Promise<{ session_id: string; circuit_id: string; created_at: Date }[]> {
+    const { rows } = await this.sql.query<{ session_id: string; circuit_id: string; created_at: Date }>(
+      `SELECT r.session_id, c.id AS circuit_id, c.created_at
+         FROM endpoint_routes r JOIN circuits c ON c.endpoint_id = r.endpoint_id
+        WHERE r.session_id IS NOT NULL AND c.state = ANY($1)`,
+      [CIRCUIT_LIVE],
+    );
+    return rows;
+  }
+
   /** The live circuits of one session (the activity endpoint's view of the session policy). */
   async liveOfSession(sessionId: string): Promise<CircuitRow[]> {
     const { rows } = await this.sql.query<CircuitRow>(

@@ -284,10 +284,16 @@ export class EndpointService {
     if (input.name !== undefined && !NAME.test(input.name))
       throw invalid('/name', 'An endpoint name is 1–63 lowercase letters, digits, ".", "_" or "-".');
     const settings = input.settings ? this.settings(input.settings, row.settings) : undefined;
-    const updated = await this.d.repo.update(row.id, {
-      ...(input.name ? { name: input.name } : {}),
-      ...(settings ? { settings } : {}),
-    });
+    const updated = await this.d.repo
+      .update(row.id, {
+        ...(input.name ? { name: input.name } : {}),
+        ...(settings ? { settings } : {}),
+      })
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name === 'UniqueViolation')
+          throw new AppProxyError('AP_ERR_CONFLICT', `You have an endpoint named "${input.name}" already.`);
+        throw err;
+      });
     if (!updated) throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
     await this.republish(updated.id);
     return this.view(updated);
@@ -324,12 +330,18 @@ export class EndpointService {
       if (missing.length > 0)
         throw new AppProxyError('AP_ERR_ROUTE_NOT_FOUND', undefined, { routes: missing });
     }
-    const out = await this.d.repo.changeRoutes(row.id, {
-      ...(replace ? { replace } : {}),
-      ...(add ? { add } : {}),
-      ...(change.remove ? { remove: change.remove } : {}),
-      ...(change.ifRevision !== undefined ? { ifRevision: change.ifRevision } : {}),
-    });
+    const out = await this.d.repo
+      .changeRoutes(row.id, {
+        ...(replace ? { replace } : {}),
+        ...(add ? { add } : {}),
+        ...(change.remove ? { remove: change.remove } : {}),
+        ...(change.ifRevision !== undefined ? { ifRevision: change.ifRevision } : {}),
+      })
+      .catch((err: unknown) => {
+        if ((err as { name?: string }).name === 'UniqueViolation')
+          throw new AppProxyError('AP_ERR_CONFLICT', 'The endpoint has a route with that id already.');
+        throw err;
+      });
     if (out === 'gone') throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
     if (out === 'conflict')
       throw new AppProxyError('AP_ERR_REVISION_MISMATCH', undefined, { revision: Number(row.revision) });

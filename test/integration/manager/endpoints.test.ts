@@ -134,4 +134,47 @@ describe('inference endpoints', () => {
       await open.close();
     }
   });
+
+  test('settings merge field by field and reach the circuit spec; conflicts are 409, not 500', async () => {
+    const a = await h.runningSession();
+    const created = await h.api('POST', '/v1/endpoints', {
+      name: 'tuned',
+      settings: { balancing: 'llm', retry: { attempts: 1 }, healthCheck: { path: '/ready' } },
+      routes: [{ id: 'a', session: a.id, service: 'http' }],
+    });
+    assert.equal(created.status, 201, created.text);
+    const ep = created.body;
+    assert.equal(ep.settings.retry.attempts, 1);
+    assert.equal(ep.settings.retry.bufferBytes, 1024 * 1024, 'the rest from the defaults');
+    assert.equal(ep.settings.healthCheck.path, '/ready');
+    assert.equal(ep.settings.healthCheck.intervalMs, 5000);
+    const patched = await h.api('PATCH', `/v1/endpoints/${ep.id}`, {
+      settings: { retry: { budgetPercent: 50 }, limits: { tpm: 1000 }, healthCheck: null },
+    });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.body.settings.retry.attempts, 1, 'kept');
+    assert.equal(patched.body.settings.retry.budgetPercent, 50);
+    assert.equal(patched.body.settings.limits.tpm, 1000);
+    assert.equal(patched.body.settings.healthCheck, null);
+    const s = await spec(ep.circuitId);
+    assert.equal(s?.endpoint?.limits?.tpm, 1000);
+    assert.equal(s?.endpoint?.balancing, 'llm');
+    const bad = await h.api('PATCH', `/v1/endpoints/${ep.id}`, {
+      settings: { healthCheck: { intervalMs: 1000, timeoutMs: 5000 } },
+    });
+    assert.equal(bad.status, 400, bad.text);
+    const unknown = await h.api('PATCH', `/v1/endpoints/${ep.id}`, { settings: { retry: { tries: 3 } } });
+    assert.equal(unknown.status, 400, unknown.text);
+
+    const dup = await h.api('POST', `/v1/endpoints/${ep.id}/routes`, {
+      id: 'a',
+      session: a.id,
+      service: 'http',
+    });
+    assert.equal(dup.status, 409, dup.text);
+    await h.api('POST', '/v1/endpoints', { name: 'taken' });
+    const renamed = await h.api('PATCH', `/v1/endpoints/${ep.id}`, { name: 'taken' });
+    assert.equal(renamed.status, 409, renamed.text);
+    assert.equal(renamed.body.code, 'AP_ERR_CONFLICT');
+  });
 });

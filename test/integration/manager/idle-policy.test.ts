@@ -330,6 +330,44 @@ describe('circuit idle policy (leader)', () => {
 });
 
 describe('session idle policy (leader)', () => {
+  test("a replica serving an endpoint is not idle while the endpoint's circuit moves bytes", async () => {
+    const h = await ManagerHarness.create({
+      manager: { idlePolicy: { checkIntervalMs: 60_000, minTimeoutMs: 100 } },
+    });
+    try {
+      const created = await h.api('POST', '/v1/sessions', {
+        template: 'shell',
+        idle: { sessionIdleTimeoutMs: 1000 },
+      });
+      const sid = created.body.id as string;
+      await h.sessionIn(sid, 'RUNNING');
+      await start(h, sid, { service: 'http' });
+      const ep = await h.api('POST', '/v1/endpoints', {
+        name: 'served',
+        routes: [{ id: 'r', session: sid, service: 'http' }],
+      });
+      assert.equal(ep.status, 201, ep.text);
+      // The session's own circuit is quiet; the endpoint's circuit streams (its worker's flusher).
+      let last = 0;
+      const deadline = Date.now() + 2500;
+      while (Date.now() < deadline) {
+        last = await touch(h, ep.body.circuitId, 'backend');
+        assert.equal((await h.api('GET', `/v1/sessions/${sid}`)).body.state, 'RUNNING');
+        await new Promise((r) => setTimeout(r, 150)); // the pace of the activity is the scenario
+      }
+      // The endpoint goes quiet: the replica is reclaimed one timeout after its last byte.
+      const ev = await until(
+        async () =>
+          (await events(h, `/v1/sessions/${sid}`)).find((e) => e.kind === 'session-idle-terminated'),
+        'the session idle policy',
+        { timeoutMs: 1000 + MARGIN_MS + 1000 },
+      );
+      assert.ok(Date.parse(ev.at) - last >= 1000);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('terminates a session only once every live circuit is idle; explains why not before', async () => {
     const h = await ManagerHarness.create({
       manager: { idlePolicy: { checkIntervalMs: 60_000, minTimeoutMs: 100 } },
