@@ -19,6 +19,7 @@ import type {
   Endpoint,
   EndpointKey,
   EndpointRouteRequest,
+  EndpointUsage,
   NewEndpointKey,
   UpdateEndpointRequest,
 } from './endpoint-types.ts';
@@ -333,6 +334,11 @@ export class ApiClient {
   /** Name and settings, changed in place (no request in flight is cut). */
   updateEndpoint(id: string, body: UpdateEndpointRequest): Promise<Endpoint> {
     return this.request<Endpoint>('PATCH', `/v1/endpoints/${enc(id)}`, { body });
+  }
+
+  /** Token usage as the engines reported it: the total and per key (cumulative). */
+  endpointUsage(id: string): Promise<EndpointUsage> {
+    return this.request<EndpointUsage>('GET', `/v1/endpoints/${enc(id)}/usage`);
   }
 
   /** Closes the URL and revokes the endpoint's keys. */

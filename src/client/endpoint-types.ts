@@ -59,3 +59,20 @@ export interface CreateEndpointKeyRequest {
 
 /** A new key: the bearer secret (`apk_…`) is in this answer only. */
 export type NewEndpointKey = EndpointKey & { key: string };
+
+/** Token counts of an endpoint, or of one of its keys. */
+export interface UsageTotals {
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  /** Requests whose counts are estimates (their stream was cut). */
+  estimatedRequests: number;
+}
+
+/** `GET /v1/endpoints/{id}/usage`. */
+export interface EndpointUsage {
+  endpointId: string;
+  total: UsageTotals;
+  keys: ({ keyId: string | null; name: string | null } & UsageTotals)[];
+}

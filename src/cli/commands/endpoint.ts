@@ -13,7 +13,9 @@ import type {
   EndpointRoute,
   EndpointRouteRequest,
   EndpointSettingsRequest,
+  EndpointUsage,
   NewEndpointKey,
+  UsageTotals,
 } from '../../client/api-client.ts';
 import { ApiError } from '../../client/errors.ts';
 import { BALANCING_POLICIES } from '../../contracts/endpoint.ts';
@@ -289,6 +291,32 @@ export function renderEndpoints(items: Endpoint[], p: Painter, now: number): str
   );
 }
 
+export function renderUsage(u: EndpointUsage, p: Painter): string {
+  const row = (who: string, t: UsageTotals) => [
+    who,
+    String(t.requests),
+    String(t.promptTokens),
+    String(t.cachedTokens),
+    String(t.completionTokens),
+    String(t.estimatedRequests),
+  ];
+  return formatTable(
+    [
+      { header: 'KEY', maxWidth: 40 },
+      { header: 'REQUESTS', align: 'right' },
+      { header: 'PROMPT', align: 'right' },
+      { header: 'CACHED', align: 'right' },
+      { header: 'COMPLETION', align: 'right' },
+      { header: 'ESTIMATED', align: 'right' },
+    ],
+    [
+      ...u.keys.map((k) => row(k.keyId === null ? '(no key)' : `${k.name ?? k.keyId}`, k)),
+      row('total', u.total),
+    ],
+    p,
+  );
+}
+
 export function renderKeys(items: EndpointKey[], p: Painter, now: number): string {
   return formatTable(
     [
@@ -486,6 +514,20 @@ export function registerEndpointCommands(program: Command, action: Action): void
         const e = await resolveEndpoint(ctx.client, ref);
         const names = ctx.json ? new Map<string, string>() : await sessionNames(ctx.client);
         ctx.emit(e, () => renderEndpoint(e, names, ctx.p, ctx.now));
+      }),
+    );
+
+  endpoint
+    .command('usage')
+    .description(
+      'token usage of an endpoint, total and per key, as the engines reported it (GET /v1/endpoints/{id}/usage)',
+    )
+    .argument('<endpoint>', 'endpoint id or name')
+    .action(
+      action(async (ctx, ref: string) => {
+        const e = await resolveEndpoint(ctx.client, ref);
+        const u = await ctx.client.endpointUsage(e.id);
+        ctx.emit(u, () => renderUsage(u, ctx.p));
       }),
     );
 

@@ -330,6 +330,15 @@ describe('appproxy endpoint on the embedded system', () => {
       ['demo-1 serving', 'demo-2 serving'],
     );
 
+    // The streamed completion above is in the usage, under the key `up` made.
+    await until(async () => (await json('endpoint', 'usage', 'demo')).total.requests >= 1, 'usage recorded', {
+      timeoutMs: 10_000,
+    });
+    const usage = await cli('endpoint', 'usage', 'demo');
+    assert.equal(usage.code, 0, usage.stderr);
+    assert.match(usage.stdout, /demo-up +1 +\d+ +\d+ +\d+ +0/);
+    assert.match(usage.stdout, /total +1 /);
+
     // A second `up` of the same name refuses before it creates anything.
     const twice = await cli('endpoint', 'up', 'demo', '--replicas', '1');
     assert.equal(twice.code, 1);
