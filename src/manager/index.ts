@@ -392,10 +392,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     logins,
     revocations,
     logger: logger.child({ service: 'identity' }),
-    terminateSessionsOf: async (userId, reason) => {
+    endEverythingOf: async (userId, reason) => {
       await Promise.all(
         (await sessionRepo.liveIdsOfOwner(userId)).map((id) => lifecycle.terminateSession(id, reason).done),
       );
+      // An endpoint outlives no owner: its URL closes and its keys are revoked.
+      await endpoints.endOwnedBy(userId, `(${reason})`);
     },
   });
   metrics.leader.set({ manager: managerId }, 0);

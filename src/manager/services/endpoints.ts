@@ -301,14 +301,22 @@ export class EndpointService {
 
   /** Deletes an endpoint: its circuit closes (the URL stops answering), then it is DELETED. */
   async delete(p: Principal, id: string): Promise<Endpoint> {
-    const row = await this.visible(p, id);
+    return this.end(await this.visible(p, id), `by ${p.userId}`);
+  }
+
+  /** Their owner was deleted: every endpoint of theirs ends (URL closed, keys revoked). */
+  async endOwnedBy(userId: string, why: string): Promise<void> {
+    for (const row of await this.d.repo.list({ live: true, ownerId: userId })) await this.end(row, why);
+  }
+
+  private async end(row: EndpointRow, why: string): Promise<Endpoint> {
     const deleting = await this.d.repo.setState(row.id, 'DELETING', ['ACTIVE']);
     if (!deleting) return this.view(row);
     await this.retractKeys(row.id, await this.d.repo.revokeKeys(row.id));
     const circuit = await this.circuitOf(row.id);
-    if (circuit) await this.d.lifecycle.closeCircuitPromptly(circuit.id, `endpoint deleted by ${p.userId}`);
+    if (circuit) await this.d.lifecycle.closeCircuitPromptly(circuit.id, `endpoint deleted ${why}`);
     const deleted = (await this.d.repo.setState(row.id, 'DELETED', ['DELETING'])) ?? deleting;
-    await this.d.events.record({ endpointId: row.id, kind: 'endpoint-deleted', detail: `by ${p.userId}` });
+    await this.d.events.record({ endpointId: row.id, kind: 'endpoint-deleted', detail: why });
     return this.view(deleted);
   }
 

@@ -85,7 +85,7 @@ export interface IdentityDeps {
   logins: LoginSessions;
   revocations: RevocationService;
   /** Terminates every live session of a deleted user. */
-  terminateSessionsOf: (userId: string, reason: string) => Promise<void>;
+  endEverythingOf: (userId: string, reason: string) => Promise<void>;
   logger: Logger;
 }
 
@@ -189,7 +189,7 @@ export class Identity {
     const deleted = await this.d.users.markDeleted(row.id);
     if (!deleted) throw new AppProxyError('AP_ERR_USER_NOT_FOUND');
     await this.cutOff(deleted, 'user-deleted', p);
-    await this.d.terminateSessionsOf(row.id, `user ${row.name} deleted by ${p.userId}`);
+    await this.d.endEverythingOf(row.id, `user ${row.name} deleted by ${p.userId}`);
     return toUser(deleted);
   }
 

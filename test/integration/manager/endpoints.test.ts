@@ -177,4 +177,19 @@ describe('inference endpoints', () => {
     assert.equal(renamed.status, 409, renamed.text);
     assert.equal(renamed.body.code, 'AP_ERR_CONFLICT');
   });
+
+  test("deleting an endpoint's owner ends the endpoint and revokes its keys", async () => {
+    const token = await h.addUser('owner-gone');
+    const ep = await h.api('POST', '/v1/endpoints', { name: 'orphan' }, token);
+    assert.equal(ep.status, 201, ep.text);
+    const key = await h.api('POST', `/v1/endpoints/${ep.body.id}/tokens`, { name: 'k' }, token);
+    assert.equal(key.status, 201, key.text);
+    assert.ok(await h.kv.get(kvKeys.endpointKey(ep.body.id, key.body.id)));
+    const gone = await h.api('DELETE', '/v1/users/owner-gone');
+    assert.ok(gone.status < 300, gone.text);
+    const after = await h.api('GET', `/v1/endpoints/${ep.body.id}`);
+    assert.equal(after.status, 404);
+    assert.equal(await h.kv.get(kvKeys.endpointKey(ep.body.id, key.body.id)), undefined, 'the key left KV');
+    assert.equal(await h.circuitState(ep.body.circuitId), 'CLOSED');
+  });
 });
