@@ -32,8 +32,7 @@ import { newRequestId } from '../observe/error-pages.ts';
 import type { Circuit } from '../routing/circuit.ts';
 import { downstreamHeaders } from '../transport/headers.ts';
 import { failedPhase, upstreamErrorCode } from '../upstream/errors.ts';
-import { blockHashes, type PromptKey } from '../upstream/prefix-cache.ts';
-import { promptOf } from '../upstream/prompt.ts';
+import type { PromptKey } from '../upstream/prefix-cache.ts';
 import type { BackendEntry } from '../upstream/upstream.ts';
 import type { Reservation } from './limits.ts';
 import { estimateTokens, inspectRequest, withIncludeUsage } from './openai-body.ts';
@@ -292,10 +291,7 @@ export class EndpointRequest implements Waiter {
       this.body = withIncludeUsage(this.json);
       this.stripUsage = true;
     }
-    if (this.rt.wantsPrompt && this.json) {
-      const text = promptOf(this.json);
-      if (text !== null) this.prompt = blockHashes(text);
-    }
+    if (this.json) this.prompt = this.rt.promptKey(this.json);
     const header = this.rt.settings.affinityHeader;
     if (header) {
       const v = this.req.headers[header];

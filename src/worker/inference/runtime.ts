@@ -162,9 +162,12 @@ export class EndpointRuntime {
     if (pending) for (const a of [...pending]) a.routeUnusable();
   }
 
-  /** Whether requests' prompts matter to the policy (prefix affinity). */
-  get wantsPrompt(): boolean {
-    return this.picker !== null;
+  /**
+   * The request's prompt as the policy sees it (chained block hashes), or null when the policy
+   * ignores prompts. The picker's own hashing: its block size is the one its cache model uses.
+   */
+  promptKey(body: Record<string, unknown>): PromptKey | null {
+    return this.picker ? this.picker.promptKey(body) : null;
   }
 
   dispatchTo(

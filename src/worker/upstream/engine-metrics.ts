@@ -190,11 +190,17 @@ export interface EngineScraperOptions {
   maxBytes?: number;
   /** For the first scrape's jitter; Math.random by default. */
   random?: () => number;
+  /**
+   * Called with each new reading (e.g. to set the route entry's `engine` field once per scrape
+   * instead of asking `signals` on every pick; the picker checks staleness itself).
+   */
+  onReading?: (key: string, signals: EngineSignals) => void;
 }
 
 export const DEFAULT_MAX_METRICS_BYTES = 1024 * 1024;
 
 class Target {
+  key = '';
   signals: EngineSignals | null = null;
   timer: NodeJS.Timeout | null = null;
   abort: AbortController | null = null;
@@ -218,6 +224,8 @@ class Target {
     this.abort = null;
   }
 }
+
+function ignore(): void {}
 
 function abortScrape(ac: AbortController): void {
   ac.abort();
@@ -275,6 +283,7 @@ export class EngineScraper {
       cur?.stop();
       const tg = new Target(t.host, t.port, this.opts.path);
       this.targets.set(t.key, tg);
+      tg.key = t.key;
       this.schedule(tg, this.random() * this.opts.intervalMs);
     }
     for (const [key, tg] of this.targets) {
@@ -289,6 +298,11 @@ export class EngineScraper {
     const s = this.targets.get(key)?.signals ?? null;
     if (s === null || !(this.now() - s.at <= this.opts.staleMs)) return null;
     return s;
+  }
+
+  /** The route's last reading whatever its age (no clock read: for hot paths that check `at`). */
+  latest(key: string): EngineSignals | null {
+    return this.targets.get(key)?.signals ?? null;
   }
 
   /** Keys scraped now. */
@@ -347,8 +361,11 @@ export class EngineScraper {
         bodyTimeout: this.opts.timeoutMs,
       });
       const body = res.body;
+      // Destroying an unread body makes undici emit an abort error on it: ours to ignore.
+      body.on('error', ignore);
       if (res.statusCode !== 200) {
-        body.destroy();
+        // Read a little (the connection stays reusable), destroy beyond.
+        await body.dump({ limit: 64 * 1024 }).catch(ignore);
         return false;
       }
       const chunks: Buffer[] = [];
@@ -369,7 +386,15 @@ export class EngineScraper {
       if (tg.stopped) return false;
       const m = parseEngineMetrics(Buffer.concat(chunks, size).toString('utf8'));
       if (m === null) return false;
-      tg.signals = { ...m, at: this.now() };
+      const reading = { ...m, at: this.now() };
+      tg.signals = reading;
+      if (this.opts.onReading !== undefined) {
+        try {
+          this.opts.onReading(tg.key, reading);
+        } catch {
+          // The listener's failure is not the scrape's (and must not escape the timer).
+        }
+      }
       return true;
     } finally {
       clearTimeout(timer);

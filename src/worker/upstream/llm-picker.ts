@@ -58,8 +58,9 @@ export const PICKER_BLOCK_CHARS = 256;
 
 export interface LlmPickerOptions {
   /**
-   * Characters per prefix block; a multiple of 8. Default 256 (64 tokens of 4 characters, 4 of
-   * vLLM's and llm-sim's 16-token blocks, boundaries aligned). GIE hashes 64-character blocks;
+   * Characters per prefix block (UTF-8 bytes: characters of ASCII text, see prefix-cache.ts); a
+   * multiple of 16. Default 256 (64 tokens of 4 characters, 4 of vLLM's and llm-sim's 16-token
+   * blocks, boundaries aligned). GIE hashes 64-character blocks;
    * here each block costs a lookup per route and a write on the chosen one on every pick, and 4×
    * finer blocks made a pick about 2× slower (bench/picker.ts) for no routing difference: prefixes
    * worth routing for are thousands of characters, a match is at most 255 short.

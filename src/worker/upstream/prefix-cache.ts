@@ -1,13 +1,17 @@
 /**
  * Approximate prefix-cache awareness, as GIE/llm-d's approximate scorer does it: a prompt is cut
- * into fixed-size blocks of characters, block i gets a hash chained on block i-1's (so two prompts
- * share block i's hash only if they agree on everything up to the end of block i, like vLLM's
- * automatic prefix caching), and each route gets an LRU of the block hashes it was last sent —
- * a model of what its engine probably still holds in its KV cache.
+ * into fixed-size blocks, block i gets a hash chained on block i-1's (so two prompts share block
+ * i's hash only if they agree on everything up to the end of block i, like vLLM's automatic prefix
+ * caching), and each route gets an LRU of the block hashes it was last sent — a model of what its
+ * engine probably still holds in its KV cache.
  *
- * With 4 characters per token (llm-sim's rule, and the usual rule of thumb for English), 64
- * characters are 16 tokens: llm-sim's and vLLM's default KV block, so on the simulator the blocks
- * here are exactly the engine's.
+ * Blocks are cut from the prompt's UTF-8 bytes, so a block of `blockChars` is that many characters
+ * of ASCII text (fewer of other scripts). Hashing bytes rather than UTF-16 code units halves the
+ * words to hash for the English and code that most prompts are, and copying a string out as
+ * UTF-8 is as fast as copying it as UTF-16. With 4 characters per token (llm-sim's rule, and the
+ * usual rule of thumb for English), 64 characters are 16 tokens: llm-sim's and vLLM's default KV
+ * block, so on the simulator block boundaries here are the engine's for ASCII prompts (the picker
+ * uses 4 engine blocks per block, see llm-picker.ts).
  *
  * Everything here runs per request on the worker's event loop, so it is written for speed: no
  * substrings, typed arrays instead of Maps, no allocation per lookup.
@@ -39,17 +43,14 @@ function fmix32(h: number): number {
   return h ^ (h >>> 16);
 }
 
-// The prompt's UTF-16 code units, two per 32-bit word, hashed from typed-array reads: about 5
-// times faster than `charCodeAt` per character, which V8 does not hoist out of the loop. Long
-// pieces are copied in natively (`Buffer#write`); short ones (roles, separators) by a loop, which
-// beats the native call's fixed cost — on little-endian machines, where both lay units out alike.
-// Own ArrayBuffer (allocUnsafeSlow), so the views are aligned. Shared by every hasher: hashing is
-// synchronous, begin → add… → finish, never interleaved.
+// The prompt's UTF-8 bytes, read 4 at a time as 32-bit words: a native copy (`Buffer#write`) then
+// typed-array reads is 5 times faster than `charCodeAt` per character, which V8 does not hoist out
+// of the loop. Short ASCII pieces (roles, separators) are copied by a loop, which beats the native
+// call's fixed cost. Own ArrayBuffer (allocUnsafeSlow), so the Int32Array view is aligned. Shared
+// by every hasher: hashing is synchronous, begin → add… → finish, never interleaved.
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 let words = new Int32Array(scratch.buffer, 0, scratch.length >>> 2);
-let units = new Uint16Array(scratch.buffer, 0, scratch.length >>> 1);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const SHORT_PIECE = LITTLE_ENDIAN ? 48 : 0;
+const SHORT_PIECE = 32;
 
 function growScratch(bytes: number): void {
   let size = scratch.length;
@@ -58,22 +59,25 @@ function growScratch(bytes: number): void {
   scratch.copy(next);
   scratch = next;
   words = new Int32Array(scratch.buffer, 0, size >>> 2);
-  units = new Uint16Array(scratch.buffer, 0, size >>> 1);
 }
 
-/** Block sizes must be whole groups of 4 lanes × 2 code units. */
+/** Block sizes must be whole groups of 4 lanes × 4 bytes. */
 export function checkBlockChars(blockChars: number): void {
-  if (!Number.isInteger(blockChars) || blockChars < 8 || blockChars % 8 !== 0)
-    throw new RangeError(`blockChars must be a positive multiple of 8, got ${blockChars}`);
+  if (!Number.isInteger(blockChars) || blockChars < 16 || blockChars % 16 !== 0)
+    throw new RangeError(`blockChars must be a positive multiple of 16, got ${blockChars}`);
 }
 
 /**
  * A prompt's block hashes from its text given piece by piece (`add`), without concatenating the
  * pieces first (which would cost V8 a flattening copy of the whole prompt): what `promptKey`
- * feeds a request body's messages to. `finish` gives exactly `blockHashes` of the concatenation.
+ * feeds a request body's messages to. `finish` gives exactly `blockHashes` of the concatenation
+ * (save for a surrogate pair split between two pieces, which only a broken body has): pieces are
+ * written where the previous one ended, and the last one stops where a single write of the whole
+ * text would (at the limit, never inside a character).
  */
 export class PromptHasher {
   private length = 0;
+  private full = false;
   private readonly limit: number;
 
   constructor(
@@ -84,7 +88,7 @@ export class PromptHasher {
     this.limit = blockChars * Math.max(0, Math.floor(maxBlocks));
   }
 
-  /** Code units received so far (up to the last block hashed). */
+  /** Bytes received so far (up to the limit). */
   get size(): number {
     return this.length;
   }
@@ -92,21 +96,37 @@ export class PromptHasher {
   /** Starts a new prompt. */
   begin(): void {
     this.length = 0;
-    if (this.limit * 2 > scratch.length) growScratch(this.limit * 2);
+    this.full = this.limit === 0;
+    if (this.limit > scratch.length) growScratch(this.limit);
   }
 
   /** The next piece of text; false once the blocks to hash are complete (more is not needed). */
   add(text: string): boolean {
+    if (this.full) return false;
     const at = this.length;
     const room = this.limit - at;
-    if (room <= 0) return false;
-    const take = Math.min(text.length, room);
-    if (take <= SHORT_PIECE) {
-      const u = units;
-      for (let i = 0; i < take; i++) u[at + i] = text.charCodeAt(i);
-    } else scratch.write(text, at * 2, take * 2, 'utf16le');
-    this.length = at + take;
-    return this.length < this.limit;
+    const n = text.length;
+    if (n <= SHORT_PIECE && n <= room) {
+      const b = scratch;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at + i] = c;
+      }
+      if (i === n) {
+        this.length = at + n;
+        this.full = this.length === this.limit;
+        return !this.full;
+      }
+    }
+    const written = scratch.write(text, at, room, 'utf8');
+    this.length = at + written;
+    // Fewer than 4 bytes of room left: the next character may not have fitted (a write never
+    // splits one), in which case nothing more fits either.
+    this.full =
+      this.length === this.limit || (room - written < 4 && Buffer.byteLength(text, 'utf8') !== written);
+    return !this.full;
   }
 
   /** The hashes of the full blocks received. */
@@ -117,9 +137,9 @@ export class PromptHasher {
 
 /**
  * Chained hashes of the first `maxBlocks` full blocks of `prompt` (a trailing partial block is
- * not hashed: the engine does not cache it either). h_i depends on h_{i-1} and block i's code
- * units only, so a shared prefix gives shared leading hashes and a change in block k changes
- * h_k and every hash after it.
+ * not hashed: the engine does not cache it either). h_i depends on h_{i-1} and block i's bytes
+ * only, so a shared prefix gives shared leading hashes and a change in block k changes h_k and
+ * every hash after it.
  */
 export function blockHashes(
   prompt: string,
@@ -127,27 +147,27 @@ export function blockHashes(
   maxBlocks = DEFAULT_MAX_BLOCKS,
 ): Uint32Array {
   checkBlockChars(blockChars);
-  const n = Math.max(0, Math.min(Math.floor(prompt.length / blockChars), Math.floor(maxBlocks)));
-  if (n === 0) return new Uint32Array(0);
-  const bytes = n * blockChars * 2;
-  if (bytes > scratch.length) growScratch(bytes);
-  scratch.write(prompt, 0, bytes, 'utf16le');
-  return hashBlocks(n, blockChars);
+  const limit = blockChars * Math.max(0, Math.floor(maxBlocks));
+  if (limit > scratch.length) growScratch(limit);
+  const written = limit > 0 ? scratch.write(prompt, 0, limit, 'utf8') : 0;
+  return hashBlocks(Math.floor(written / blockChars), blockChars);
 }
 
 /**
  * The hashes of the first n blocks in the scratch. Per block: 4 independent multiply-xor lanes
- * over 2-unit words (independent so the CPU overlaps the multiplies), then the lanes are folded
+ * over 4-byte words (independent so the CPU overlaps the multiplies), then the lanes are folded
  * into the previous block's hash and finalized. Each step is a bijection of its state, so a
- * change of one word, or of the previous hash alone, always changes the block's hash; only two
- * changes in the same lane of the same block can cancel out, with a chance of the order of 2^-16
- * at worst — a rare wrong guess of what an engine holds, which costs one suboptimal route, never a
- * wrong answer.
+ * change of one word, or of the previous hash alone, always changes the block's hash. Only two
+ * changes in the same lane of the same block can cancel out: with a chance of about 1/255 when
+ * both are in the top bytes of their words (a multiply never moves a difference down), far less
+ * otherwise. Two edits of one block placed so is about one pair in 64; the result would be a
+ * wrong guess of what an engine holds — one suboptimal route, never a wrong answer — which is not
+ * worth the 15-30 % that mixing each step (a shift and an xor) adds to hashing.
  */
 function hashBlocks(n: number, blockChars: number): Uint32Array {
   const out = new Uint32Array(n);
   const w = words;
-  const perBlock = blockChars >>> 1;
+  const perBlock = blockChars >>> 2;
   // The block size is part of the seed: keys made with another block size never match.
   let h = fmix32(SEED ^ blockChars);
   for (let k = 0, from = 0; k < n; k++, from += perBlock) {
@@ -177,53 +197,55 @@ function hashBlocks(n: number, blockChars: number): Uint32Array {
 
 const GOLDEN = 0x9e3779b1 | 0;
 
-/** Generations of a `BlockLru`: blocks are evicted a quarter of the capacity at a time. */
-export const LRU_GENERATIONS = 4;
+// A node's fields, 4 int32 each (so 4 nodes share a cache line): its block hash, the next more
+// recent node, the next less recent node (-1 = none), and the `insertChain` call that last placed
+// it.
+const KEY = 0;
+const NEWER = 1;
+const OLDER = 2;
+const MARK = 3;
 
 /**
- * The block hashes one route probably holds, with a capacity in blocks, least recently sent
- * first out — at the granularity of generations: each block carries the generation in which it
- * was last sent; a generation takes 1/8 of the capacity, and when the current one is full the
- * oldest is dropped as a whole. Between 7/8 and all of the capacity is held at any time, the
- * blocks sent least recently go first, and there is no recency list to maintain: sending a block
- * the route holds is one write into the slot its lookup already reads, a new block goes into the
- * empty slot the lookup stopped at, and dropping a generation is a sequential pass over the table
- * every capacity/8 insertions (a few slot visits per insertion). An exact LRU needs its list's
- * neighbours and the evicted block's slot per insertion: three cache misses instead of one, and
- * per-block eviction was the bulk of a pick's cost.
+ * The block hashes one route probably holds: an LRU with a capacity in blocks. Storage is an
+ * open-addressing table of (hash, node) pairs (linear probing, backward-shift deletion, load ≤
+ * 1/2: a lookup is usually one cache line) and a doubly linked recency list of nodes, all in
+ * typed arrays: no Map, no object per block, nothing for the GC to trace. It grows with use up to
+ * the capacity (an idle route holds a few KiB).
  *
- * Storage: one open-addressing table of (hash, generation) pairs in an Int32Array (linear
- * probing, backward-shift deletion, load ≤ 1/2, so a lookup is usually one cache line): no Map,
- * no object per block, nothing for the GC to trace. It grows with use up to the capacity (an idle
- * route holds half a KiB).
+ * A chain is placed with block 0 the most recent, then block 1, and so on, so a block is always
+ * more recent than the blocks after it (vLLM frees a request's blocks tail first for the same
+ * reason): eviction takes a chain's tail before its head, the set stays prefix-closed, and "how
+ * many leading blocks are held" is a binary search (`matchLength`: ~log2(n) lookups, 7 for 64
+ * blocks). Placing a chain whose blocks are already held in that order (a hot system prompt sent
+ * again) walks the list instead of looking each block up, and moves whole runs at once.
  *
- * A chain is sent last block first, so a block's generation is never older than those of the
- * blocks after it: a chain loses its tail before its head, the set stays prefix-closed (as in
- * vLLM, which frees a request's blocks tail first for the same reason), and "how many leading
- * blocks are held" is a binary search (`matchLength`: ~log2(n) lookups, 9 for 256 blocks).
+ * (An approximate LRU by generations — a generation number per block, the oldest generation
+ * swept out of the table at once — needs no list, but its sweeps cost more than the list's
+ * pointer updates: ~30 % slower with 8 routes, no faster with 64, on bench/picker.ts's workload.)
  */
 export class BlockLru {
-  private cap = 0;
-  /** Blocks per generation, and generations kept (budget × kept ≤ capacity; kept a power of 2). */
-  private budget = 1;
-  private kept = 1;
-  /** Blocks stamped with each kept generation, by generation & (kept - 1). */
-  private counts = new Int32Array(1);
+  private cap: number;
   private count = 0;
-  /** The current generation (≥ 1; 0 marks an empty slot). */
-  private gen = 1;
-  /** 2 int32 per slot: hash, generation (0 = empty). */
+  /** Node storage, 4 int32 per node (see KEY…MARK). */
+  private nodes: Int32Array;
+  /** Nodes `nodes` has room for. */
+  private room: number;
+  /** 2 int32 per slot: hash, node + 1 (0 = empty). */
   private table: Int32Array;
   private mask: number;
   private shift: number;
+  private head = -1;
+  private tail = -1;
+  private mark = 0;
   /** Blocks dropped to make room (for observability). */
   evictions = 0;
 
   constructor(capacity: number) {
-    this.table = new Int32Array(32 * 2);
-    this.mask = 31;
-    this.shift = 27;
-    this.configure(capacity);
+    this.cap = Math.max(0, Math.floor(capacity));
+    this.room = 0;
+    this.nodes = this.table = new Int32Array(0);
+    this.mask = this.shift = 0;
+    this.reset();
   }
 
   /** Blocks held. */
@@ -237,27 +259,27 @@ export class BlockLru {
 
   /** Bytes of typed-array storage (what a route's model costs). */
   get bytes(): number {
-    return this.table.byteLength + this.counts.byteLength;
+    return this.nodes.byteLength + this.table.byteLength;
   }
 
-  /** Changes the capacity; a smaller one drops the oldest generations now. */
+  /** Changes the capacity; a smaller one drops the least recent blocks now. */
   setCapacity(capacity: number): void {
-    if (Math.max(0, Math.floor(capacity)) === this.cap) return;
-    this.configure(capacity);
-    // Drop the generations the new ring does not keep, count the others into it; then the oldest
-    // go while over capacity.
-    this.sweep(this.gen - this.kept + 1);
-    this.recount();
-    while (this.count > this.cap) this.advance();
+    const cap = Math.max(0, Math.floor(capacity));
+    if (cap >= this.count) {
+      this.cap = cap;
+      return;
+    }
+    // Rare (an engine reported a smaller cache): rebuild with the `cap` most recent blocks.
+    const kept = this.hashes().slice(0, cap);
+    this.evictions += this.count - kept.length;
+    this.cap = cap;
+    this.reset();
+    for (let i = kept.length - 1; i >= 0; i--) this.touch(kept[i]!);
   }
 
   /** Forgets every block (storage shrinks back). */
   clear(): void {
-    this.table = new Int32Array(32 * 2);
-    this.mask = 31;
-    this.shift = 27;
-    this.counts.fill(0);
-    this.count = 0;
+    this.reset();
   }
 
   /** Whether the block is held (does not count as a use). */
@@ -265,40 +287,33 @@ export class BlockLru {
     return this.find(hash | 0) >= 0;
   }
 
-  /** The hashes held (unordered; tests, debugging). */
+  /** Block hashes held, most recent first (tests, debugging). */
   hashes(): number[] {
     const out: number[] = [];
-    const t = this.table;
-    for (let i = 0; i < t.length; i += 2) if (t[i + 1] !== 0) out.push(t[i]! >>> 0);
+    for (let x = this.head; x !== -1; x = this.nodes[x * 4 + OLDER]!)
+      out.push(this.nodes[x * 4 + KEY]! >>> 0);
     return out;
   }
 
-  /** The block is being sent: it is held, as of the current generation. */
+  /**
+   * One block is being used: held as the most recent one, the least recent dropped if full.
+   * (Chains go through `insertChain`, which keeps them prefix-closed.)
+   */
   touch(hash: number): void {
-    if (this.cap === 0) return;
     const h = hash | 0;
-    if ((this.count + 1) * 2 > this.mask + 1) this.grow();
-    const t = this.table;
-    const mask = this.mask;
-    let i = Math.imul(h, GOLDEN) >>> this.shift;
-    for (;;) {
-      const g = t[i * 2 + 1]!;
-      if (g === 0) break;
-      if (t[i * 2] === h) {
-        if (g !== this.gen) {
-          const ring = this.kept - 1;
-          this.counts[g & ring]!--;
-          t[i * 2 + 1] = this.gen;
-          if (++this.counts[this.gen & ring]! >= this.budget) this.advance();
-        }
-        return;
+    const x = this.find(h);
+    if (x >= 0) {
+      if (x !== this.head) {
+        this.unlinkRun(x, x);
+        this.linkRunAfter(x, x, -1);
       }
-      i = (i + 1) & mask;
+      return;
     }
-    t[i * 2] = h;
-    t[i * 2 + 1] = this.gen;
-    this.count++;
-    if (++this.counts[this.gen & (this.kept - 1)]! >= this.budget) this.advance();
+    if (this.cap === 0) return;
+    const y = this.alloc();
+    this.nodes[y * 4 + KEY] = h;
+    this.index(y, h);
+    this.linkRunAfter(y, y, -1);
   }
 
   /**
@@ -333,140 +348,180 @@ export class BlockLru {
   }
 
   /**
-   * The chain was sent here: its first `n` blocks are now held — all of them if they fit in the
-   * generations kept besides the current one (3/4 of the capacity), else its head.
+   * The chain was sent here: its first `n` blocks (up to the capacity) are now held, block 0 the
+   * most recent, then block 1, and so on.
    */
   insertChain(chain: Uint32Array, n = chain.length): void {
-    // Last block first: see the class comment.
-    for (let i = Math.min(n, chain.length, this.cap) - 1; i >= 0; i--) this.touch(chain[i]!);
+    n = Math.min(n, chain.length, this.cap);
+    if (n <= 0) return;
+    if (this.mark === 0x7fffffff) {
+      for (let x = 0; x < this.count; x++) this.nodes[x * 4 + MARK] = 0;
+      this.mark = 0;
+    }
+    const mark = ++this.mark;
+    // Nodes placed by this call are the list's first ones, `prev` the last of them. The list is
+    // full only when count = cap > i, so the node `alloc` evicts (the tail) is never placed.
+    let prev = -1;
+    let i = 0;
+    while (i < n) {
+      const h = chain[i]! | 0;
+      const x = this.find(h);
+      if (x < 0) {
+        const y = this.alloc();
+        const nd = this.nodes;
+        nd[y * 4 + KEY] = h;
+        nd[y * 4 + MARK] = mark;
+        this.index(y, h);
+        this.linkRunAfter(y, y, prev);
+        prev = y;
+        i++;
+        continue;
+      }
+      const nd = this.nodes;
+      // The same hash twice in one chain (a collision): already placed.
+      if (nd[x * 4 + MARK] === mark) {
+        i++;
+        continue;
+      }
+      // x and the nodes after it that hold the chain's next blocks, in order: one run.
+      nd[x * 4 + MARK] = mark;
+      let z = x;
+      let j = i + 1;
+      while (j < n) {
+        const o = nd[z * 4 + OLDER]!;
+        if (o < 0 || nd[o * 4 + KEY] !== (chain[j]! | 0) || nd[o * 4 + MARK] === mark) break;
+        nd[o * 4 + MARK] = mark;
+        z = o;
+        j++;
+      }
+      if (!(prev < 0 ? x === this.head : nd[x * 4 + NEWER] === prev)) {
+        this.unlinkRun(x, z);
+        this.linkRunAfter(x, z, prev);
+      }
+      prev = z;
+      i = j;
+    }
   }
 
-  private configure(capacity: number): void {
-    this.cap = Math.max(0, Math.floor(capacity));
-    this.budget = Math.max(1, Math.floor(this.cap / LRU_GENERATIONS));
-    let kept = 1;
-    while (kept * 2 <= LRU_GENERATIONS && kept * 2 * this.budget <= this.cap) kept *= 2;
-    this.kept = kept;
-    this.counts = new Int32Array(kept);
-  }
-
-  /** The slot holding h, or -1. */
+  /** The node holding h, or -1. */
   private find(h: number): number {
     const t = this.table;
     const mask = this.mask;
     let i = Math.imul(h, GOLDEN) >>> this.shift;
     for (;;) {
-      if (t[i * 2 + 1] === 0) return -1;
-      if (t[i * 2] === h) return i;
+      const s = t[i * 2 + 1]!;
+      if (s === 0) return -1;
+      if (t[i * 2] === h) return s - 1;
       i = (i + 1) & mask;
     }
   }
 
-  /** The current generation is full: the next one starts, and the oldest kept one is dropped. */
-  private advance(): void {
-    this.gen++;
-    if (this.gen === 0x7fffffff) this.renumber();
-    // The ring slot of the new generation is the one of the generation it drops.
-    const slot = this.gen & (this.kept - 1);
-    if (this.counts[slot]! > 0) {
-      this.sweep(this.gen - this.kept + 1);
-      this.count -= this.counts[slot]!;
-      this.counts[slot] = 0;
-    }
-  }
-
-  /** Counts the blocks of each kept generation (after the ring changed). */
-  private recount(): void {
+  private index(x: number, h: number): void {
     const t = this.table;
-    const ring = this.kept - 1;
-    this.counts.fill(0);
-    let count = 0;
-    for (let i = 1; i < t.length; i += 2) {
-      const g = t[i]!;
-      if (g === 0) continue;
-      this.counts[g & ring]!++;
-      count++;
-    }
-    this.count = count;
+    const mask = this.mask;
+    let i = Math.imul(h, GOLDEN) >>> this.shift;
+    while (t[i * 2 + 1] !== 0) i = (i + 1) & mask;
+    t[i * 2] = h;
+    t[i * 2 + 1] = x + 1;
   }
 
-  /**
-   * Drops every block of a generation before `oldest` (counts are the caller's): one pass over the
-   * table from an empty slot (no probe run wraps past it), deleting with backward shift, which only
-   * moves entries of the run being scanned.
-   */
-  private sweep(oldest: number): void {
+  /** Removes node x from the table, shifting later entries of its probe run back into the gap. */
+  private unindex(x: number): void {
     const t = this.table;
     const mask = this.mask;
     const shift = this.shift;
-    let start = 0;
-    while (t[start * 2 + 1] !== 0) start++;
-    for (let k = 1; k <= mask + 1; k++) {
-      const i = (start + k) & mask;
-      let g = t[i * 2 + 1]!;
-      while (g !== 0 && g < oldest) {
-        // Delete slot i: pull back the next entry of the run that may sit here, and so on.
-        this.evictions++;
-        let gap = i;
-        let j = i;
-        for (;;) {
-          j = (j + 1) & mask;
-          const gj = t[j * 2 + 1]!;
-          if (gj === 0) break;
-          const hj = t[j * 2]!;
-          const home = Math.imul(hj, GOLDEN) >>> shift;
-          if (((j - home) & mask) >= ((j - gap) & mask)) {
-            t[gap * 2] = hj;
-            t[gap * 2 + 1] = gj;
-            gap = j;
-          }
-        }
-        t[gap * 2] = 0;
-        t[gap * 2 + 1] = 0;
-        g = t[i * 2 + 1]!;
+    let i = Math.imul(this.nodes[x * 4 + KEY]!, GOLDEN) >>> shift;
+    while (t[i * 2 + 1] !== x + 1) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const s = t[j * 2 + 1]!;
+      if (s === 0) break;
+      const h = t[j * 2]!;
+      const home = Math.imul(h, GOLDEN) >>> shift;
+      // The entry at j may fill the gap at i unless its home slot lies in (i, j] (cyclically).
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        t[i * 2] = h;
+        t[i * 2 + 1] = s;
+        i = j;
       }
     }
+    t[i * 2] = 0;
+    t[i * 2 + 1] = 0;
   }
 
-  /** Generation numbers about to overflow (after ~2^31 generations): restart them at 1.. kept. */
-  private renumber(): void {
-    const t = this.table;
-    const base = this.gen - this.kept;
-    for (let i = 1; i < t.length; i += 2) if (t[i] !== 0) t[i] = Math.max(1, t[i]! - base);
-    this.gen -= base;
-    this.recount();
-  }
-
-  /** Twice the slots (up to twice the capacity), every entry rehashed. */
-  private grow(): void {
-    const slots = this.mask + 1;
-    if (slots >= tableSizeFor(this.cap)) return;
-    const old = this.table;
-    const t = new Int32Array(slots * 4);
-    const mask = slots * 2 - 1;
-    const shift = this.shift - 1;
-    for (let k = 0; k < old.length; k += 2) {
-      const g = old[k + 1]!;
-      if (g === 0) continue;
-      const h = old[k]!;
-      let i = Math.imul(h, GOLDEN) >>> shift;
-      while (t[i * 2 + 1] !== 0) i = (i + 1) & mask;
-      t[i * 2] = h;
-      t[i * 2 + 1] = g;
+  /** A node for a new block: a fresh one while below capacity, else the least recent one. */
+  private alloc(): number {
+    if (this.count < this.cap) {
+      if (this.count === this.room) this.grow();
+      return this.count++;
     }
-    this.table = t;
-    this.mask = mask;
-    this.shift = shift;
+    const y = this.tail;
+    this.unindex(y);
+    this.unlinkRun(y, y);
+    this.evictions++;
+    return y;
+  }
+
+  /** Takes the run x … z (x the most recent, z reached by OLDER links) out of the list. */
+  private unlinkRun(x: number, z: number): void {
+    const nd = this.nodes;
+    const n = nd[x * 4 + NEWER]!;
+    const o = nd[z * 4 + OLDER]!;
+    if (n >= 0) nd[n * 4 + OLDER] = o;
+    else this.head = o;
+    if (o >= 0) nd[o * 4 + NEWER] = n;
+    else this.tail = n;
+  }
+
+  /** Puts the run x … z right after node p (p = -1: at the head, the most recent). */
+  private linkRunAfter(x: number, z: number, p: number): void {
+    const nd = this.nodes;
+    const o = p < 0 ? this.head : nd[p * 4 + OLDER]!;
+    nd[x * 4 + NEWER] = p;
+    nd[z * 4 + OLDER] = o;
+    if (p < 0) this.head = x;
+    else nd[p * 4 + OLDER] = x;
+    if (o >= 0) nd[o * 4 + NEWER] = z;
+    else this.tail = z;
+  }
+
+  /** Doubles node storage (up to the capacity) and rehashes into a table twice as large. */
+  private grow(): void {
+    this.room = Math.min(this.cap, this.room * 2);
+    const nodes = new Int32Array(this.room * 4);
+    nodes.set(this.nodes);
+    this.nodes = nodes;
+    const slots = tableSizeFor(this.room);
+    if (slots * 2 !== this.table.length) {
+      this.table = new Int32Array(slots * 2);
+      this.mask = slots - 1;
+      this.shift = 32 - Math.log2(slots);
+      for (let x = 0; x < this.count; x++) this.index(x, nodes[x * 4 + KEY]!);
+    }
+  }
+
+  private reset(): void {
+    this.room = Math.max(1, Math.min(this.cap, 64));
+    this.nodes = new Int32Array(this.room * 4);
+    const slots = tableSizeFor(this.room);
+    this.table = new Int32Array(slots * 2);
+    this.mask = slots - 1;
+    this.shift = 32 - Math.log2(slots);
+    this.count = 0;
+    this.head = -1;
+    this.tail = -1;
   }
 }
 
-/** A power of two at least twice the capacity (load ≤ 1/2 keeps probe runs short). */
-function tableSizeFor(capacity: number): number {
-  let slots = 32;
-  while (slots < capacity * 2) slots *= 2;
+/** A power of two at least twice the node count (load ≤ 1/2 keeps probe runs short). */
+function tableSizeFor(nodes: number): number {
+  let slots = 16;
+  while (slots < nodes * 2) slots *= 2;
   return slots;
 }
 
+/** Default per-route capacity: 8192 blocks (of 64 characters: ≈ 131k tokens of KV). */
 export const DEFAULT_CAPACITY_BLOCKS = 8192;
 
 /**
