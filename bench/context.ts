@@ -29,6 +29,8 @@ export class Collector {
     tcp: {},
     control: {},
     revocation: {},
+    inference: {},
+    inferenceAdded: {},
     memory: {},
     leak: {},
   };

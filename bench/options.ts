@@ -5,8 +5,22 @@
 import { parseArgs } from 'node:util';
 import { NOFILE_HARD } from './lib/proc.ts';
 
-export const SECTIONS = ['http', 'ws', 'tcp', 'control', 'revocation', 'memory', 'leak'] as const;
+export const SECTIONS = [
+  'http',
+  'ws',
+  'tcp',
+  'control',
+  'revocation',
+  'inference',
+  'memory',
+  'leak',
+] as const;
 export type Section = (typeof SECTIONS)[number];
+/**
+ * What runs without --only: the inference section takes ~8 min (2–3 min quick) on its own and
+ * would more than double a quick run, so it runs when named (`--only inference`, or in a list).
+ */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'inference');
 
 /** Connections of the HTTP and WebSocket loads and of the TCP connection rate. */
 export const CONNS = 50;
@@ -26,7 +40,14 @@ export type Counts = {
   idleWs: number;
   idleCircuits: number;
   leakRequests: number;
+  /** llm-sim replicas behind the endpoint, rounds over the policies, seconds of arrivals per run. */
+  inferenceReplicas: number;
+  inferenceRounds: number;
+  inferenceRunS: number;
 };
+
+/** Balancing policies of an endpoint the inference section can compare (`--policies`). */
+export const POLICIES = ['round-robin', 'random', 'weighted', 'least-inflight', 'prefix', 'llm'] as const;
 
 export interface Options {
   quick: boolean;
@@ -40,6 +61,8 @@ export interface Options {
   install: boolean;
   /** Whether docs/performance.md and bench/results/latest.json are written (not `--no-write`). */
   write: boolean;
+  /** Endpoint policies the inference section compares (round-robin and least-inflight always run). */
+  policies: string[];
   counts: Counts;
 }
 
@@ -52,6 +75,7 @@ export function parseOptions(): Options | 'help' {
       rounds: { type: 'string' },
       duration: { type: 'string' },
       install: { type: 'boolean', default: false },
+      policies: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -59,9 +83,12 @@ export function parseOptions(): Options | 'help' {
   if (args.help) return 'help';
   const quick = args.quick!;
   const only = new Set<Section>(
-    args.only ? (args.only.split(',').map((s) => s.trim()) as Section[]) : [...SECTIONS],
+    args.only ? (args.only.split(',').map((s) => s.trim()) as Section[]) : DEFAULT_SECTIONS,
   );
   for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s}`);
+  const policies = args.policies ? args.policies.split(',').map((s) => s.trim()) : [...POLICIES];
+  for (const p of policies)
+    if (!(POLICIES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy ${p}`);
   // --quick trades precision for a run under two minutes: one round, smaller counts.
   const rounds = Number(args.rounds ?? (quick ? 1 : 3));
   return {
@@ -72,6 +99,7 @@ export function parseOptions(): Options | 'help' {
     halfRounds: quick ? 1 : rounds,
     install: args.install!,
     write: !args['no-write'],
+    policies,
     counts: {
       tcpBytes: quick ? 128 * 1024 * 1024 : 1024 * 1024 * 1024,
       circuitLevels: quick ? [500] : [1000, 10_000],
@@ -83,6 +111,10 @@ export function parseOptions(): Options | 'help' {
       idleWs: Math.min(quick ? 1000 : 10_000, Math.floor((NOFILE_HARD - 200) / 2)),
       idleCircuits: quick ? 1000 : 10_000,
       leakRequests: quick ? 2_000 : 100_000,
+      inferenceReplicas: 4,
+      // Two rounds in opposite orders by default: ~8 min with every policy (seven rows × four runs).
+      inferenceRounds: args.rounds ? rounds : quick ? 1 : 2,
+      inferenceRunS: quick ? 1.5 : 3,
     },
   };
 }

@@ -3,8 +3,10 @@
  * loopback. See bench/README.md for what is measured and how; the latest summary goes to
  * docs/performance.md, every run's numbers to bench/results/.
  *
- * Options: --quick, --only http,ws,tcp,control,revocation,memory,leak, --rounds N, --duration 10s,
- *          --install (apt-get install missing peers), --no-write (leave docs/ alone)
+ * Options: --quick, --only http,ws,tcp,control,revocation,inference,memory,leak, --rounds N,
+ *          --duration 10s, --install (apt-get install missing peers), --no-write (leave docs/ alone),
+ *          --policies round-robin,random,weighted,least-inflight,prefix,llm (inference section;
+ *          round-robin and least-inflight always run: the ratios are taken against them)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { type Report, renderMarkdown, renderTerminal } from './lib/report.ts';
 import { LOAD_CPU, type Options, PROXY_CPU, parseOptions, type Section } from './options.ts';
 import * as control from './sections/control.ts';
 import * as http from './sections/http.ts';
+import * as inference from './sections/inference.ts';
 import * as leak from './sections/leak.ts';
 import * as memory from './sections/memory.ts';
 import * as revocation from './sections/revocation.ts';
@@ -29,6 +32,7 @@ const RUN_ORDER: [Section, (ctx: Context) => Promise<void>][] = [
   ['memory', memory.run],
   ['control', control.run],
   ['revocation', revocation.run],
+  ['inference', inference.run],
   ['leak', leak.run],
 ];
 

@@ -2,12 +2,22 @@
  * Rendering of a benchmark run: the ratios-vs-targets checks, a terminal table and
  * docs/performance.md (ratios first, absolute numbers second, then the method).
  */
+import { inferenceChecks } from './inference-report.ts';
 import type { Machine } from './machine.ts';
 import { type Spread, spread } from './stats.ts';
 
 /** section → who (proxy, or circuit count) → metric → one value per round. */
 export type Results = Record<
-  'http' | 'halfload' | 'ws' | 'tcp' | 'control' | 'revocation' | 'memory' | 'leak',
+  | 'http'
+  | 'halfload'
+  | 'ws'
+  | 'tcp'
+  | 'control'
+  | 'revocation'
+  | 'inference'
+  | 'inferenceAdded'
+  | 'memory'
+  | 'leak',
   Record<string, Record<string, number[]>>
 >;
 
@@ -136,6 +146,7 @@ export function checks(rep: Report): Check[] {
       ok: wc <= 500,
     });
   }
+  out.push(...inferenceChecks(r.inference ?? {}, r.inferenceAdded ?? {}));
   const ws = med(r, 'memory', 'appproxy-port', 'wsIdleBytesPerConn');
   if (ws !== undefined) {
     const n = med(r, 'memory', 'appproxy-port', 'wsIdleOpen');
@@ -277,6 +288,63 @@ const TABLES: { section: keyof Results; title: string; who: string; cols: Col[] 
     ],
   },
   {
+    section: 'inference',
+    title:
+      'Inference latency (llm-sim replicas, workload · policy; simulated engine: compare rows, not absolutes)',
+    who: 'workload · policy',
+    cols: [
+      { metric: 'ttftP50Ms', title: 'TTFT p50 ms', fmt: (x) => f(x, 0) },
+      { metric: 'ttftP90Ms', title: 'TTFT p90 ms', fmt: (x) => f(x, 0) },
+      { metric: 'ttftP99Ms', title: 'TTFT p99 ms', fmt: (x) => f(x, 0) },
+      { metric: 'itlP50Ms', title: 'ITL p50 ms', fmt: (x) => f(x, 1) },
+      { metric: 'itlP99Ms', title: 'ITL p99 ms', fmt: (x) => f(x, 1) },
+      { metric: 'e2eP50Ms', title: 'e2e p50 ms', fmt: (x) => f(x, 0) },
+      { metric: 'e2eP99Ms', title: 'e2e p99 ms', fmt: (x) => f(x, 0) },
+    ],
+  },
+  {
+    section: 'inference',
+    title: 'Inference throughput, success, cache and cost',
+    who: 'workload · policy',
+    cols: [
+      { metric: 'requests', title: 'requests', fmt: (x) => f(x, 0) },
+      { metric: 'successPct', title: 'success %', fmt: (x) => f(x, 1) },
+      { metric: 'failedBeforeFirstToken', title: 'failed before 1st token', fmt: (x) => f(x, 0) },
+      { metric: 'failedMidStream', title: 'cut mid-stream', fmt: (x) => f(x, 0) },
+      { metric: 'cacheHitPct', title: 'cache hit %', fmt: (x) => f(x, 0) },
+      { metric: 'tokensPerS', title: 'output tok/s', fmt: (x) => f(x, 0) },
+      { metric: 'cpuPer1k', title: 'proxy CPU-s / 1k req', fmt: (x) => f(x) },
+      { metric: 'undeliveredPerClose', title: 'undelivered tok / client close', fmt: (x) => f(x, 1) },
+      { metric: 'tokensAfterAbort', title: 'llm-sim tokens after abort', fmt: (x) => f(x, 0) },
+      { metric: 'leftUpstream', title: 'left upstream at end', fmt: (x) => f(x, 0) },
+      { metric: 'leftForMs', title: 'for ms', fmt: (x) => f(x, 0) },
+    ],
+  },
+  {
+    section: 'inference',
+    title: 'Inference ratios within each round (× better than the reference when > 1)',
+    who: 'workload · policy',
+    cols: [
+      { metric: 'ttftP90xRR', title: 'TTFT p90: RR ÷ this', fmt: (x) => f(x) },
+      { metric: 'ttftP90xP2C', title: 'TTFT p90: P2C ÷ this', fmt: (x) => f(x) },
+      { metric: 'tpsVsRR', title: 'tok/s: this ÷ RR', fmt: (x) => f(x) },
+      { metric: 'tpsVsP2C', title: 'tok/s: this ÷ P2C', fmt: (x) => f(x) },
+      { metric: 'slowP99VsFast', title: 'TTFT p99: slow ÷ all-fast', fmt: (x) => f(x) },
+    ],
+  },
+  {
+    section: 'inferenceAdded',
+    title: "Inference added latency at half of the endpoint's capacity (instant replica, wrk c=50)",
+    who: 'path',
+    cols: [
+      { metric: 'rps', title: 'req/s', fmt: (x) => f(x, 0) },
+      { metric: 'p50Ms', title: 'p50 ms', fmt: (x) => f(x) },
+      { metric: 'p99Ms', title: 'p99 ms', fmt: (x) => f(x) },
+      { metric: 'addedP50Ms', title: 'added p50 ms', fmt: (x) => f(x) },
+      { metric: 'addedP99Ms', title: 'added p99 ms', fmt: (x) => f(x) },
+    ],
+  },
+  {
     section: 'memory',
     title: 'Memory',
     who: 'proxy',
@@ -319,10 +387,13 @@ function tables(rep: Report): { title: string; head: string[]; rows: string[][] 
     const who = Object.keys(data);
     if (who.length === 0) continue;
     const cols = t.cols.filter((c) => who.some((w) => data[w]![c.metric]?.length));
+    // Several tables may share a section: each shows the rows that have one of its columns.
+    const rows = who.filter((w) => cols.some((c) => data[w]![c.metric]?.length));
+    if (rows.length === 0) continue;
     out.push({
       title: t.title,
       head: [t.who, ...cols.map((c) => c.title)],
-      rows: who.map((w) => [w, ...cols.map((c) => cell(spread(data[w]![c.metric] ?? []), c.fmt))]),
+      rows: rows.map((w) => [w, ...cols.map((c) => cell(spread(data[w]![c.metric] ?? []), c.fmt))]),
     });
   }
   return out;
@@ -428,6 +499,7 @@ export function renderMarkdown(rep: Report): string {
       "- p99 at half load: wrk with a per-request delay (Lua `delay()`), calibrated per proxy so that every proxy carries the same rate (half of nginx's median req/s).",
       '- Control plane: the whole embedded system (bench/servers/embedded.ts) with external sessions (registered by address); circuits are opened with start-service in wildcard mode, 16 at a time. "start-service → first proxied 200" includes the setup redirect and the first request with the app cookie. "terminate" is `DELETE /v1/sessions/:id`, timed to the first non-200 answer and to the close of a WebSocket open through the circuit.',
       "- Memory: RSS (VmRSS of the process tree) before and after opening idle WebSockets through the proxy, divided by their number; AppProxy is measured after a GC. Idle circuits: RouteSpecs put into the worker's KV in wildcard mode; `process.getActiveResourcesInfo()` before and after counts timers, listeners and sockets.",
+      "- Inference (`--only inference`, bench/README.md): llm-sim replicas (simulated engines, on the load CPU) behind one AppProxy endpoint whose balancing policy changes between runs and behind nginx `least_conn`; the replicas restart before every run (cold caches); open-loop Poisson load of streaming chat completions: shared system prompts (high reuse), long unique questions (low reuse), one replica 3× slower, one replica SIGKILLed mid-run; TTFT/ITL/e2e from the client, cache hits and generated tokens from the replicas' /metrics. Only same-run ratios mean something.",
       '- Leak check: keep-alive requests, clients that abort mid-request, requests while the upstream is stopped (502) and half-closed or half-open client sockets; then open fds are compared with the baseline after a warm-up, and RSS (after GC) over the second half of eight equal cycles (steady state: a leak grows every cycle, the early high-water marks of the allocator do not). A bounded version runs in `npm test` (test/integration/worker/leak-check.test.ts); benchmarks never run in `npm test` and no timing is asserted anywhere.',
     ].join('\n'),
   );

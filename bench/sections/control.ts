@@ -1,8 +1,11 @@
 /**
  * Control-plane section: the embedded system (manager + wildcard worker + embedded stores) with
- * N live circuits on external sessions: start-service → first proxied 200, and terminate → first
- * refused request / live WebSocket closed.
+ * N live circuits on external sessions: start-service → first proxied 200, terminate → first
+ * refused request / live WebSocket closed, and an inference endpoint's route added → its first
+ * request / removed → its last.
  */
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Context, log } from '../context.ts';
 import { httpGet, pool, wsOpen } from '../lib/net.ts';
 import { type Child, type Msg, sleep, start, tsArgv } from '../lib/proc.ts';
@@ -25,6 +28,7 @@ export async function run(ctx: Context): Promise<void> {
     await fill(cp, level - live, level);
     const opened = await measureStart(ctx, cp, level);
     await measureTerminate(ctx, cp, level, opened.slice(0, counts.terminateSamples));
+    await measureEndpointRoutes(ctx, cp, level, counts.terminateSamples);
     // The timed circuits stay live, but for the terminated ones.
     live = level + counts.controlSamples - counts.terminateSamples;
   }
@@ -161,6 +165,123 @@ async function measureTerminate(
   log(
     `${level} live: terminate → refused p50 ${refused.p(50).toFixed(1)} / p99 ${refused.p(99).toFixed(1)} ms; ` +
       `WebSocket closed p50 ${closed.p(50).toFixed(1)} / p99 ${closed.p(99).toFixed(1)} ms`,
+  );
+}
+
+/** A backend that answers every request with its name (which replica served it). */
+async function namedBackend(name: string): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': name.length });
+    res.end(name);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/** One GET through an endpoint (keep-alive, with its key): the name of the replica that answered. */
+function endpointGet(agent: Agent, url: URL, key: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: Number(url.port),
+        path: '/which',
+        agent,
+        headers: { host: url.host, authorization: `Bearer ${key}` },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve(res.statusCode === 200 ? body : `status ${res.statusCode}`));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Route changes of inference endpoints with `level` circuits live on the worker: a route added
+ * (PUT of the routes) → the first request the new replica answers, and a route removed → the last
+ * request sent after the call that the removed replica still answered. One client sends requests
+ * back to back through the endpoint, so the resolution is one proxied round trip.
+ */
+async function measureEndpointRoutes(
+  ctx: Context,
+  cp: ControlPlane,
+  level: number,
+  n: number,
+): Promise<void> {
+  const [a, b] = await Promise.all([namedBackend('a'), namedBackend('b')]);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const added = new Samples();
+  const removed = new Samples();
+  try {
+    for (let i = 0; i < n; i++) {
+      const ep = await cp.api('POST', '/v1/endpoints', {
+        name: `bench-${level}-${i}`,
+        frontend: 'wildcard',
+        routes: [{ id: 'a', host: '127.0.0.1', port: a.port }],
+      });
+      if (ep.status !== 201) throw new Error(`create endpoint: ${ep.status} ${JSON.stringify(ep.body)}`);
+      const url = new URL(ep.body.url as string);
+      const key = (await cp.api('POST', `/v1/endpoints/${ep.body.id}/tokens`, { name: 'bench' })).body
+        .key as string;
+      for (let t = 0; (await endpointGet(agent, url, key).catch(() => '')) !== 'a'; t++) {
+        if (t > 2000) throw new Error('the endpoint never answered');
+        await sleep(1);
+      }
+      // Added: both routes, same weight; the new one's first answer.
+      let t0 = performance.now();
+      const put = cp.api('PUT', `/v1/endpoints/${ep.body.id}/routes`, {
+        routes: [
+          { id: 'a', host: '127.0.0.1', port: a.port },
+          { id: 'b', host: '127.0.0.1', port: b.port },
+        ],
+      });
+      for (let t = 0; ; t++) {
+        if ((await endpointGet(agent, url, key)) === 'b') break;
+        if (t > 50_000) throw new Error('the added route never answered');
+      }
+      added.add(performance.now() - t0);
+      await put;
+      // Removed: a leaves; the send time of the last request a still answered.
+      t0 = performance.now();
+      let lastA = 0;
+      const del = cp.api('DELETE', `/v1/endpoints/${ep.body.id}/routes/a`);
+      let settled = false;
+      void del.then(() => {
+        settled = true;
+      });
+      // Until the call returned and 200 more requests went to b only.
+      for (let onlyB = 0; !settled || onlyB < 200; ) {
+        const sent = performance.now();
+        if ((await endpointGet(agent, url, key)) === 'a') {
+          lastA = sent - t0;
+          onlyB = 0;
+        } else onlyB++;
+      }
+      removed.add(lastA);
+      await cp.api('DELETE', `/v1/endpoints/${ep.body.id}`);
+    }
+  } finally {
+    agent.destroy();
+    await Promise.all([a.close(), b.close()]);
+  }
+  ctx.out.record('control', `${level}`, 'routeAddedP50Ms', added.p(50));
+  ctx.out.record('control', `${level}`, 'routeAddedP99Ms', added.p(99));
+  ctx.out.record('control', `${level}`, 'routeRemovedP50Ms', removed.p(50));
+  ctx.out.record('control', `${level}`, 'routeRemovedP99Ms', removed.p(99));
+  log(
+    `${level} live: endpoint route added → its first request p50 ${added.p(50).toFixed(1)} / p99 ${added.p(99).toFixed(1)} ms; ` +
+      `removed → no new request after p50 ${removed.p(50).toFixed(1)} / p99 ${removed.p(99).toFixed(1)} ms`,
   );
 }
 
