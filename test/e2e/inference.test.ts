@@ -8,6 +8,8 @@
  * expiry and public endpoints; requests held until the first replica is healthy.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { type Sim, startSim } from '../support/llm-sim.ts';
@@ -227,6 +229,49 @@ describe('inference endpoints under real clients and faults', () => {
       Array.from({ length: 12 }, () => post(ep.url, chatBody('after'), k).then((r) => r.status)),
     );
     assert.deepEqual(new Set(after), new Set([200]));
+  });
+
+  test('a replica that sends its head and dies before the first token: the request goes to another route', async () => {
+    const good = await sim();
+    // Answers every completion with a 200 event-stream head, then cuts the connection.
+    let cut = 0;
+    const dying = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        cut++;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.flushHeaders();
+        setTimeout(() => res.socket?.destroy(), 5);
+      });
+    });
+    await new Promise<void>((r) => dying.listen(0, '127.0.0.1', r));
+    try {
+      const port = (dying.address() as AddressInfo).port;
+      const res = await t.api('POST', '/v1/endpoints', {
+        name: 'head-then-die',
+        frontend: 'port',
+        settings: { balancing: 'round-robin', passive: { consecutiveFailures: 100 } },
+        routes: [
+          { id: 'dying', host: '127.0.0.1', port },
+          { id: 'good', host: '127.0.0.1', port: good.port },
+        ],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const k = await key(res.body.id);
+      const streams = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          post(res.body.url, chatBody('retry me', { stream: true }), k).then(readStream),
+        ),
+      );
+      for (const s of streams) {
+        assert.ok(s.done, s.text);
+        assert.equal(s.events.filter((e) => e.error).length, 0, s.text);
+        assert.ok(s.events.some((e) => e.choices?.[0]?.delta?.content));
+      }
+      assert.ok(cut >= 3, `the dying replica got its share (${cut})`);
+    } finally {
+      dying.close();
+    }
   });
 
   test('routes replaced under load: no stream is dropped, new requests go to the new routes', async () => {

@@ -204,10 +204,11 @@ export class EndpointRequest implements Waiter {
   private retrying = false;
   /** We wrote the response head (a route's, or a 200 for heartbeats while held). */
   private committed = false;
-  private committedByHold = false;
   /** Bytes of a route's answer reached the client: no retry any more. */
   private relayed = false;
   private sse = false;
+  /** A route's response head not written yet (it goes out with the first body bytes). */
+  private pendingHead: { status: number; headers: IncomingHttpHeaders } | null = null;
   private status = 0;
   private route = 'none';
   private tap: UsageTap | null = null;
@@ -413,7 +414,6 @@ export class EndpointRequest implements Waiter {
     if (this.phase !== 'held') return;
     if (!this.committed) {
       this.committed = true;
-      this.committedByHold = true;
       this.sse = true;
       this.status = 200;
       this.res.writeHead(200, {
@@ -454,7 +454,7 @@ export class EndpointRequest implements Waiter {
 
   onHead(
     a: Attempt,
-    controller: Dispatcher.DispatchController,
+    _controller: Dispatcher.DispatchController,
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
@@ -474,15 +474,11 @@ export class EndpointRequest implements Waiter {
       if (!ok || !isSse(headers)) this.wrappedError = { status, chunks: [], size: 0 };
       else this.status = 200;
     } else {
-      try {
-        this.res.writeHead(status, downstreamHeaders(headers));
-      } catch (err) {
-        controller.abort(err as Error);
-        return;
-      }
-      this.committed = true;
+      // The head waits for the first body bytes: a replica that dies between its head and its
+      // first token (engines send the head at once) has still sent the client nothing, so the
+      // request can go to another route.
+      this.pendingHead = { status, headers };
       this.sse = isSse(headers);
-      if (this.sse) this.res.flushHeaders();
     }
     if (ok && this.json && !this.wrappedError)
       this.tap = new UsageTap({ streaming: isSse(headers), stripUsageChunk: this.stripUsage });
@@ -502,6 +498,7 @@ export class EndpointRequest implements Waiter {
     }
     const out = this.tap ? this.tap.push(chunk) : chunk;
     if (out === null || out.length === 0) return;
+    if (this.pendingHead && !this.writeHead(controller)) return;
     this.relayed = true;
     if (!this.res.write(out)) {
       controller.pause();
@@ -519,6 +516,10 @@ export class EndpointRequest implements Waiter {
         'AP_ERR_UPSTREAM_RESET',
         `The replica answered ${w.status}: ${text.slice(0, 2000)}`,
       );
+      return;
+    }
+    if (this.pendingHead && !this.writeHead(null)) {
+      this.finish();
       return;
     }
     const tail = this.tap?.end();
@@ -557,7 +558,25 @@ export class EndpointRequest implements Waiter {
       this.failBeforeAnswer(err);
       return;
     }
-    // The answer broke after its head: too late to retry.
+    if (this.pendingHead) {
+      // Its head came but nothing reached the client: still a reset before the answer.
+      this.pendingHead = null;
+      this.tap = null;
+      this.status = 0;
+      this.rt.health.onFailure(key, err instanceof StreamIdle ? 'timeout' : 'reset', err.message);
+      this.lastError = err;
+      if (!(err instanceof StreamIdle) && this.canRetry()) {
+        this.retry();
+        return;
+      }
+      this.failBeforeAnswer(err instanceof StreamIdle ? null : err);
+      return;
+    }
+    if (!this.committed) {
+      this.failBeforeAnswer(err);
+      return;
+    }
+    // The answer broke after bytes of it reached the client: too late to retry.
     const idle = err instanceof StreamIdle;
     this.rt.health.onFailure(key, idle ? 'timeout' : 'reset', err.message);
     const code: ErrorCode = idle ? 'AP_ERR_UPSTREAM_STREAM_IDLE' : 'AP_ERR_UPSTREAM_BODY';
@@ -572,6 +591,23 @@ export class EndpointRequest implements Waiter {
       this.res.destroy();
       this.finish();
     }
+  }
+
+  /** Writes the route's head kept back until its first body bytes; false when Node refused it. */
+  private writeHead(controller: Dispatcher.DispatchController | null): boolean {
+    const h = this.pendingHead!;
+    this.pendingHead = null;
+    try {
+      this.res.writeHead(h.status, downstreamHeaders(h.headers));
+    } catch (err) {
+      // A header Node refuses to send (invalid characters): the answer cannot be relayed.
+      if (controller) controller.abort(err as Error);
+      else this.res.destroy();
+      return false;
+    }
+    this.committed = true;
+    if (this.sse) this.res.flushHeaders();
+    return true;
   }
 
   private attemptOver(a: Attempt): void {
