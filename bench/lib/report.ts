@@ -126,6 +126,22 @@ export function checks(rep: Report): Check[] {
       goal: '≤ 500 ms',
       ok: wc <= 500,
     });
+    const added = med(r, 'control', at, 'routeAddedP99Ms');
+    if (added !== undefined)
+      out.push({
+        target: `Endpoint route added → its first request, p99, ${top} circuits`,
+        measured: `${f(added, 1)} ms`,
+        goal: '≤ 50 ms (at 10k)',
+        ok: added <= 50,
+      });
+    const removed = med(r, 'control', at, 'routeRemovedP99Ms');
+    if (removed !== undefined)
+      out.push({
+        target: 'Endpoint route removed → no new request after, p99',
+        measured: `${f(removed, 1)} ms`,
+        goal: '≤ 20 ms',
+        ok: removed <= 20,
+      });
   } else if (rep.skipped.control) {
     out.push({ target: 'Control plane', measured: rep.skipped.control, goal: '', ok: null });
   }
@@ -273,6 +289,13 @@ const TABLES: { section: keyof Results; title: string; who: string; cols: Col[] 
       { metric: 'refusedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
       { metric: 'wsClosedP50Ms', title: 'terminate→WS closed p50 ms', fmt: (x) => f(x, 1) },
       { metric: 'wsClosedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
+      {
+        metric: 'routeAddedP50Ms',
+        title: 'endpoint route added→its 1st request p50 ms',
+        fmt: (x) => f(x, 1),
+      },
+      { metric: 'routeAddedP99Ms', title: 'p99 ms', fmt: (x) => f(x, 1) },
+      { metric: 'routeRemovedP99Ms', title: 'route removed→no request after, p99 ms', fmt: (x) => f(x, 1) },
     ],
   },
   {

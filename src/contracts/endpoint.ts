@@ -306,10 +306,14 @@ export interface RouteHealth {
   ejections: number;
 }
 
-/** Counter-store keys of endpoints (the Redis role): route health reports, short-lived. */
+/**
+ * Counter-store keys of endpoints (the Redis role): route health reports, short-lived. One key per
+ * endpoint and worker (the worker serving the endpoint's circuit), so the manager reads it with one
+ * GET — never a scan of the keyspace, which holds every circuit's activity. The processes of a
+ * multi-process worker write the same key; the latest report stands.
+ */
 export const endpointCounterKeys = {
-  healthReport: (endpointId: string, reporter: string) => `ap:eph:${endpointId}:${reporter}`,
-  healthReports: (endpointId: string) => `ap:eph:${endpointId}:`,
+  healthReport: (endpointId: string, worker: string) => `ap:eph:${endpointId}:${worker}`,
 } as const;
 
 const SEVERITY: Record<RouteHealthState, number> = { healthy: 0, starting: 1, ejected: 2, unhealthy: 3 };

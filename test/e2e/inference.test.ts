@@ -193,7 +193,7 @@ describe('inference endpoints under real clients and faults', () => {
         const s = await readStream(res).catch(() => null);
         const content = s?.events.some((e) => e.choices?.[0]?.delta?.content) ?? false;
         const error = s?.events.find((e) => e.error);
-        if (s && s.done && !error) outcomes.ok++;
+        if (s?.done && !error) outcomes.ok++;
         else if (content && s?.done) outcomes.cutAfterBytes++;
         else outcomes.failedBeforeBytes.push(`no content: ${s?.text.slice(0, 300)}`);
       }

@@ -397,11 +397,8 @@ export class EndpointService {
   }
 
   private async view(row: EndpointRow): Promise<Endpoint> {
-    const [routes, circuit, health] = await Promise.all([
-      this.d.repo.routes(row.id),
-      this.circuitOf(row.id),
-      this.routeHealth(row.id),
-    ]);
+    const [routes, circuit] = await Promise.all([this.d.repo.routes(row.id), this.circuitOf(row.id)]);
+    const health = await this.routeHealth(row.id, circuit?.worker);
     return {
       id: row.id,
       name: row.name,
@@ -447,23 +444,17 @@ export class EndpointService {
     };
   }
 
-  /** Route health as the workers' processes last reported it (stale reports have expired). */
-  private async routeHealth(endpointId: string): Promise<Map<string, RouteHealth>> {
+  /** Route health as the worker serving the endpoint last reported it (a stale report has expired). */
+  private async routeHealth(
+    endpointId: string,
+    worker: string | undefined,
+  ): Promise<Map<string, RouteHealth>> {
+    if (worker === undefined) return new Map();
     try {
-      const keys = await this.d.counters.keys(endpointCounterKeys.healthReports(endpointId));
-      if (keys.length === 0) return new Map();
-      const values = await this.d.counters.mget(keys);
-      const reports: { routes: RouteHealthReport[] }[] = [];
-      for (const v of values) {
-        if (v === null) continue;
-        try {
-          const parsed = JSON.parse(v) as { routes?: RouteHealthReport[] };
-          if (Array.isArray(parsed.routes)) reports.push({ routes: parsed.routes });
-        } catch {
-          // A report that does not parse is skipped; the next one replaces it.
-        }
-      }
-      return mergeRouteHealth(reports);
+      const v = await this.d.counters.get(endpointCounterKeys.healthReport(endpointId, worker));
+      if (v === null) return new Map();
+      const parsed = JSON.parse(v) as { routes?: RouteHealthReport[] };
+      return Array.isArray(parsed.routes) ? mergeRouteHealth([{ routes: parsed.routes }]) : new Map();
     } catch (err) {
       // Health is advisory in this answer: the endpoint is still described without it.
       this.d.logger.warn({ err, endpointId }, 'route health not read');

@@ -486,7 +486,7 @@ export class EndpointRequest implements Waiter {
     this.idleTimer = setTimeout(() => a.abort(new StreamIdle('stream idle')), idle);
   }
 
-  onData(a: Attempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(_a: Attempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.idleTimer?.refresh();
     const w = this.wrappedError;
     if (w) {

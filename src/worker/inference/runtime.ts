@@ -35,8 +35,8 @@ export interface InferenceDeps {
   metrics: EndpointMetrics;
   counters: CounterStore;
   logger: Logger;
-  /** This process's id in shared stores (route health reports). */
-  reporter: string;
+  /** The worker's authority: route health reports are written under it. */
+  worker: string;
 }
 
 /** A request waiting in one of the runtime's queues; `resume` is called once when it may go on. */
@@ -307,7 +307,7 @@ export class EndpointRuntime {
     this.lastEjections = seen;
     void this.deps.counters
       .set(
-        endpointCounterKeys.healthReport(this.endpointId, this.deps.reporter),
+        endpointCounterKeys.healthReport(this.endpointId, this.deps.worker),
         JSON.stringify({ at: Date.now(), routes: report }),
         HEALTH_REPORT_TTL_MS,
       )

@@ -149,7 +149,7 @@ export function buildDataPlane(
     metrics: new EndpointMetrics(deps.metrics),
     counters: deps.counters,
     logger,
-    reporter: deps.reporter,
+    worker: cfg.authority,
   };
   const ctx: WorkerContext = {
     inference,
