@@ -155,14 +155,17 @@ describe('inference endpoints under real clients and faults', () => {
     const [killed, stopped] = replicas as [Sim, Sim, Sim];
     const ep = await endpoint('faults', replicas, {
       balancing: 'least-inflight',
+      // Probes patient enough for a busy CI machine (a healthy replica must not look stopped).
       healthCheck: {
         path: '/health',
-        intervalMs: 200,
-        timeoutMs: 150,
+        intervalMs: 300,
+        timeoutMs: 250,
         unhealthyThreshold: 2,
         healthyThreshold: 1,
       },
       passive: { consecutiveFailures: 2, baseEjectionMs: 1000 },
+      // A fault drill: every waiting request of the stopped replica retries at once.
+      retry: { attempts: 3, minRetries: 50 },
       streamIdleTimeoutMs: 2000,
       headersTimeoutMs: 30_000,
     });
@@ -250,7 +253,12 @@ describe('inference endpoints under real clients and faults', () => {
       const res = await t.api('POST', '/v1/endpoints', {
         name: 'head-then-die',
         frontend: 'port',
-        settings: { balancing: 'round-robin', passive: { consecutiveFailures: 100 } },
+        settings: {
+          balancing: 'round-robin',
+          passive: { consecutiveFailures: 100 },
+          // Half the requests retry at once: the budget's floor must cover them.
+          retry: { minRetries: 10 },
+        },
         routes: [
           { id: 'dying', host: '127.0.0.1', port },
           { id: 'good', host: '127.0.0.1', port: good.port },

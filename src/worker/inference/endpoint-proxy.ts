@@ -147,8 +147,11 @@ class Attempt implements Dispatcher.DispatchHandler, PendingAttempt {
     this.controller?.abort(reason);
   }
 
+  /** Bytes of this attempt's answer reached the client (from then on it is never replayed). */
+  relayed = false;
+
   routeUnusable(): void {
-    if (!this.headSeen) this.abort(new RouteUnusable('the route stopped answering its health checks'));
+    if (!this.relayed) this.abort(new RouteUnusable('the route stopped answering its health checks'));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -458,7 +461,6 @@ export class EndpointRequest implements Waiter {
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.rt.headDone(a.entry, a);
     const health = this.rt.health;
     if ((status === 503 || status === 429) && this.canRetry()) {
       if (status === 503) health.onFailure(a.entry.key, 'status', `answered ${status}`);
@@ -486,7 +488,7 @@ export class EndpointRequest implements Waiter {
     this.idleTimer = setTimeout(() => a.abort(new StreamIdle('stream idle')), idle);
   }
 
-  onData(_a: Attempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(a: Attempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.idleTimer?.refresh();
     const w = this.wrappedError;
     if (w) {
@@ -499,6 +501,11 @@ export class EndpointRequest implements Waiter {
     const out = this.tap ? this.tap.push(chunk) : chunk;
     if (out === null || out.length === 0) return;
     if (this.pendingHead && !this.writeHead(controller)) return;
+    if (!a.relayed) {
+      a.relayed = true;
+      // Something reached the client: a route turning unusable no longer replays this one.
+      this.rt.headDone(a.entry, a);
+    }
     this.relayed = true;
     if (!this.res.write(out)) {
       controller.pause();
@@ -535,6 +542,10 @@ export class EndpointRequest implements Waiter {
     if (this.phase === 'done' || err instanceof ClientGone) return;
     const key = a.entry.key;
     if (err instanceof RetryableAnswer || err instanceof RouteUnusable) {
+      // Nothing of this attempt reached the client (a head it sent was kept back).
+      this.pendingHead = null;
+      this.tap = null;
+      this.status = 0;
       this.lastError = err;
       if (this.canRetry()) {
         this.retry();
@@ -565,11 +576,12 @@ export class EndpointRequest implements Waiter {
       this.status = 0;
       this.rt.health.onFailure(key, err instanceof StreamIdle ? 'timeout' : 'reset', err.message);
       this.lastError = err;
-      if (!(err instanceof StreamIdle) && this.canRetry()) {
+      // A replica that went quiet before its first bytes has sent the client nothing either.
+      if (this.canRetry()) {
         this.retry();
         return;
       }
-      this.failBeforeAnswer(err instanceof StreamIdle ? null : err);
+      this.failBeforeAnswer(err);
       return;
     }
     if (!this.committed) {
@@ -623,6 +635,7 @@ export class EndpointRequest implements Waiter {
     let code: ErrorCode;
     if (err === null) code = 'AP_ERR_NO_ROUTE';
     else if (err instanceof RetryableAnswer) code = 'AP_ERR_NO_ROUTE';
+    else if (err instanceof StreamIdle) code = 'AP_ERR_UPSTREAM_STREAM_IDLE';
     else if (err instanceof RouteUnusable) code = 'AP_ERR_UPSTREAM_RESET';
     else code = upstreamErrorCode(err);
     if (err) this.ctx.metrics.countUpstreamError(code);

@@ -91,6 +91,8 @@ export interface LlmPickerOptions {
   kvWeight?: number;
   /** `llm`: the most load (per unit of weight) a pick may add over the least-loaded route. Default 4. */
   spreadThreshold?: number;
+  /** …plus this share of the least-loaded route's load (default 0.5). */
+  spreadRatio?: number;
   /** The clock of the engine signals' `at`; performance.now() by default (as `EngineScraper`). */
   now?: () => number;
   random?: () => number;
@@ -125,6 +127,7 @@ export class LlmPicker {
   private readonly kvKnee: number;
   private readonly kvWeight: number;
   private readonly spreadThreshold: number;
+  private readonly spreadRatio: number;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -146,6 +149,7 @@ export class LlmPicker {
     this.kvKnee = Math.min(0.99, Math.max(0, opts.kvKnee ?? 0.8));
     this.kvWeight = opts.kvWeight ?? 4;
     this.spreadThreshold = opts.spreadThreshold ?? 4;
+    this.spreadRatio = opts.spreadRatio ?? 0.5;
     this.now = opts.now ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
   }
@@ -272,18 +276,18 @@ export class LlmPicker {
    *   their prefill is cheap, staying on a busier route to save it is not.
    *
    * Guard (spread): if the winner's load exceeds the least-loaded route's by more than
-   * `spreadThreshold` (4 requests per unit of weight), the least-loaded route (load + kvPenalty)
+   * `spreadThreshold` (4 requests per unit of weight) plus `spreadRatio` (½) of that least load,
+   * the least-loaded route (load + kvPenalty)
    * takes the request instead. That caps what any cache affinity can cost in queueing, whatever
    * the weights above, and replicates a hot prefix: the second route records it, shares the next
    * requests by load, and so on as demand grows.
    *
    * Load only (least `load + kvPenalty`, ties by weighted chance) when the prompt has no full
-   * block (nothing to match). Least in flight per weight when any eligible route lacks fresh
-   * engine signals (never scraped, scraping failing, or older than staleMs): without the engines'
-   * view, queues built by other workers are invisible and affinity could pile requests onto a
-   * replica that is already saturated — so `llm` then degrades to least-request rather than guess
-   * (a route added a moment ago does this until its first scrape; `prefix` is the policy for
-   * affinity without engine metrics).
+   * block (nothing to match). When any eligible route lacks fresh engine signals (never scraped,
+   * scraping failing, or older than staleMs), the engines' queues are not comparable across
+   * routes: the load is then this proxy's in flight only, with the same prefix bonus and guard
+   * (as `prefix` with a guard) — a route added a moment ago must not make every request lose its
+   * cache affinity until its first scrape.
    */
   private scored<E extends LlmCandidate>(
     entries: readonly E[],
@@ -301,13 +305,10 @@ export class LlmPicker {
       if (s === null || !(now - s.at <= this.staleMs)) fresh = false;
     }
     if (eligible === 0) return null;
-    if (!fresh) {
-      this.counts.noSignals++;
-      return this.leastLoaded(entries, false);
-    }
+    if (!fresh) this.counts.noSignals++;
     if (n === 0) {
       this.counts.noPrompt++;
-      return this.leastLoaded(entries, true);
+      return this.leastLoaded(entries, fresh);
     }
     const denom = Math.max(n, this.fullPrefixBlocks);
     const bonusPerBlock = this.prefixWeight / denom;
@@ -320,12 +321,14 @@ export class LlmPicker {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (!(e.weight > 0)) continue;
-      const s = e.engine!;
-      const load = (e.inflight + queued(s)) / e.weight;
+      // Without fresh signals from every route, the engines' queues are not comparable: the
+      // load is what this proxy has in flight (as `prefix` does), the prefix still counts.
+      const s = fresh ? e.engine! : null;
+      const load = (e.inflight + (s ? queued(s) : 0)) / e.weight;
       if (load < minLoad) minLoad = load;
       const m = this.model.matched(e.key, prompt!, n, hint);
       if (m > 0) hint = m;
-      const cost = load + this.kvPenalty(s.kvUsage) - m * bonusPerBlock;
+      const cost = load + (s ? this.kvPenalty(s.kvUsage) : 0) - m * bonusPerBlock;
       if (cost < bestCost) {
         best = e;
         bestCost = cost;
@@ -339,9 +342,11 @@ export class LlmPicker {
         }
       }
     }
-    if (bestLoad - minLoad > this.spreadThreshold) {
+    // The guard grows with the load: when every queue is long, a few requests more on the affine
+    // route cost less than the prefill a cache miss elsewhere would add to a long queue.
+    if (bestLoad - minLoad > this.spreadThreshold + this.spreadRatio * minLoad) {
       this.counts.spread++;
-      return this.leastLoaded(entries, true);
+      return this.leastLoaded(entries, fresh);
     }
     this.counts.scored++;
     return best;

@@ -507,7 +507,7 @@ test('llm: a hot prefix replicates over routes instead of piling on one', () => 
   for (const e of es) assert.ok(picker.routeModel(e.key)!.size > 0, `${e.name} holds the hot prefix`);
 });
 
-test('llm: stale or missing engine signals are ignored: least in flight', () => {
+test('llm: stale or missing engine signals are ignored: the prefix and in-flight counts decide', () => {
   let clock = 100_000;
   const picker = new LlmPicker('llm', { random: rng(9), now: () => clock, staleMs: 5_000 });
   const es = routes(2, {}, clock);
@@ -517,15 +517,22 @@ test('llm: stale or missing engine signals are ignored: least in flight', () => 
   es[1]!.engine!.waiting = 50;
   es[0]!.inflight = 1;
   assert.equal(picker.pick(es, picker.promptKey(body))!.name, 'r0');
-  // 6 s later the readings are stale: neither the queue nor the prefix counts, r1 has fewer in flight.
+  // 6 s later the readings are stale: r1's queue no longer counts, but the prefix does: one more
+  // in flight on r0 is worth less than its cached prompt.
   clock += 6_000;
-  assert.equal(picker.pick(es, picker.promptKey(body))!.name, 'r1');
+  es[1]!.engine!.waiting = 0;
+  assert.equal(picker.pick(es, picker.promptKey(body))!.name, 'r0');
   assert.equal(picker.counts.noSignals, 1);
+  // …while far more in flight on r0 than on r1 spreads (the guard, on in-flight counts).
+  es[0]!.inflight = 6;
+  assert.equal(picker.pick(es, picker.promptKey(body))!.name, 'r1');
+  assert.equal(picker.counts.noSignals, 2);
   // One route without a reading at all: the same.
   es[0]!.engine!.at = clock;
   es[1]!.engine = null;
   assert.equal(picker.pick(es, picker.promptKey(body))!.name, 'r1');
-  assert.equal(picker.counts.noSignals, 2);
+  assert.equal(picker.counts.noSignals, 3);
+  es[0]!.inflight = 1;
   // Fresh again (a reading from the scraper's clock): the score is back.
   es[1]!.engine = { waiting: 50, running: 0, kvUsage: 0, at: clock };
   assert.equal(picker.pick(es, picker.promptKey(body))!.name, 'r0');
