@@ -2,6 +2,7 @@
  * HTTP section: wrk c=50 keep-alive over every target (req/s, p50/p99, proxy CPU-s per 100k
  * requests), then p99 at half of nginx's rate (closed-loop wrk with a calibrated delay).
  */
+
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { asDirect, type Context, log, peerTarget, roundOrder, type Target, tryPe
 import { startNodeBaseline } from '../lib/peers.ts';
 import { cpuSeconds, run as runCommand } from '../lib/proc.ts';
 import { spread } from '../lib/stats.ts';
+import { parseWrk, type WrkOut } from '../lib/wrk.ts';
 import { CONNS, LOAD_CPU, PROXY_CPU } from '../options.ts';
 
 export async function run(ctx: Context): Promise<void> {
@@ -21,33 +23,6 @@ export async function run(ctx: Context): Promise<void> {
   const targets = baseline ? [...ctx.targets, peerTarget(baseline)] : ctx.targets;
   await fullLoad(ctx, targets);
   await halfLoad(ctx, targets);
-}
-
-interface WrkOut {
-  rps: number;
-  requests: number;
-  p50Ms: number;
-  p99Ms: number;
-  non2xx: number;
-  errors: number;
-}
-
-function parseWrk(out: string): WrkOut {
-  const lat = (pct: string) => {
-    const m = new RegExp(`^\\s+${pct}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
-    if (!m) return Number.NaN;
-    const v = Number(m[1]);
-    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-  };
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
-    p50Ms: lat('50'),
-    p99Ms: lat('99'),
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-    errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-  };
 }
 
 async function wrk(t: Target, seconds: number, script?: string): Promise<WrkOut> {

@@ -23,6 +23,7 @@
  *
  * The engine is simulated: only ratios between rows of the same run mean something.
  */
+
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,7 @@ import {
   start,
   tsArgv,
 } from '../lib/proc.ts';
+import { parseWrk, type WrkOut } from '../lib/wrk.ts';
 import { CONNS, LOAD_CPU, PROXY_CPU } from '../options.ts';
 
 const SIM = join(ROOT, 'src/agent/apps/llm-sim/server.mjs');
@@ -740,31 +742,6 @@ function ratio(a: number | undefined, b: number | undefined): number | undefined
 
 // ---------------------------------------------------------------- added latency
 
-interface WrkOut {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  bad: number;
-}
-
-function parseWrk(out: string): WrkOut {
-  const lat = (p: string) => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(out);
-    if (!m) return Number.NaN;
-    const v = Number(m[1]);
-    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-  };
-  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    p50Ms: lat('50'),
-    p99Ms: lat('99'),
-    bad:
-      Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
-      (errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
-}
-
 /** A wrk script: a small non-streaming completion, and `delayMs` on average between requests. */
 function script(delayMs: number | null): string {
   const path = join(tmpdir(), `bench-llm-${process.pid}-${delayMs === null ? 'full' : 'delay'}.lua`);
@@ -840,7 +817,8 @@ async function addedLatency(
       d = Math.max(0, d + (period - (CONNS / c.rps) * 1000));
       const w = await wrk(row.target, secs, d);
       byRow.set(row.name, w);
-      if (w.bad) ctx.out.note(`Inference added latency ${row.name}: ${w.bad} failed requests.`);
+      if (w.non2xx + w.errors)
+        ctx.out.note(`Inference added latency ${row.name}: ${w.non2xx + w.errors} failed requests.`);
     }
     const dir = byRow.get('direct')!;
     for (const [name, w] of byRow) {

@@ -542,16 +542,7 @@ export class EndpointRequest implements Waiter {
     if (this.phase === 'done' || err instanceof ClientGone) return;
     const key = a.entry.key;
     if (err instanceof RetryableAnswer || err instanceof RouteUnusable) {
-      // Nothing of this attempt reached the client (a head it sent was kept back).
-      this.pendingHead = null;
-      this.tap = null;
-      this.status = 0;
-      this.lastError = err;
-      if (this.canRetry()) {
-        this.retry();
-        return;
-      }
-      this.failBeforeAnswer(err);
+      this.replayOrFail(err, true);
       return;
     }
     if (!a.headSeen) {
@@ -561,27 +552,14 @@ export class EndpointRequest implements Waiter {
         phase === 'connect' ? 'connect' : phase === 'headers' ? 'timeout' : 'reset',
         err.message,
       );
-      this.lastError = err;
-      if ((phase === 'connect' || phase === 'reset') && this.canRetry()) {
-        this.retry();
-        return;
-      }
-      this.failBeforeAnswer(err);
+      this.replayOrFail(err, phase === 'connect' || phase === 'reset');
       return;
     }
     if (this.pendingHead) {
-      // Its head came but nothing reached the client: still a reset before the answer.
-      this.pendingHead = null;
-      this.tap = null;
-      this.status = 0;
+      // Its head came but nothing reached the client: a replica that broke or went quiet before
+      // its first bytes has sent the client nothing either.
       this.rt.health.onFailure(key, err instanceof StreamIdle ? 'timeout' : 'reset', err.message);
-      this.lastError = err;
-      // A replica that went quiet before its first bytes has sent the client nothing either.
-      if (this.canRetry()) {
-        this.retry();
-        return;
-      }
-      this.failBeforeAnswer(err);
+      this.replayOrFail(err, true);
       return;
     }
     if (!this.committed) {
@@ -620,6 +598,17 @@ export class EndpointRequest implements Waiter {
     this.committed = true;
     if (this.sse) this.res.flushHeaders();
     return true;
+  }
+
+  /** An attempt that sent the client nothing failed: the next route if allowed, else the error. */
+  private replayOrFail(err: Error, replayable: boolean): void {
+    // A head the attempt sent was kept back: nothing of it stays.
+    this.pendingHead = null;
+    this.tap = null;
+    this.status = 0;
+    this.lastError = err;
+    if (replayable && this.canRetry()) this.retry();
+    else this.failBeforeAnswer(err);
   }
 
   private attemptOver(a: Attempt): void {
