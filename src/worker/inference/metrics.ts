@@ -4,15 +4,12 @@
  * spells them: dots become underscores, the unit a suffix); the rest are `appproxy_endpoint_*`.
  * Label values are endpoint ids and route ids (bounded by the endpoints a worker serves).
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { counter, gauge, histogram } from '../observe/metrics.ts';
 
 const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320];
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 const TPOT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5];
-
-function reuse<T>(registry: Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
 
 export class EndpointMetrics {
   private readonly requests: Counter<'endpoint' | 'route' | 'code_class'>;
@@ -29,141 +26,81 @@ export class EndpointMetrics {
   private readonly refused: Counter<'endpoint' | 'code'>;
 
   constructor(registry: Registry) {
-    const r = [registry];
-    this.requests = reuse(
+    const ER = ['endpoint', 'route'] as const;
+    this.requests = counter(
       registry,
       'appproxy_endpoint_requests_total',
-      () =>
-        new Counter({
-          name: 'appproxy_endpoint_requests_total',
-          help: 'Endpoint requests answered, by route and status class (route "none": no route took it).',
-          labelNames: ['endpoint', 'route', 'code_class'],
-          registers: r,
-        }),
+      'Endpoint requests answered, by route and status class (route "none": no route took it).',
+      ['endpoint', 'route', 'code_class'],
     );
-    this.inflightGauge = reuse(
+    this.inflightGauge = gauge(
       registry,
       'appproxy_endpoint_inflight',
-      () =>
-        new Gauge({
-          name: 'appproxy_endpoint_inflight',
-          help: 'Endpoint requests in flight on each route (this process).',
-          labelNames: ['endpoint', 'route'],
-          registers: r,
-        }),
+      'Endpoint requests in flight on each route (this process).',
+      [...ER],
     );
-    this.retries = reuse(
+    this.retries = counter(
       registry,
       'appproxy_endpoint_retries_total',
-      () =>
-        new Counter({
-          name: 'appproxy_endpoint_retries_total',
-          help: 'Requests replayed to another route before any byte reached the client.',
-          labelNames: ['endpoint'],
-          registers: r,
-        }),
+      'Requests replayed to another route before any byte reached the client.',
+      ['endpoint'],
     );
-    this.ejections = reuse(
+    this.ejections = counter(
       registry,
       'appproxy_endpoint_ejections_total',
-      () =>
-        new Counter({
-          name: 'appproxy_endpoint_ejections_total',
-          help: 'Routes ejected by passive health (consecutive failures).',
-          labelNames: ['endpoint', 'route'],
-          registers: r,
-        }),
+      'Routes ejected by passive health (consecutive failures).',
+      [...ER],
     );
-    this.healthy = reuse(
+    this.healthy = gauge(
       registry,
       'appproxy_endpoint_route_healthy',
-      () =>
-        new Gauge({
-          name: 'appproxy_endpoint_route_healthy',
-          help: '1 when the route is healthy as this process sees it, else 0.',
-          labelNames: ['endpoint', 'route'],
-          registers: r,
-        }),
+      '1 when the route is healthy as this process sees it, else 0.',
+      [...ER],
     );
-    this.heldGauge = reuse(
+    this.heldGauge = gauge(
       registry,
       'appproxy_endpoint_held_requests',
-      () =>
-        new Gauge({
-          name: 'appproxy_endpoint_held_requests',
-          help: 'Requests waiting for a ready route.',
-          labelNames: ['endpoint'],
-          registers: r,
-        }),
+      'Requests waiting for a ready route.',
+      ['endpoint'],
     );
-    this.queuedGauge = reuse(
+    this.queuedGauge = gauge(
       registry,
       'appproxy_endpoint_queued_requests',
-      () =>
-        new Gauge({
-          name: 'appproxy_endpoint_queued_requests',
-          help: 'Requests waiting for a slot under the concurrency cap.',
-          labelNames: ['endpoint'],
-          registers: r,
-        }),
+      'Requests waiting for a slot under the concurrency cap.',
+      ['endpoint'],
     );
-    this.duration = reuse(
+    this.duration = histogram(
       registry,
       'gen_ai_server_request_duration_seconds',
-      () =>
-        new Histogram({
-          name: 'gen_ai_server_request_duration_seconds',
-          help: 'Endpoint request duration, from arrival to the last byte.',
-          labelNames: ['endpoint', 'route'],
-          buckets: LATENCY_BUCKETS,
-          registers: r,
-        }),
+      'Endpoint request duration, from arrival to the last byte.',
+      LATENCY_BUCKETS,
+      [...ER],
     );
-    this.ttft = reuse(
+    this.ttft = histogram(
       registry,
       'gen_ai_server_time_to_first_token_seconds',
-      () =>
-        new Histogram({
-          name: 'gen_ai_server_time_to_first_token_seconds',
-          help: 'Time from arrival to the first generated token reaching the client (streams).',
-          labelNames: ['endpoint', 'route'],
-          buckets: TTFT_BUCKETS,
-          registers: r,
-        }),
+      'Time from arrival to the first generated token reaching the client (streams).',
+      TTFT_BUCKETS,
+      [...ER],
     );
-    this.tpot = reuse(
+    this.tpot = histogram(
       registry,
       'gen_ai_server_time_per_output_token_seconds',
-      () =>
-        new Histogram({
-          name: 'gen_ai_server_time_per_output_token_seconds',
-          help: 'Time per output token after the first (streams).',
-          labelNames: ['endpoint', 'route'],
-          buckets: TPOT_BUCKETS,
-          registers: r,
-        }),
+      'Time per output token after the first (streams).',
+      TPOT_BUCKETS,
+      [...ER],
     );
-    this.tokens = reuse(
+    this.tokens = counter(
       registry,
       'appproxy_endpoint_tokens_total',
-      () =>
-        new Counter({
-          name: 'appproxy_endpoint_tokens_total',
-          help: 'Tokens by type (input, output, cached) as the engines reported them (or counted, on cut streams).',
-          labelNames: ['endpoint', 'type'],
-          registers: r,
-        }),
+      'Tokens by type (input, output, cached) as the engines reported them (or counted, on cut streams).',
+      ['endpoint', 'type'],
     );
-    this.refused = reuse(
+    this.refused = counter(
       registry,
       'appproxy_endpoint_refused_total',
-      () =>
-        new Counter({
-          name: 'appproxy_endpoint_refused_total',
-          help: 'Endpoint requests refused before any route saw them, by error code.',
-          labelNames: ['endpoint', 'code'],
-          registers: r,
-        }),
+      'Endpoint requests refused before any route saw them, by error code.',
+      ['endpoint', 'code'],
     );
   }
 

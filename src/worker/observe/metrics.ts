@@ -33,16 +33,29 @@ export function counter<L extends string>(
   return c;
 }
 
-function gauge(registry: Registry, name: string, help: string): Gauge {
+/** The gauge `name` of `registry`, registered on first use (shared as `counter`'s are). */
+export function gauge<L extends string = string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: L[] = [],
+): Gauge<L> {
   const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Gauge;
-  return new Gauge({ name, help, registers: [registry] });
+  if (existing) return existing as Gauge<L>;
+  return new Gauge({ name, help, labelNames, registers: [registry] });
 }
 
-function histogram(registry: Registry, name: string, help: string, buckets: number[]): Histogram {
+/** The histogram `name` of `registry`, registered on first use (shared as `counter`'s are). */
+export function histogram<L extends string = string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  buckets: number[],
+  labelNames: L[] = [],
+): Histogram<L> {
   const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Histogram;
-  return new Histogram({ name, help, buckets, registers: [registry] });
+  if (existing) return existing as Histogram<L>;
+  return new Histogram({ name, help, buckets, labelNames, registers: [registry] });
 }
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
