@@ -309,7 +309,18 @@ describe('inference endpoints under real clients and faults', () => {
   });
 
   test('a client abort in any phase reaches the engine at once; it generates nothing after', async () => {
-    const slow = await sim(['--time-scale', '1', '--t0-ms', '40', '--per-prefill-token-ms', '0.5']);
+    // Chunked prefill (128 tokens a step, ~100 ms each): a long prompt awaits its first token for
+    // about a second, a window no poll on a busy machine misses.
+    const slow = await sim([
+      '--time-scale',
+      '1',
+      '--t0-ms',
+      '40',
+      '--per-prefill-token-ms',
+      '0.5',
+      '--step-budget',
+      '128',
+    ]);
     const ep = await endpoint('aborts', [slow]);
     const k = await key(ep.id);
     const lastRecord = async (before: number) =>
@@ -327,8 +338,9 @@ describe('inference endpoints under real clients and faults', () => {
       for (let i = 0; i < 3; i++) {
         const before = (await slow.state()).recent.length;
         const ac = new AbortController();
-        // A long prompt: its prefill takes ~0.5 s, so "awaiting the first token" lasts.
-        const content = phase === 'mid-stream' ? phase : `${phase} ${'word '.repeat(800)}`;
+        // A long prompt, new to the engine's prefix cache (each try starts with its own words:
+        // a prompt prefilled by an earlier try would be a cache hit with its first token at once).
+        const content = phase === 'mid-stream' ? phase : `${phase} try ${i} ${'word '.repeat(1200)}`;
         const pending = post(
           ep.url,
           chatBody(content, { stream: phase !== 'non-streaming', max_tokens: 200 }),
