@@ -46,6 +46,9 @@ export type Counts = {
   inferenceRunS: number;
 };
 
+/** Workloads of the inference section (`--workloads`). */
+export const INFERENCE_WORKLOADS = ['high-reuse', 'low-reuse', 'slow-replica', 'replica-kill'] as const;
+
 /** Balancing policies of an endpoint the inference section can compare (`--policies`). */
 export const POLICIES = ['round-robin', 'random', 'weighted', 'least-inflight', 'prefix', 'llm'] as const;
 
@@ -63,6 +66,8 @@ export interface Options {
   write: boolean;
   /** Endpoint policies the inference section compares (round-robin and least-inflight always run). */
   policies: string[];
+  /** Workloads the inference section runs (`--workloads`; all by default). */
+  workloads: string[];
   counts: Counts;
 }
 
@@ -76,6 +81,7 @@ export function parseOptions(): Options | 'help' {
       duration: { type: 'string' },
       install: { type: 'boolean', default: false },
       policies: { type: 'string' },
+      workloads: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -89,6 +95,12 @@ export function parseOptions(): Options | 'help' {
   const policies = args.policies ? args.policies.split(',').map((s) => s.trim()) : [...POLICIES];
   for (const p of policies)
     if (!(POLICIES as readonly string[]).includes(p)) throw new Error(`--policies: unknown policy ${p}`);
+  const workloads = args.workloads
+    ? args.workloads.split(',').map((s) => s.trim())
+    : [...INFERENCE_WORKLOADS];
+  for (const w of workloads)
+    if (!(INFERENCE_WORKLOADS as readonly string[]).includes(w))
+      throw new Error(`--workloads: unknown workload ${w}`);
   // --quick trades precision for a run under two minutes: one round, smaller counts.
   const rounds = Number(args.rounds ?? (quick ? 1 : 3));
   return {
@@ -100,6 +112,7 @@ export function parseOptions(): Options | 'help' {
     install: args.install!,
     write: !args['no-write'],
     policies,
+    workloads,
     counts: {
       tcpBytes: quick ? 128 * 1024 * 1024 : 1024 * 1024 * 1024,
       circuitLevels: quick ? [500] : [1000, 10_000],

@@ -6,7 +6,8 @@
  * Options: --quick, --only http,ws,tcp,control,revocation,inference,memory,leak, --rounds N,
  *          --duration 10s, --install (apt-get install missing peers), --no-write (leave docs/ alone),
  *          --policies round-robin,random,weighted,least-inflight,prefix,llm (inference section;
- *          round-robin and least-inflight always run: the ratios are taken against them)
+ *          round-robin and least-inflight always run: the ratios are taken against them),
+ *          --workloads high-reuse,low-reuse,slow-replica,replica-kill (inference section)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -44,7 +44,7 @@ import {
   tsArgv,
 } from '../lib/proc.ts';
 import { parseWrk, type WrkOut } from '../lib/wrk.ts';
-import { CONNS, LOAD_CPU, PROXY_CPU } from '../options.ts';
+import { CONNS, INFERENCE_WORKLOADS, LOAD_CPU, PROXY_CPU } from '../options.ts';
 
 const SIM = join(ROOT, 'src/agent/apps/llm-sim/server.mjs');
 
@@ -80,7 +80,7 @@ function highShape(k: number): Shape {
 }
 const LOW: Shape = { kind: 'low', groups: 0, systemTokens: 0, questionTokens: 1200, maxTokens: 32 };
 
-const WORKLOADS = ['high-reuse', 'low-reuse', 'slow-replica', 'replica-kill'] as const;
+const WORKLOADS = INFERENCE_WORKLOADS;
 type Workload = (typeof WORKLOADS)[number];
 /** The policies ratios are taken against: always run. */
 const REFERENCES = ['round-robin', 'least-inflight'];
@@ -424,9 +424,10 @@ export async function run(ctx: Context): Promise<void> {
   const k = counts.inferenceReplicas;
   const policies = [...new Set([...REFERENCES, ...ctx.opts.policies])];
   const rounds = counts.inferenceRounds;
+  const workloads = WORKLOADS.filter((w) => ctx.opts.workloads.includes(w));
   console.log(
     `\n== Inference: ${k} llm-sim replicas (time scale ${TIME_SCALE}), policies ${policies.join(', ')}` +
-      `${ctx.versions.nginx ? ` + ${NGINX}` : ''}; ${rounds} round(s) × ${WORKLOADS.length} workloads × ${counts.inferenceRunS} s`,
+      `${ctx.versions.nginx ? ` + ${NGINX}` : ''}; ${rounds} round(s) × ${workloads.length} workloads × ${counts.inferenceRunS} s`,
   );
   const replicas = await Replicas.create(k);
   ctx.children.add({ stop: () => replicas.stopAll() });
@@ -462,7 +463,7 @@ export async function run(ctx: Context): Promise<void> {
     targets: [llmEp.target],
     pick: 'rr',
     pid: sys.pid,
-    workloads: WORKLOADS,
+    workloads,
   }));
   if (nginx)
     rows.push({
@@ -471,7 +472,7 @@ export async function run(ctx: Context): Promise<void> {
       targets: [{ port: nginx.lbPort, host: `127.0.0.1:${nginx.lbPort}` }],
       pick: 'rr',
       pid: nginx.child.pid,
-      workloads: WORKLOADS,
+      workloads,
     });
   rows.push({
     name: IDEAL,
@@ -479,7 +480,7 @@ export async function run(ctx: Context): Promise<void> {
     targets: replicas.targets(),
     pick: 'group',
     pid: null,
-    workloads: ['high-reuse'],
+    workloads: workloads.filter((w) => w === 'high-reuse'),
   });
 
   // The embedded process also runs the manager; its CPU while only the replicas are busy (the

@@ -202,6 +202,8 @@ export class EndpointRequest implements Waiter {
   private affinity: string | null = null;
   private readonly tried = new Set<BackendEntry>();
   attempt: Attempt | null = null;
+  /** The route of the latest attempt (the one that answered, when one did). */
+  private lastEntry: BackendEntry | null = null;
   private attempts = 0;
   private admitted = false;
   private retrying = false;
@@ -381,6 +383,7 @@ export class EndpointRequest implements Waiter {
     this.attempts++;
     const a = new Attempt(this, entry);
     this.attempt = a;
+    this.lastEntry = entry;
     this.route = entry.route;
     this.rt.awaitingHead(entry, a);
     this.ctx.inference.metrics.inflight(this.endpointId, this.route, 1);
@@ -684,8 +687,13 @@ export class EndpointRequest implements Waiter {
       if (first !== null) {
         m.firstToken(this.endpointId, this.route, Math.max(0, first - this.arrivedAt) / 1000);
         const last = this.tap!.lastTokenAt;
-        if (last !== null && usage.completionTokens > 1)
-          m.perOutputToken(this.endpointId, this.route, (last - first) / 1000 / (usage.completionTokens - 1));
+        if (last !== null && usage.completionTokens > 1) {
+          const msPerToken = (last - first) / (usage.completionTokens - 1);
+          m.perOutputToken(this.endpointId, this.route, msPerToken / 1000);
+          // Only whole answers pace a route (a stream cut short says nothing of its speed).
+          if (this.lastEntry !== null && this.status === 200 && !usage.estimated)
+            this.rt.observePace(this.lastEntry, msPerToken);
+        }
       }
     }
     if (this.reservation) {

@@ -170,6 +170,11 @@ export class EndpointRuntime {
     return this.picker ? this.picker.promptKey(body) : null;
   }
 
+  /** A stream the route answered, its ms per output token: the `llm` picker's pace of the route. */
+  observePace(entry: BackendEntry, msPerToken: number): void {
+    this.picker?.observePace(entry.key, msPerToken);
+  }
+
   dispatchTo(
     entry: BackendEntry,
     opts: Dispatcher.DispatchOptions,

@@ -18,11 +18,22 @@ export interface EngineMetrics {
   kvUsage: number;
   /** The KV cache's size in tokens when the page says (vLLM `cache_config_info`, SGLang), else null. */
   cacheTokens: number | null;
+  /**
+   * The engine's inter-token latency histogram, cumulative (seconds summed, tokens counted), when
+   * the page has one (vLLM `inter_token_latency_seconds`, formerly `time_per_output_token_seconds`;
+   * SGLang's), else null. Two readings give the engine's pace between them.
+   */
+  itl: { sumS: number; count: number } | null;
 }
 
 /** What the picker reads per route: the last page and when it was read (the scraper's clock). */
 export interface EngineSignals extends EngineMetrics {
   at: number;
+  /**
+   * The engine's recent milliseconds per output token (`PaceMeter`), null while unknown. The
+   * engine observes it at every token, where the proxy's own measure waits for streams to end.
+   */
+  msPerToken: number | null;
 }
 
 // What a series is to us.
@@ -31,6 +42,10 @@ const RUNNING = 2;
 const KV = 3;
 const CACHE_CONFIG = 4;
 const CACHE_TOKENS = 5;
+const ITL_SUM = 6;
+const ITL_COUNT = 7;
+const OLD_ITL_SUM = 8;
+const OLD_ITL_COUNT = 9;
 
 // vLLM (V0 and V1) and SGLang names; `gpu_cache_usage_perc` is vLLM's name before
 // `kv_cache_usage_perc` (some versions export both: the max of equal values is harmless).
@@ -44,6 +59,16 @@ const KINDS = new Map<string, number>([
   ['sglang:num_running_reqs', RUNNING],
   ['sglang:token_usage', KV],
   ['sglang:max_total_num_tokens', CACHE_TOKENS],
+  // Inter-token latency: the current name first; the deprecated one counts only when the page
+  // lacks it (vLLM versions in between export both, with the same samples).
+  ['vllm:inter_token_latency_seconds_sum', ITL_SUM],
+  ['vllm:inter_token_latency_seconds_count', ITL_COUNT],
+  ['sglang:inter_token_latency_seconds_sum', ITL_SUM],
+  ['sglang:inter_token_latency_seconds_count', ITL_COUNT],
+  ['vllm:time_per_output_token_seconds_sum', OLD_ITL_SUM],
+  ['vllm:time_per_output_token_seconds_count', OLD_ITL_COUNT],
+  ['sglang:time_per_output_token_seconds_sum', OLD_ITL_SUM],
+  ['sglang:time_per_output_token_seconds_count', OLD_ITL_COUNT],
 ]);
 
 function isSpace(c: number): boolean {
@@ -62,6 +87,10 @@ export function parseEngineMetrics(text: string): EngineMetrics | null {
   let running = 0;
   let kv = -1;
   let cacheTokens = 0;
+  let itlSum = 0;
+  let itlCount = -1;
+  let oldItlSum = 0;
+  let oldItlCount = -1;
   let seen = false;
   const len = text.length;
   let pos = 0;
@@ -155,9 +184,27 @@ export function parseEngineMetrics(text: string): EngineMetrics | null {
       case CACHE_TOKENS:
         if (v > 0) cacheTokens += v;
         break;
+      case ITL_SUM:
+        itlSum += Math.max(0, v);
+        break;
+      case ITL_COUNT:
+        itlCount = Math.max(0, itlCount) + Math.max(0, v);
+        break;
+      case OLD_ITL_SUM:
+        oldItlSum += Math.max(0, v);
+        break;
+      case OLD_ITL_COUNT:
+        oldItlCount = Math.max(0, oldItlCount) + Math.max(0, v);
+        break;
     }
   }
   if (!seen) return null;
+  const itl =
+    itlCount >= 0
+      ? { sumS: itlSum, count: itlCount }
+      : oldItlCount >= 0
+        ? { sumS: oldItlSum, count: oldItlCount }
+        : null;
   return {
     waiting,
     running,
@@ -165,7 +212,43 @@ export function parseEngineMetrics(text: string): EngineMetrics | null {
     // guessed at.
     kvUsage: Math.min(1, Math.max(0, kv)),
     cacheTokens: cacheTokens > 0 ? cacheTokens : null,
+    itl,
   };
+}
+
+/**
+ * Tokens a pace needs: fewer is noise (one slow step of one request). Until that many came, the
+ * last pace stands (an idle engine keeps it rather than losing it).
+ */
+const PACE_MIN_TOKENS = 8;
+
+/**
+ * An engine's pace (ms per output token) from the cumulative inter-token latency histogram of
+ * its successive readings: the mean over the tokens generated since the last pace was taken.
+ */
+export class PaceMeter {
+  private baseSumS = 0;
+  private baseCount = -1;
+  /** The last pace, or null when unknown. */
+  msPerToken: number | null = null;
+
+  /** A new reading's histogram (null: the page has none); returns the pace. */
+  read(itl: { sumS: number; count: number } | null): number | null {
+    if (itl === null) {
+      this.baseCount = -1;
+      this.msPerToken = null;
+    } else if (this.baseCount < 0 || itl.count < this.baseCount || itl.sumS < this.baseSumS) {
+      // First reading, or the counters went back (the engine restarted): start over.
+      this.baseSumS = itl.sumS;
+      this.baseCount = itl.count;
+      this.msPerToken = null;
+    } else if (itl.count - this.baseCount >= PACE_MIN_TOKENS) {
+      this.msPerToken = ((itl.sumS - this.baseSumS) / (itl.count - this.baseCount)) * 1000;
+      this.baseSumS = itl.sumS;
+      this.baseCount = itl.count;
+    }
+    return this.msPerToken;
+  }
 }
 
 export interface ScrapeTarget {
@@ -202,6 +285,7 @@ export const DEFAULT_MAX_METRICS_BYTES = 1024 * 1024;
 class Target {
   key = '';
   signals: EngineSignals | null = null;
+  readonly pace = new PaceMeter();
   timer: NodeJS.Timeout | null = null;
   abort: AbortController | null = null;
   stopped = false;
@@ -386,7 +470,7 @@ export class EngineScraper {
       if (tg.stopped) return false;
       const m = parseEngineMetrics(Buffer.concat(chunks, size).toString('utf8'));
       if (m === null) return false;
-      const reading = { ...m, at: this.now() };
+      const reading: EngineSignals = { ...m, at: this.now(), msPerToken: tg.pace.read(m.itl) };
       tg.signals = reading;
       if (this.opts.onReading !== undefined) {
         try {

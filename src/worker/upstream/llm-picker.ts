@@ -49,6 +49,8 @@ export interface CandidateSignals {
   at: number;
   /** The engine's KV cache size in tokens, when known: the route's prefix model is sized to it. */
   cacheTokens?: number | null;
+  /** The engine's recent ms per output token, when its page says (`EngineSignals.msPerToken`). */
+  msPerToken?: number | null;
 }
 
 export type LlmPolicy = 'prefix' | 'llm';
@@ -93,6 +95,15 @@ export interface LlmPickerOptions {
   spreadThreshold?: number;
   /** …plus this share of the least-loaded route's load (default 0.5). */
   spreadRatio?: number;
+  /**
+   * `llm`: a route's pace (its recent milliseconds per output token) this many times the fastest
+   * route's or less counts as equal. Default 1.6: equal replicas under uneven load differ by up
+   * to ~1.5× (a bigger batch, another request's prefill, make every step longer; measured on
+   * llm-sim at 0.6 × capacity), and the load term already weighs load.
+   */
+  paceTolerance?: number;
+  /** `llm`: a route's pace older than this is forgotten (it counts as fast again). Default 30 s. */
+  paceTtlMs?: number;
   /** The clock of the engine signals' `at`; performance.now() by default (as `EngineScraper`). */
   now?: () => number;
   random?: () => number;
@@ -112,12 +123,39 @@ export interface PickCounts {
   noPrompt: number;
   /** `llm`: some route had no fresh engine signals; least in flight. */
   noSignals: number;
+  /** `llm`: scored picks made while some eligible route was paced slower than the tolerance. */
+  paced: number;
 }
+
+/** A route's observed pace: an exponentially weighted mean of ms per output token. */
+interface Pace {
+  msPerToken: number;
+  at: number;
+  samples: number;
+}
+
+/**
+ * Weight of a new pace sample: ~10 streams make the mean, so a replica that turns slow is seen
+ * within a second or two of traffic, and one long stream does not swing it.
+ */
+const PACE_ALPHA = 0.1;
+/** Samples before a route's pace counts (one stream's pace is noise). */
+const PACE_MIN_SAMPLES = 5;
+/** The most a pace can weigh: a route 8× slower already costs 8 fast routes' queues. */
+const PACE_MAX_SLOWNESS = 8;
 
 export class LlmPicker {
   readonly blockChars: number;
   readonly maxBlocks: number;
-  readonly counts: PickCounts = { affinity: 0, prefix: 0, scored: 0, spread: 0, noPrompt: 0, noSignals: 0 };
+  readonly counts: PickCounts = {
+    affinity: 0,
+    prefix: 0,
+    scored: 0,
+    spread: 0,
+    noPrompt: 0,
+    noSignals: 0,
+    paced: 0,
+  };
   private readonly model: PrefixCacheModel;
   private readonly hasher: PromptHasher;
   private readonly charsPerToken: number;
@@ -128,6 +166,9 @@ export class LlmPicker {
   private readonly kvWeight: number;
   private readonly spreadThreshold: number;
   private readonly spreadRatio: number;
+  private readonly paceTolerance: number;
+  private readonly paceTtlMs: number;
+  private readonly paces = new Map<string, Pace>();
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -150,6 +191,8 @@ export class LlmPicker {
     this.kvWeight = opts.kvWeight ?? 4;
     this.spreadThreshold = opts.spreadThreshold ?? 4;
     this.spreadRatio = opts.spreadRatio ?? 0.5;
+    this.paceTolerance = Math.max(1, opts.paceTolerance ?? 1.6);
+    this.paceTtlMs = opts.paceTtlMs ?? 30_000;
     this.now = opts.now ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
   }
@@ -192,6 +235,32 @@ export class LlmPicker {
   /** The route left: its prefix model is dropped (call on every removal, or models accumulate). */
   forget(key: string): void {
     this.model.forget(key);
+    this.paces.delete(key);
+  }
+
+  /**
+   * A stream the route answered: `msPerToken` between its first and last output token. Feeds the
+   * route's pace, which `llm` weighs: a replica whose steps are slower (a weaker GPU, a noisy
+   * neighbour, thermal throttling) answers every request it takes slower, whatever its queue.
+   */
+  observePace(key: string, msPerToken: number): void {
+    if (!(msPerToken > 0) || !Number.isFinite(msPerToken)) return;
+    const now = this.now();
+    const p = this.paces.get(key);
+    if (p === undefined || now - p.at > this.paceTtlMs) {
+      this.paces.set(key, { msPerToken, at: now, samples: 1 });
+      return;
+    }
+    p.msPerToken += PACE_ALPHA * (msPerToken - p.msPerToken);
+    p.at = now;
+    p.samples++;
+  }
+
+  /** A route's pace (ms per output token), when it has enough recent samples; else null. */
+  pace(key: string): number | null {
+    const p = this.paces.get(key);
+    if (p === undefined || p.samples < PACE_MIN_SAMPLES || this.now() - p.at > this.paceTtlMs) return null;
+    return p.msPerToken;
   }
 
   /** The prefix model of one route (tests, observability). */
@@ -256,14 +325,14 @@ export class LlmPicker {
    * weight"; the cheapest wins (exact ties by weighted chance):
    *
    *   cost = load + kvPenalty − prefixBonus
-   *   load        = (in flight through us + engine waiting) / weight
+   *   load        = (engine waiting + sent since the engine was read + ¼ · engine running) / weight
    *   kvPenalty   = kvWeight · max(0, kvUsage − kvKnee) / (1 − kvKnee)
    *   prefixBonus = prefixWeight · matchedBlocks / max(promptBlocks, fullPrefixChars / blockChars)
    *
-   * - load: in flight is exact and immediate for this process; the engine's waiting queue adds
-   *   what other workers and clients put there (it lags by a scrape interval, which is why our
-   *   own in-flight count is in too). Running requests are not counted: they are the engine's
-   *   batch, not a queue in front of ours.
+   * - load: the engine's waiting queue is what a newcomer waits behind (whoever put it there:
+   *   other workers and clients too); it lags by a scrape interval, so the requests this process
+   *   sent since (its in flight beyond the engine's running + waiting) count whole; the running
+   *   batch counts a quarter (`engineLoad`).
    * - kvPenalty: below ~80 % KV usage (llm-d's saturation default) an engine has room and usage
    *   says nothing; towards 100 % it must queue new requests or evict cached prefixes, so a full
    *   cache costs as much as the largest prefix bonus (kvWeight = prefixWeight = 4): a full
@@ -274,6 +343,16 @@ export class LlmPicker {
    *   than that and hot prefixes queue, less and affinity gives way to noise in the load counts.
    *   Prompts under `fullPrefixChars` (2k characters ≈ 512 tokens) earn proportionally less:
    *   their prefill is cheap, staying on a busier route to save it is not.
+   *
+   * - pace: a route whose engine took `sl` times longer per output token than the fastest
+   *   route's (beyond `paceTolerance`; the engines' inter-token latency histograms when every
+   *   route's page has one, else the streams this process saw end) serves everything `sl` times slower — the queue
+   *   ahead, the prefill it has to do and the request's own step — so its cost is
+   *   sl · (1 + load + kvPenalty + prefixWeight − prefixBonus) − 1 − prefixWeight (the formula
+   *   above when sl = 1), and its load in the guard below sl · (1 + load) − 1. A slow replica
+   *   thus keeps the requests it serves about as fast as the others (a cache hit there against a
+   *   long prefill elsewhere), and sheds the rest, instead of queueing its tenants at a third of
+   *   the speed (what queue-only signals do: its queue looks short because it takes fewer).
    *
    * Guard (spread): if the winner's load exceeds the least-loaded route's by more than
    * `spreadThreshold` (4 requests per unit of weight) plus `spreadRatio` (½) of that least load,
@@ -297,18 +376,33 @@ export class LlmPicker {
     const now = this.now();
     let eligible = 0;
     let fresh = true;
+    let enginePaces = true;
+    let minEngine = Number.POSITIVE_INFINITY;
+    let minObserved = Number.POSITIVE_INFINITY;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (!(e.weight > 0)) continue;
       eligible++;
       const s = e.engine;
       if (s === null || !(now - s.at <= this.staleMs)) fresh = false;
+      const ep = s?.msPerToken;
+      if (typeof ep === 'number' && ep > 0) {
+        if (ep < minEngine) minEngine = ep;
+      } else enginePaces = false;
+      const p = this.paces.size > 0 ? this.pace(e.key) : null;
+      if (p !== null && p < minObserved) minObserved = p;
     }
     if (eligible === 0) return null;
     if (!fresh) this.counts.noSignals++;
+    // Slowness of each route relative to the fastest: by the engines' own pace when every route's
+    // engine reports one (live, per token), else by the streams this process saw end; 1 for all
+    // when neither is known. The two are not mixed: each has its own bias.
+    const byEngine = fresh && enginePaces;
+    const min = byEngine ? minEngine : minObserved;
+    const paced = min < Number.POSITIVE_INFINITY ? min : 0;
     if (n === 0) {
       this.counts.noPrompt++;
-      return this.leastLoaded(entries, fresh);
+      return this.leastLoaded(entries, fresh, paced, byEngine);
     }
     const denom = Math.max(n, this.fullPrefixBlocks);
     const bonusPerBlock = this.prefixWeight / denom;
@@ -318,17 +412,24 @@ export class LlmPicker {
     let tieWeight = 0;
     let minLoad = Number.POSITIVE_INFINITY;
     let hint = 0;
+    let anySlow = false;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (!(e.weight > 0)) continue;
       // Without fresh signals from every route, the engines' queues are not comparable: the
       // load is what this proxy has in flight (as `prefix` does), the prefix still counts.
       const s = fresh ? e.engine! : null;
-      const load = (e.inflight + (s ? queued(s) : 0)) / e.weight;
+      const sl = paced > 0 ? this.slowness(e, paced, byEngine) : 1;
+      if (sl > 1) anySlow = true;
+      const queue = (s ? engineLoad(e.inflight, s) : e.inflight) / e.weight;
+      // On a slower route everything ahead of the request, its own prefill and its step take
+      // `sl` times longer: its load in units of the fastest route's queue.
+      const load = sl * (1 + queue) - 1;
       if (load < minLoad) minLoad = load;
       const m = this.model.matched(e.key, prompt!, n, hint);
       if (m > 0) hint = m;
-      const cost = load + (s ? this.kvPenalty(s.kvUsage) : 0) - m * bonusPerBlock;
+      const work = queue + (s ? this.kvPenalty(s.kvUsage) : 0) + this.prefixWeight - m * bonusPerBlock;
+      const cost = sl * (1 + work) - 1 - this.prefixWeight;
       if (cost < bestCost) {
         best = e;
         bestCost = cost;
@@ -342,14 +443,23 @@ export class LlmPicker {
         }
       }
     }
+    if (anySlow) this.counts.paced++;
     // The guard grows with the load: when every queue is long, a few requests more on the affine
     // route cost less than the prefill a cache miss elsewhere would add to a long queue.
     if (bestLoad - minLoad > this.spreadThreshold + this.spreadRatio * minLoad) {
       this.counts.spread++;
-      return this.leastLoaded(entries, fresh);
+      return this.leastLoaded(entries, fresh, paced, byEngine);
     }
     this.counts.scored++;
     return best;
+  }
+
+  /** A route's pace over the fastest's (`minPace` > 0), 1 within the tolerance, at most 8. */
+  private slowness(e: LlmCandidate, minPace: number, byEngine: boolean): number {
+    const p = byEngine ? e.engine!.msPerToken! : this.pace(e.key);
+    if (p === null) return 1;
+    const r = p / minPace;
+    return r <= this.paceTolerance ? 1 : Math.min(r, PACE_MAX_SLOWNESS);
   }
 
   private kvPenalty(usage: number): number {
@@ -362,18 +472,24 @@ export class LlmPicker {
    * Least load per unit of weight: with engine signals (fresh for every eligible entry), in
    * flight + waiting plus the KV penalty; without, in flight only. Exact ties by weighted chance.
    */
-  private leastLoaded<E extends LlmCandidate>(entries: readonly E[], withEngine: boolean): E | null {
+  private leastLoaded<E extends LlmCandidate>(
+    entries: readonly E[],
+    withEngine: boolean,
+    minPace = 0,
+    byEngine = false,
+  ): E | null {
     let best: E | null = null;
     let bestCost = Number.POSITIVE_INFINITY;
     let tieWeight = 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (!(e.weight > 0)) continue;
-      let cost: number;
+      let work: number;
       if (withEngine) {
         const s = e.engine!;
-        cost = (e.inflight + queued(s)) / e.weight + this.kvPenalty(s.kvUsage);
-      } else cost = e.inflight / e.weight;
+        work = engineLoad(e.inflight, s) / e.weight + this.kvPenalty(s.kvUsage);
+      } else work = e.inflight / e.weight;
+      const cost = minPace > 0 ? this.slowness(e, minPace, byEngine) * (1 + work) - 1 : work;
       if (cost < bestCost) {
         best = e;
         bestCost = cost;
@@ -411,11 +527,27 @@ export class LlmPicker {
   }
 }
 
-/** The engine's waiting queue; a missing or nonsense value counts as empty. */
-function queued(s: CandidateSignals): number {
-  const w = s.waiting;
-  if (w > 0) return w;
-  return 0;
+/**
+ * A request in the engine's running batch costs a newcomer this share of a queued one: it makes
+ * each step a little longer (vLLM's and llm-sim's step time grows by well under a millisecond
+ * per sequence), where a queued one is waited for whole. Counting the batch as a queue made
+ * Poisson bursts look like overload and spread prefixes over replicas whose KV caches could not
+ * hold them all (measured: KV usage 98 % and engine queues of 9–16 at 0.6 × capacity).
+ */
+const RUNNING_COST = 0.25;
+
+/**
+ * A route's load, in queued requests, from fresh engine signals and this proxy's in flight: the
+ * engine's waiting queue, plus the requests sent since the engine was read (in flight beyond
+ * what it reported: it has not counted them yet, so they count whole), plus its batch at
+ * RUNNING_COST. Missing or nonsense values count as 0.
+ */
+function engineLoad(inflight: number, s: CandidateSignals): number {
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(0, NaN) is NaN; the comparison reads it as 0
+  const waiting = s.waiting > 0 ? s.waiting : 0;
+  // biome-ignore lint/complexity/useMathMinMax: as above
+  const running = s.running > 0 ? s.running : 0;
+  return waiting + Math.max(0, inflight - running - waiting) + RUNNING_COST * running;
 }
 
 function fmix32(h: number): number {

@@ -128,7 +128,13 @@ export class BackendEntry implements Balanced {
   inflight = 0;
   score = 0;
   /** The engine's own load signals (endpoints with the `llm` policy), set before each pick. */
-  engine: { waiting: number; running: number; kvUsage: number; at: number } | null = null;
+  engine: {
+    waiting: number;
+    running: number;
+    kvUsage: number;
+    at: number;
+    msPerToken?: number | null;
+  } | null = null;
 
   constructor(
     readonly backend: Backend & { route?: string },

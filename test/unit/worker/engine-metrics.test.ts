@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EngineScraper, parseEngineMetrics } from '../../../src/worker/upstream/engine-metrics.ts';
+import { EngineScraper, PaceMeter, parseEngineMetrics } from '../../../src/worker/upstream/engine-metrics.ts';
 import { startSim } from '../../support/llm-sim.ts';
 import { until } from '../../support/poll.ts';
 
@@ -29,6 +29,16 @@ vllm:time_to_first_token_seconds_bucket{model_name="sim-model",le="0.001"} 0
 vllm:time_to_first_token_seconds_bucket{model_name="sim-model",le="+Inf"} 12
 vllm:time_to_first_token_seconds_sum{model_name="sim-model"} 3.25
 vllm:time_to_first_token_seconds_count{model_name="sim-model"} 12
+# HELP vllm:inter_token_latency_seconds Time between two tokens of a request (wall clock).
+# TYPE vllm:inter_token_latency_seconds histogram
+vllm:inter_token_latency_seconds_bucket{model_name="sim-model",le="0.01"} 150
+vllm:inter_token_latency_seconds_bucket{model_name="sim-model",le="+Inf"} 300
+vllm:inter_token_latency_seconds_sum{model_name="sim-model"} 4.5
+vllm:inter_token_latency_seconds_count{model_name="sim-model"} 300
+# HELP vllm:time_per_output_token_seconds Deprecated: the same samples under the old name.
+# TYPE vllm:time_per_output_token_seconds histogram
+vllm:time_per_output_token_seconds_sum{model_name="sim-model"} 4.5
+vllm:time_per_output_token_seconds_count{model_name="sim-model"} 300
 # HELP llmsim_steps_total Engine steps executed.
 # TYPE llmsim_steps_total counter
 llmsim_steps_total{model_name="sim-model"} 800
@@ -48,6 +58,10 @@ sglang:token_usage{model_name="meta-llama/Llama-3.1-8B-Instruct"} 0.28
 # TYPE sglang:time_to_first_token_seconds histogram
 sglang:time_to_first_token_seconds_bucket{le="0.001",model_name="meta-llama/Llama-3.1-8B-Instruct"} 0.0
 sglang:time_to_first_token_seconds_count{model_name="meta-llama/Llama-3.1-8B-Instruct"} 11008.0
+# HELP sglang:time_per_output_token_seconds Histogram of time per output token in seconds.
+# TYPE sglang:time_per_output_token_seconds histogram
+sglang:time_per_output_token_seconds_sum{model_name="meta-llama/Llama-3.1-8B-Instruct"} 2.0e+01
+sglang:time_per_output_token_seconds_count{model_name="meta-llama/Llama-3.1-8B-Instruct"} 1000.0
 # HELP sglang:num_running_reqs The number of running requests
 # TYPE sglang:num_running_reqs gauge
 sglang:num_running_reqs{model_name="meta-llama/Llama-3.1-8B-Instruct"} 162.0
@@ -62,6 +76,8 @@ test('parseEngineMetrics: a vLLM page (llm-sim layout)', () => {
     running: 3,
     kvUsage: 0.4375,
     cacheTokens: 16 * 1024,
+    // The current name wins; the deprecated one with the same samples is not added to it.
+    itl: { sumS: 4.5, count: 300 },
   });
 });
 
@@ -71,6 +87,7 @@ test('parseEngineMetrics: an SGLang page', () => {
     running: 162,
     kvUsage: 0.28,
     cacheTokens: 161721,
+    itl: { sumS: 20, count: 1000 },
   });
 });
 
@@ -85,8 +102,18 @@ test('parseEngineMetrics: several series are summed (queues) or maxed (KV usage)
     'vllm:gpu_cache_usage_perc{model_name="a",engine="1"} 0.2',
     'vllm:cache_config_info{block_size="16",num_gpu_blocks="100"} 1',
     'vllm:cache_config_info{block_size="16",num_gpu_blocks="50"} 1',
+    'vllm:time_per_output_token_seconds_sum{model_name="a",engine="0"} 1.5',
+    'vllm:time_per_output_token_seconds_count{model_name="a",engine="0"} 100',
+    'vllm:time_per_output_token_seconds_sum{model_name="a",engine="1"} 0.5',
+    'vllm:time_per_output_token_seconds_count{model_name="a",engine="1"} 60',
   ].join('\n');
-  assert.deepEqual(parseEngineMetrics(page), { waiting: 7, running: 8, kvUsage: 0.9, cacheTokens: 2400 });
+  assert.deepEqual(parseEngineMetrics(page), {
+    waiting: 7,
+    running: 8,
+    kvUsage: 0.9,
+    cacheTokens: 2400,
+    itl: { sumS: 2, count: 160 },
+  });
 });
 
 test('parseEngineMetrics: tolerates comments, timestamps, NaN, odd spacing, CRLF, escapes and garbage', () => {
@@ -115,6 +142,7 @@ test('parseEngineMetrics: tolerates comments, timestamps, NaN, odd spacing, CRLF
     running: 2,
     kvUsage: 1,
     cacheTokens: null,
+    itl: null,
   });
   // Labels with escaped quotes do not end early: the value after them is read.
   assert.equal(parseEngineMetrics('vllm:num_requests_running{a="\\"}"} 5')!.running, 5);
@@ -124,7 +152,22 @@ test('parseEngineMetrics: tolerates comments, timestamps, NaN, odd spacing, CRLF
     running: 1,
     kvUsage: 0,
     cacheTokens: null,
+    itl: null,
   });
+});
+
+test('PaceMeter: ms per token over the tokens since the last pace; kept through idleness; restarts', () => {
+  const p = new PaceMeter();
+  const near = (v: number | null, want: number, msg: string) =>
+    assert.ok(v !== null && Math.abs(v - want) < 1e-6, `${msg}: ${v}`);
+  assert.equal(p.read({ sumS: 1, count: 100 }), null, 'one reading is no pace');
+  assert.equal(p.read({ sumS: 1.03, count: 103 }), null, 'three tokens are too few');
+  near(p.read({ sumS: 1.1, count: 110 }), 10, '0.1 s over 10 tokens');
+  near(p.read({ sumS: 1.1, count: 110 }), 10, 'idle: the last pace stands');
+  near(p.read({ sumS: 1.4, count: 120 }), 30, 'a slower engine shows within one reading');
+  assert.equal(p.read({ sumS: 0.01, count: 2 }), null, 'counters went back: the engine restarted');
+  near(p.read({ sumS: 0.11, count: 12 }), 10, 'paced again after the restart');
+  assert.equal(p.read(null), null, 'the page lost its histogram');
 });
 
 test('parseEngineMetrics: null for pages that are not an engine', () => {
@@ -222,7 +265,10 @@ test('scraper: reads each target; keeps kept targets, drops removed ones, restar
   const ra = await until(() => s.signals('a') ?? undefined, 'a read', { timeoutMs: 5000 });
   const rb = await until(() => s.signals('b') ?? undefined, 'b read', { timeoutMs: 5000 });
   assert.equal(ra.waiting, 1);
-  assert.deepEqual({ ...rb, at: 0 }, { waiting: 2, running: 5, kvUsage: 0.25, cacheTokens: null, at: 0 });
+  assert.deepEqual(
+    { ...rb, at: 0 },
+    { waiting: 2, running: 5, kvUsage: 0.25, cacheTokens: null, itl: null, at: 0, msPerToken: null },
+  );
   assert.ok(Math.abs(rb.at - performance.now()) < 5_000, 'at is on the performance.now() clock');
   assert.equal(s.latest('b'), s.signals('b'));
   assert.ok(heard.includes('a:1') && heard.includes('b:2'), String(heard));
@@ -374,6 +420,7 @@ test('scraper against llm-sim: its page, its load as it changes, a hung engine, 
     running: 0,
     kvUsage: 0,
     cacheTokens: 512 * 16,
+    itl: { sumS: 0, count: 0 },
   });
   s.setTargets([{ key: 'sim', host: '127.0.0.1', port: sim.port }]);
   await until(() => s.signals('sim') ?? undefined, 'first reading', { timeoutMs: 5000 });
@@ -393,6 +440,9 @@ test('scraper against llm-sim: its page, its load as it changes, a hung engine, 
     { timeoutMs: 5000 },
   );
   assert.ok(busy.kvUsage <= 1);
+  // Its tokens, one per 200 ms step, give the engine's pace while the stream is still going.
+  const paced = await until(() => s.signals('sim')?.msPerToken ?? undefined, 'a pace', { timeoutMs: 8000 });
+  assert.ok(paced >= 190 && paced < 400, `ms per token ${paced}`);
   ac.abort();
   // A hung engine holds /metrics too: scrapes time out, the reading goes stale.
   await sim.fault({ kind: 'hang' });

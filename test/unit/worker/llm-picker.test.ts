@@ -462,6 +462,91 @@ test('llm: spreads when the affine route is overloaded — by the score, and by 
   assert.equal(picker.pick(es, picker.promptKey(chat(words(8000, 8), 'other')))!.name, 'r0');
 });
 
+test('llm: a route paced slower keeps what it serves about as fast as the others, and no more', () => {
+  let now = 0;
+  const picker = new LlmPicker('llm', { random: rng(9), now: () => now });
+  const es = routes(3);
+  const key = picker.promptKey(chat(words(8000, 11), 'question'))!;
+  picker.pick([es[0]!], key); // r0 holds the prompt
+  const pace = (e: E, ms: number, times = 5) => {
+    for (let i = 0; i < times; i++) picker.observePace(e.key, ms);
+  };
+  pace(es[1]!, 10);
+  pace(es[2]!, 10);
+  pace(es[0]!, 30, 4);
+  assert.equal(picker.pace(es[0]!.key), null, 'four streams are not a pace yet');
+  // Not paced yet: r0 with 2 in flight still wins on its cache (2 − 4 < 0).
+  es[0]!.inflight = 2;
+  assert.equal(picker.pick(es, key)!.name, 'r0');
+  for (const e of es.slice(1)) {
+    picker.forget(e.key);
+    pace(e, 10);
+  }
+  pace(es[0]!, 30, 1);
+  assert.equal(picker.pace(es[0]!.key), 30);
+  // 3× slower: idle, its cache hit still beats a long prefill elsewhere…
+  es[0]!.inflight = 0;
+  assert.equal(picker.pick(es, key)!.name, 'r0');
+  assert.equal(picker.counts.paced, 1);
+  // …but one request ahead there (3 × 2 − 5 = 1) costs more than a miss on an idle fast route.
+  es[0]!.inflight = 1;
+  const elsewhere = picker.pick(es, key)!;
+  assert.notEqual(elsewhere.name, 'r0');
+  picker.forget(elsewhere.key);
+  pace(elsewhere, 10);
+  // Within the tolerance (1.2×) a route counts as fast: 3 in flight and its cache win again.
+  for (let i = 0; i < 60; i++) picker.observePace(es[0]!.key, 11);
+  es[0]!.inflight = 3;
+  assert.equal(picker.pick(es, key)!.name, 'r0');
+  // A pace not refreshed for paceTtlMs is forgotten.
+  for (let i = 0; i < 60; i++) picker.observePace(es[0]!.key, 40);
+  es[0]!.inflight = 1;
+  assert.notEqual(picker.pick(es, key)!.name, 'r0');
+  for (const e of es.slice(1)) picker.forget(e.key);
+  now += 30_001;
+  assert.equal(picker.pace(es[0]!.key), null);
+  assert.equal(picker.pick(es, key)!.name, 'r0');
+});
+
+test("llm: the engines' own pace, live, when every route's page reports one; else the streams seen", () => {
+  const picker = new LlmPicker('llm', { random: rng(12), now: () => 0 });
+  const es = routes(2);
+  const key = picker.promptKey(chat(words(8000, 13), 'question'))!;
+  picker.pick([es[0]!], key); // r0 holds the prompt
+  es[0]!.inflight = 1;
+  es[0]!.engine!.running = 1;
+  // Both engines report their pace: r0 takes 3× longer per token, so one request there (3·(1 + ¼)
+  // − 5 < 0) still wins; with 3 (3·(1 + ¾) − 5 > 0) a miss on idle r1 is cheaper.
+  es[0]!.engine!.msPerToken = 30;
+  es[1]!.engine!.msPerToken = 10;
+  assert.equal(picker.pick(es, key)!.name, 'r0');
+  es[0]!.engine!.running = 3;
+  es[0]!.inflight = 3;
+  const r = picker.pick(es, key)!;
+  assert.equal(r.name, 'r1');
+  picker.forget(r.key);
+  assert.equal(picker.counts.paced, 2);
+  // One page without a pace: the engines' paces are not used (and no stream was seen): r0 again.
+  es[1]!.engine!.msPerToken = null;
+  assert.equal(picker.pick(es, key)!.name, 'r0');
+  assert.equal(picker.counts.paced, 2);
+});
+
+test('llm: with one route slow, the least-loaded fallback weighs its pace too', () => {
+  const picker = new LlmPicker('llm', { random: rng(10), now: () => 0 });
+  const es = routes(2);
+  for (let i = 0; i < 5; i++) {
+    picker.observePace(es[0]!.key, 40);
+    picker.observePace(es[1]!.key, 10);
+  }
+  // No prompt: least loaded; r1 has 2 in flight, r0 none, but r0's one step costs 4 of r1's.
+  es[1]!.inflight = 2;
+  const short = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+  assert.equal(picker.pick(es, picker.promptKey(short))!.name, 'r1');
+  es[1]!.inflight = 4;
+  assert.equal(picker.pick(es, picker.promptKey(short))!.name, 'r0');
+});
+
 test('llm: the engine queue and KV pressure count; no pick lands more than the threshold above the least loaded', () => {
   const picker = new LlmPicker('llm', { random: rng(6), now: () => 0 });
   const es = routes(2);
@@ -484,12 +569,18 @@ test('llm: the engine queue and KV pressure count; no pick lands more than the t
     for (const e of many) {
       e.inflight = Math.floor(r() * 10);
       e.engine!.waiting = r() < 0.3 ? Math.floor(r() * 6) : 0;
+      e.engine!.running = Math.floor(r() * 12);
       e.engine!.kvUsage = r();
       e.weight = r() < 0.2 ? 2 : 1;
     }
-    const loads = many.map((e) => (e.inflight + e.engine!.waiting) / e.weight);
+    // Load: the engine's queue, what it has not seen yet of ours, a quarter of its batch.
+    const loads = many.map((e) => {
+      const { waiting, running } = e.engine!;
+      return (waiting + Math.max(0, e.inflight - running - waiting) + running / 4) / e.weight;
+    });
     const e = picker.pick(many, picker.promptKey(chat(systems[i % 5]!, `q${i}`)))!;
-    assert.ok(loads[many.indexOf(e)]! - Math.min(...loads) <= 4 + 1e-9, `pick ${i}`);
+    const min = Math.min(...loads);
+    assert.ok(loads[many.indexOf(e)]! - min <= 4 + min / 2 + 1e-9, `pick ${i}`);
   }
 });
 

@@ -27,7 +27,7 @@ const RECENT = 100;
 export class Engine {
   /**
    * @param {object} opts parsed options (options.mjs)
-   * @param {{ observeTtft(seconds: number): void }} metrics
+   * @param {{ observeTtft(seconds: number): void, observeItl(seconds: number): void }} metrics
    */
   constructor(opts, metrics) {
     this.opts = opts;
@@ -251,10 +251,13 @@ export class Engine {
     r.generated++;
     this.counters.generationTokens++;
     r.pending += r.nextWord();
+    const now = performance.now();
+    if (!first) this.metrics.observeItl((now - r.lastTokenMs) / 1000);
+    r.lastTokenMs = now;
     if (first) {
       r.firstTokenStep = this.steps;
       r.ttftSimMs = this.simMs - r.arrivalSimMs;
-      r.ttftMs = performance.now() - r.arrivalMs;
+      r.ttftMs = now - r.arrivalMs;
       this.metrics.observeTtft(r.ttftMs / 1000);
     }
     const finished = r.generated === r.maxTokens;

@@ -7,18 +7,53 @@ const TTFT_BUCKETS = [
   2560,
 ];
 
+// vLLM's buckets for vllm:inter_token_latency_seconds.
+const ITL_BUCKETS = [
+  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80,
+];
+
+/** A Prometheus histogram's state: cumulative bucket counts, sum and count. */
+class Histogram {
+  constructor(buckets) {
+    this.buckets = buckets;
+    this.counts = new Array(buckets.length).fill(0);
+    this.count = 0;
+    this.sum = 0;
+  }
+
+  observe(v) {
+    this.count++;
+    this.sum += v;
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]) this.counts[i]++;
+  }
+
+  render(out, name, help, labels) {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+    this.buckets.forEach((le, i) => {
+      out.push(`${name}_bucket{${labels},le="${le}"} ${this.counts[i]}`);
+    });
+    out.push(
+      `${name}_bucket{${labels},le="+Inf"} ${this.count}`,
+      `${name}_sum{${labels}} ${this.sum}`,
+      `${name}_count{${labels}} ${this.count}`,
+    );
+  }
+}
+
 export class Metrics {
   constructor() {
-    this.ttftCounts = new Array(TTFT_BUCKETS.length).fill(0);
-    this.ttftCount = 0;
-    this.ttftSum = 0;
+    this.ttft = new Histogram(TTFT_BUCKETS);
+    this.itl = new Histogram(ITL_BUCKETS);
   }
 
   /** Wall-clock time to first token, in seconds (what a client behind a router sees). */
   observeTtft(seconds) {
-    this.ttftCount++;
-    this.ttftSum += seconds;
-    for (let i = 0; i < TTFT_BUCKETS.length; i++) if (seconds <= TTFT_BUCKETS[i]) this.ttftCounts[i]++;
+    this.ttft.observe(seconds);
+  }
+
+  /** Wall-clock time between two tokens of one request, in seconds (one per token after the first). */
+  observeItl(seconds) {
+    this.itl.observe(seconds);
   }
 
   /** The whole /metrics page for this engine. */
@@ -60,17 +95,17 @@ export class Metrics {
       `vllm:request_success_total{${m},finished_reason="length"} ${c.finished}`,
       `vllm:request_success_total{${m},finished_reason="abort"} ${c.aborted + c.broken}`,
     );
-    out.push(
-      '# HELP vllm:time_to_first_token_seconds Time from arrival to the first token (wall clock).',
-      '# TYPE vllm:time_to_first_token_seconds histogram',
+    this.ttft.render(
+      out,
+      'vllm:time_to_first_token_seconds',
+      'Time from arrival to the first token (wall clock).',
+      m,
     );
-    TTFT_BUCKETS.forEach((le, i) => {
-      out.push(`vllm:time_to_first_token_seconds_bucket{${m},le="${le}"} ${this.ttftCounts[i]}`);
-    });
-    out.push(
-      `vllm:time_to_first_token_seconds_bucket{${m},le="+Inf"} ${this.ttftCount}`,
-      `vllm:time_to_first_token_seconds_sum{${m}} ${this.ttftSum}`,
-      `vllm:time_to_first_token_seconds_count{${m}} ${this.ttftCount}`,
+    this.itl.render(
+      out,
+      'vllm:inter_token_latency_seconds',
+      'Time between two tokens of a request (wall clock).',
+      m,
     );
     one(
       'llmsim_tokens_after_abort_total',
