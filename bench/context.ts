@@ -31,6 +31,7 @@ export class Collector {
     revocation: {},
     inference: {},
     inferenceAdded: {},
+    inferenceAborts: {},
     memory: {},
     leak: {},
   };

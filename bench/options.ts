@@ -44,6 +44,8 @@ export type Counts = {
   inferenceReplicas: number;
   inferenceRounds: number;
   inferenceRunS: number;
+  /** Client aborts sent to an endpoint at the end of the inference section (fd and engine check). */
+  endpointAborts: number;
 };
 
 /** Workloads of the inference section (`--workloads`). */
@@ -128,6 +130,7 @@ export function parseOptions(): Options | 'help' {
       // Two rounds in opposite orders by default: ~8 min with every policy (seven rows × four runs).
       inferenceRounds: args.rounds ? rounds : quick ? 1 : 2,
       inferenceRunS: quick ? 1.5 : 3,
+      endpointAborts: quick ? 5_000 : 100_000,
     },
   };
 }

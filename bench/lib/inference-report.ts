@@ -23,7 +23,11 @@ export function checkedPolicy(policies: readonly string[]): string {
 
 const f = (x: number | undefined, d = 2) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
-export function inferenceChecks(inf: SectionResults, added: SectionResults): InferenceCheck[] {
+export function inferenceChecks(
+  inf: SectionResults,
+  added: SectionResults,
+  aborts: SectionResults = {},
+): InferenceCheck[] {
   const policies = Object.keys(inf)
     .filter((w) => w.startsWith('high-reuse · '))
     .map((w) => w.slice('high-reuse · '.length));
@@ -94,6 +98,17 @@ export function inferenceChecks(inf: SectionResults, added: SectionResults): Inf
     goal: '0',
     ok: before ? before.max === 0 : null,
   });
+  const ab = aborts['llm-sim ×4'];
+  if (ab?.requests?.length) {
+    const grew = spread(ab.fdGrowth ?? [])!;
+    const after = spread(ab.tokensAfterAbort ?? [])!;
+    out.push({
+      target: `Inference: ${f(spread(ab.requests)!.median, 0)} streaming requests closed by their clients (${p})`,
+      measured: `fds ${grew.median >= 0 ? '+' : ''}${f(grew.median, 0)}; engine tokens after an abort ${f(after.max, 0)}`,
+      goal: 'fds +0 (±2); 0 tokens',
+      ok: Math.abs(grew.median) <= 2 && after.max === 0,
+    });
+  }
   const a50 = spread(added[p]?.addedP50Ms ?? []);
   const a99 = spread(added[p]?.addedP99Ms ?? []);
   if (a50 || a99) {

@@ -16,6 +16,7 @@ export type Results = Record<
   | 'revocation'
   | 'inference'
   | 'inferenceAdded'
+  | 'inferenceAborts'
   | 'memory'
   | 'leak',
   Record<string, Record<string, number[]>>
@@ -162,7 +163,7 @@ export function checks(rep: Report): Check[] {
       ok: wc <= 500,
     });
   }
-  out.push(...inferenceChecks(r.inference ?? {}, r.inferenceAdded ?? {}));
+  out.push(...inferenceChecks(r.inference ?? {}, r.inferenceAdded ?? {}, r.inferenceAborts ?? {}));
   const ws = med(r, 'memory', 'appproxy-port', 'wsIdleBytesPerConn');
   if (ws !== undefined) {
     const n = med(r, 'memory', 'appproxy-port', 'wsIdleOpen');
@@ -365,6 +366,21 @@ const TABLES: { section: keyof Results; title: string; who: string; cols: Col[] 
       { metric: 'p99Ms', title: 'p99 ms', fmt: (x) => f(x) },
       { metric: 'addedP50Ms', title: 'added p50 ms', fmt: (x) => f(x) },
       { metric: 'addedP99Ms', title: 'added p99 ms', fmt: (x) => f(x) },
+    ],
+  },
+  {
+    section: 'inferenceAborts',
+    title: 'Inference client aborts (streaming requests closed by the client; the embedded process)',
+    who: 'replicas',
+    cols: [
+      { metric: 'requests', title: 'requests', fmt: (x) => f(x, 0) },
+      { metric: 'beforeHead', title: 'closed before any byte', fmt: (x) => f(x, 0) },
+      { metric: 'afterBytes', title: 'closed after first bytes', fmt: (x) => f(x, 0) },
+      { metric: 'completed', title: 'completed first', fmt: (x) => f(x, 0) },
+      { metric: 'perS', title: 'per s', fmt: (x) => f(x, 0) },
+      { metric: 'fdGrowth', title: 'fd growth', fmt: (x) => f(x, 0) },
+      { metric: 'tokensAfterAbort', title: 'engine tokens after abort', fmt: (x) => f(x, 0) },
+      { metric: 'leftUpstream', title: 'left upstream', fmt: (x) => f(x, 0) },
     ],
   },
   {

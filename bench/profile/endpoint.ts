@@ -58,7 +58,11 @@ const ep = await api('POST', '/v1/endpoints', {
 const key = await api('POST', `/v1/endpoints/${ep.id}/tokens`, { name: 'profile' });
 const host = new URL(ep.url).host;
 const script = join(tmpdir(), `profile-endpoint-${process.pid}.lua`);
-const body = JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 });
+const body = JSON.stringify({
+  model: 'sim-model',
+  messages: [{ role: 'user', content: 'ping' }],
+  max_tokens: 1,
+});
 writeFileSync(
   script,
   `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`,

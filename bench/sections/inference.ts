@@ -29,11 +29,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadResult, LoadSpec, LoadTarget, Shape } from '../clients/openai-load.ts';
 import { type Context, log, roundOrder } from '../context.ts';
+import { abortLoad } from '../lib/aborts.ts';
 import { checkedPolicy, IDEAL } from '../lib/inference-report.ts';
 import { freePort, waitPort } from '../lib/peers.ts';
 import {
   type Child,
   cpuSeconds,
+  fdCount,
   type Msg,
   NODE,
   NOFILE_HARD,
@@ -510,6 +512,7 @@ export async function run(ctx: Context): Promise<void> {
     }
     ratios(ctx, byRow);
   }
+  await clientAborts(ctx, api, llmEp, replicas, sys.pid);
   await replicas.stopAll();
 
   if (ctx.versions.wrk) await addedLatency(ctx, api, fixedEp, fixed, nginx, policies);
@@ -739,6 +742,59 @@ function ratios(ctx: Context, byRow: Map<string, Map<Workload, Measured>>): void
 function ratio(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined || b === undefined || !(b > 0)) return undefined;
   return a / b;
+}
+
+// ---------------------------------------------------------------- client aborts
+
+/**
+ * `counts.endpointAborts` streaming requests to the endpoint (the checked policy, the four
+ * replicas), each closed by its client right after sending, or after 1–4 chunks of its stream,
+ * 64 at a time; then, once the engines are idle, the embedded process's open descriptors against
+ * their count before (after a warm-up), and the tokens the engines generated after an abort.
+ */
+async function clientAborts(
+  ctx: Context,
+  api: Api,
+  ep: Endpoint,
+  replicas: Replicas,
+  pid: number,
+): Promise<void> {
+  const total = ctx.opts.counts.endpointAborts;
+  await replicas.restart(null);
+  await configure(api, ep, replicas.ports, checkedPolicy(ctx.opts.policies));
+  const target = { port: ep.target.port, host: ep.target.host, authorization: ep.target.authorization! };
+  // Warm-up: pools to every replica, JIT, the worker's per-key and per-route state.
+  await abortLoad({ ...target, total: 500, concurrency: 64, maxS: 30, seed: 7 });
+  await untilIdle(replicas);
+  await sleep(500);
+  const fd0 = fdCount(pid);
+  const sim0 = await allCounters(replicas);
+  const r = await abortLoad({ ...target, total, concurrency: 64, maxS: 240, seed: 8 });
+  const left = await untilIdle(replicas);
+  // Sockets the proxy closed linger in its table until their close callbacks ran.
+  let fds = fdCount(pid);
+  const t0 = performance.now();
+  while (fds > fd0 && performance.now() - t0 < 10_000) {
+    await sleep(100);
+    fds = fdCount(pid);
+  }
+  const sim = sub(await allCounters(replicas), sim0);
+  const rec = (m: string, v: number) => ctx.out.record('inferenceAborts', 'llm-sim ×4', m, v);
+  rec('requests', r.sent);
+  rec('beforeHead', r.beforeHead);
+  rec('afterBytes', r.afterBytes);
+  rec('completed', r.completed);
+  rec('errors', r.errors);
+  rec('perS', r.sent / r.seconds);
+  rec('fdGrowth', fds - fd0);
+  rec('tokensAfterAbort', sim.afterAbort);
+  rec('leftUpstream', left.requests);
+  log(
+    `client aborts: ${r.sent} requests in ${r.seconds.toFixed(1)} s (${(r.sent / r.seconds).toFixed(0)}/s): ` +
+      `${r.beforeHead} closed before any byte, ${r.afterBytes} after the first bytes, ${r.completed} completed first, ` +
+      `${r.errors} errors; proxy fds ${fd0} → ${fds}; engines: ${sim.afterAbort} tokens after an abort, ` +
+      `${left.requests} requests still in them when the load stopped (gone in ${left.ms.toFixed(0)} ms)`,
+  );
 }
 
 // ---------------------------------------------------------------- added latency
