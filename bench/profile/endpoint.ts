@@ -5,7 +5,8 @@
  * Prints req/s and the CPU per request of the embedded process; with CPU_PROF=file, writes a CPU
  * profile of the measured phase (analyze it with bench/profile/analyze.ts).
  *
- * Usage: node --import tsx bench/profile/endpoint.ts [policy=llm] [seconds=5] [connections=50]
+ * Usage: node --import tsx bench/profile/endpoint.ts [policy=llm] [seconds=5] [connections=50] [delayMs]
+ *   delayMs: wrk waits this long (mean) between a connection's requests: a rate below saturation.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { parseWrk } from '../lib/wrk.ts';
 const policy = process.argv[2] ?? 'llm';
 const seconds = Number(process.argv[3] ?? '5');
 const conns = Number(process.argv[4] ?? '50');
+const delayMs = process.argv[5] === undefined ? null : Number(process.argv[5]);
 const prof = process.env.CPU_PROF;
 
 const simPort = await freePort();
@@ -34,7 +36,10 @@ const sys = spawn(NODE, ['--import', 'tsx', 'bench/servers/embedded.ts'], {
 });
 const lines = createInterface({ input: sys.stdout! });
 const info = await new Promise<{ url: string; token: string; pid: number; wildcardPort: number }>((resolve) =>
-  lines.once('line', (l) => resolve(JSON.parse(l))),
+  lines.on('line', (l) => {
+    if (l.startsWith('{"ready"')) resolve(JSON.parse(l));
+    else if (process.env.SHOW_STDOUT) console.log(l);
+  }),
 );
 const api = async (method: string, path: string, body?: unknown) => {
   const res = await fetch(`${info.url}${path}`, {
@@ -65,7 +70,8 @@ const body = JSON.stringify({
 });
 writeFileSync(
   script,
-  `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`,
+  `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n` +
+    (delayMs === null ? '' : `function delay()\n  return math.random(0, ${Math.round(2 * delayMs)})\nend\n`),
 );
 const wrk = async (s: number) =>
   parseWrk(
@@ -90,9 +96,15 @@ const wrk = async (s: number) =>
 await new Promise((r) => setTimeout(r, 500));
 await wrk(2); // warm-up: JIT, pools
 if (prof) sys.stdin!.write('profile-start\n');
+sys.stdin!.write('eld-start\n');
 const cpu0 = cpuSeconds(info.pid);
 const w = await wrk(seconds);
 const cpu = cpuSeconds(info.pid) - cpu0;
+const eld = new Promise<string>((resolve) =>
+  lines.on('line', (l) => l.includes('eventLoopDelayMs') && resolve(l)),
+);
+sys.stdin!.write('eld-stop\n');
+console.log(`event-loop delay of the embedded process during the run: ${await eld}`);
 if (prof) {
   sys.stdin!.write(`profile-stop ${prof}\n`);
   await new Promise<void>((resolve) => lines.on('line', (l) => l.includes('profiled') && resolve()));

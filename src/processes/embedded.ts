@@ -20,7 +20,7 @@ import { createManager, type Manager } from '../manager/index.ts';
 import { EmbeddedCounterStore } from '../stores/embedded/counters.ts';
 import { EmbeddedKvStore } from '../stores/embedded/kv.ts';
 import { PgliteDatabase } from '../stores/embedded/sql-pglite.ts';
-import type { KvStore, Stores } from '../stores/types.ts';
+import type { KvStore, SqlDatabase, Stores } from '../stores/types.ts';
 import { createWorker, type Worker } from '../worker/index.ts';
 
 export interface EmbeddedSystem {
@@ -57,6 +57,11 @@ export async function startEmbedded(
      * system on a real etcd); it is closed with the system.
      */
     kv?: KvStore;
+    /**
+     * A SQL database to use instead of the embedded one (benchmarks of the embedded system on a
+     * real PostgreSQL); it is migrated on start and closed with the system.
+     */
+    sql?: SqlDatabase;
   },
 ): Promise<EmbeddedSystem> {
   const env = opts.env ?? process.env;
@@ -90,7 +95,7 @@ export async function startEmbedded(
   }
 
   progress('opening the embedded database');
-  const sql = await PgliteDatabase.open(join(dataDir, 'db'));
+  const sql = opts.sql ?? (await PgliteDatabase.open(join(dataDir, 'db')));
   const stores: Stores = { sql, kv: opts.kv ?? new EmbeddedKvStore(), counters: new EmbeddedCounterStore() };
   // Shutdown order: the manager first (no new API work; its watches stop), then the workers
   // (listeners and live connections), the agent (session processes), and the stores last.

@@ -148,7 +148,7 @@ export class EndpointRepo {
           endpointId,
           c.remove,
         ]);
-      for (const r of [...(c.replace ?? []), ...(c.add ?? [])]) await insertRoute(tx, endpointId, r);
+      await insertRoutes(tx, endpointId, [...(c.replace ?? []), ...(c.add ?? [])]);
       const bumped = await tx.query<EndpointRow>(
         'UPDATE endpoints SET revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING *',
         [endpointId],
@@ -241,10 +241,18 @@ export class EndpointRepo {
   }
 }
 
-async function insertRoute(tx: SqlExecutor, endpointId: string, r: NewRoute): Promise<void> {
+/** Inserts routes in one statement (a route change is one round trip however many routes it sets). */
+async function insertRoutes(tx: SqlExecutor, endpointId: string, routes: readonly NewRoute[]): Promise<void> {
+  if (routes.length === 0) return;
+  const params: unknown[] = [endpointId];
+  const rows = routes.map((r) => {
+    const at = params.length;
+    params.push(r.id, r.sessionId, r.service, r.host, r.port, r.weight);
+    return `($${at + 1}, $1, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6})`;
+  });
   await tx.query(
     `INSERT INTO endpoint_routes (id, endpoint_id, session_id, service, host, port, weight)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [r.id, endpointId, r.sessionId, r.service, r.host, r.port, r.weight],
+     VALUES ${rows.join(', ')}`,
+    params,
   );
 }

@@ -81,8 +81,19 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** How often one credential's "last used" is written (the repos' UPDATEs say the same). */
+const TOUCH_EVERY_MS = 60_000;
+/** Credentials remembered as touched; past this the memory is cleared (a few extra writes). */
+const TOUCHED_MAX = 50_000;
+
 export class AuthService {
   readonly cookieName: string;
+  /**
+   * When this process last wrote each credential's "last used" (`t:` tokens, `l:` login
+   * sessions): the UPDATE would change nothing within a minute, and it is a store round trip on
+   * every API request (on the embedded database, one that holds up the requests behind it).
+   */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     private readonly users: UserRepo,
@@ -122,7 +133,7 @@ export class AuthService {
     const digest = hashToken(m[1]!);
     const owner = await this.users.findByTokenHash(digest);
     if (owner && sameSecret(owner.tokenHash, digest)) {
-      void this.users.touchToken(owner.tokenId).catch(() => {});
+      if (this.due(`t:${owner.tokenId}`)) void this.users.touchToken(owner.tokenId).catch(() => {});
       return {
         userId: owner.userId,
         role: owner.role,
@@ -137,6 +148,16 @@ export class AuthService {
     throw new AppProxyError('AP_ERR_TOKEN_INVALID');
   }
 
+  /** Whether a credential's "last used" is to be written now (and note that it is). */
+  private due(key: string): boolean {
+    const now = Date.now();
+    const last = this.touched.get(key);
+    if (last !== undefined && now - last < TOUCH_EVERY_MS) return false;
+    if (this.touched.size >= TOUCHED_MAX) this.touched.clear();
+    this.touched.set(key, now);
+    return true;
+  }
+
   /** The login cookie's principal, or null when it names no live login session. */
   async loginCookie(value: string): Promise<Principal | null> {
     if (value === '' || value.length > 200) return null;
@@ -145,7 +166,7 @@ export class AuthService {
   }
 
   private fromLogin(login: LiveLoginSession, via: 'login-session' | 'cookie'): Principal {
-    void this.logins.touch(login.id).catch(() => {});
+    if (this.due(`l:${login.id}`)) void this.logins.touch(login.id).catch(() => {});
     return {
       userId: login.user_id,
       role: login.role,

@@ -295,7 +295,7 @@ export class EndpointService {
         throw err;
       });
     if (!updated) throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
-    await this.republish(updated.id);
+    await this.republish(updated.id, updated);
     return this.view(updated);
   }
 
@@ -353,7 +353,7 @@ export class EndpointService {
     if (out === 'gone') throw new AppProxyError('AP_ERR_ENDPOINT_NOT_FOUND');
     if (out === 'conflict')
       throw new AppProxyError('AP_ERR_REVISION_MISMATCH', undefined, { revision: Number(row.revision) });
-    await this.republish(row.id);
+    await this.republish(row.id, out);
     await this.d.events.record({
       endpointId: row.id,
       kind: 'endpoint-routes-changed',
@@ -376,9 +376,10 @@ export class EndpointService {
     for (const id of await this.d.repo.endpointsRoutingTo(sessionId)) await this.republish(id);
   }
 
-  private async republish(endpointId: string): Promise<void> {
+  /** The endpoint's circuit gets its routes and settings now; `endpoint`: its row, when just read. */
+  private async republish(endpointId: string, endpoint?: EndpointRow): Promise<void> {
     const circuit = await this.circuitOf(endpointId);
-    const endpoint = await this.d.repo.get(endpointId);
+    endpoint ??= await this.d.repo.get(endpointId);
     if (!circuit || !endpoint) return;
     const backends = specBackendsOf((await this.d.repo.routes(endpointId)).map(toRoute));
     await this.d.circuits.setEndpoint(circuit.id, backends, endpoint.settings);

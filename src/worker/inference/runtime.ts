@@ -250,6 +250,8 @@ export class EndpointRuntime {
   }
 
   private drainQueue(): void {
+    // Most releases find the queue empty: no gauge update then (it already reads 0).
+    if (this.queued.length === 0) return;
     const { maxConcurrent } = this.settings.limits;
     while (this.queued.length > 0 && (maxConcurrent === null || this.active < maxConcurrent)) {
       this.active++;
