@@ -8,6 +8,9 @@ echo "== lint (biome)"
 npx biome check .
 echo "== types (tsc)"
 npx tsc --noEmit -p .
+npx tsc --noEmit -p console
+echo "== web console (API types current, build)"
+node --import tsx scripts/console.ts build
 echo "== tests (node --test)"
 # Integration tests start real processes and servers; two at a time suits a 2-core machine.
 exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 'test/**/*.test.ts'

@@ -24,6 +24,7 @@ import type { Stores } from '../stores/types.ts';
 import { buildApp } from './http/app.ts';
 import { authRoutes } from './http/auth.ts';
 import { circuitRoutes } from './http/circuits.ts';
+import { consoleRoutes, loadConsole } from './http/console.ts';
 import { mount } from './http/context.ts';
 import { doctorRoutes } from './http/doctor.ts';
 import { endpointRoutes } from './http/endpoints.ts';
@@ -121,6 +122,11 @@ export interface ManagerOptions {
   auth?: Partial<AuthOptions>;
   /** Inference endpoints: whether one may be public (no key). Default false. */
   endpoints?: { allowPublic?: boolean };
+  /**
+   * The web console's build folder; default console/dist of this checkout. `null`: no console
+   * (`/` is the plain server-rendered page). A folder without a build counts as none.
+   */
+  consoleDir?: string | null;
 }
 
 export interface AuthOptions {
@@ -416,6 +422,9 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     void idle.stop();
   });
 
+  const webConsole = opts.consoleDir === null ? null : loadConsole(opts.consoleDir);
+  if (opts.consoleDir !== null && !webConsole)
+    opts.logger.info('the web console is not built (npm run build:console): / serves the plain page');
   // Each route plugin gets the services it uses, and nothing else.
   const app = await buildApp({
     logger: opts.logger,
@@ -451,7 +460,9 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
         agent: opts.agent,
         secureCookies,
         oidcLabel: oidc?.label ?? null,
+        console: webConsole,
       }),
+      mount(consoleRoutes, { console: webConsole }),
       mount(oidcPageRoutes, { oidc, cookieName: auth.cookieName, secureCookies }),
       mount(oidcBackchannelRoutes, { oidc }),
     ],

@@ -39,12 +39,14 @@ describe('sign-out reaches every app, in a real browser', {
     await page.fill('#name', 'frank');
     await page.fill('#password', 'frank-password');
     await Promise.all([page.waitForURL(`${t.url}/`), page.click('button.primary')]);
+    // The plain page (without the console's script): its forms are what these tests click.
+    await page.goto(`${t.url}/?plain=1`);
     assert.match(await page.content(), /Signed in as/);
   }
 
   /** Opens the demo's web app from the signed-in page in `frontend` mode; the page lands on the app. */
   async function openApp(page: Page, frontend: 'port' | 'wildcard'): Promise<string> {
-    await page.goto(`${t.url}/`);
+    await page.goto(`${t.url}/?plain=1`);
     const label = frontend === 'port' ? 'Open' : 'Open (subdomain)';
     await Promise.all([
       page.waitForURL((u) => !u.href.startsWith(t.url), { timeout: 20_000 }),
@@ -78,7 +80,7 @@ describe('sign-out reaches every app, in a real browser', {
     await signIn(consoleTab);
     await consoleTab.selectOption('#template', 'demo');
     await Promise.all([
-      consoleTab.waitForURL(`${t.url}/`),
+      consoleTab.waitForURL(`${t.url}/?plain=1`),
       consoleTab.getByRole('button', { name: 'Start', exact: true }).click(),
     ]);
     await until(
@@ -109,7 +111,7 @@ describe('sign-out reaches every app, in a real browser', {
     const otherApp = await openApp(otherTab, 'port');
     assert.equal(otherApp, portOrigin);
 
-    await consoleTab.goto(`${t.url}/`);
+    await consoleTab.goto(`${t.url}/?plain=1`);
     const clickedAt = Date.now();
     await Promise.all([
       consoleTab.waitForURL(/\/login\?signed_out=1$/, { timeout: 20_000 }),

@@ -86,6 +86,9 @@ export class ManagerHarness {
       metrics: registry,
       routeReadyTimeoutMs: 2000,
       circuitCloseTimeoutMs: 1000,
+      // `/` is the plain page whether or not this checkout has built the console (tests that
+      // serve the console pass a folder of their own).
+      consoleDir: null,
       ...opts.manager,
     });
     if (!opts.noStart) await manager.start();

@@ -4,6 +4,9 @@
  * into the logout chain, and `next` that never leaves the manager.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ManagerHarness } from './harness.ts';
 
@@ -181,5 +184,83 @@ describe('manager pages', () => {
     assert.equal(forged.statusCode, 303);
     assert.equal(forged.headers.location, '/login?signed_out=1');
     assert.equal((await get(jar, '/')).statusCode, 303, 'signed out: the home page sends to sign-in');
+  });
+});
+
+describe('the web console, served by the manager', () => {
+  let h: ManagerHarness;
+  let dir: string;
+  before(async () => {
+    // A build of our own (the checkout's may not exist): a document and one hashed asset.
+    dir = mkdtempSync(join(tmpdir(), 'appproxy-console-'));
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><script type="module" src="/console/assets/app-abc123.js"></script>',
+    );
+    writeFileSync(join(dir, 'assets', 'app-abc123.js'), 'console.log("console")');
+    writeFileSync(join(dir, '.built'), 'stamp');
+    h = await ManagerHarness.create({ manager: { consoleDir: dir } });
+    await h.api('POST', '/v1/users', { name: 'erin', password: 'erin-password' });
+  });
+  after(async () => {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('/ is the console for a signed-in browser (its own CSP, never cached), the plain page at /?plain=1', async () => {
+    const login = await h.manager.app.inject({ method: 'GET', url: '/login' });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(login.body)![1]!;
+    const csrfCookie = ([] as string[])
+      .concat(login.headers['set-cookie'] as string[])
+      .map((c) => c.split(';')[0]);
+    const signed = await h.manager.app.inject({
+      method: 'POST',
+      url: '/login',
+      headers: { cookie: csrfCookie.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ _csrf: csrf, name: 'erin', password: 'erin-password' }).toString(),
+    });
+    assert.equal(signed.statusCode, 303, signed.body);
+    const cookie = ([] as string[])
+      .concat(signed.headers['set-cookie'] as string[])
+      .map((c) => c.split(';')[0])
+      .find((c) => c!.startsWith('appproxy_login='))!;
+    const home = await h.manager.app.inject({ method: 'GET', url: '/', headers: { cookie } });
+    assert.equal(home.statusCode, 200);
+    assert.match(home.body, /\/console\/assets\/app-abc123\.js/);
+    const csp = String(home.headers['content-security-policy']);
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(home.headers['cache-control'], 'no-store');
+    const plain = await h.manager.app.inject({ method: 'GET', url: '/?plain=1', headers: { cookie } });
+    assert.match(plain.body, /Signed in as/);
+    // Signed out, / sends to the sign-in page as before.
+    const anon = await h.manager.app.inject({ method: 'GET', url: '/' });
+    assert.equal(anon.statusCode, 303);
+    assert.match(String(anon.headers.location), /^\/login/);
+  });
+
+  test('assets: served with their type and cached for good; revalidation; anything else is 404', async () => {
+    const a = await h.manager.app.inject({ method: 'GET', url: '/console/assets/app-abc123.js' });
+    assert.equal(a.statusCode, 200);
+    assert.match(String(a.headers['content-type']), /^text\/javascript/);
+    assert.match(String(a.headers['cache-control']), /immutable/);
+    assert.equal(a.body, 'console.log("console")');
+    const again = await h.manager.app.inject({
+      method: 'GET',
+      url: '/console/assets/app-abc123.js',
+      headers: { 'if-none-match': String(a.headers.etag) },
+    });
+    assert.equal(again.statusCode, 304);
+    for (const url of [
+      '/console/assets/nope.js',
+      '/console/../package.json',
+      '/console/%2e%2e/package.json',
+      '/console/.built',
+      '/console/index.html',
+    ]) {
+      const r = await h.manager.app.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 404, url);
+    }
   });
 });

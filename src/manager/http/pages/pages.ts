@@ -20,6 +20,7 @@ import type { Identity } from '../../services/identity.ts';
 import type { LoginSessions } from '../../services/login-sessions.ts';
 import type { LogoutService } from '../../services/logout.ts';
 import type { SessionService } from '../../services/sessions.ts';
+import { type ConsoleFiles, sendConsoleIndex } from '../console.ts';
 import type { RoutePlugin } from '../context.ts';
 import { clearLoginCookie, LOGIN_CSRF_COOKIE, loginCookie, loginCsrfCookie } from './cookies.ts';
 import { csrfField, esc, html, newNonce, page, postButton, Raw } from './html.ts';
@@ -36,9 +37,14 @@ export interface PageRoutesOptions {
   secureCookies: boolean;
   /** Sign-in with an identity provider, when configured: the button's label. */
   oidcLabel: string | null;
+  /** The built web console: `/` serves it to a signed-in browser (`/?plain=1`: the page below). */
+  console?: ConsoleFiles | null;
 }
 
 type Form = Record<string, string>;
+
+/** The signed-in page without the console (where its own forms return). */
+const PLAIN_HOME = '/?plain=1';
 
 const HEADERS = {
   'cache-control': 'no-store',
@@ -181,6 +187,8 @@ ${oidc}<form method="post" action="/login">${csrfField(token)}<input type="hidde
   app.get('/', hidden, async (req, reply) => {
     const p = await who(req);
     if (!p) return toLogin(reply, '/');
+    if (d.console && (req.query as { plain?: string }).plain === undefined)
+      return sendConsoleIndex(reply, d.console);
     try {
       const [user, sessions, logins] = await Promise.all([
         d.identity.get(p, 'me'),
@@ -226,7 +234,7 @@ ${logins.map(
         template: form.template ?? '',
         ...(form.name ? { name: form.name } : {}),
       });
-      return seeOther(reply, '/');
+      return seeOther(reply, PLAIN_HOME);
     } catch (err) {
       return errorPage(reply, err);
     }
@@ -254,7 +262,7 @@ ${logins.map(
     try {
       const p = await signedInPost(req);
       await d.logins.end(p, (req.params as { id: string }).id, 'ended');
-      return seeOther(reply, '/');
+      return seeOther(reply, PLAIN_HOME);
     } catch (err) {
       return errorPage(reply, err);
     }

@@ -1,0 +1,235 @@
+/**
+ * The web console in a real browser (Debian's chromium through playwright-core) over the built
+ * console (console/dist, `npm run build:console`; `npm test` builds it first) and a real embedded
+ * system: sign in → start the demo → watch it become RUNNING → open its web app in port and
+ * wildcard mode → see the circuit's bytes move → a circuit opened with a 5 s idle timeout counts
+ * down, closes, and its event shows → delete the session → sign out. A user does not see another
+ * user's sessions; an admin drains and undrains a worker from the Workers page. axe-core, run in
+ * the page, finds no serious or critical violation on any page; screenshots of every page at
+ * 1280 px and 390 px go to test-results/console/ (not committed).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { CONSOLE_DIST } from '../../src/manager/http/console.ts';
+import { launchChromium, skipWithoutChromium } from '../support/browser.ts';
+import { until } from '../support/poll.ts';
+import { startTestSystem, type TestSystem } from '../support/system.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const SHOTS = join(ROOT, 'test-results', 'console');
+const AXE = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const skip =
+  skipWithoutChromium ||
+  (existsSync(join(CONSOLE_DIST, 'index.html')) ? false : 'the console is not built (npm run build:console)');
+
+describe('web console, in a real browser', { skip }, () => {
+  let t: TestSystem;
+  let browser: Browser;
+
+  before(async () => {
+    t = await startTestSystem();
+    for (const [name, role] of [
+      ['alice', 'user'],
+      ['bob', 'user'],
+      ['olga', 'admin'],
+    ] as const) {
+      const u = await t.api('POST', '/v1/users', { name, password: `${name}-password-1`, role });
+      assert.equal(u.status, 201, JSON.stringify(u.body));
+    }
+    browser = await launchChromium();
+    mkdirSync(SHOTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  /** A new browser signed in as `name` on the manager's sign-in page; the console loaded. */
+  async function signIn(
+    name: string,
+    width = 1280,
+  ): Promise<{ ctx: BrowserContext; page: Page; loadMs: number }> {
+    const ctx = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await ctx.newPage();
+    await page.goto(`${t.url}/login`);
+    await page.fill('#name', name);
+    await page.fill('#password', `${name}-password-1`);
+    const t0 = Date.now();
+    await Promise.all([page.waitForURL(`${t.url}/`), page.click('button.primary')]);
+    await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
+    return { ctx, page, loadMs: Date.now() - t0 };
+  }
+
+  /** axe-core in the page: serious and critical violations (none expected). */
+  async function accessibility(page: Page, what: string): Promise<void> {
+    const violations = (await page.evaluate(`${AXE}
+      axe.run(document, { resultTypes: ['violations'] }).then((r) =>
+        r.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => v.id + ': ' + v.help + ' (' + v.nodes.map((n) => n.target.join(' ')).join('; ') + ')'))`)) as string[];
+    assert.deepEqual(violations, [], `${what}: ${violations.join('\n')}`);
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  }
+
+  test('sign in, start the demo, open its app both ways, watch it, an idle countdown to its close, delete, sign out', async (tc) => {
+    const { ctx, page, loadMs } = await signIn('alice');
+    tc.diagnostic(`sign-in click → console's Sessions page rendered: ${loadMs} ms`);
+    await accessibility(page, 'sessions (empty)');
+    await page.getByText('No session here').waitFor();
+
+    // Start the demo; the console goes to its page and shows it starting, then running.
+    await page.getByLabel('Template').first().selectOption('demo');
+    await page.getByLabel(/^Name/).fill('walk');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: /walk/ }).waitFor();
+    await page.locator('h1 .badge', { hasText: 'running' }).waitFor({ timeout: 30_000 });
+    await accessibility(page, 'session page');
+
+    // Open the web app in a port of its own, then on a host name of its own: a new tab each.
+    const appAddress = page.getByLabel('Address');
+    for (const [mode, label] of [
+      ['port', 'a port of its own'],
+      ['wildcard', 'a host name of its own'],
+    ] as const) {
+      await appAddress.selectOption({ label });
+      const [tab] = await Promise.all([
+        ctx.waitForEvent('page'),
+        page.getByRole('button', { name: 'Open web' }).click(),
+      ]);
+      await tab.waitForURL((u) => !u.href.startsWith(t.url) && u.protocol.startsWith('http'), {
+        timeout: 20_000,
+      });
+      await tab.waitForLoadState('load');
+      assert.match(await tab.title(), /AppProxy demo/, `${mode}: the demo app`);
+      await tab.close();
+    }
+    // Both circuits show, with the bytes the app pages moved.
+    await until(
+      async () => (await page.locator('article.circuit').count()) >= 2 || undefined,
+      'two open circuits',
+      { timeoutMs: 15_000 },
+    );
+    await until(
+      async () => {
+        const out = await page.locator('[data-testid=bytes-out]').allTextContents();
+        return out.some((b) => b !== '0 B') || undefined;
+      },
+      'bytes from the app shown',
+      { timeoutMs: 15_000 },
+    );
+    await shot(page, 'session-1280');
+
+    // Both closed from the console; then the app opened again with a 5 s idle timeout: its new
+    // circuit counts down and closes by itself.
+    for (let n = 2; n > 0; n--) {
+      await page.getByRole('button', { name: 'Close', exact: true }).first().click();
+      await page.getByRole('button', { name: 'Yes, close' }).click();
+      await until(
+        async () => (await page.locator('article.circuit').count()) === n - 1 || undefined,
+        'a circuit closed from the console',
+        { timeoutMs: 15_000 },
+      );
+    }
+    await page.getByLabel(/Close an app opened now after it is idle/).fill('5');
+    await appAddress.selectOption({ label: 'a port of its own' });
+    const [tab] = await Promise.all([
+      ctx.waitForEvent('page'),
+      page.getByRole('button', { name: 'Open web' }).click(),
+    ]);
+    await tab.waitForURL((u) => !u.href.startsWith(t.url) && u.protocol.startsWith('http'), {
+      timeout: 20_000,
+    });
+    await tab.close();
+    const idle = await until(
+      async () => {
+        const now = await t.api('GET', `/v1/circuits?state=ACTIVE`, undefined);
+        return now.body.items.find(
+          (c: { idle: { circuitIdleTimeoutMs: number | null } }) => c.idle.circuitIdleTimeoutMs === 5000,
+        );
+      },
+      'the circuit with a 5 s idle timeout',
+      { timeoutMs: 10_000 },
+    );
+    const card = page.locator('article.circuit', { hasText: idle.appUrl });
+    await card.getByTestId('countdown').first().waitFor({ timeout: 10_000 });
+    const shown = await card.getByTestId('countdown').first().textContent();
+    assert.match(shown ?? '', /^in \d+ s$/, `countdown ${shown}`);
+    await card.waitFor({ state: 'detached', timeout: 30_000 });
+    await page
+      .locator('.timeline li', { hasText: 'circuit-idle-closed' })
+      .first()
+      .waitFor({ timeout: 10_000 });
+
+    // Delete the session (with its confirmation), then sign out.
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.locator('h1 .badge', { hasText: /terminat/ }).waitFor({ timeout: 30_000 });
+    await Promise.all([
+      page.waitForURL(/\/login\?signed_out=1$/, { timeout: 20_000 }),
+      page.getByRole('button', { name: 'Sign out' }).first().click(),
+    ]);
+    await ctx.close();
+  });
+
+  test("a user does not see another user's sessions", async () => {
+    const { ctx: bctx, page: bob } = await signIn('bob');
+    await bob.getByLabel('Template').first().selectOption('demo');
+    await bob.getByLabel(/^Name/).fill('bob-only');
+    await bob.getByRole('button', { name: 'Start', exact: true }).click();
+    await bob.getByRole('heading', { level: 1, name: /bob-only/ }).waitFor();
+    const bobSessionUrl = bob.url();
+    await bctx.close();
+
+    const { ctx, page } = await signIn('alice');
+    await page.getByRole('heading', { level: 2, name: 'Your sessions' }).waitFor();
+    await page.waitForTimeout(500);
+    assert.equal(await page.getByRole('link', { name: 'bob-only' }).count(), 0);
+    await page.goto(bobSessionUrl);
+    await page.getByRole('alert').waitFor();
+    assert.match((await page.getByRole('alert').textContent()) ?? '', /AP_ERR_SESSION_NOT_FOUND/);
+    await ctx.close();
+  });
+
+  test('an admin drains and undrains a worker from the Workers page', async () => {
+    const { ctx, page } = await signIn('olga');
+    await page.getByRole('link', { name: 'Workers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Workers' }).waitFor();
+    await accessibility(page, 'workers');
+    await page.getByRole('button', { name: 'Drain port-1' }).click();
+    await page.getByRole('button', { name: 'Undrain port-1' }).waitFor();
+    const w = await t.api('GET', '/v1/workers');
+    assert.equal(w.body.items.find((x: { authority: string }) => x.authority === 'port-1').draining, true);
+    await page.getByRole('button', { name: 'Undrain port-1' }).click();
+    await page.getByRole('button', { name: 'Drain port-1' }).waitFor();
+    const w2 = await t.api('GET', '/v1/workers');
+    assert.equal(w2.body.items.find((x: { authority: string }) => x.authority === 'port-1').draining, false);
+    await ctx.close();
+  });
+
+  test('every page: no serious or critical accessibility violation, at 1280 px and 390 px, light and dark', async () => {
+    for (const width of [1280, 390]) {
+      for (const scheme of ['light', 'dark'] as const) {
+        const { ctx, page } = await signIn('olga', width);
+        await page.emulateMedia({ colorScheme: scheme });
+        for (const [hash, heading] of [
+          ['#/sessions', 'Sessions'],
+          ['#/workers', 'Workers'],
+          ['#/account', 'Account'],
+        ] as const) {
+          await page.goto(`${t.url}/${hash}`);
+          await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+          await page.waitForTimeout(300);
+          await accessibility(page, `${heading} at ${width} px, ${scheme}`);
+          await shot(page, `${hash.slice(2)}-${width}-${scheme}`);
+        }
+        await ctx.close();
+      }
+    }
+  });
+});
