@@ -41,6 +41,7 @@ export interface ManagerHarnessOptions {
       | 'idlePolicy'
       | 'auth'
       | 'endpoints'
+      | 'consoleDir'
     >
   >;
   /** Default: silent (or TEST_LOG_LEVEL). */
