@@ -98,3 +98,25 @@ export async function call<P extends keyof paths, M extends Method & keyof paths
   }
   return data as Ok<paths[P][M]>;
 }
+
+export type LiveEvent = SessionEvent;
+type Listener = (e: LiveEvent) => void;
+const listeners = new Set<Listener>();
+let source: EventSource | null = null;
+
+/**
+ * Lifecycle events as they happen (the manager's `/v1/events/stream`, one EventSource for the
+ * whole console; it reconnects by itself and resumes after the last event it got). Returns the
+ * unsubscription.
+ */
+export function onLiveEvent(fn: Listener): () => void {
+  listeners.add(fn);
+  if (source === null && typeof EventSource !== 'undefined') {
+    source = new EventSource('/v1/events/stream');
+    source.addEventListener('lifecycle', (m) => {
+      const e = JSON.parse((m as MessageEvent<string>).data) as LiveEvent;
+      for (const l of listeners) l(e);
+    });
+  }
+  return () => listeners.delete(fn);
+}

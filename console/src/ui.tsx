@@ -1,7 +1,7 @@
 /** Shared pieces of the console's pages: data loading, errors, empty states, badges, confirmations. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.ts';
+import { ApiError, type LiveEvent, onLiveEvent } from './api.ts';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -11,13 +11,16 @@ export interface Loaded<T> {
 }
 
 /**
- * Loads with `fn` now, again when `deps` change, and every `refreshMs` while the page is visible
- * (state that changes by itself: sessions starting, circuits moving bytes).
+ * Loads with `fn` now, again when `deps` change, when a live lifecycle event `reloadOn` accepts
+ * arrives (sessions starting and ending, circuits opening and closing: pushed by the manager), and
+ * every `refreshMs` while the page is visible (what has no event: bytes moving; and a slow
+ * fallback should the live channel be down).
  */
 export function useLoad<T>(
   fn: (signal: AbortSignal) => Promise<T>,
   deps: unknown[],
   refreshMs = 0,
+  reloadOn?: (e: LiveEvent) => boolean,
 ): Loaded<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<ApiError | null>(null);
@@ -38,6 +41,15 @@ export function useLoad<T>(
       .finally(() => setLoading(false));
     return () => ac.abort();
   }, [...deps, tick]);
+  const accept = useRef(reloadOn);
+  accept.current = reloadOn;
+  const subscribed = reloadOn !== undefined;
+  useEffect(() => {
+    if (!subscribed) return;
+    return onLiveEvent((e) => {
+      if (accept.current?.(e)) reload();
+    });
+  }, [subscribed, reload]);
   useEffect(() => {
     if (refreshMs <= 0) return;
     const t = setInterval(() => {

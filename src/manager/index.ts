@@ -29,6 +29,7 @@ import { mount } from './http/context.ts';
 import { doctorRoutes } from './http/doctor.ts';
 import { endpointRoutes } from './http/endpoints.ts';
 import { healthRoutes } from './http/health.ts';
+import { liveRoutes } from './http/live.ts';
 import { logoutUriRoutes } from './http/logout-uris.ts';
 import { oidcBackchannelRoutes } from './http/oidc-backchannel.ts';
 import { oidcPageRoutes } from './http/pages/oidc.ts';
@@ -65,6 +66,7 @@ import { EventService } from './services/events.ts';
 import { Identity } from './services/identity.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
+import { LiveEvents } from './services/live-events.ts';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginSessions } from './services/login-sessions.ts';
 import { LogoutService } from './services/logout.ts';
 import { type OidcOptions, OidcService } from './services/oidc.ts';
@@ -379,6 +381,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     closingBoundMs,
   });
   const eventService = new EventService(events, sessions, circuits);
+  const live = new LiveEvents(events, logger.child({ service: 'live-events' }));
   const endpoints = new EndpointService({
     repo: new EndpointRepo(stores.sql),
     kv: stores.kv,
@@ -445,6 +448,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       mount(logoutUriRoutes, { logout }),
       mount(sessionRoutes, { sessions, circuits, events: eventService }),
       mount(circuitRoutes, { circuits, events: eventService }),
+      mount(liveRoutes, { live, auth }),
       mount(endpointRoutes, { endpoints, events }),
       mount(workerRoutes, { workers }),
       mount(doctorRoutes, { doctor }),
@@ -512,6 +516,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await leader.close();
       await Promise.all([health.stop(), reconciler.stop(), idle.stop()]);
       sessions.close();
+      // Live streams never end by themselves: ended first, or closing the server would wait on them.
+      live.close();
       await app.close();
       const drained = await lifecycle.drain(opts.drainTimeoutMs ?? 10_000);
       if (!drained) logger.warn('closing with lifecycle work still in flight; recovery will resume it');

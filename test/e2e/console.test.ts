@@ -51,16 +51,22 @@ describe('web console, in a real browser', { skip }, () => {
   async function signIn(
     name: string,
     width = 1280,
-  ): Promise<{ ctx: BrowserContext; page: Page; loadMs: number }> {
+  ): Promise<{ ctx: BrowserContext; page: Page; loadMs: number; live: Promise<unknown> }> {
     const ctx = await browser.newContext({ viewport: { width, height: 900 } });
     const page = await ctx.newPage();
+    // The console's live channel: one event stream, open while the console is.
+    const live = page.waitForResponse(
+      (r) => new URL(r.url()).pathname === '/v1/events/stream' && r.status() === 200,
+      { timeout: 20_000 },
+    );
+    live.catch(() => {});
     await page.goto(`${t.url}/login`);
     await page.fill('#name', name);
     await page.fill('#password', `${name}-password-1`);
     const t0 = Date.now();
     await Promise.all([page.waitForURL(`${t.url}/`), page.click('button.primary')]);
     await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
-    return { ctx, page, loadMs: Date.now() - t0 };
+    return { ctx, page, loadMs: Date.now() - t0, live };
   }
 
   /** axe-core in the page: serious and critical violations (none expected). */
@@ -78,8 +84,10 @@ describe('web console, in a real browser', { skip }, () => {
   }
 
   test('sign in, start the demo, open its app both ways, watch it, an idle countdown to its close, delete, sign out', async (tc) => {
-    const { ctx, page, loadMs } = await signIn('alice');
+    const { ctx, page, loadMs, live } = await signIn('alice');
     tc.diagnostic(`sign-in click → console's Sessions page rendered: ${loadMs} ms`);
+    const stream = (await live) as { headers(): Record<string, string> };
+    assert.match(stream.headers()['content-type'] ?? '', /^text\/event-stream/);
     await accessibility(page, 'sessions (empty)');
     await page.getByText('No session here').waitFor();
 

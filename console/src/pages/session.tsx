@@ -18,7 +18,12 @@ import {
 } from '../ui.tsx';
 
 export function SessionPage({ id }: { id: string }) {
-  const session = useLoad((signal) => call('get', '/v1/sessions/{id}', { path: { id }, signal }), [id], 2000);
+  const session = useLoad(
+    (signal) => call('get', '/v1/sessions/{id}', { path: { id }, signal }),
+    [id],
+    30_000,
+    (e) => e.sessionId === id,
+  );
   const del = useAction();
   const s = session.data;
   if (!s) return session.error ? <ErrorBox error={session.error} /> : <Loading />;
@@ -171,7 +176,8 @@ function Circuits({ sessionId, running }: { sessionId: string; running: boolean 
   const circuits = useLoad(
     (signal) => call('get', '/v1/circuits', { query: { sessionId } as never, signal }),
     [sessionId],
-    3000,
+    30_000,
+    (e) => e.sessionId === sessionId && e.circuitId !== null,
   );
   const items = (circuits.data?.items ?? []).filter((c) => c.state !== 'CLOSED');
   return (
@@ -324,7 +330,8 @@ function Events({ sessionId }: { sessionId: string }) {
   const events = useLoad(
     (signal) => call('get', '/v1/sessions/{id}/events', { path: { id: sessionId }, signal }),
     [sessionId],
-    3000,
+    30_000,
+    (e) => e.sessionId === sessionId,
   );
   const items = events.data?.items ?? [];
   return (

@@ -9,8 +9,13 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
   const [show, setShow] = useState<'live' | 'all'>('live');
   const [owner, setOwner] = useState('');
   const [template, setTemplate] = useState('');
-  // Sessions change state by themselves (starting, idle reclaim): refreshed while visible.
-  const sessions = useLoad((signal) => call('get', '/v1/sessions', { signal }), [], 2000);
+  // Sessions change state by themselves (starting, idle reclaim): their events reload the list.
+  const sessions = useLoad(
+    (signal) => call('get', '/v1/sessions', { signal }),
+    [],
+    30_000,
+    (e) => e.sessionId !== null && e.kind.startsWith('session-'),
+  );
   const templates = useLoad((signal) => call('get', '/v1/templates', { signal }), []);
   const del = useAction();
   const items = (sessions.data?.items ?? [])

@@ -89,6 +89,30 @@ export class EventLog {
     return this.list('circuit_id', circuitId);
   }
 
+  /**
+   * Events after `afterId` (oldest first, at most `limit`), each with the owner of its session or
+   * endpoint (what decides who may see it).
+   */
+  async since(afterId: number, limit: number): Promise<(LifecycleEvent & { ownerId: string | null })[]> {
+    const { rows } = await this.sql.query<EventRow & { owner_id: string | null }>(
+      `SELECT e.*, COALESCE(s.owner_id, en.owner_id) AS owner_id
+         FROM lifecycle_events e
+         LEFT JOIN sessions s ON s.id = e.session_id
+         LEFT JOIN endpoints en ON en.id = e.endpoint_id
+        WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
+      [afterId, limit],
+    );
+    return rows.map((r) => ({ ...toEvent(r), ownerId: r.owner_id }));
+  }
+
+  /** The newest event's id (0 when there is none). */
+  async lastId(): Promise<number> {
+    const { rows } = await this.sql.query<{ id: string | number | null }>(
+      'SELECT max(id) AS id FROM lifecycle_events',
+    );
+    return Number(rows[0]?.id ?? 0);
+  }
+
   private async list(
     column: 'session_id' | 'endpoint_id' | 'circuit_id',
     id: string,
