@@ -33,8 +33,7 @@ function stream(base: string, token: string, lastEventId?: number) {
     let buf = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buf += decoder.decode(chunk, { stream: true });
-      let at: number;
-      while ((at = buf.indexOf('\n\n')) >= 0) {
+      for (let at = buf.indexOf('\n\n'); at >= 0; at = buf.indexOf('\n\n')) {
         const block = buf.slice(0, at);
         buf = buf.slice(at + 2);
         const data = /^data: (.*)$/m.exec(block)?.[1];
