@@ -1,6 +1,6 @@
 /**
  * The web console: one page app over the manager's REST API, routed by the URL's hash
- * (`#/sessions`, `#/sessions/{id}`, `#/workers`, `#/account`) so the manager serves one document.
+ * (`#/sessions`, `#/sessions/{id}`, `#/endpoints`, `#/workers`, `#/account`) so the manager serves one document.
  * Sign-in and sign-out stay the manager's own pages (/login, /logout): they work without
  * JavaScript and carry the identity-provider flows.
  */
@@ -8,6 +8,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type WhoAmI, whoami } from './api.ts';
 import { AccountPage, SignOut } from './pages/account.tsx';
+import { EndpointsPage } from './pages/endpoints.tsx';
 import { SessionPage } from './pages/session.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
 import { WorkersPage } from './pages/workers.tsx';
@@ -50,6 +51,7 @@ function App() {
   const [, page, id] = hash.split('/').map(decodeURIComponent);
   const nav: [string, string][] = [
     ['#/sessions', 'Sessions'],
+    ['#/endpoints', 'Endpoints'],
     ...(admin ? ([['#/workers', 'Workers']] as [string, string][]) : []),
     ['#/account', 'Account'],
   ];
@@ -76,6 +78,8 @@ function App() {
       <main id="main">
         {page === 'sessions' && id ? (
           <SessionPage id={id} />
+        ) : page === 'endpoints' ? (
+          <EndpointsPage />
         ) : page === 'workers' && admin ? (
           <WorkersPage />
         ) : page === 'account' ? (

@@ -220,6 +220,34 @@ describe('web console, in a real browser', { skip }, () => {
     await ctx.close();
   });
 
+  test('endpoints: routes with their health; a key created (shown once) and revoked', async () => {
+    const ep = await t.api('POST', '/v1/endpoints', {
+      name: 'chat',
+      frontend: 'wildcard',
+      routes: [{ id: 'r0', host: '127.0.0.1', port: 9 }],
+    });
+    assert.equal(ep.status, 201, JSON.stringify(ep.body));
+    const { ctx, page } = await signIn('olga');
+    await page.getByRole('link', { name: 'Endpoints' }).click();
+    const card = page.getByRole('article', { name: 'Endpoint chat' });
+    await card.getByRole('cell', { name: '127.0.0.1:9' }).waitFor();
+    await card.getByLabel("New key's name").fill('ci');
+    await card.getByRole('button', { name: 'Create key' }).click();
+    const shown = await card.locator('.notice code').textContent();
+    assert.match(shown ?? '', /^apk_/);
+    const keys = await t.api('GET', `/v1/endpoints/${ep.body.id}/tokens`);
+    assert.equal(keys.body.items.length, 1);
+    await card.getByRole('button', { name: 'Done' }).click();
+    assert.equal(await card.locator('.notice').count(), 0, 'the key is not shown again');
+    await card.getByRole('button', { name: 'Revoke' }).click();
+    await card.getByRole('button', { name: 'Yes, revoke' }).click();
+    await card.getByText('No key:').waitFor();
+    const after = await t.api('GET', `/v1/endpoints/${ep.body.id}/tokens`);
+    assert.equal(after.body.items[0].state, 'revoked');
+    await accessibility(page, 'endpoints');
+    await ctx.close();
+  });
+
   test('every page: no serious or critical accessibility violation, at 1280 px and 390 px, light and dark', async () => {
     for (const width of [1280, 390]) {
       for (const scheme of ['light', 'dark'] as const) {
@@ -227,6 +255,7 @@ describe('web console, in a real browser', { skip }, () => {
         await page.emulateMedia({ colorScheme: scheme });
         for (const [hash, heading] of [
           ['#/sessions', 'Sessions'],
+          ['#/endpoints', 'Endpoints'],
           ['#/workers', 'Workers'],
           ['#/account', 'Account'],
         ] as const) {

@@ -78,7 +78,12 @@ function Tokens() {
       ) : live.length === 0 ? (
         <Empty>No API token. Create one for scripts and the CLI (`appproxy login` makes its own).</Empty>
       ) : (
-        <div class="table-wrap">
+        <div
+          class="table-wrap"
+          tabIndex={0}
+          role="region"
+          aria-label="API tokens (scrolls sideways when narrow)"
+        >
           <table>
             <thead>
               <tr>
@@ -137,7 +142,12 @@ function SignIns() {
       {items.length === 0 ? (
         <Empty>No other sign-in.</Empty>
       ) : (
-        <div class="table-wrap">
+        <div
+          class="table-wrap"
+          tabIndex={0}
+          role="region"
+          aria-label="Sign-ins (scrolls sideways when narrow)"
+        >
           <table>
             <thead>
               <tr>

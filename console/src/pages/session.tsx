@@ -98,7 +98,7 @@ function Apps({ s }: { s: Session }) {
           />
         </label>
       </div>
-      <div class="table-wrap">
+      <div class="table-wrap" tabIndex={0} role="region" aria-label="Apps (scrolls sideways when narrow)">
         <table>
           <thead>
             <tr>

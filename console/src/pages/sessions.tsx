@@ -64,7 +64,12 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
       ) : items.length === 0 ? (
         <Empty>No session here. Start one above from a template; its apps appear on its page.</Empty>
       ) : (
-        <div class="table-wrap">
+        <div
+          class="table-wrap"
+          tabIndex={0}
+          role="region"
+          aria-label="Sessions (scrolls sideways when narrow)"
+        >
           <table>
             <thead>
               <tr>

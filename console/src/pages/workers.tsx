@@ -18,7 +18,12 @@ export function WorkersPage() {
           No worker has registered. Start one (`appproxy worker`) or the embedded system (`npm start`).
         </Empty>
       ) : (
-        <div class="table-wrap">
+        <div
+          class="table-wrap"
+          tabIndex={0}
+          role="region"
+          aria-label="Workers (scrolls sideways when narrow)"
+        >
           <table>
             <thead>
               <tr>

@@ -1,0 +1,209 @@
+/**
+ * Inference endpoints: each with its address, routes (weight, state, health as the workers see
+ * them), token usage, and keys (a new one shown once; revoke).
+ */
+import { useState } from 'preact/hooks';
+import { call } from '../api.ts';
+import { ConfirmButton, Copyable, Empty, ErrorBox, Loading, useAction, useLoad, When } from '../ui.tsx';
+
+export function EndpointsPage() {
+  const endpoints = useLoad(
+    (signal) => call('get', '/v1/endpoints', { signal }),
+    [],
+    10_000,
+    (e) => e.endpointId !== null,
+  );
+  const items = (endpoints.data?.items ?? []).filter((e) => e.state !== 'DELETED');
+  return (
+    <section aria-labelledby="endpoints-h">
+      <h1 id="endpoints-h">Endpoints</h1>
+      <p class="muted">
+        One stable address per model service; its routes are the replicas behind it. Health updates every few
+        seconds.
+      </p>
+      <ErrorBox error={endpoints.error} />
+      {endpoints.loading && !endpoints.data ? (
+        <Loading />
+      ) : items.length === 0 ? (
+        <Empty>
+          No endpoint yet. Create one with <code>appproxy endpoint up NAME --replicas 3</code> (simulated
+          replicas) or <code>POST /v1/endpoints</code>.
+        </Empty>
+      ) : (
+        items.map((e) => <EndpointCard key={e.id} id={e.id} />)
+      )}
+    </section>
+  );
+}
+
+function EndpointCard({ id }: { id: string }) {
+  const ep = useLoad((signal) => call('get', '/v1/endpoints/{id}', { path: { id }, signal }), [id], 3000);
+  const usage = useLoad(
+    (signal) => call('get', '/v1/endpoints/{id}/usage', { path: { id }, signal }),
+    [id],
+    10_000,
+  );
+  const e = ep.data;
+  if (!e) return ep.error ? <ErrorBox error={ep.error} /> : <Loading />;
+  const t = usage.data?.total;
+  return (
+    <article class="card" aria-label={`Endpoint ${e.name}`}>
+      <h2>{e.name}</h2>
+      <p>
+        {e.url ? (
+          <Copyable value={e.url} label={`address of ${e.name}`} />
+        ) : (
+          <span class="muted">no address yet</span>
+        )}{' '}
+        <span class="muted small">
+          {e.settings.balancing ?? 'least-inflight'} · revision {e.revision} · created{' '}
+          <When at={e.createdAt} />
+        </span>
+      </p>
+      <ErrorBox error={ep.error} />
+      {e.routes.length === 0 ? (
+        <Empty>No route: requests wait (up to the hold timeout) until one is added.</Empty>
+      ) : (
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Routes (scrolls sideways when narrow)">
+          <table>
+            <caption class="sr-only">Routes of {e.name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Route</th>
+                <th scope="col">Replica</th>
+                <th scope="col">Weight</th>
+                <th scope="col">State</th>
+                <th scope="col">Health</th>
+                <th scope="col">Ejections</th>
+                <th scope="col">Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {e.routes.map((r) => (
+                <tr key={r.id}>
+                  <td>{r.id}</td>
+                  <td>
+                    {r.backend ? (
+                      <code>
+                        {r.backend.host}:{r.backend.port}
+                      </code>
+                    ) : (
+                      <span class="muted">–</span>
+                    )}
+                    {r.sessionId ? <div class="muted small">session {r.sessionId}</div> : null}
+                  </td>
+                  <td>{r.weight}</td>
+                  <td>{r.state}</td>
+                  <td>
+                    {r.health ? (
+                      <span
+                        class={`badge ${r.health.state === 'healthy' ? 'ok' : r.health.state === 'starting' ? 'wait' : 'bad'}`}
+                      >
+                        {r.health.state}
+                      </span>
+                    ) : (
+                      <span class="muted">not reported</span>
+                    )}
+                  </td>
+                  <td>{r.health?.ejections ?? 0}</td>
+                  <td class="small">{r.health?.lastError ?? <span class="muted">–</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {t ? (
+        <p class="stats">
+          <span>
+            <strong>{t.requests}</strong> requests
+          </span>
+          <span>
+            <strong>{t.promptTokens}</strong> prompt tokens
+          </span>
+          <span>
+            <strong>{t.completionTokens}</strong> completion tokens
+          </span>
+          <span>
+            <strong>{t.cachedTokens}</strong> cached
+          </span>
+        </p>
+      ) : null}
+      <Keys id={id} />
+    </article>
+  );
+}
+
+function Keys({ id }: { id: string }) {
+  const keys = useLoad((signal) => call('get', '/v1/endpoints/{id}/tokens', { path: { id }, signal }), [id]);
+  const act = useAction();
+  const [name, setName] = useState('');
+  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
+  const live = (keys.data?.items ?? []).filter((k) => k.state === 'live');
+  return (
+    <section aria-label="Keys">
+      <h3>Keys</h3>
+      <form
+        class="row"
+        onSubmit={(ev) => {
+          ev.preventDefault();
+          void act
+            .run(() => call('post', '/v1/endpoints/{id}/tokens', { path: { id }, body: { name } as never }))
+            .then((k) => {
+              if (!k) return;
+              setCreated({ name: k.name, key: k.key });
+              setName('');
+              keys.reload();
+            });
+        }}
+      >
+        <label>
+          New key's name
+          <input required maxLength={63} value={name} onInput={(ev) => setName(ev.currentTarget.value)} />
+        </label>
+        <button type="submit" class="primary" disabled={act.busy}>
+          Create key
+        </button>
+      </form>
+      {created ? (
+        <div class="notice" role="status">
+          <p>
+            Key <strong>{created.name}</strong> — copy it now, it is not shown again:
+          </p>
+          <Copyable value={created.key} label="the new key" />{' '}
+          <button type="button" onClick={() => setCreated(null)}>
+            Done
+          </button>
+        </div>
+      ) : null}
+      <ErrorBox error={keys.error ?? act.error} />
+      {live.length === 0 ? (
+        <Empty>No key: clients of a key endpoint need one (Authorization: Bearer).</Empty>
+      ) : (
+        <ul>
+          {live.map((k) => (
+            <li key={k.id}>
+              <strong>{k.name}</strong>{' '}
+              <span class="muted small">
+                {k.models.length ? `models ${k.models.join(', ')}` : 'any model'}
+                {k.rpm ? ` · ${k.rpm} requests/min` : ''}
+                {k.tpm ? ` · ${k.tpm} tokens/min` : ''}
+                {k.expiresAt ? ' · expires ' : ''}
+              </span>
+              {k.expiresAt ? <When at={k.expiresAt} /> : null}{' '}
+              <ConfirmButton
+                label="Revoke"
+                question={`Revoke ${k.name}? Its clients are refused at once.`}
+                onConfirm={() =>
+                  void act
+                    .run(() => call('delete', '/v1/endpoints/{id}/tokens/{key}', { path: { id, key: k.id } }))
+                    .then(keys.reload)
+                }
+              />
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
