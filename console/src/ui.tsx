@@ -204,3 +204,16 @@ export function Copyable({ value, label }: { value: string; label: string }) {
     </span>
   );
 }
+
+/**
+ * A table that scrolls sideways on narrow screens: a labelled region that takes the keyboard
+ * focus, so it can be scrolled without a mouse (WCAG 2.1.1; axe's scrollable-region-focusable).
+ */
+export function ScrollRegion({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+    <section class="table-wrap" tabIndex={0} aria-label={`${label} (scrolls sideways when narrow)`}>
+      {children}
+    </section>
+  );
+}

@@ -1,7 +1,17 @@
 /** Account: who you are, your API tokens (a new one shown once), your sign-ins (end one), sign out. */
 import { useState } from 'preact/hooks';
 import { call, csrf, type WhoAmI } from '../api.ts';
-import { ConfirmButton, Copyable, Empty, ErrorBox, Loading, useAction, useLoad, When } from '../ui.tsx';
+import {
+  ConfirmButton,
+  Copyable,
+  Empty,
+  ErrorBox,
+  Loading,
+  ScrollRegion,
+  useAction,
+  useLoad,
+  When,
+} from '../ui.tsx';
 
 export function AccountPage({ me }: { me: WhoAmI }) {
   return (
@@ -78,12 +88,7 @@ function Tokens() {
       ) : live.length === 0 ? (
         <Empty>No API token. Create one for scripts and the CLI (`appproxy login` makes its own).</Empty>
       ) : (
-        <div
-          class="table-wrap"
-          tabIndex={0}
-          role="region"
-          aria-label="API tokens (scrolls sideways when narrow)"
-        >
+        <ScrollRegion label="API tokens">
           <table>
             <thead>
               <tr>
@@ -122,7 +127,7 @@ function Tokens() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </section>
   );
@@ -142,12 +147,7 @@ function SignIns() {
       {items.length === 0 ? (
         <Empty>No other sign-in.</Empty>
       ) : (
-        <div
-          class="table-wrap"
-          tabIndex={0}
-          role="region"
-          aria-label="Sign-ins (scrolls sideways when narrow)"
-        >
+        <ScrollRegion label="Sign-ins">
           <table>
             <thead>
               <tr>
@@ -191,7 +191,7 @@ function SignIns() {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </section>
   );

@@ -4,7 +4,17 @@
  */
 import { useState } from 'preact/hooks';
 import { call } from '../api.ts';
-import { ConfirmButton, Copyable, Empty, ErrorBox, Loading, useAction, useLoad, When } from '../ui.tsx';
+import {
+  ConfirmButton,
+  Copyable,
+  Empty,
+  ErrorBox,
+  Loading,
+  ScrollRegion,
+  useAction,
+  useLoad,
+  When,
+} from '../ui.tsx';
 
 export function EndpointsPage() {
   const endpoints = useLoad(
@@ -64,7 +74,7 @@ function EndpointCard({ id }: { id: string }) {
       {e.routes.length === 0 ? (
         <Empty>No route: requests wait (up to the hold timeout) until one is added.</Empty>
       ) : (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Routes (scrolls sideways when narrow)">
+        <ScrollRegion label="Routes">
           <table>
             <caption class="sr-only">Routes of {e.name}</caption>
             <thead>
@@ -111,7 +121,7 @@ function EndpointCard({ id }: { id: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
       {t ? (
         <p class="stats">

@@ -11,6 +11,7 @@ import {
   Empty,
   ErrorBox,
   Loading,
+  ScrollRegion,
   StateBadge,
   useAction,
   useLoad,
@@ -98,7 +99,7 @@ function Apps({ s }: { s: Session }) {
           />
         </label>
       </div>
-      <div class="table-wrap" tabIndex={0} role="region" aria-label="Apps (scrolls sideways when narrow)">
+      <ScrollRegion label="Apps">
         <table>
           <thead>
             <tr>
@@ -166,7 +167,7 @@ function Apps({ s }: { s: Session }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollRegion>
       <ErrorBox error={open.error} />
     </section>
   );

@@ -1,7 +1,17 @@
 /** Sessions: yours (everyone's for admins), started from a template, live state, deleted with a confirmation. */
 import { useState } from 'preact/hooks';
 import { call, type Session, type Template } from '../api.ts';
-import { ConfirmButton, Empty, ErrorBox, Loading, StateBadge, useAction, useLoad, When } from '../ui.tsx';
+import {
+  ConfirmButton,
+  Empty,
+  ErrorBox,
+  Loading,
+  ScrollRegion,
+  StateBadge,
+  useAction,
+  useLoad,
+  When,
+} from '../ui.tsx';
 
 const LIVE = new Set(['PENDING', 'RUNNING', 'TERMINATING']);
 
@@ -64,12 +74,7 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
       ) : items.length === 0 ? (
         <Empty>No session here. Start one above from a template; its apps appear on its page.</Empty>
       ) : (
-        <div
-          class="table-wrap"
-          tabIndex={0}
-          role="region"
-          aria-label="Sessions (scrolls sideways when narrow)"
-        >
+        <ScrollRegion label="Sessions">
           <table>
             <thead>
               <tr>
@@ -97,7 +102,7 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
               ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </section>
   );

@@ -1,6 +1,6 @@
 /** Workers (admins): health, mode, circuits, drain and undrain. */
 import { call } from '../api.ts';
-import { Empty, ErrorBox, Loading, useAction, useLoad, When } from '../ui.tsx';
+import { Empty, ErrorBox, Loading, ScrollRegion, useAction, useLoad, When } from '../ui.tsx';
 
 export function WorkersPage() {
   const workers = useLoad((signal) => call('get', '/v1/workers', { signal }), [], 5000);
@@ -18,12 +18,7 @@ export function WorkersPage() {
           No worker has registered. Start one (`appproxy worker`) or the embedded system (`npm start`).
         </Empty>
       ) : (
-        <div
-          class="table-wrap"
-          tabIndex={0}
-          role="region"
-          aria-label="Workers (scrolls sideways when narrow)"
-        >
+        <ScrollRegion label="Workers">
           <table>
             <thead>
               <tr>
@@ -92,7 +87,7 @@ export function WorkersPage() {
               })}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       )}
     </section>
   );
