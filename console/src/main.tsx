@@ -1,6 +1,6 @@
 /**
  * The web console: one page app over the manager's REST API, routed by the URL's hash
- * (`#/sessions`, `#/sessions/{id}`, `#/endpoints`, `#/workers`, `#/account`) so the manager serves one document.
+ * (`#/sessions`, `#/sessions/{id}`, `#/circuits`, `#/endpoints`, `#/workers`, `#/users`, `#/account`) so the manager serves one document.
  * Sign-in and sign-out stay the manager's own pages (/login, /logout): they work without
  * JavaScript and carry the identity-provider flows.
  */
@@ -8,9 +8,11 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type WhoAmI, whoami } from './api.ts';
 import { AccountPage, SignOut } from './pages/account.tsx';
+import { CircuitsPage } from './pages/circuits.tsx';
 import { EndpointsPage } from './pages/endpoints.tsx';
 import { SessionPage } from './pages/session.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
+import { UsersPage } from './pages/users.tsx';
 import { WorkersPage } from './pages/workers.tsx';
 import { ErrorBox, Loading } from './ui.tsx';
 import './style.css';
@@ -51,8 +53,14 @@ function App() {
   const [, page, id] = hash.split('/').map(decodeURIComponent);
   const nav: [string, string][] = [
     ['#/sessions', 'Sessions'],
+    ['#/circuits', 'Circuits'],
     ['#/endpoints', 'Endpoints'],
-    ...(admin ? ([['#/workers', 'Workers']] as [string, string][]) : []),
+    ...(admin
+      ? ([
+          ['#/workers', 'Workers'],
+          ['#/users', 'Users'],
+        ] as [string, string][])
+      : []),
     ['#/account', 'Account'],
   ];
   return (
@@ -78,6 +86,10 @@ function App() {
       <main id="main">
         {page === 'sessions' && id ? (
           <SessionPage id={id} />
+        ) : page === 'circuits' ? (
+          <CircuitsPage />
+        ) : page === 'users' && admin ? (
+          <UsersPage selfId={me.user.id} />
         ) : page === 'endpoints' ? (
           <EndpointsPage />
         ) : page === 'workers' && admin ? (

@@ -220,6 +220,22 @@ describe('web console, in a real browser', { skip }, () => {
     await ctx.close();
   });
 
+  test('an admin creates a user and disables them from the Users page', async () => {
+    const { ctx, page } = await signIn('olga');
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+    await page.getByLabel('Sign-in name').fill('dave');
+    await page.getByLabel(/^Password/).fill('dave-password-1');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('button', { name: 'Disable dave' }).click();
+    await page.getByRole('button', { name: 'Enable dave' }).waitFor();
+    const users = await t.api('GET', '/v1/users');
+    const dave = users.body.items.find((u: { name: string }) => u.name === 'dave');
+    assert.equal(dave.disabled, true);
+    assert.equal(dave.hasPassword, true);
+    await ctx.close();
+  });
+
   test('endpoints: routes with their health; a key created (shown once) and revoked', async () => {
     const ep = await t.api('POST', '/v1/endpoints', {
       name: 'chat',
@@ -255,8 +271,10 @@ describe('web console, in a real browser', { skip }, () => {
         await page.emulateMedia({ colorScheme: scheme });
         for (const [hash, heading] of [
           ['#/sessions', 'Sessions'],
+          ['#/circuits', 'Circuits'],
           ['#/endpoints', 'Endpoints'],
           ['#/workers', 'Workers'],
+          ['#/users', 'Users'],
           ['#/account', 'Account'],
         ] as const) {
           await page.goto(`${t.url}/${hash}`);
