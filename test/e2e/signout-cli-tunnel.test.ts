@@ -108,7 +108,7 @@ describe('signing out in the browser signs the CLI out and cuts its tunnel', () 
     assert.equal(String((await once(s, 'data'))[0]), 'ping');
     const closed = once(s, 'close');
 
-    const home = await browser.get('/');
+    const home = await browser.get('/?plain=1');
     const t0 = Date.now();
     const out = await browser.post('/logout', { _csrf: csrfOf(home.body) });
     assert.equal(out.status, 303);

@@ -5,6 +5,7 @@
  * adds an endpoint without deciding who may call it.
  */
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, type InjectResult, ManagerHarness } from './harness.ts';
 
@@ -104,6 +105,9 @@ const TABLE: Record<string, Case> = {
     path: (r) => `/v1/circuits/${r.circuitId}/tunnel-token`,
   },
   'GET /v1/circuits/{id}/events': { rule: 'owner', path: (r) => `/v1/circuits/${r.circuitId}/events` },
+  // A stream (server-sent events): what each caller sees of it is its visibility rule, tested in
+  // live-events.test.ts; here, who may open it.
+  'GET /v1/events/stream': { rule: 'any' },
   'GET /v1/endpoints': { rule: 'any' },
   'POST /v1/endpoints': {
     rule: 'any',
@@ -169,16 +173,40 @@ describe('authorization: every route × every caller', () => {
   let h: ManagerHarness;
   let n = 0;
   let otherToken = '';
+  let base = '';
   before(async () => {
     h = await ManagerHarness.create({ workers: [{ authority: 'w1' }, { authority: 'w2' }] });
     otherToken = await h.addUser('other');
+    // Streams never end by themselves: they are opened over a socket and closed after the head.
+    await h.manager.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `http://127.0.0.1:${(h.manager.app.server.address() as AddressInfo).port}`;
   });
   after(async () => {
     await h.close();
   });
 
-  const call = (method: string, url: string, body: unknown, bearer: string | null): Promise<InjectResult> =>
-    h.api(method, url, body, bearer);
+  const call = async (
+    method: string,
+    url: string,
+    body: unknown,
+    bearer: string | null,
+  ): Promise<InjectResult> => {
+    if (url !== '/v1/events/stream') return h.api(method, url, body, bearer);
+    const ac = new AbortController();
+    const res = await fetch(`${base}${url}`, {
+      method,
+      headers: bearer === null ? {} : { authorization: `Bearer ${bearer}` },
+      signal: ac.signal,
+    });
+    const text = res.ok ? '' : await res.text();
+    ac.abort();
+    return {
+      status: res.status,
+      headers: Object.fromEntries(res.headers),
+      body: text ? JSON.parse(text) : undefined,
+      text,
+    } as InjectResult;
+  };
 
   /** A fresh user with a session, a circuit, a spare token, a login session and a logout URI. */
   async function make(): Promise<Resources> {
