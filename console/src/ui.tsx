@@ -217,3 +217,18 @@ export function ScrollRegion({ label, children }: { label: string; children: Com
     </section>
   );
 }
+
+/** A secret the API shows once (a new token or key): copy it now, then dismiss. */
+export function ShownOnce(props: { what: string; name: string; secret: string; onDone: () => void }) {
+  return (
+    <div class="notice" role="status">
+      <p>
+        {props.what} <strong>{props.name}</strong> — copy it now, it is not shown again:
+      </p>
+      <Copyable value={props.secret} label={`the new ${props.what.toLowerCase()}`} />{' '}
+      <button type="button" onClick={props.onDone}>
+        Done
+      </button>
+    </div>
+  );
+}

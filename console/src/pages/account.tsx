@@ -3,11 +3,11 @@ import { useState } from 'preact/hooks';
 import { call, csrf, type WhoAmI } from '../api.ts';
 import {
   ConfirmButton,
-  Copyable,
   Empty,
   ErrorBox,
   Loading,
   ScrollRegion,
+  ShownOnce,
   useAction,
   useLoad,
   When,
@@ -72,15 +72,7 @@ function Tokens() {
         </button>
       </form>
       {created ? (
-        <div class="notice" role="status">
-          <p>
-            Token <strong>{created.name}</strong> — copy it now, it is not shown again:
-          </p>
-          <Copyable value={created.token} label="the new token" />{' '}
-          <button type="button" onClick={() => setCreated(null)}>
-            Done
-          </button>
-        </div>
+        <ShownOnce what="Token" name={created.name} secret={created.token} onDone={() => setCreated(null)} />
       ) : null}
       <ErrorBox error={tokens.error ?? act.error} />
       {tokens.loading && !tokens.data ? (

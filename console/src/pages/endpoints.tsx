@@ -11,6 +11,7 @@ import {
   ErrorBox,
   Loading,
   ScrollRegion,
+  ShownOnce,
   useAction,
   useLoad,
   When,
@@ -176,15 +177,7 @@ function Keys({ id }: { id: string }) {
         </button>
       </form>
       {created ? (
-        <div class="notice" role="status">
-          <p>
-            Key <strong>{created.name}</strong> — copy it now, it is not shown again:
-          </p>
-          <Copyable value={created.key} label="the new key" />{' '}
-          <button type="button" onClick={() => setCreated(null)}>
-            Done
-          </button>
-        </div>
+        <ShownOnce what="Key" name={created.name} secret={created.key} onDone={() => setCreated(null)} />
       ) : null}
       <ErrorBox error={keys.error ?? act.error} />
       {live.length === 0 ? (
