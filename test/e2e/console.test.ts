@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -99,8 +100,24 @@ describe('web console, in a real browser', { skip }, () => {
     await page.locator('h1 .badge', { hasText: 'running' }).waitFor({ timeout: 30_000 });
     await accessibility(page, 'session page');
 
+    // The tcp service, as raw TCP from an allow-list: its address shows, and an echo answers there.
+    await page.getByLabel(/^Or raw TCP from/).fill('127.0.0.1/32');
+    await page.getByRole('button', { name: 'Allow echo' }).click();
+    const opened = await page.getByRole('status').filter({ hasText: 'for those addresses' }).textContent();
+    const port = Number(/:(\d+)/.exec(opened ?? '')?.[1]);
+    assert.ok(port > 0, `an address: ${opened}`);
+    const echoed = await new Promise<string>((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => sock.write('ping'));
+      sock.once('data', (d) => {
+        resolve(String(d));
+        sock.destroy();
+      });
+      sock.once('error', reject);
+    });
+    assert.equal(echoed, 'ping');
+
     // Open the web app in a port of its own, then on a host name of its own: a new tab each.
-    const appAddress = page.getByLabel('Address');
+    const appAddress = page.getByLabel(/^Address/);
     for (const [mode, label] of [
       ['port', 'a port of its own'],
       ['wildcard', 'a host name of its own'],
@@ -119,8 +136,8 @@ describe('web console, in a real browser', { skip }, () => {
     }
     // Both circuits show, with the bytes the app pages moved.
     await until(
-      async () => (await page.locator('article.circuit').count()) >= 2 || undefined,
-      'two open circuits',
+      async () => (await page.locator('article.circuit').count()) >= 3 || undefined,
+      'three open circuits (tcp, port, wildcard)',
       { timeoutMs: 15_000 },
     );
     await until(
@@ -133,9 +150,9 @@ describe('web console, in a real browser', { skip }, () => {
     );
     await shot(page, 'session-1280');
 
-    // Both closed from the console; then the app opened again with a 5 s idle timeout: its new
+    // All closed from the console (the tcp one too); then the web app opened again with a 5 s idle timeout: its new
     // circuit counts down and closes by itself.
-    for (let n = 2; n > 0; n--) {
+    for (let n = await page.locator('article.circuit').count(); n > 0; n--) {
       await page.getByRole('button', { name: 'Close', exact: true }).first().click();
       await page.getByRole('button', { name: 'Yes, close' }).click();
       await until(

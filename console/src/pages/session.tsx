@@ -157,10 +157,13 @@ function Apps({ s }: { s: Session }) {
                       Open {v.name}
                     </button>
                   ) : (
-                    <Copyable
-                      value={`appproxy tunnel ${s.name} ${v.name}`}
-                      label={`tunnel command of ${v.name}`}
-                    />
+                    <>
+                      <Copyable
+                        value={`appproxy tunnel ${s.name} ${v.name}`}
+                        label={`tunnel command of ${v.name}`}
+                      />
+                      <AllowList sessionId={s.id} service={v.name} disabled={!running} />
+                    </>
                   )}
                 </td>
               </tr>
@@ -170,6 +173,65 @@ function Apps({ s }: { s: Session }) {
       </ScrollRegion>
       <ErrorBox error={open.error} />
     </section>
+  );
+}
+
+/**
+ * Raw TCP to a tcp service from listed addresses (no tunnel): opens (or re-opens) its circuit in
+ * allow-list mode; the circuit's card then shows its address.
+ */
+function AllowList({
+  sessionId,
+  service,
+  disabled,
+}: {
+  sessionId: string;
+  service: string;
+  disabled: boolean;
+}) {
+  const [from, setFrom] = useState('');
+  const act = useAction();
+  const [opened, setOpened] = useState<string | null>(null);
+  return (
+    <form
+      class="allow"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const allowFrom = from
+          .split(/[\s,]+/)
+          .map((x) => x.trim())
+          .filter(Boolean);
+        void act
+          .run(() =>
+            call('post', '/v1/sessions/{id}/start-service', {
+              path: { id: sessionId },
+              body: { service, access: { mode: 'allow-list', allowFrom } },
+            }),
+          )
+          .then((r) => {
+            if (r) setOpened(r.appUrl);
+          });
+      }}
+    >
+      <label>
+        Or raw TCP from <span class="muted">(addresses or CIDRs)</span>
+        <input
+          required
+          placeholder="10.0.0.0/8, 192.0.2.7"
+          value={from}
+          onInput={(e) => setFrom(e.currentTarget.value)}
+        />
+      </label>{' '}
+      <button type="submit" disabled={disabled || act.busy}>
+        Allow {service}
+      </button>
+      {opened ? (
+        <p class="small" role="status">
+          Open at <code>{opened}</code> for those addresses.
+        </p>
+      ) : null}
+      <ErrorBox error={act.error} />
+    </form>
   );
 }
 
