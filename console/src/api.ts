@@ -4,7 +4,7 @@
  * session's anti-forgery token (`x-csrf-token`, from `/v1/auth/whoami`). Errors are the API's
  * envelope as an `ApiError` with its stable code.
  */
-import type { components, paths } from './api.gen.ts';
+import type { paths } from './api.gen.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Json<T> = T extends { content: { 'application/json': infer J } } ? J : undefined;
@@ -20,7 +20,6 @@ type Ok<O> = O extends { responses: infer R }
 type Body<O> = O extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never;
 type Query<O> = O extends { parameters: { query?: infer Q } } ? Q : never;
 
-export type Schemas = components extends { schemas: infer S } ? S : never;
 export type Session = Ok<paths['/v1/sessions/{id}']['get']>;
 export type Template = NonNullable<Ok<paths['/v1/templates']['get']>>['items'][number];
 export type SessionEvent = NonNullable<Ok<paths['/v1/sessions/{id}/events']['get']>>['items'][number];

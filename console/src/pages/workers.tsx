@@ -67,7 +67,7 @@ export function WorkersPage() {
                           void act
                             .run(() =>
                               call(
-                                w.draining ? 'post' : 'post',
+                                'post',
                                 w.draining
                                   ? '/v1/workers/{authority}/undrain'
                                   : '/v1/workers/{authority}/drain',
