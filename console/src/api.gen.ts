@@ -6763,6 +6763,29 @@ export interface paths {
                                         lastError: string | null;
                                         ejections: number;
                                     };
+                                    /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                    traffic?: {
+                                        /** @description How far back requests, errors and latencies reach. */
+                                        windowS: number;
+                                        /** @description Requests with an attempt on the route now. */
+                                        inflight: number;
+                                        /** @description Attempts the route answered or failed in the window. */
+                                        requests: number;
+                                        /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                        errors: number;
+                                        errorRate: number | null;
+                                        /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                        latencyMs: {
+                                            p50: number | null;
+                                            p90: number | null;
+                                            p99: number | null;
+                                        };
+                                        /** @description Arrival to the first generated token (streams). */
+                                        ttftMs: {
+                                            p50: number | null;
+                                            p99: number | null;
+                                        };
+                                    };
                                 }[];
                                 revision: number;
                                 /** Format: date-time */
@@ -7085,6 +7108,29 @@ export interface paths {
                                     lastError: string | null;
                                     ejections: number;
                                 };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
+                                };
                             }[];
                             revision: number;
                             /** Format: date-time */
@@ -7344,6 +7390,29 @@ export interface paths {
                                     lastError: string | null;
                                     ejections: number;
                                 };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
+                                };
                             }[];
                             revision: number;
                             /** Format: date-time */
@@ -7591,6 +7660,29 @@ export interface paths {
                                     lastProbeAt: string | null;
                                     lastError: string | null;
                                     ejections: number;
+                                };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
                                 };
                             }[];
                             revision: number;
@@ -7902,6 +7994,29 @@ export interface paths {
                                     lastProbeAt: string | null;
                                     lastError: string | null;
                                     ejections: number;
+                                };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
                                 };
                             }[];
                             revision: number;
@@ -8557,6 +8672,29 @@ export interface paths {
                                     lastError: string | null;
                                     ejections: number;
                                 };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
+                                };
                             }[];
                             revision: number;
                             /** Format: date-time */
@@ -8814,6 +8952,29 @@ export interface paths {
                                     lastProbeAt: string | null;
                                     lastError: string | null;
                                     ejections: number;
+                                };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
                                 };
                             }[];
                             revision: number;
@@ -9635,6 +9796,29 @@ export interface paths {
                                     lastProbeAt: string | null;
                                     lastError: string | null;
                                     ejections: number;
+                                };
+                                /** @description The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute. */
+                                traffic?: {
+                                    /** @description How far back requests, errors and latencies reach. */
+                                    windowS: number;
+                                    /** @description Requests with an attempt on the route now. */
+                                    inflight: number;
+                                    /** @description Attempts the route answered or failed in the window. */
+                                    requests: number;
+                                    /** @description 5xx answers, failed attempts and streams ended by an error. */
+                                    errors: number;
+                                    errorRate: number | null;
+                                    /** @description Arrival to last byte; each figure exact to ±12% (bucketed). */
+                                    latencyMs: {
+                                        p50: number | null;
+                                        p90: number | null;
+                                        p99: number | null;
+                                    };
+                                    /** @description Arrival to the first generated token (streams). */
+                                    ttftMs: {
+                                        p50: number | null;
+                                        p99: number | null;
+                                    };
                                 };
                             }[];
                             revision: number;

@@ -24,6 +24,7 @@ export type Session = Ok<paths['/v1/sessions/{id}']['get']>;
 export type Template = NonNullable<Ok<paths['/v1/templates']['get']>>['items'][number];
 export type SessionEvent = NonNullable<Ok<paths['/v1/sessions/{id}/events']['get']>>['items'][number];
 export type Circuit = Ok<paths['/v1/circuits/{id}']['get']>;
+export type EndpointRoute = NonNullable<Ok<paths['/v1/endpoints/{id}']['get']>>['routes'][number];
 export type Worker = NonNullable<Ok<paths['/v1/workers']['get']>>['items'][number];
 export type ApiToken = NonNullable<Ok<paths['/v1/tokens']['get']>>['items'][number];
 export type LoginSession = NonNullable<Ok<paths['/v1/login-sessions']['get']>>['items'][number];

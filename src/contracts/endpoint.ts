@@ -216,6 +216,8 @@ export interface EndpointRoute {
   state: 'serving' | 'staged' | 'unresolved';
   /** As the workers serving the endpoint see it (absent until one reports). */
   health?: RouteHealth;
+  /** In flight now and the last minute of answers, summed over the reporting worker processes. */
+  traffic?: RouteTraffic;
 }
 
 export type EndpointState = 'ACTIVE' | 'DELETING' | 'DELETED';
@@ -294,6 +296,34 @@ export interface RouteHealthReport {
   lastError: string | null;
   ejections: number;
   consecutiveFailures: number;
+  /** Requests with an attempt on the route now, in the reporting process. */
+  inflight?: number;
+  /** The reporting process's last minute of the route's answers (null: none). */
+  traffic?: RouteTrafficReport | null;
+}
+
+/** One process's last minute of one route, as its report carries it (latencies bucketed: core/route-traffic.ts). */
+export interface RouteTrafficReport {
+  requests: number;
+  /** Answers of 5xx, failed attempts and streams ended by an error event. */
+  errors: number;
+  /** Request duration, arrival to last byte: counts per log-spaced bucket. */
+  latency: number[];
+  /** Arrival to the first generated token (streams only): counts per bucket. */
+  ttft: number[];
+}
+
+/** A route's traffic in the API: the reporting processes' windows summed. */
+export interface RouteTraffic {
+  windowS: number;
+  /** Requests with an attempt on the route now (summed over the processes). */
+  inflight: number;
+  requests: number;
+  errors: number;
+  /** errors / requests over the window; null without requests. */
+  errorRate: number | null;
+  latencyMs: { p50: number | null; p90: number | null; p99: number | null };
+  ttftMs: { p50: number | null; p99: number | null };
 }
 
 /** A route's health in the API: the worst state any reporting worker process sees, and totals. */
@@ -307,41 +337,13 @@ export interface RouteHealth {
 }
 
 /**
- * Counter-store keys of endpoints (the Redis role): route health reports, short-lived. One key per
- * endpoint and worker (the worker serving the endpoint's circuit), so the manager reads it with one
- * GET — never a scan of the keyspace, which holds every circuit's activity. The processes of a
- * multi-process worker write the same key; the latest report stands.
+ * Counter-store keys of endpoints (the Redis role): route health and traffic reports, short-lived.
+ * One key per endpoint and worker process (`<authority>:<pid>`, the worker serving the endpoint's
+ * circuit): in-flight counts and traffic windows are per process and add up, so each process
+ * writes its own and the manager sums the fresh ones (listed by the endpoint-and-worker prefix).
  */
 export const endpointCounterKeys = {
-  healthReport: (endpointId: string, worker: string) => `ap:eph:${endpointId}:${worker}`,
+  healthReport: (endpointId: string, reporter: string) => `ap:eph:${endpointId}:${reporter}`,
+  /** The prefix of every process's report of one worker (`reporter` = `<worker>:<pid>`). */
+  healthReportsOf: (endpointId: string, worker: string) => `ap:eph:${endpointId}:${worker}:`,
 } as const;
-
-const SEVERITY: Record<RouteHealthState, number> = { healthy: 0, starting: 1, ejected: 2, unhealthy: 3 };
-
-/** Merges the reports of every worker process into one health per route (key: route id or address). */
-export function mergeRouteHealth(reports: { routes: RouteHealthReport[] }[]): Map<string, RouteHealth> {
-  const out = new Map<string, RouteHealth>();
-  for (const rep of reports) {
-    for (const r of rep.routes) {
-      const id = r.route ?? r.key;
-      const h = out.get(id);
-      const probe = r.lastProbeAt === null ? null : new Date(r.lastProbeAt).toISOString();
-      if (!h) {
-        out.set(id, {
-          state: r.state,
-          reporters: 1,
-          lastProbeAt: probe,
-          lastError: r.lastError,
-          ejections: r.ejections,
-        });
-        continue;
-      }
-      h.reporters++;
-      h.ejections += r.ejections;
-      if (SEVERITY[r.state] > SEVERITY[h.state]) h.state = r.state;
-      if (probe !== null && (h.lastProbeAt === null || probe > h.lastProbeAt)) h.lastProbeAt = probe;
-      if (r.lastError !== null) h.lastError = r.lastError;
-    }
-  }
-  return out;
-}

@@ -3,13 +3,13 @@
  * sessions and logout URIs. Like `schemas.ts`: every object closed, one source for validation and
  * `/openapi.json`, compile-time checks against the service types at the end.
  */
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
+import { Nullable } from './schemas.ts';
 import type { ApiToken, User } from './services/identity.ts';
 import type { LoginSession } from './services/login-sessions.ts';
 import type { LogoutStop, LogoutUri } from './services/logout.ts';
 
 const closed = { additionalProperties: false } as const;
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const DateTime = Type.String({ format: 'date-time' });
 const Text = (maxLength: number, description?: string) =>
   Type.String({ maxLength, pattern: '^[^\\p{Cc}\\p{Cs}]*$', ...(description ? { description } : {}) });

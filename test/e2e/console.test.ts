@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CONSOLE_DIST } from '../../src/manager/http/console.ts';
 import { launchChromium, skipWithoutChromium } from '../support/browser.ts';
+import { startSim } from '../support/llm-sim.ts';
 import { until } from '../support/poll.ts';
 import { startTestSystem, type TestSystem } from '../support/system.ts';
 
@@ -253,32 +254,83 @@ describe('web console, in a real browser', { skip }, () => {
     await ctx.close();
   });
 
-  test('endpoints: routes with their health; a key created (shown once) and revoked', async () => {
-    const ep = await t.api('POST', '/v1/endpoints', {
-      name: 'chat',
-      frontend: 'wildcard',
-      routes: [{ id: 'r0', host: '127.0.0.1', port: 9 }],
-    });
-    assert.equal(ep.status, 201, JSON.stringify(ep.body));
-    const { ctx, page } = await signIn('olga');
-    await page.getByRole('link', { name: 'Endpoints' }).click();
-    const card = page.getByRole('article', { name: 'Endpoint chat' });
-    await card.getByRole('cell', { name: '127.0.0.1:9' }).waitFor();
-    await card.getByLabel("New key's name").fill('ci');
-    await card.getByRole('button', { name: 'Create key' }).click();
-    const shown = await card.locator('.notice code').textContent();
-    assert.match(shown ?? '', /^apk_/);
-    const keys = await t.api('GET', `/v1/endpoints/${ep.body.id}/tokens`);
-    assert.equal(keys.body.items.length, 1);
-    await card.getByRole('button', { name: 'Done' }).click();
-    assert.equal(await card.locator('.notice').count(), 0, 'the key is not shown again');
-    await card.getByRole('button', { name: 'Revoke' }).click();
-    await card.getByRole('button', { name: 'Yes, revoke' }).click();
-    await card.getByText('No key:').waitFor();
-    const after = await t.api('GET', `/v1/endpoints/${ep.body.id}/tokens`);
-    assert.equal(after.body.items[0].state, 'revoked');
-    await accessibility(page, 'endpoints');
-    await ctx.close();
+  test('endpoints: routes with their health and last minute of traffic; a key created (shown once) and revoked', async () => {
+    const sim = await startSim(['--time-scale', '0.05']);
+    try {
+      const ep = await t.api('POST', '/v1/endpoints', {
+        name: 'chat',
+        frontend: 'port',
+        routes: [
+          { id: 'r0', host: '127.0.0.1', port: sim.port },
+          { id: 'r1', host: '127.0.0.1', port: 9 },
+        ],
+      });
+      assert.equal(ep.status, 201, JSON.stringify(ep.body));
+      // Three answers through the endpoint: its routes' traffic is what the page shows.
+      const load = await t.api('POST', `/v1/endpoints/${ep.body.id}/tokens`, { name: 'load' });
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${ep.body.url}v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${load.body.key}` },
+          body: JSON.stringify({
+            model: 'sim-model',
+            messages: [{ role: 'user', content: `q${i}` }],
+            max_tokens: 4,
+          }),
+        });
+        assert.equal(res.status, 200, await res.text());
+      }
+      const { ctx, page } = await signIn('olga');
+      await page.getByRole('link', { name: 'Endpoints' }).click();
+      const card = page.getByRole('article', { name: 'Endpoint chat' });
+      await card.getByRole('cell', { name: `127.0.0.1:${sim.port}` }).waitFor();
+      // The serving route's row: health, 3 requests in the last minute, no error, its latencies
+      // (updated live: the page rereads it every few seconds until the worker's report is in).
+      const row = card.getByRole('row', { name: /^r0 / });
+      await row.getByRole('cell', { name: 'healthy' }).waitFor({ timeout: 15_000 });
+      await until(
+        async () => ((await row.locator('td').nth(6).textContent()) === '3' ? true : undefined),
+        'the route row shows 3 requests',
+        { timeoutMs: 15_000 },
+      );
+      const cells = await row.locator('td').allTextContents();
+      assert.equal(cells[7], '0.0%', `no error: ${cells.join(' | ')}`);
+      assert.match(
+        cells[8] ?? '',
+        /^\d+(\.\d)? m?s \/ \d+(\.\d)? m?s$/,
+        `latency p50 / p99: ${cells.join(' | ')}`,
+      );
+      await card.getByLabel("New key's name").fill('ci');
+      await card.getByRole('button', { name: 'Create key' }).click();
+      const shown = await card.locator('.notice code').textContent();
+      assert.match(shown ?? '', /^apk_/);
+      const keys = await t.api('GET', `/v1/endpoints/${ep.body.id}/tokens`);
+      assert.deepEqual(keys.body.items.map((k: { name: string }) => k.name).sort(), ['ci', 'load']);
+      await card.getByRole('button', { name: 'Done' }).click();
+      assert.equal(await card.locator('.notice').count(), 0, 'the key is not shown again');
+      await card
+        .getByRole('listitem')
+        .filter({ hasText: 'ci' })
+        .getByRole('button', { name: 'Revoke' })
+        .click();
+      await card.getByRole('button', { name: 'Yes, revoke' }).click();
+      await until(
+        async () => {
+          const after = await t.api('GET', `/v1/endpoints/${ep.body.id}/tokens`);
+          return (
+            after.body.items.find((k: { name: string }) => k.name === 'ci')?.state === 'revoked' || undefined
+          );
+        },
+        'the key revoked',
+        { timeoutMs: 10_000 },
+      );
+      await card.getByRole('listitem').filter({ hasText: 'ci' }).waitFor({ state: 'detached' });
+      await shot(page, 'endpoints-traffic');
+      await accessibility(page, 'endpoints');
+      await ctx.close();
+    } finally {
+      await sim.stop();
+    }
   });
 
   test('every page: no serious or critical accessibility violation, at 1280 px and 390 px, light and dark', async () => {

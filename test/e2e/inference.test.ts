@@ -148,6 +148,29 @@ describe('inference endpoints under real clients and faults', () => {
     assert.equal(recorded.total.estimatedRequests, 0);
     assert.ok(recorded.total.promptTokens > 0);
     assert.equal(recorded.keys.length, 1);
+    // Each route's last minute, as the endpoint's answer gives it: every request once, no error,
+    // latencies and times to first token read from the worker's buckets.
+    const traffic = await until(
+      async () => {
+        const e = await t.api('GET', `/v1/endpoints/${ep.id}`);
+        const rs = e.body.routes as { id: string; traffic?: any }[];
+        const sum = rs.reduce((n, r) => n + (r.traffic?.requests ?? 0), 0);
+        return sum === 10 ? rs : undefined;
+      },
+      'the routes report 10 requests',
+      { timeoutMs: 10_000 },
+    );
+    for (const r of traffic) {
+      const tr = r.traffic;
+      assert.ok(tr, `route ${r.id} reports its traffic`);
+      assert.equal(tr.windowS, 60);
+      assert.equal(tr.errors, 0);
+      assert.equal(tr.inflight, 0, 'nothing in flight once every stream ended');
+      if (tr.requests === 0) continue;
+      assert.equal(tr.errorRate, 0);
+      assert.ok(tr.latencyMs.p50 > 0 && tr.latencyMs.p50 <= tr.latencyMs.p99, JSON.stringify(tr));
+      assert.ok(tr.ttftMs.p50 > 0 && tr.ttftMs.p50 <= tr.latencyMs.p99, JSON.stringify(tr));
+    }
   });
 
   test('a replica SIGKILLed and another SIGSTOPped under load: no request that had sent no byte fails; both ejected and readmitted', async () => {
@@ -212,6 +235,17 @@ describe('inference endpoints under real clients and faults', () => {
     assert.notEqual(state('r0'), 'healthy', 'the killed replica is out');
     assert.notEqual(state('r1'), 'healthy', 'the stopped replica is out');
     assert.equal(state('r2'), 'healthy');
+    // The streams and attempts the two replicas broke are their routes' errors, not r2's.
+    const errorsOf = await until(
+      async () => {
+        const e = await t.api('GET', `/v1/endpoints/${ep.id}`);
+        const errs = (id: string) => e.body.routes.find((r: any) => r.id === id)?.traffic?.errors ?? 0;
+        return errs('r0') + errs('r1') > 0 ? { r0: errs('r0'), r1: errs('r1'), r2: errs('r2') } : undefined;
+      },
+      'the broken replicas counted errors',
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(errorsOf.r2, 0, JSON.stringify(errorsOf));
     stop = true;
     await load;
     assert.deepEqual(outcomes.failedBeforeBytes, [], 'requests that had sent nothing are retried elsewhere');

@@ -3,7 +3,7 @@
  * them), token usage, and keys (a new one shown once; revoke).
  */
 import { useState } from 'preact/hooks';
-import { call } from '../api.ts';
+import { call, type EndpointRoute } from '../api.ts';
 import {
   ConfirmButton,
   Copyable,
@@ -29,8 +29,8 @@ export function EndpointsPage() {
     <section aria-labelledby="endpoints-h">
       <h1 id="endpoints-h">Endpoints</h1>
       <p class="muted">
-        One stable address per model service; its routes are the replicas behind it. Health updates every few
-        seconds.
+        One stable address per model service; its routes are the replicas behind it. Health, requests in
+        flight and the last minute's traffic update every few seconds.
       </p>
       <ErrorBox error={endpoints.error} />
       {endpoints.loading && !endpoints.data ? (
@@ -85,6 +85,19 @@ function EndpointCard({ id }: { id: string }) {
                 <th scope="col">Weight</th>
                 <th scope="col">State</th>
                 <th scope="col">Health</th>
+                <th scope="col">In flight</th>
+                <th scope="col">
+                  <abbr title="requests in the last minute">Req/min</abbr>
+                </th>
+                <th scope="col">Errors</th>
+                <th scope="col">
+                  <abbr title="latency, arrival to last byte: median / 99th percentile">
+                    Latency p50 / p99
+                  </abbr>
+                </th>
+                <th scope="col">
+                  <abbr title="time to first token: median / 99th percentile (streams)">TTFT p50 / p99</abbr>
+                </th>
                 <th scope="col">Ejections</th>
                 <th scope="col">Last error</th>
               </tr>
@@ -116,6 +129,7 @@ function EndpointCard({ id }: { id: string }) {
                       <span class="muted">not reported</span>
                     )}
                   </td>
+                  <Traffic t={r.traffic} />
                   <td>{r.health?.ejections ?? 0}</td>
                   <td class="small">{r.health?.lastError ?? <span class="muted">–</span>}</td>
                 </tr>
@@ -142,6 +156,49 @@ function EndpointCard({ id }: { id: string }) {
       ) : null}
       <Keys id={id} />
     </article>
+  );
+}
+
+/** A latency in ms as people read it: 850 ms, 1.2 s. */
+function ms(v: number | null): string {
+  if (v === null) return '–';
+  return v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(v < 10_000 ? 1 : 0)} s`;
+}
+
+/** The route's in-flight count and last minute: cells of its row ("–" until a worker reports). */
+function Traffic({ t }: { t: EndpointRoute['traffic'] }) {
+  if (!t)
+    return (
+      <>
+        {[0, 1, 2, 3, 4].map((i) => (
+          <td key={i} class="muted">
+            –
+          </td>
+        ))}
+      </>
+    );
+  const rate = t.errorRate;
+  return (
+    <>
+      <td>{t.inflight}</td>
+      <td>{t.requests}</td>
+      <td>
+        {rate === null ? (
+          <span class="muted">–</span>
+        ) : (
+          <span class={rate >= 0.05 ? 'badge bad' : rate > 0 ? 'badge wait' : undefined}>
+            {(rate * 100).toFixed(rate > 0 && rate < 0.01 ? 2 : 1)}%
+          </span>
+        )}
+        {t.errors > 0 ? <div class="muted small">{t.errors} failed</div> : null}
+      </td>
+      <td>
+        {ms(t.latencyMs.p50)} / {ms(t.latencyMs.p99)}
+      </td>
+      <td>
+        {ms(t.ttftMs.p50)} / {ms(t.ttftMs.p99)}
+      </td>
+    </>
   );
 }
 

@@ -3,13 +3,12 @@ import { type Static, type TOptional, type TSchema, Type } from 'typebox';
 import type { Endpoint } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { EventLog } from '../repos/events.ts';
-import { FrontendModeSchema, IdParams, LifecycleEventListSchema } from '../schemas.ts';
+import { FrontendModeSchema, IdParams, LifecycleEventListSchema, Nullable } from '../schemas.ts';
 import type { EndpointService } from '../services/endpoints.ts';
 import { durationMs, idRoutes, principal, type RoutePlugin, replies } from './context.ts';
 
 const tags = ['endpoints'];
 const closed = { additionalProperties: false } as const;
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const Balancing = Type.Union([
   Type.Literal('round-robin'),
   Type.Literal('random'),
@@ -150,6 +149,32 @@ const RouteSchema = Type.Object(
         {
           ...closed,
           description: 'As the workers serving the endpoint see the route: the worst state any reports.',
+        },
+      ),
+    ),
+    traffic: Type.Optional(
+      Type.Object(
+        {
+          windowS: Type.Integer({ description: 'How far back requests, errors and latencies reach.' }),
+          inflight: Type.Integer({ description: 'Requests with an attempt on the route now.' }),
+          requests: Type.Integer({ description: 'Attempts the route answered or failed in the window.' }),
+          errors: Type.Integer({
+            description: '5xx answers, failed attempts and streams ended by an error.',
+          }),
+          errorRate: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+          latencyMs: Type.Object(
+            { p50: Nullable(Type.Number()), p90: Nullable(Type.Number()), p99: Nullable(Type.Number()) },
+            { ...closed, description: 'Arrival to last byte; each figure exact to ±12% (bucketed).' },
+          ),
+          ttftMs: Type.Object(
+            { p50: Nullable(Type.Number()), p99: Nullable(Type.Number()) },
+            { ...closed, description: 'Arrival to the first generated token (streams).' },
+          ),
+        },
+        {
+          ...closed,
+          description:
+            "The route's traffic as the worker processes serving the endpoint report it, summed: in flight now, and the last minute.",
         },
       ),
     ),

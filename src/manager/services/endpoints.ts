@@ -26,8 +26,6 @@ import {
   type EndpointRoute,
   type EndpointSettings,
   endpointCounterKeys,
-  mergeRouteHealth,
-  type RouteHealth,
   type RouteHealthReport,
   type SpecBackend,
 } from '../../contracts/endpoint.ts';
@@ -36,6 +34,7 @@ import { kvKeys } from '../../contracts/kv-layout.ts';
 import type { FrontendMode } from '../../contracts/records.ts';
 import { readUsage, type UsageTotals } from '../../core/endpoint-usage.ts';
 import { credentialState } from '../../core/lifetime.ts';
+import { mergeRouteHealth } from '../../core/route-traffic.ts';
 import { LatestWinsPublisher } from '../../stores/kv-sync.ts';
 import type { CounterStore, KvStore } from '../../stores/types.ts';
 import type { CircuitRepo, CircuitRow } from '../repos/circuits.ts';
@@ -399,7 +398,7 @@ export class EndpointService {
 
   private async view(row: EndpointRow): Promise<Endpoint> {
     const [routes, circuit] = await Promise.all([this.d.repo.routes(row.id), this.circuitOf(row.id)]);
-    const health = await this.routeHealth(row.id, circuit?.worker);
+    const { health, traffic } = await this.routeReports(row.id, circuit?.worker);
     return {
       id: row.id,
       name: row.name,
@@ -410,10 +409,10 @@ export class EndpointService {
       settings: row.settings,
       routes: routes.map((r) => {
         const route = toRoute(r);
-        const h =
-          health.get(route.id) ??
-          (route.backend ? health.get(`${route.backend.host}:${route.backend.port}`) : undefined);
-        return h ? { ...route, health: h } : route;
+        const address = route.backend ? `${route.backend.host}:${route.backend.port}` : undefined;
+        const h = health.get(route.id) ?? (address ? health.get(address) : undefined);
+        const t = traffic.get(route.id) ?? (address ? traffic.get(address) : undefined);
+        return { ...route, ...(h ? { health: h } : {}), ...(t ? { traffic: t } : {}) };
       }),
       revision: Number(row.revision),
       createdAt: row.created_at.toISOString(),
@@ -445,21 +444,33 @@ export class EndpointService {
     };
   }
 
-  /** Route health as the worker serving the endpoint last reported it (a stale report has expired). */
-  private async routeHealth(
+  /**
+   * Route health and traffic as the processes of the worker serving the endpoint last reported
+   * them (a stale report has expired; one that does not parse is left out).
+   */
+  private async routeReports(
     endpointId: string,
     worker: string | undefined,
-  ): Promise<Map<string, RouteHealth>> {
-    if (worker === undefined) return new Map();
+  ): Promise<ReturnType<typeof mergeRouteHealth>> {
+    if (worker === undefined) return mergeRouteHealth([]);
     try {
-      const v = await this.d.counters.get(endpointCounterKeys.healthReport(endpointId, worker));
-      if (v === null) return new Map();
-      const parsed = JSON.parse(v) as { routes?: RouteHealthReport[] };
-      return Array.isArray(parsed.routes) ? mergeRouteHealth([{ routes: parsed.routes }]) : new Map();
+      const keys = await this.d.counters.keys(endpointCounterKeys.healthReportsOf(endpointId, worker));
+      const values = keys.length ? await this.d.counters.mget(keys) : [];
+      const reports: { routes: RouteHealthReport[] }[] = [];
+      for (const v of values) {
+        if (v === null) continue;
+        try {
+          const parsed = JSON.parse(v) as { routes?: RouteHealthReport[] };
+          if (Array.isArray(parsed.routes)) reports.push({ routes: parsed.routes });
+        } catch {
+          // A report cut short or written by another version: the others still count.
+        }
+      }
+      return mergeRouteHealth(reports);
     } catch (err) {
       // Health is advisory in this answer: the endpoint is still described without it.
       this.d.logger.warn({ err, endpointId }, 'route health not read');
-      return new Map();
+      return mergeRouteHealth([]);
     }
   }
 

@@ -216,6 +216,8 @@ export class EndpointRequest implements Waiter {
   private pendingHead: { status: number; headers: IncomingHttpHeaders } | null = null;
   private status = 0;
   private route = 'none';
+  /** A committed stream ended by an error event (its status stays the head's 200). */
+  private streamFailed = false;
   private tap: UsageTap | null = null;
   /** A route's error answer after heartbeats committed a 200: kept, then sent as an SSE error. */
   private wrappedError: { status: number; chunks: Buffer[]; size: number } | null = null;
@@ -610,8 +612,11 @@ export class EndpointRequest implements Waiter {
     this.tap = null;
     this.status = 0;
     this.lastError = err;
-    if (replayable && this.canRetry()) this.retry();
-    else this.failBeforeAnswer(err);
+    if (replayable && this.canRetry()) {
+      // The failed attempt is its route's error, though another route may still answer.
+      this.rt.answered(this.route, true, performance.now() - this.arrivedAt, null);
+      this.retry();
+    } else this.failBeforeAnswer(err);
   }
 
   private attemptOver(a: Attempt): void {
@@ -640,6 +645,7 @@ export class EndpointRequest implements Waiter {
 
   /** An OpenAI-shaped error event then `[DONE]`: how a stream that cannot go on ends. */
   private endStreamWithError(code: ErrorCode, message: string | undefined): void {
+    this.streamFailed = true;
     const id = newRequestId();
     if (!this.res.destroyed) this.res.end(`data: ${errorObject(code, message, id)}\n\ndata: [DONE]\n\n`);
     this.finish();
@@ -680,6 +686,18 @@ export class EndpointRequest implements Waiter {
       this.ctx.metrics.countStatus(this.status);
     }
     const usage = this.tap?.usage(this.promptTokens) ?? null;
+    // The route's window counts what a route answered or failed; refusals before any attempt
+    // (no route, limits) are the endpoint's, not a route's.
+    // A client that left before any answer says nothing of the route.
+    if (this.attempts > 0 && this.route !== 'none' && (this.status > 0 || this.streamFailed)) {
+      const first = this.tap?.firstTokenAt ?? null;
+      this.rt.answered(
+        this.route,
+        this.streamFailed || this.status >= 500,
+        seconds * 1000,
+        first === null ? null : Math.max(0, first - this.arrivedAt),
+      );
+    }
     if (usage) {
       this.ctx.inference.usage.record(this.endpointId, this.key?.id ?? null, usage);
       m.countTokens(this.endpointId, usage.promptTokens, usage.completionTokens, usage.cachedTokens);

@@ -16,7 +16,9 @@ import {
   endpointCounterKeys,
   endpointSettingsWithDefaults,
   type ResolvedEndpointSettings,
+  type RouteHealthReport,
 } from '../../contracts/endpoint.ts';
+import { RouteWindow } from '../../core/route-traffic.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import { Balancer } from '../upstream/balancer.ts';
 import { EngineScraper } from '../upstream/engine-metrics.ts';
@@ -37,6 +39,8 @@ export interface InferenceDeps {
   logger: Logger;
   /** The worker's authority: route health reports are written under it. */
   worker: string;
+  /** This process among the worker's (`<authority>:<pid>`): each process reports its own view. */
+  reporter: string;
 }
 
 /** A request waiting in one of the runtime's queues; `resume` is called once when it may go on. */
@@ -71,6 +75,8 @@ export class EndpointRuntime {
   private readonly awaiting = new Map<string, Set<PendingAttempt>>();
   private readonly reportTimer: NodeJS.Timeout;
   private lastEjections = new Map<string, number>();
+  /** Each route's last minute of answers (requests, errors, latency) in this process. */
+  private readonly traffic = new Map<string, RouteWindow>();
   private closed = false;
 
   constructor(
@@ -299,22 +305,39 @@ export class EndpointRuntime {
     if (set.size === 0) this.awaiting.delete(entry.key);
   }
 
-  /** The routes' health as this process sees it, for the API (through the counter store) and metrics. */
+  /** A request a route answered (or failed) is over: its route's window counts it. */
+  answered(route: string, error: boolean, latencyMs: number, ttftMs: number | null): void {
+    let w = this.traffic.get(route);
+    if (!w) {
+      w = new RouteWindow();
+      this.traffic.set(route, w);
+    }
+    w.record(error, latencyMs, ttftMs);
+  }
+
+  /**
+   * The routes' health, in-flight requests and last minute of traffic as this process sees them,
+   * for the API (through the counter store, one key per process) and metrics.
+   */
   private publishHealth(): void {
-    const report = this.health.report();
     const metrics = this.deps.metrics;
     const seen = new Map<string, number>();
-    for (const r of report) {
-      const route = r.route ?? r.key;
-      metrics.routeHealthy(this.endpointId, route, r.state === 'healthy');
+    const inflight = new Map<string, number>();
+    for (const e of this.upstream.routes) inflight.set(e.key, e.inflight);
+    const report: RouteHealthReport[] = this.health.report().map((h) => {
+      const route = h.route ?? h.key;
+      metrics.routeHealthy(this.endpointId, route, h.state === 'healthy');
       const before = this.lastEjections.get(route) ?? 0;
-      if (r.ejections > before) metrics.ejected(this.endpointId, route, r.ejections - before);
-      seen.set(route, r.ejections);
-    }
+      if (h.ejections > before) metrics.ejected(this.endpointId, route, h.ejections - before);
+      seen.set(route, h.ejections);
+      return { ...h, inflight: inflight.get(h.key) ?? 0, traffic: this.traffic.get(route)?.report() ?? null };
+    });
     this.lastEjections = seen;
+    // A route gone from the set keeps no window (its id may come back as a new route).
+    for (const route of this.traffic.keys()) if (!seen.has(route)) this.traffic.delete(route);
     void this.deps.counters
       .set(
-        endpointCounterKeys.healthReport(this.endpointId, this.deps.worker),
+        endpointCounterKeys.healthReport(this.endpointId, this.deps.reporter),
         JSON.stringify({ at: Date.now(), routes: report }),
         HEALTH_REPORT_TTL_MS,
       )

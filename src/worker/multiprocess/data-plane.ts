@@ -150,6 +150,7 @@ export function buildDataPlane(
     counters: deps.counters,
     logger,
     worker: cfg.authority,
+    reporter: deps.reporter,
   };
   const ctx: WorkerContext = {
     inference,

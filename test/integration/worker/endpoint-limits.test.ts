@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_ENDPOINT_SETTINGS } from '../../../src/contracts/endpoint.ts';
+import { DEFAULT_ENDPOINT_SETTINGS, endpointCounterKeys } from '../../../src/contracts/endpoint.ts';
 import { kvKeys } from '../../../src/contracts/kv-layout.ts';
+import { mergeRouteHealth } from '../../../src/core/route-traffic.ts';
 import { LIMIT_WINDOW_MS } from '../../../src/worker/inference/limits.ts';
 import { type Sim, startSim } from '../../support/llm-sim.ts';
+import { until } from '../../support/poll.ts';
 import { WorkerHarness } from './harness.ts';
 
 const TPM = 4000;
@@ -96,6 +98,7 @@ describe('a key tokens-per-minute limit across two data-plane processes', () => 
     const windowOf = (t: number) => Math.floor(t / LIMIT_WINDOW_MS);
     const startWindow = windowOf(Date.now());
     let admitted = 0;
+    let answered = 0;
     let refused = 0;
     let retryAfter: string | undefined;
     // Demand well above the limit: 6 at a time until three rounds in a row are all refused.
@@ -106,6 +109,7 @@ describe('a key tokens-per-minute limit across two data-plane processes', () => 
       for (const r of round) {
         if (r.status === 200) {
           admitted += r.tokens;
+          answered++;
           any = true;
         } else {
           assert.equal(r.status, 429);
@@ -121,5 +125,20 @@ describe('a key tokens-per-minute limit across two data-plane processes', () => 
       admitted >= TPM * 0.98 && admitted <= TPM * 1.02,
       `${admitted} tokens admitted for a limit of ${TPM}`,
     );
+
+    // Each process reports its own view of the route; the manager's sum counts every answer once
+    // (refusals by the key's limit never reached the route).
+    const merged = await until(
+      async () => {
+        const keys = await h.counters.keys(endpointCounterKeys.healthReportsOf(endpointId, h.authority));
+        const values = await h.counters.mget(keys);
+        const m = mergeRouteHealth(values.filter((v) => v !== null).map((v) => JSON.parse(v!)));
+        return m.traffic.get('r0')?.requests === answered ? m : undefined;
+      },
+      `both processes' reports sum to ${answered} requests`,
+      { timeoutMs: 10_000 },
+    );
+    assert.equal(merged.health.get('r0')?.reporters, 2, 'one report per process');
+    assert.equal(merged.traffic.get('r0')?.errors, 0);
   });
 });
