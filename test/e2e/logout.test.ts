@@ -126,10 +126,12 @@ describe('sign-out reaches every app, in a real browser', {
           (await tab.evaluate(() => (window as unknown as { closedAt: number | null }).closedAt)) ??
           undefined,
         `the ${what} app's WebSocket to close`,
-        { timeoutMs: 5000 },
+        { timeoutMs: 6000 },
       );
       console.log(`# sign-out → ${what} WebSocket closed after ${closedAt - clickedAt} ms`);
-      assert.ok(closedAt - clickedAt < 1000, `${what}: closed ${closedAt - clickedAt} ms after the click`);
+      // Closed by the revocation, not by a keepalive or a reload; how fast is the revocation bench's
+      // figure (`npm run bench -- --only revocation`), not a timing this noisy test could hold.
+      assert.ok(closedAt - clickedAt < 5000, `${what}: closed ${closedAt - clickedAt} ms after the click`);
     }
     assert.deepEqual(await appCookies(), [], 'the logout chain dropped the app cookies of both origins');
     const reloaded = await portTab.reload();
