@@ -9,6 +9,7 @@
  * 1280 px and 390 px go to test-results/console/ (not committed).
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -116,6 +117,22 @@ describe('web console, in a real browser', { skip }, () => {
       sock.once('error', reject);
     });
     assert.equal(echoed, 'ping');
+    // Its allow-list changed in place from the circuit's card: a connection from an address the
+    // new list leaves out is closed at once.
+    const held = connect(port, '127.0.0.1');
+    await once(held, 'connect');
+    const heldClosed = once(held, 'close');
+    const access = page.getByRole('form', { name: 'Access to echo' });
+    await access.getByLabel(/^Allow raw TCP from/).fill('10.0.0.0/8');
+    await access.getByRole('button', { name: 'Save access' }).click();
+    await access.getByRole('status').waitFor();
+    await Promise.race([
+      heldClosed,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('the held connection stayed open')), 5000),
+      ),
+    ]);
+    await access.getByText('Raw TCP allowed from 10.0.0.0/8').waitFor();
 
     // Open the web app in a port of its own, then on a host name of its own: a new tab each.
     const appAddress = page.getByLabel(/^Address/);
@@ -220,6 +237,21 @@ describe('web console, in a real browser', { skip }, () => {
     await page.getByRole('alert').waitFor();
     assert.match((await page.getByRole('alert').textContent()) ?? '', /AP_ERR_SESSION_NOT_FOUND/);
     await ctx.close();
+
+    // An admin sees everyone's, each with its owner's name, and filters by user.
+    const { ctx: octx, page: olga } = await signIn('olga');
+    await olga.getByRole('heading', { level: 2, name: 'All sessions' }).waitFor();
+    const row = olga.getByRole('row').filter({ has: olga.getByRole('link', { name: 'bob-only' }) });
+    await row.getByRole('cell', { name: 'bob', exact: true }).waitFor();
+    const owner = olga.getByLabel('Owner');
+    await until(async () => (await owner.locator('option').allTextContents()).includes('bob'), 'bob listed', {
+      timeoutMs: 5000,
+    });
+    await owner.selectOption({ label: 'alice' });
+    await olga.getByRole('link', { name: 'bob-only' }).waitFor({ state: 'detached' });
+    await owner.selectOption({ label: 'bob' });
+    await olga.getByRole('link', { name: 'bob-only' }).waitFor();
+    await octx.close();
   });
 
   test('an admin drains and undrains a worker from the Workers page', async () => {
@@ -252,6 +284,49 @@ describe('web console, in a real browser', { skip }, () => {
     assert.equal(dave.disabled, true);
     assert.equal(dave.hasPassword, true);
     await ctx.close();
+  });
+
+  test("an admin revokes a user's API token and ends their sign-in from the Users page", async () => {
+    const { ctx: actx, page: alice } = await signIn('alice');
+    const users = await t.api('GET', '/v1/users');
+    const aliceId = users.body.items.find((u: { name: string }) => u.name === 'alice').id;
+    const tok = await t.api('POST', '/v1/tokens', { name: 'alice-script', user: aliceId });
+    assert.equal(tok.status, 201, JSON.stringify(tok.body));
+
+    const { ctx, page } = await signIn('olga');
+    await page.getByRole('link', { name: 'Users' }).click();
+    const toggle = page.getByRole('button', { name: 'Tokens and sign-ins of alice' });
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    const panel = page.locator('#user-credentials');
+    await panel.getByRole('heading', { name: "alice's API tokens" }).waitFor();
+    const tokenRow = panel.getByRole('row').filter({ hasText: 'alice-script' });
+    await tokenRow.getByRole('button', { name: 'Revoke' }).click();
+    await tokenRow.getByRole('button', { name: 'Yes, revoke' }).click();
+    await panel.getByText('alice has no live API token.').waitFor();
+    const revoked = await t.api('GET', `/v1/tokens?user=${aliceId}`);
+    assert.equal(
+      revoked.body.items.find((x: { name: string }) => x.name === 'alice-script').state,
+      'revoked',
+    );
+    // Alice's sign-ins (this browser's among them): each ended from here; her console is signed out.
+    const rows = panel.getByRole('region', { name: "alice's sign-ins" }).getByRole('row');
+    await rows.nth(1).waitFor();
+    for (let n = await rows.count(); n > 1; n--) {
+      await rows.nth(1).getByRole('button', { name: 'End' }).click();
+      await rows.nth(1).getByRole('button', { name: /^Yes/ }).click();
+      if (n > 2)
+        await until(async () => (await rows.count()) < n || undefined, 'one sign-in fewer', {
+          timeoutMs: 5000,
+        });
+    }
+    await panel.getByText('alice is not signed in anywhere.').waitFor();
+    await alice.reload();
+    await alice.waitForURL(/\/login/);
+    await accessibility(page, "users with a user's credentials");
+    await shot(page, 'users-credentials');
+    await ctx.close();
+    await actx.close();
   });
 
   test('endpoints: routes with their health and last minute of traffic; a key created (shown once) and revoked', async () => {
@@ -333,7 +408,7 @@ describe('web console, in a real browser', { skip }, () => {
     }
   });
 
-  test('every page: no serious or critical accessibility violation, at 1280 px and 390 px, light and dark', async () => {
+  test('every page: no serious or critical accessibility violation, at 1280 px and 390 px, light and dark', async (tc) => {
     for (const width of [1280, 390]) {
       for (const scheme of ['light', 'dark'] as const) {
         const { ctx, page } = await signIn('olga', width);
@@ -346,8 +421,12 @@ describe('web console, in a real browser', { skip }, () => {
           ['#/users', 'Users'],
           ['#/account', 'Account'],
         ] as const) {
+          const t0 = Date.now();
           await page.goto(`${t.url}/${hash}`);
           await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+          await page.getByText('Loading…').first().waitFor({ state: 'detached' });
+          if (width === 1280 && scheme === 'light')
+            tc.diagnostic(`${heading}: shown with its data ${Date.now() - t0} ms after the link`);
           await page.waitForTimeout(300);
           await accessibility(page, `${heading} at ${width} px, ${scheme}`);
           await shot(page, `${hash.slice(2)}-${width}-${scheme}`);

@@ -24,8 +24,8 @@ export function AccountPage({ me }: { me: WhoAmI }) {
         </span>
       </p>
       <SignOut />
-      <Tokens />
-      <SignIns />
+      <Tokens user="me" />
+      <SignIns user="me" />
     </section>
   );
 }
@@ -40,21 +40,27 @@ export function SignOut() {
   );
 }
 
-function Tokens() {
-  const tokens = useLoad((signal) => call('get', '/v1/tokens', { signal }), []);
+/**
+ * API tokens of `user` ('me', or — admins — another user's id, `name` then naming them): listed,
+ * created (shown once), revoked.
+ */
+export function Tokens({ user, name: owner }: { user: string; name?: string }) {
+  const self = user === 'me';
+  const tokens = useLoad((signal) => call('get', '/v1/tokens', { query: { user } as never, signal }), [user]);
   const act = useAction();
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
   const live = (tokens.data?.items ?? []).filter((t) => t.state === 'live');
+  const heading = `tokens-h-${user}`;
   return (
-    <section aria-labelledby="tokens-h">
-      <h2 id="tokens-h">API tokens</h2>
+    <section aria-labelledby={heading}>
+      <h2 id={heading}>{self ? 'API tokens' : `${owner ?? user}'s API tokens`}</h2>
       <form
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
           void act
-            .run(() => call('post', '/v1/tokens', { body: { name } as never }))
+            .run(() => call('post', '/v1/tokens', { body: (self ? { name } : { name, user }) as never }))
             .then((t) => {
               if (!t) return;
               setCreated({ name: t.name, token: t.token });
@@ -78,9 +84,13 @@ function Tokens() {
       {tokens.loading && !tokens.data ? (
         <Loading />
       ) : live.length === 0 ? (
-        <Empty>No API token. Create one for scripts and the CLI (`appproxy login` makes its own).</Empty>
+        <Empty>
+          {self
+            ? 'No API token. Create one for scripts and the CLI (`appproxy login` makes its own).'
+            : `${owner ?? user} has no live API token.`}
+        </Empty>
       ) : (
-        <ScrollRegion label="API tokens">
+        <ScrollRegion label={self ? 'API tokens' : `${owner ?? user}'s API tokens`}>
           <table>
             <thead>
               <tr>
@@ -125,21 +135,24 @@ function Tokens() {
   );
 }
 
-function SignIns() {
+/** Live sign-ins of `user` ('me', or — admins — another user's id): listed, each one ended on demand. */
+export function SignIns({ user, name: owner }: { user: string; name?: string }) {
+  const self = user === 'me';
   const logins = useLoad(
-    (signal) => call('get', '/v1/login-sessions', { query: { user: 'me', live: true } as never, signal }),
-    [],
+    (signal) => call('get', '/v1/login-sessions', { query: { user, live: true } as never, signal }),
+    [user],
   );
   const act = useAction();
   const items = logins.data?.items ?? [];
+  const heading = `signins-h-${user}`;
   return (
-    <section aria-labelledby="signins-h">
-      <h2 id="signins-h">Your sign-ins</h2>
+    <section aria-labelledby={heading}>
+      <h2 id={heading}>{self ? 'Your sign-ins' : `${owner ?? user}'s sign-ins`}</h2>
       <ErrorBox error={logins.error ?? act.error} />
       {items.length === 0 ? (
-        <Empty>No other sign-in.</Empty>
+        <Empty>{self ? 'No other sign-in.' : `${owner ?? user} is not signed in anywhere.`}</Empty>
       ) : (
-        <ScrollRegion label="Sign-ins">
+        <ScrollRegion label={self ? 'Sign-ins' : `${owner ?? user}'s sign-ins`}>
           <table>
             <thead>
               <tr>

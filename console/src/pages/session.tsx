@@ -341,6 +341,7 @@ export function CircuitCard({ c, onClosed }: { c: Circuit; onClosed: () => void 
       ) : (
         <ErrorBox error={activity.error} />
       )}
+      {c.access?.mode === 'allow-list' ? <AccessForm c={c} access={c.access} /> : null}
       <p>
         <ConfirmButton
           label="Close"
@@ -352,6 +353,59 @@ export function CircuitCard({ c, onClosed }: { c: Circuit; onClosed: () => void 
       </p>
       <ErrorBox error={close.error} />
     </article>
+  );
+}
+
+/**
+ * A live allow-list circuit's addresses, changed in place (`PATCH /v1/circuits/{id}/access`): the worker
+ * applies it at once and closes the connections that no longer pass.
+ */
+function AccessForm({ c, access }: { c: Circuit; access: NonNullable<Circuit['access']> }) {
+  const [from, setFrom] = useState(access.allowFrom.join(', '));
+  const [now, setNow] = useState(access);
+  const act = useAction();
+  const [saved, setSaved] = useState(false);
+  return (
+    <form
+      class="allow"
+      aria-label={`Access to ${c.service}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        setSaved(false);
+        const allowFrom = from
+          .split(/[\s,]+/)
+          .map((x) => x.trim())
+          .filter(Boolean);
+        void act
+          .run(() =>
+            call('patch', '/v1/circuits/{id}/access', {
+              path: { id: c.id },
+              body: { mode: 'allow-list', allowFrom },
+            }),
+          )
+          .then((r) => {
+            if (!r?.access) return;
+            setNow(r.access);
+            setFrom(r.access.allowFrom.join(', '));
+            setSaved(true);
+          });
+      }}
+    >
+      <p class="small">Raw TCP allowed from {now.allowFrom.join(', ')}</p>
+      <label>
+        Allow raw TCP from <span class="muted">(addresses or CIDRs; connections from others are closed)</span>
+        <input required value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+      </label>{' '}
+      <button type="submit" disabled={act.busy}>
+        Save access
+      </button>
+      {saved ? (
+        <p class="small" role="status">
+          Applied: the worker closed the connections the new list does not allow.
+        </p>
+      ) : null}
+      <ErrorBox error={act.error} />
+    </form>
   );
 }
 

@@ -27,10 +27,16 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
     (e) => e.sessionId !== null && e.kind.startsWith('session-'),
   );
   const templates = useLoad((signal) => call('get', '/v1/templates', { signal }), []);
+  // Admins see everyone's sessions: owners by name, and a filter by user.
+  const users = useLoad(
+    (signal) => (admin ? call('get', '/v1/users', { signal }) : Promise.resolve({ items: [] })),
+    [admin],
+  );
+  const names = new Map((users.data?.items ?? []).map((u) => [u.id, u.name]));
   const del = useAction();
   const items = (sessions.data?.items ?? [])
     .filter((s) => show === 'all' || LIVE.has(s.state))
-    .filter((s) => owner === '' || (owner === 'me' ? s.ownerId === userId : s.ownerId !== userId))
+    .filter((s) => owner === '' || s.ownerId === owner)
     .filter((s) => template === '' || s.template === template);
   return (
     <section aria-labelledby="sessions-h">
@@ -51,8 +57,14 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
             Owner{' '}
             <select value={owner} onChange={(e) => setOwner(e.currentTarget.value)}>
               <option value="">anyone</option>
-              <option value="me">me</option>
-              <option value="others">others</option>
+              <option value={userId}>me</option>
+              {(users.data?.items ?? [])
+                .filter((u) => u.id !== userId)
+                .map((u) => (
+                  <option key={u.id} value={u.id}>
+                    {u.name}
+                  </option>
+                ))}
             </select>
           </label>
         )}
@@ -79,6 +91,7 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
             <thead>
               <tr>
                 <th scope="col">Name</th>
+                {admin ? <th scope="col">Owner</th> : null}
                 <th scope="col">Template</th>
                 <th scope="col">State</th>
                 <th scope="col">Apps</th>
@@ -93,6 +106,7 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
                 <SessionRow
                   key={s.id}
                   s={s}
+                  owner={admin ? (s.ownerId === userId ? 'you' : (names.get(s.ownerId) ?? s.ownerId)) : null}
                   onDelete={() =>
                     void del
                       .run(() => call('delete', '/v1/sessions/{id}', { path: { id: s.id } }))
@@ -108,12 +122,13 @@ export function SessionsPage({ admin, userId }: { admin: boolean; userId: string
   );
 }
 
-function SessionRow({ s, onDelete }: { s: Session; onDelete: () => void }) {
+function SessionRow({ s, owner, onDelete }: { s: Session; owner: string | null; onDelete: () => void }) {
   return (
     <tr>
       <td>
         <a href={`#/sessions/${encodeURIComponent(s.id)}`}>{s.name}</a>
       </td>
+      {owner === null ? null : <td>{owner}</td>}
       <td>{s.template}</td>
       <td>
         <StateBadge state={s.state} />

@@ -1,7 +1,11 @@
-/** Users (admins): create, change role, disable, delete; and the logout URIs every sign-out visits. */
+/**
+ * Users (admins): create, disable, delete; each user's API tokens and sign-ins (revoke, end); and
+ * the logout URIs every sign-out visits.
+ */
 import { useState } from 'preact/hooks';
 import { call } from '../api.ts';
 import { ConfirmButton, Empty, ErrorBox, Loading, ScrollRegion, useAction, useLoad, When } from '../ui.tsx';
+import { SignIns, Tokens } from './account.tsx';
 
 export function UsersPage({ selfId }: { selfId: string }) {
   const users = useLoad((signal) => call('get', '/v1/users', { signal }), []);
@@ -9,7 +13,10 @@ export function UsersPage({ selfId }: { selfId: string }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
   const [role, setRole] = useState<'user' | 'admin'>('user');
+  // The user whose tokens and sign-ins are open below the table (one at a time).
+  const [open, setOpen] = useState<string | null>(null);
   const items = users.data?.items ?? [];
+  const opened = items.find((u) => u.id === open);
   return (
     <section aria-labelledby="users-h">
       <h1 id="users-h">Users</h1>
@@ -91,6 +98,15 @@ export function UsersPage({ selfId }: { selfId: string }) {
                     <When at={u.createdAt} />
                   </td>
                   <td class="actions">
+                    <button
+                      type="button"
+                      aria-expanded={open === u.id}
+                      aria-controls="user-credentials"
+                      aria-label={`Tokens and sign-ins of ${u.name}`}
+                      onClick={() => setOpen(open === u.id ? null : u.id)}
+                    >
+                      Tokens and sign-ins
+                    </button>{' '}
                     {u.id === selfId ? (
                       <span class="muted small">you</span>
                     ) : (
@@ -129,6 +145,12 @@ export function UsersPage({ selfId }: { selfId: string }) {
           </table>
         </ScrollRegion>
       )}
+      {opened ? (
+        <div id="user-credentials" class="card">
+          <Tokens user={opened.id} name={opened.name} />
+          <SignIns user={opened.id} name={opened.name} />
+        </div>
+      ) : null}
       <LogoutUris />
     </section>
   );
