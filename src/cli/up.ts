@@ -213,7 +213,7 @@ function banner(system: EmbeddedSystem): string {
     '',
     'AppProxy is up.',
     `  API:         ${system.managerUrl}  (OpenAPI at ${system.managerUrl}/openapi.json)`,
-    `  sign in:     ${system.managerUrl}/  (users: npx appproxy user create <name> --password-stdin)`,
+    `  web console: ${system.managerUrl}/  (to sign in: npx appproxy user create <name> [--role admin] --password-stdin)`,
     `  admin token: ${system.adminToken}${tokenNote}`,
     ...system.workers.map((w) => {
       const r = w.registration;
