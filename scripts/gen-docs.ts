@@ -30,6 +30,9 @@ const ERROR_NOTES: Partial<Record<keyof typeof ERRORS, string>> = {
   AP_ERR_HEADERS_TOO_LARGE: 'Request line and headers over 16 KiB together; the connection is closed.',
   AP_ERR_REQUEST_TIMEOUT:
     'The request headers did not arrive within the server bound; the connection is closed.',
+  AP_ERR_FLAG_NOT_FOUND: '`detail.known` lists the flags that exist (`appproxy flags list`).',
+  AP_ERR_FEATURE_DISABLED:
+    '`detail.flag` names the flag; an admin turns it on with `appproxy flags set <flag> on`.',
 };
 
 export function renderErrorsDoc(): string {

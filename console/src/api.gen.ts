@@ -6629,7 +6629,7 @@ export interface paths {
         };
         /**
          * Lifecycle events as they happen (text/event-stream), those the caller may see.
-         * @description Each event: `id: <event id>`, `event: lifecycle`, `data: <the event as in /v1/sessions/{id}/events>`. A reconnect with `Last-Event-ID` first replays what it missed (up to 200). The stream ends when the caller's credential ends.
+         * @description Each event: `id: <event id>`, `event: lifecycle`, `data: <the event as in /v1/sessions/{id}/events>`. A reconnect with `Last-Event-ID` first replays what it missed (up to 200). The stream ends when the caller's credential ends. Turned off by the `liveEvents` flag: 503 AP_ERR_FEATURE_DISABLED, and open streams end.
          */
         get: {
             parameters: {
@@ -6652,6 +6652,945 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every feature flag: what it does, its default, its overrides and its global value. Admins only. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                                name: string;
+                                description: string;
+                                /** @description Why an operator would change it. */
+                                when: string;
+                                default: boolean;
+                                /** @description Where overrides may be set. */
+                                scopes: ("global" | "worker" | "user")[];
+                                readBy: ("manager" | "worker")[];
+                                /** @description The value where no worker or user override applies. */
+                                value: boolean;
+                                overrides: {
+                                    /** @description `global`, `worker:<authority>` or `user:<user id>`. */
+                                    scope: string;
+                                    value: boolean;
+                                    /** Format: date-time */
+                                    updatedAt: string;
+                                    updatedBy: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flags/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who set or unset which flag at which scope, when (the newest 500, oldest first). Admins only. */
+        get: {
+            parameters: {
+                query?: {
+                    name?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: number;
+                                /** Format: date-time */
+                                at: string;
+                                name: string;
+                                scope: string;
+                                value: boolean | null;
+                                previous: boolean | null;
+                                by: string | null;
+                                byName: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/flags/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One feature flag. Admins only. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                            name: string;
+                            description: string;
+                            /** @description Why an operator would change it. */
+                            when: string;
+                            default: boolean;
+                            /** @description Where overrides may be set. */
+                            scopes: ("global" | "worker" | "user")[];
+                            readBy: ("manager" | "worker")[];
+                            /** @description The value where no worker or user override applies. */
+                            value: boolean;
+                            overrides: {
+                                /** @description `global`, `worker:<authority>` or `user:<user id>`. */
+                                scope: string;
+                                value: boolean;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                updatedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        /**
+         * Set a flag at a scope (global by default). Admins only.
+         * @description Answers once the change is in KV, from where every manager and worker applies it within about a second, without a restart. What a flag decides is decided anew for new requests and new circuits; open circuits keep the flow they were created under. Unknown names: 404 AP_ERR_FLAG_NOT_FOUND; a scope the flag does not take: 400 AP_ERR_VALIDATION.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        value: boolean;
+                        /** @description `global` (the default), `worker:<authority>` or `user:<user id or name>`. */
+                        scope?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                            name: string;
+                            description: string;
+                            /** @description Why an operator would change it. */
+                            when: string;
+                            default: boolean;
+                            /** @description Where overrides may be set. */
+                            scopes: ("global" | "worker" | "user")[];
+                            readBy: ("manager" | "worker")[];
+                            /** @description The value where no worker or user override applies. */
+                            value: boolean;
+                            overrides: {
+                                /** @description `global`, `worker:<authority>` or `user:<user id>`. */
+                                scope: string;
+                                value: boolean;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                updatedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove the override of a flag at a scope (global by default): the next wider one applies. Admins only. */
+        delete: {
+            parameters: {
+                query?: {
+                    /** @description `global` (the default), `worker:<authority>` or `user:<user id or name>`. */
+                    scope?: string;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                            name: string;
+                            description: string;
+                            /** @description Why an operator would change it. */
+                            when: string;
+                            default: boolean;
+                            /** @description Where overrides may be set. */
+                            scopes: ("global" | "worker" | "user")[];
+                            readBy: ("manager" | "worker")[];
+                            /** @description The value where no worker or user override applies. */
+                            value: boolean;
+                            overrides: {
+                                /** @description `global`, `worker:<authority>` or `user:<user id>`. */
+                                scope: string;
+                                value: boolean;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                updatedBy: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;

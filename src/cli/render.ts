@@ -1,6 +1,15 @@
 /** The human renderings of the API's answers: detail blocks, tables and the next steps to take. */
 
-import type { ApiToken, LoginSession, LogoutResult, LogoutUri, User, Whoami } from '../client/api-client.ts';
+import type {
+  ApiToken,
+  Flag,
+  FlagChange,
+  LoginSession,
+  LogoutResult,
+  LogoutUri,
+  User,
+  Whoami,
+} from '../client/api-client.ts';
 import type { TemplateInfo } from '../contracts/agent.ts';
 import type {
   Circuit,
@@ -379,6 +388,54 @@ export function renderTokens(items: ApiToken[], p: Painter, now: number): string
       t.expiresAt ?? 'never',
       t.lastUsedAt ? `${formatAge(t.lastUsedAt, now)} ago` : '-',
       formatAge(t.createdAt, now),
+    ]),
+    p,
+  );
+}
+
+const onOff = (v: boolean | null): string => (v === null ? '-' : v ? 'on' : 'off');
+
+export function renderFlags(items: Flag[], p: Painter): string {
+  return formatTable(
+    [
+      { header: 'FLAG' },
+      { header: 'VALUE' },
+      { header: 'DEFAULT' },
+      { header: 'OVERRIDES', maxWidth: 50 },
+      { header: 'WHAT', maxWidth: 70 },
+    ],
+    items.map((f) => [
+      f.name,
+      f.value === f.default ? onOff(f.value) : p.paint(onOff(f.value), 'yellow'),
+      onOff(f.default),
+      f.overrides.map((o) => `${o.scope}=${onOff(o.value)}`).join(', ') || '-',
+      f.description,
+    ]),
+    p,
+  );
+}
+
+export function renderFlagChanges(items: FlagChange[], p: Painter, now: number): string {
+  return formatTable(
+    [
+      { header: 'AT' },
+      { header: 'FLAG' },
+      { header: 'SCOPE' },
+      { header: 'CHANGE' },
+      { header: 'BY' },
+      { header: 'AGE', align: 'right' as const },
+    ],
+    items.map((c) => [
+      c.at,
+      c.name,
+      c.scope,
+      c.value === null
+        ? `unset (was ${onOff(c.previous)})`
+        : c.previous === null
+          ? `set ${onOff(c.value)}`
+          : `${onOff(c.previous)} → ${onOff(c.value)}`,
+      c.byName ?? c.by ?? '-',
+      formatAge(c.at, now),
     ]),
     p,
   );

@@ -1,6 +1,7 @@
 /** A small typed client for the manager's REST API (`/v1`). */
 
 import type { TemplateInfo } from '../contracts/agent.ts';
+import type { FlagChange, FlagInfo } from '../contracts/flags.ts';
 import type {
   Circuit,
   DoctorReport,
@@ -45,6 +46,9 @@ import type {
 
 export type * from './endpoint-types.ts';
 export type * from './identity-types.ts';
+/** `GET /v1/flags/{name}`. */
+export type Flag = FlagInfo;
+export type { FlagChange };
 export { ApiError, NetworkError };
 
 export interface ApiClientOptions {
@@ -314,6 +318,28 @@ export class ApiClient {
 
   removeLogoutUri(id: string): Promise<LogoutUri> {
     return this.request<LogoutUri>('DELETE', `/v1/logout-uris/${enc(id)}`);
+  }
+
+  // Feature flags (admins)
+
+  listFlags(): Promise<Items<FlagInfo>> {
+    return this.request<Items<FlagInfo>>('GET', '/v1/flags');
+  }
+
+  getFlag(name: string): Promise<FlagInfo> {
+    return this.request<FlagInfo>('GET', `/v1/flags/${enc(name)}`);
+  }
+
+  setFlag(name: string, body: { value: boolean; scope?: string }): Promise<FlagInfo> {
+    return this.request<FlagInfo>('PUT', `/v1/flags/${enc(name)}`, { body });
+  }
+
+  unsetFlag(name: string, scope?: string): Promise<FlagInfo> {
+    return this.request<FlagInfo>('DELETE', `/v1/flags/${enc(name)}`, { query: { scope } });
+  }
+
+  flagChanges(name?: string): Promise<Items<FlagChange>> {
+    return this.request<Items<FlagChange>>('GET', '/v1/flags/changes', { query: { name } });
   }
 
   // Inference endpoints (own; admins: all) and their routes and keys

@@ -99,6 +99,11 @@ export const ERRORS = {
   AP_ERR_TOKEN_NOT_FOUND: { status: 404, message: 'No such API token.' },
   AP_ERR_LOGIN_SESSION_NOT_FOUND: { status: 404, message: 'No such login session.' },
   AP_ERR_LOGOUT_URI_NOT_FOUND: { status: 404, message: 'No such logout URI.' },
+  AP_ERR_FLAG_NOT_FOUND: { status: 404, message: 'No such feature flag.' },
+  AP_ERR_FEATURE_DISABLED: {
+    status: 503,
+    message: 'This feature is turned off on this installation (a feature flag); ask an operator.',
+  },
   AP_ERR_OIDC_NOT_CONFIGURED: {
     status: 404,
     message: 'Sign-in with an identity provider is not configured.',

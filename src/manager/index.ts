@@ -20,6 +20,7 @@ import type { AgentDriver } from '../contracts/agent.ts';
 import type { DoctorReport } from '../contracts/records.ts';
 import { sleep } from '../core/backoff.ts';
 import { SETUP_TOKEN_MAX_TTL_MS, type SetupTokenIssuer } from '../core/setup-token.ts';
+import { FlagView } from '../stores/flag-view.ts';
 import type { Stores } from '../stores/types.ts';
 import { buildApp } from './http/app.ts';
 import { authRoutes } from './http/auth.ts';
@@ -28,6 +29,7 @@ import { consoleRoutes, loadConsole } from './http/console.ts';
 import { mount } from './http/context.ts';
 import { doctorRoutes } from './http/doctor.ts';
 import { endpointRoutes } from './http/endpoints.ts';
+import { flagRoutes } from './http/flags.ts';
 import { healthRoutes } from './http/health.ts';
 import { liveRoutes } from './http/live.ts';
 import { logoutUriRoutes } from './http/logout-uris.ts';
@@ -46,6 +48,7 @@ import { createManagerMetrics } from './metrics.ts';
 import { CircuitRepo } from './repos/circuits.ts';
 import { EndpointRepo } from './repos/endpoints.ts';
 import { EventLog } from './repos/events.ts';
+import { FlagRepo } from './repos/flags.ts';
 import { LoginSessionRepo } from './repos/login-sessions.ts';
 import { LogoutRepo } from './repos/logout.ts';
 import { RevocationRepo } from './repos/revocations.ts';
@@ -63,6 +66,7 @@ import { CliLogins } from './services/cli-login.ts';
 import { Doctor } from './services/doctor.ts';
 import { EndpointService } from './services/endpoints.ts';
 import { EventService } from './services/events.ts';
+import { FlagService } from './services/flags.ts';
 import { Identity } from './services/identity.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
 import { Lifecycle } from './services/lifecycle.ts';
@@ -360,6 +364,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   const reconciler = new Reconciler({
     projection,
     revocations,
+    flags: { reconcile: () => flags.reconcile() },
     circuits: circuitRepo,
     sessions: sessionRepo,
     lifecycle,
@@ -382,6 +387,11 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
   });
   const eventService = new EventService(events, sessions, circuits);
   const live = new LiveEvents(events, logger.child({ service: 'live-events' }));
+  // Feature flags as every manager sees them (a watch of their KV records): changes apply live.
+  const flagView = new FlagView(stores.kv, logger.child({ service: 'flags' }));
+  flagView.onChange((name) => {
+    if (name === 'liveEvents' && !flagView.enabled('liveEvents')) live.endAll();
+  });
   const endpoints = new EndpointService({
     repo: new EndpointRepo(stores.sql),
     kv: stores.kv,
@@ -408,6 +418,12 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       // An endpoint outlives no owner: its URL closes and its keys are revoked.
       await endpoints.endOwnedBy(userId, `(${reason})`);
     },
+  });
+  const flags = new FlagService({
+    repo: new FlagRepo(stores.sql),
+    kv: stores.kv,
+    identity,
+    logger: logger.child({ service: 'flags' }),
   });
   metrics.leader.set({ manager: managerId }, 0);
   leader.on('leader', () => {
@@ -448,7 +464,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       mount(logoutUriRoutes, { logout }),
       mount(sessionRoutes, { sessions, circuits, events: eventService }),
       mount(circuitRoutes, { circuits, events: eventService }),
-      mount(liveRoutes, { live, auth }),
+      mount(liveRoutes, { live, auth, flags: flagView }),
+      mount(flagRoutes, { flags }),
       mount(endpointRoutes, { endpoints, events }),
       mount(workerRoutes, { workers }),
       mount(doctorRoutes, { doctor }),
@@ -497,6 +514,9 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       await auth.ensureAdmin(opts.adminToken);
       await tokens.start(RECOVERY_WAIT_MS);
       await workers.start();
+      // Flags before serving; a KV outage must not hold the start up (the last values stand).
+      flagView.startInBackground();
+      await Promise.race([flagView.firstSync, sleep(RECOVERY_WAIT_MS)]);
       sessions.listen();
       // Closes wait for KV to take their retractions: with the store away they finish once it is
       // back, and the start does not wait for that.
@@ -525,6 +545,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       revocations.close();
       endpoints.close();
       tokens.close();
+      flags.close();
+      await flagView.close();
       await workers.close();
     },
   };

@@ -11,6 +11,7 @@ import type { EndpointKeys } from './access/endpoint-keys.ts';
 import type { RevocationSet } from './access/revocations.ts';
 import type { Keepalive } from './connections/keepalive.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
+import type { WorkerFlags } from './control/flags.ts';
 import type { InferenceDeps } from './inference/runtime.ts';
 import type { WorkerMetrics } from './observe/metrics.ts';
 import type { ForwardingPolicy } from './transport/headers.ts';
@@ -21,6 +22,8 @@ export interface ManagerLinks {
 }
 
 export interface WorkerContext {
+  /** Feature flags for this worker (read per request: a property lookup). */
+  flags: WorkerFlags;
   /** Keys of token endpoints (digests from KV), checked on every request to an endpoint. */
   endpointKeys: EndpointKeys;
   cookies: AppCookies;

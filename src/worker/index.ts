@@ -14,10 +14,12 @@ import { AppProxyError } from '../contracts/errors.ts';
 import { kvKeys, type WorkerRegistration } from '../contracts/kv-layout.ts';
 import type { Protocol } from '../contracts/records.ts';
 import { probe } from '../core/probe.ts';
+import { FlagView } from '../stores/flag-view.ts';
 import type { CounterStore, KvStore } from '../stores/types.ts';
 import { DEFAULT_REVOCATION_STALE_AFTER_MS } from './access/revocations.ts';
 import type { ConnectionRegistry } from './connections/registry.ts';
 import { EndpointKeySource } from './control/endpoint-keys.ts';
+import { type FlagValues, followFlags } from './control/flags.ts';
 import { DEFAULT_REVOCATION_CONFIRM_INTERVAL_MS, RevocationSource } from './control/revocations.ts';
 import { ControlSource } from './control/source.ts';
 import { buildDataPlane, closeServing, type DataPlaneConfig } from './multiprocess/data-plane.ts';
@@ -133,6 +135,8 @@ export interface WorkerReadiness {
   circuits: number;
   /** When the set was last confirmed current (ISO 8601; null: never), whether it is stale, records held. */
   revocations: { confirmedAt: string | null; stale: boolean; records: number };
+  /** The feature flags as this worker applies them now (its overrides included). */
+  flags: FlagValues;
 }
 
 /** A key nobody writes: reading it is the cheapest question the counters role can answer. */
@@ -220,6 +224,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     logger,
   });
   const endpointKeySource = new EndpointKeySource(opts.kv, plane.endpointKeys, logger);
+  // Feature flags, evaluated for this worker; children get the values with every change.
+  const flagView = new FlagView(opts.kv, logger);
+  if (children) plane.flags.onChange((values) => children.updateFlags(values));
+  const stopFlags = followFlags(flagView, opts.authority, plane.flags);
   if (children) children.replicateEndpointKeys(plane.endpointKeys);
   const revocationSource = new RevocationSource({
     kv: opts.kv,
@@ -264,7 +272,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       };
       activity.start();
       try {
-        // Revocations first: no circuit is served before the set is known.
+        // Flags and revocations first: no circuit is served before they are known.
+        await flagView.start();
         await revocationSource.start();
         await endpointKeySource.start();
         await source.start();
@@ -280,7 +289,13 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (state === 'closed') return;
       state = 'closed';
       await frontend.close();
-      await Promise.all([source.close(), revocationSource.close(), endpointKeySource.close()]);
+      stopFlags();
+      await Promise.all([
+        source.close(),
+        revocationSource.close(),
+        endpointKeySource.close(),
+        flagView.close(),
+      ]);
       closeServing(plane);
       await children?.close();
       await activity.close();
@@ -326,7 +341,8 @@ export function createWorker(opts: WorkerOptions): Worker {
         probe(() => opts.kv.get(kvKeys.registration(opts.authority))),
         probe(() => opts.counters.get(READINESS_PROBE_KEY)),
       ]);
-      const stale = revocations.stale(Date.now());
+      // With revocation turned off (a flag) nothing fails closed, so staleness degrades nothing.
+      const stale = revocations.enforcing && revocations.stale(Date.now());
       const status = state !== 'running' ? 'starting' : kv && counters && !stale ? 'ready' : 'degraded';
       const confirmedAt =
         revocations.confirmedAt > 0 ? new Date(revocations.confirmedAt).toISOString() : null;
@@ -335,6 +351,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         stores: { kv, counters },
         circuits: table.size,
         revocations: { confirmedAt, stale, records: revocations.size },
+        flags: plane.flags.values(),
       };
     },
   };

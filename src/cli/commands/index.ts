@@ -11,6 +11,7 @@ import { registerCircuitCommands } from './circuit.ts';
 import { actionFor } from './context.ts';
 import { registerDoctorCommands } from './doctor.ts';
 import { registerEndpointCommands } from './endpoint.ts';
+import { registerFlagCommands } from './flags.ts';
 import { registerLoginSessionCommands } from './login-session.ts';
 import { registerLogoutUriCommands } from './logout-uri.ts';
 import { registerSessionCommands } from './session.ts';
@@ -37,6 +38,7 @@ export function registerClientCommands(program: Command, rt: Runtime): void {
     registerTokenCommands,
     registerLoginSessionCommands,
     registerLogoutUriCommands,
+    registerFlagCommands,
   ]) {
     register(program, action);
   }

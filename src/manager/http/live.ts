@@ -5,6 +5,8 @@
  * (`Last-Event-ID`). A comment every 15 s keeps proxies from closing an idle stream; the stream
  * ends when the caller's credential does (sign-out, revocation), checked every few seconds.
  */
+import { AppProxyError } from '../../contracts/errors.ts';
+import type { FlagView } from '../../stores/flag-view.ts';
 import type { AuthService } from '../services/auth.ts';
 import type { LiveEvents } from '../services/live-events.ts';
 import { principal, type RoutePlugin } from './context.ts';
@@ -12,6 +14,8 @@ import { principal, type RoutePlugin } from './context.ts';
 export interface LiveRoutesOptions {
   live: LiveEvents;
   auth: Pick<AuthService, 'authenticate'>;
+  /** The `liveEvents` flag: off, the stream answers 503 AP_ERR_FEATURE_DISABLED. */
+  flags: Pick<FlagView, 'enabled'>;
 }
 
 const HEARTBEAT_MS = 15_000;
@@ -25,12 +29,15 @@ export const liveRoutes: RoutePlugin<LiveRoutesOptions> = async (app, d) => {
         description:
           'Each event: `id: <event id>`, `event: lifecycle`, `data: <the event as in /v1/sessions/{id}/events>`. ' +
           'A reconnect with `Last-Event-ID` first replays what it missed (up to 200). The stream ends when ' +
-          "the caller's credential ends.",
+          "the caller's credential ends. Turned off by the `liveEvents` flag: 503 AP_ERR_FEATURE_DISABLED, and " +
+          'open streams end.',
         tags: ['sessions'],
       },
     },
     async (req, reply) => {
       const p = principal(req);
+      if (!d.flags.enabled('liveEvents'))
+        throw new AppProxyError('AP_ERR_FEATURE_DISABLED', undefined, { flag: 'liveEvents' });
       const last = Number(req.headers['last-event-id']);
       reply.hijack();
       const res = reply.raw;

@@ -41,6 +41,8 @@ export interface ReconcilerDeps {
   projection: CircuitProjection;
   /** The revocation projection: records KV lost are put again, expired or unknown ones deleted. */
   revocations?: Pick<RevocationService, 'reconcile'>;
+  /** Feature flags: their KV records rewritten from SQL where they differ. */
+  flags?: { reconcile(): Promise<string[]> };
   circuits: CircuitRepo;
   sessions: SessionRepo;
   lifecycle: Lifecycle;
@@ -70,7 +72,8 @@ export type RepairKind =
   | 'pending-stuck'
   | 'terminating-stuck'
   | 'session-launch-missing'
-  | 'revocation-missing';
+  | 'revocation-missing'
+  | 'flag-stale';
 
 export interface Repair {
   kind: RepairKind;
@@ -225,6 +228,9 @@ export class Reconciler {
       if (r.orphan.length > 0)
         logger.info({ deleted: r.orphan.length, expiredRows: r.expired }, 'revocations pruned');
     }
+
+    if (this.d.flags)
+      for (const name of await this.d.flags.reconcile()) repaired('flag-stale', `flag/${name}`);
 
     const results = await Promise.allSettled(flows);
     const failed = results.filter((r) => r.status === 'rejected');

@@ -76,6 +76,11 @@ export class LiveEvents {
 
   close(): void {
     this.closed = true;
+    this.endAll();
+  }
+
+  /** Ends every open stream (the service stays open for new ones): the `liveEvents` flag turned off. */
+  endAll(): void {
     this.stop();
     for (const s of this.subscribers) s.end();
     this.subscribers.clear();

@@ -68,6 +68,27 @@ function sameRecord(a: RevocationRecord, b: RevocationRecord): boolean {
 
 export class RevocationSet {
   readonly staleAfterMs: number;
+  /**
+   * False while the `logoutRevocation` flag is off for this worker: the set is still kept current
+   * (so turning it back on refuses at once), but refuses nothing and ends no connection — cookies
+   * live out their own expiry, and an unconfirmed set does not fail closed.
+   */
+  private enforcingNow = true;
+
+  get enforcing(): boolean {
+    return this.enforcingNow;
+  }
+
+  /**
+   * Turned back on, every record held is enforced again at once: live connections it matches
+   * (opened while it was off) end, as when the record arrived.
+   */
+  set enforcing(on: boolean) {
+    if (on === this.enforcingNow) return;
+    this.enforcingNow = on;
+    if (!on) return;
+    for (const { record } of this.byId.values()) for (const fn of this.listeners) fn(record, false);
+  }
   /** Start of the last read that proved the set current (epoch ms; 0 = never). */
   confirmedAt = 0;
   private readonly byId = new Map<string, Held>();
@@ -104,6 +125,7 @@ export class RevocationSet {
    * than its last confirmation), or null. Map lookups only; allocates nothing.
    */
   check(c: Credential, now: number): Refusal | null {
+    if (!this.enforcingNow) return null;
     if (this.byId.size !== 0) {
       const r = revokedBy(this, c);
       if (r !== null) return r;
@@ -114,7 +136,7 @@ export class RevocationSet {
 
   /** The record that revokes `c`, regardless of staleness (live connections, raw TCP access). */
   revoked(c: Credential): RevocationRecord | null {
-    return this.byId.size === 0 ? null : revokedBy(this, c);
+    return this.byId.size === 0 || !this.enforcingNow ? null : revokedBy(this, c);
   }
 
   /** True while the set has not been confirmed for longer than `staleAfterMs`. */
@@ -162,6 +184,7 @@ export class RevocationSet {
     this.indexRecord(record);
     this.opts.onSizeChange?.(this.byId.size);
     this.replicate({ add: record });
+    if (!this.enforcingNow) return;
     const live = this.confirmedAt > 0;
     for (const fn of this.listeners) fn(record, live);
   }

@@ -444,6 +444,7 @@ export class EndpointRequest implements Waiter {
   private canRetry(): boolean {
     const r = this.rt.settings.retry;
     return (
+      this.ctx.flags.enabled('endpointRetries') &&
       !this.relayed &&
       this.attempts <= r.attempts &&
       (this.body === null || this.body.length <= r.bufferBytes) &&

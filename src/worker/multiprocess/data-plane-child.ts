@@ -61,6 +61,9 @@ async function onMessage(m: ToChild): Promise<void> {
     case 'endpoint-keys':
       plane!.endpointKeys.apply(m.op);
       return;
+    case 'flags':
+      plane!.flags.set(m.values);
+      return;
     case 'close':
       await shutdown();
       send({ t: 'ack', seq: m.seq });

@@ -18,6 +18,7 @@ import { RevocationSet, type RevocationSetOptions } from '../access/revocations.
 import { Keepalive } from '../connections/keepalive.ts';
 import { ConnectionRegistry } from '../connections/registry.ts';
 import type { ManagerLinks, WorkerContext } from '../context.ts';
+import { WorkerFlags } from '../control/flags.ts';
 import { Dispatch } from '../frontend/dispatch.ts';
 import { PortFrontend } from '../frontend/port.ts';
 import { WildcardFrontend } from '../frontend/wildcard.ts';
@@ -57,6 +58,8 @@ export interface DataPlaneConfig {
 }
 
 export interface DataPlane {
+  /** Feature flags as evaluated for this worker (the primary's watch, or the primary over IPC). */
+  flags: WorkerFlags;
   cookies: AppCookies;
   verifier: SetupTokenVerifier;
   revocations: RevocationSet;
@@ -128,6 +131,11 @@ export function buildDataPlane(
     onSizeChange: (n) => metrics.revocations.set(n),
   };
   const revocations = deps.makeRevocations?.(revocationOpts) ?? new RevocationSet(revocationOpts);
+  const flags = new WorkerFlags();
+  flags.onChange((v) => {
+    revocations.enforcing = v.logoutRevocation;
+    logger.info({ flags: v }, 'feature flags changed');
+  });
   revocations.onRecord((record, live) => {
     const ended = connections.revoke(record) + cutHttpSockets(table?.values() ?? [], cookies, record);
     metrics.countRevoked('connection', ended);
@@ -153,6 +161,7 @@ export function buildDataPlane(
     reporter: deps.reporter,
   };
   const ctx: WorkerContext = {
+    flags,
     inference,
     endpointKeys: new EndpointKeys(),
     cookies,
@@ -209,6 +218,7 @@ export function buildDataPlane(
   };
   table = deps.makeTable ? deps.makeTable(tableOpts) : new RoutingTable(tableOpts);
   return {
+    flags,
     endpointKeys: ctx.endpointKeys,
     cookies,
     verifier,

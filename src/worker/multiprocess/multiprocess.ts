@@ -4,7 +4,7 @@
  * full data plane listening on the same ports with SO_REUSEPORT, so the kernel spreads
  * connections across every process. Protocol over the IPC channel (JSON):
  *   primary → child: init, apply{seq,id,raw}, remove{id}, keys{set}, revocation{op}, login-url{url},
- *                    close{seq}
+ *                    endpoint-keys{op}, flags{values}, close{seq}
  *   child → primary: ready, ack{seq,error?}, counters{seq,method,args} (answered with result)
  * A change is applied in the primary first, then in every child; `apply` resolves only once
  * every child applied it, so the readiness mark the control source writes afterwards still means
@@ -23,6 +23,7 @@ import { SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
 import type { EndpointKeyOp, EndpointKeys } from '../access/endpoint-keys.ts';
 import { type RevocationOp, RevocationSet, type RevocationSetOptions } from '../access/revocations.ts';
+import type { FlagValues } from '../control/flags.ts';
 import { RoutingTable, type RoutingTableOptions } from '../routing/routing-table.ts';
 import type { DataPlaneConfig } from './data-plane.ts';
 import { type CounterCall, type CounterResult, serveCounterCall } from './ipc-counters.ts';
@@ -35,6 +36,7 @@ export type ToChild =
   | { t: 'revocation'; op: RevocationOp }
   | { t: 'login-url'; url: string | null }
   | { t: 'endpoint-keys'; op: EndpointKeyOp }
+  | { t: 'flags'; values: FlagValues }
   | { t: 'close'; seq: number }
   | CounterResult;
 
@@ -115,6 +117,7 @@ export class DataPlaneChildren {
   private readonly routes = new Map<string, string>();
   private keys: SetupTokenKeySet | null = null;
   private loginUrl: string | null = null;
+  private flags: FlagValues | null = null;
   /** The primary's revocation set, replayed to a re-forked child. */
   revocations: RevocationSet | null = null;
   /** The primary's endpoint keys, replayed to a re-forked child. */
@@ -144,6 +147,7 @@ export class DataPlaneChildren {
       void next.ready.then(() => {
         if (this.keys) next.send({ t: 'keys', set: this.keys });
         next.send({ t: 'login-url', url: this.loginUrl });
+        if (this.flags) next.send({ t: 'flags', values: this.flags });
         // Revocations before routes: no connection is served before they are known.
         for (const op of this.revocations?.replay() ?? []) next.send({ t: 'revocation', op });
         for (const op of this.endpointKeys?.replay() ?? []) next.send({ t: 'endpoint-keys', op });
@@ -183,6 +187,12 @@ export class DataPlaneChildren {
     keys.onChange = (op) => {
       for (const c of this.children) c.send({ t: 'endpoint-keys', op });
     };
+  }
+
+  /** The flags as the primary evaluated them for this worker: every child uses the same values. */
+  updateFlags(values: FlagValues): void {
+    this.flags = values;
+    for (const c of this.children) c.send({ t: 'flags', values });
   }
 
   updateLoginUrl(url: string | null): void {

@@ -518,6 +518,32 @@ describe('CLI sign-in and identity against a real manager', () => {
     assert.ok(!JSON.parse(empty.stdout).items.some((u: { id: string }) => u.id === id));
   });
 
+  test('flags list/set/unset/changes as admin; bad values and unknown names refused; users may not', async () => {
+    const list = await admin(['flags', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^liveEvents\s+on\s+on\s+-\s+/m);
+    const set = await admin(['flags', 'set', 'logoutRevocation', 'off', '--scope', 'worker:port-9']);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^Overrides\s+worker:port-9=off$/m);
+    assert.match(set.stdout, /^Value\s+on$/m, 'globally still on');
+    const bad = await admin(['flags', 'set', 'logoutRevocation', 'maybe']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /"on" or "off"/);
+    const unknown = await admin(['flags', 'get', 'noSuchFlag']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /\[AP_ERR_FLAG_NOT_FOUND\]/);
+    const unset = await admin(['flags', 'unset', 'logoutRevocation', '--scope', 'worker:port-9']);
+    assert.match(unset.stdout, /^Overrides\s+-$/m);
+    const changes = await admin(['flags', 'changes', 'logoutRevocation']);
+    assert.match(changes.stdout, /logoutRevocation\s+worker:port-9\s+set off\s+admin/);
+    assert.match(changes.stdout, /logoutRevocation\s+worker:port-9\s+unset \(was off\)\s+admin/);
+    const dir = freshConfigDir();
+    await loginAlice(dir);
+    const refused = await as(dir, ['flags', 'set', 'liveEvents', 'off']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\[AP_ERR_FORBIDDEN\]/);
+  });
+
   test('browser approval: login prints the link and code, the browser approves, logout ends that sign-in', async () => {
     const dir = freshConfigDir();
     const env = { APPPROXY_URL: url, APPPROXY_CONFIG_DIR: dir, APPPROXY_DATA_DIR: emptyDataDir() };

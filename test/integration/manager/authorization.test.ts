@@ -81,6 +81,16 @@ const TABLE: Record<string, Case> = {
     path: (r) => `/v1/logout-uris/${r.logoutUriId}`,
     mutates: true,
   },
+  'GET /v1/flags': { rule: 'admin' },
+  'GET /v1/flags/changes': { rule: 'admin' },
+  'GET /v1/flags/{name}': { rule: 'admin', path: () => '/v1/flags/liveEvents' },
+  // Set to its default value: allowed callers change nothing another row depends on.
+  'PUT /v1/flags/{name}': {
+    rule: 'admin',
+    path: () => '/v1/flags/endpointRetries',
+    body: () => ({ value: true }),
+  },
+  'DELETE /v1/flags/{name}': { rule: 'admin', path: () => '/v1/flags/endpointRetries' },
   'GET /v1/sessions': { rule: 'any' },
   'POST /v1/sessions': { rule: 'any', body: () => ({ template: 'web' }) },
   'GET /v1/sessions/{id}': { rule: 'owner', path: (r) => `/v1/sessions/${r.sessionId}` },

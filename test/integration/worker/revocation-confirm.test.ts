@@ -230,4 +230,43 @@ describe('several data-plane processes', () => {
     assert.deepEqual(new Set(answers), new Set([401]), 'every process refuses the cookie');
     kept.close();
   });
+
+  test('the logoutRevocation flag reaches every process: off, the revoked cookie works in each; back on, refused and its connections closed', async () => {
+    const route = await h.addRoute({ idleTimeoutMs: 60_000 });
+    const cookie = await h.login(route, { grant: { l: 'login-flag' } });
+    await h.revoke({ kind: 'login-session', subject: 'login-flag' });
+    const answers = () => Promise.all(Array.from({ length: 20 }, () => status(route, cookie)));
+    await until(async () => (await answers()).every((a) => a === 401), 'the cookie refused', {
+      timeoutMs: 5000,
+    });
+
+    const flag = kvKeys.flag('logoutRevocation');
+    await h.kv.put(
+      flag,
+      JSON.stringify({ name: 'logoutRevocation', overrides: { [`worker:${h.authority}`]: false } }),
+    );
+    // 20 fresh connections spread over both processes: all served only once each has the flag.
+    await until(async () => (await answers()).every((a) => a === 200), 'every process to serve it', {
+      timeoutMs: 5000,
+    });
+    const open = Array.from(
+      { length: 12 },
+      () => new WebSocket(`ws://127.0.0.1:${route.port}/ws`, { headers: { host: route.host, cookie } }),
+    );
+    await Promise.all(open.map((ws) => once(ws, 'open')));
+    const counts = await until(
+      async () => {
+        const o = await openByProcess(route);
+        return o.reduce((a, b) => a + b, 0) >= 12 ? o : undefined;
+      },
+      'open connections reported',
+      { timeoutMs: 5000 },
+    );
+    assert.ok(counts[0]! > 0 && counts[1]! > 0, `both processes serve some: ${counts}`);
+    const closed = open.map((ws) => once(ws, 'close').then(([code, reason]) => [code, String(reason)]));
+
+    await h.kv.delete(flag);
+    for (const c of await Promise.all(closed)) assert.deepEqual(c, [1001, 'revoked']);
+    assert.deepEqual(new Set(await answers()), new Set([401]), 'every process refuses it again');
+  });
 });

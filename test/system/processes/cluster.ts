@@ -142,6 +142,8 @@ export interface ProcessCluster {
   managerUrls: string[];
   portWorker: Proc;
   wildcardWorker: Proc;
+  /** The workers' admin listeners (/healthz, /readyz, /metrics). */
+  adminUrls: { port: string; wildcard: string };
   agent: Proc;
   portRange: [number, number];
   wildcardPort: number;
@@ -278,6 +280,7 @@ export async function startProcessCluster(opts: ProcessClusterOptions = {}): Pro
     managerUrls,
     portWorker,
     wildcardWorker,
+    adminUrls: { port: `http://127.0.0.1:${portAdmin}`, wildcard: `http://127.0.0.1:${wildcardAdmin}` },
     agent,
     portRange,
     wildcardPort,

@@ -151,6 +151,61 @@ describe('cluster: end-to-end flow over two managers', { skip: skipRealStores },
     });
   }
 
+  test('a flag set through one manager reaches the other manager and the worker processes (real etcd)', async () => {
+    const [a, b] = c.managerUrls as [string, string];
+    /** The status the live stream answers at `url` (its body, if any, is not read). */
+    const streamStatus = async (url: string) => {
+      const res = await fetch(`${url}/v1/events/stream`, {
+        headers: { authorization: `Bearer ${c.token}` },
+        signal: AbortSignal.timeout(2000),
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    const flagsAt = async (admin: string) =>
+      ((await (await fetch(`${admin}/readyz`)).json()) as { flags: Record<string, boolean> }).flags;
+    assert.equal(await streamStatus(b), 200);
+    assert.equal((await flagsAt(c.adminUrls.port)).logoutRevocation, true);
+
+    let t0 = performance.now();
+    assert.equal((await c.apiAt(a, 'PUT', '/v1/flags/liveEvents', { value: false })).status, 200);
+    await until(async () => (await streamStatus(b)) === 503, 'the other manager to refuse the stream', {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
+    console.log(
+      `# liveEvents off through manager A → manager B refused the stream after ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+
+    t0 = performance.now();
+    const scoped = await c.apiAt(a, 'PUT', '/v1/flags/logoutRevocation', {
+      value: false,
+      scope: 'worker:port-1',
+    });
+    assert.equal(scoped.status, 200, JSON.stringify(scoped.body));
+    await until(
+      async () => (await flagsAt(c.adminUrls.port)).logoutRevocation === false,
+      'port-1 to see it',
+      {
+        timeoutMs: 10_000,
+        intervalMs: 10,
+      },
+    );
+    console.log(
+      `# logoutRevocation off for port-1 → the worker process applied it after ${(performance.now() - t0).toFixed(0)} ms`,
+    );
+    assert.equal((await flagsAt(c.adminUrls.wildcard)).logoutRevocation, true, 'only the worker it names');
+
+    await c.apiAt(a, 'DELETE', '/v1/flags/liveEvents');
+    await c.apiAt(b, 'DELETE', '/v1/flags/logoutRevocation?scope=worker:port-1');
+    await until(async () => (await streamStatus(b)) === 200, 'the stream back', { timeoutMs: 10_000 });
+    await until(async () => (await flagsAt(c.adminUrls.port)).logoutRevocation, 'port-1 back', {
+      timeoutMs: 10_000,
+    });
+    const changes = await c.apiAt(b, 'GET', '/v1/flags/changes');
+    assert.equal(changes.body.items.length, 4, 'every change recorded, whichever manager took it');
+  });
+
   test('2 managers × 100 parallel start-service calls: 200 circuits on distinct slots', async () => {
     // External sessions are RUNNING at once: 200 sessions need no processes.
     const backend = { name: 'web', protocol: 'http', host: '127.0.0.1', port: 9 };
