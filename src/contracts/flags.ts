@@ -42,7 +42,7 @@ export const FLAGS = {
     when: 'Off when replays multiply load on replicas that are failing for a reason the retry budget does not see.',
   },
   liveEvents: {
-    description: "The manager's live event stream (`GET /v1/events/stream`) that the web console listens on.",
+    description: "The manager's live event stream (GET /v1/events/stream) that the web console listens on.",
     default: true,
     scopes: ['global'],
     readBy: ['manager'],

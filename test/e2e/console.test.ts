@@ -254,7 +254,7 @@ describe('web console, in a real browser', { skip }, () => {
     await octx.close();
   });
 
-  test('an admin drains and undrains a worker from the Workers page', async () => {
+  test('an admin drains and undrains a worker, and turns a feature flag off and back, from the Workers page', async () => {
     const { ctx, page } = await signIn('olga');
     await page.getByRole('link', { name: 'Workers' }).click();
     await page.getByRole('heading', { level: 1, name: 'Workers' }).waitFor();
@@ -267,6 +267,23 @@ describe('web console, in a real browser', { skip }, () => {
     await page.getByRole('button', { name: 'Drain port-1' }).waitFor();
     const w2 = await t.api('GET', '/v1/workers');
     assert.equal(w2.body.items.find((x: { authority: string }) => x.authority === 'port-1').draining, false);
+
+    // A feature flag turned off from the same page (confirmed), shown with who did it, then reset.
+    const row = page.getByRole('row').filter({ hasText: 'endpointRetries' });
+    await row.getByRole('button', { name: 'Turn off' }).click();
+    await row.getByRole('button', { name: 'Yes, turn off' }).click();
+    await row.getByRole('button', { name: 'Reset endpointRetries' }).waitFor();
+    const flag = await t.api('GET', '/v1/flags/endpointRetries');
+    assert.equal(flag.body.value, false);
+    await page
+      .getByRole('listitem')
+      .filter({ hasText: 'endpointRetries' })
+      .filter({ hasText: 'by olga' })
+      .waitFor();
+    await accessibility(page, 'workers with a flag changed');
+    await row.getByRole('button', { name: 'Reset endpointRetries' }).click();
+    await row.getByRole('button', { name: 'Turn off' }).waitFor();
+    assert.equal((await t.api('GET', '/v1/flags/endpointRetries')).body.value, true);
     await ctx.close();
   });
 

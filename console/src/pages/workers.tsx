@@ -1,6 +1,7 @@
-/** Workers (admins): health, mode, circuits, drain and undrain. */
+/** Workers (admins): health, mode, circuits, drain and undrain; the feature flags they apply. */
 import { call } from '../api.ts';
 import { Empty, ErrorBox, Loading, ScrollRegion, useAction, useLoad, When } from '../ui.tsx';
+import { FlagsSection } from './flags.tsx';
 
 export function WorkersPage() {
   const workers = useLoad((signal) => call('get', '/v1/workers', { signal }), [], 5000);
@@ -89,6 +90,7 @@ export function WorkersPage() {
           </table>
         </ScrollRegion>
       )}
+      <FlagsSection />
     </section>
   );
 }
