@@ -48,10 +48,21 @@ describe('sign-out reaches every app, in a real browser', {
   async function openApp(page: Page, frontend: 'port' | 'wildcard'): Promise<string> {
     await page.goto(`${t.url}/?plain=1`);
     const label = frontend === 'port' ? 'Open' : 'Open (subdomain)';
-    await Promise.all([
-      page.waitForURL((u) => !u.href.startsWith(t.url), { timeout: 20_000 }),
-      page.getByRole('button', { name: label, exact: true }).first().click(),
-    ]);
+    try {
+      await Promise.all([
+        page.waitForURL((u) => !u.href.startsWith(t.url), { timeout: 20_000 }),
+        page.getByRole('button', { name: label, exact: true }).first().click(),
+      ]);
+    } catch (err) {
+      // What the manager answered instead of the redirect to the app (an error page names its code).
+      const text = (
+        await page
+          .locator('body')
+          .textContent()
+          .catch(() => '')
+      )?.slice(0, 500);
+      throw new Error(`${frontend}: stayed on ${page.url()}: ${text}`, { cause: err });
+    }
     assert.match(await page.title(), /AppProxy demo/);
     return new URL(page.url()).origin;
   }
