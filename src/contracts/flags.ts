@@ -2,8 +2,8 @@
  * Feature flags: behaviours an operator turns on or off while the system runs — to migrate step
  * by step, and to back out of one in an incident — without a restart. The flags that exist are
  * this registry (an unknown name is refused); each has a default and the scopes it may be set at.
- * SQL holds the overrides (the truth); the manager projects each flag's overrides to KV
- * (`kvKeys.flag(name)`), and managers and workers evaluate them from their watch.
+ * SQL holds the overrides (the truth); the manager projects each override to KV
+ * (`kvKeys.flagOverride(name, scope)`), and managers and workers evaluate them from their watch.
  *
  * Evaluation: the most specific override that applies wins — user, then worker, then global —
  * else the default. A behaviour reads its flag where it decides something new (a request, a
@@ -71,10 +71,13 @@ export function parseFlagScope(scope: string): { kind: FlagScopeKind; subject: s
   return { kind: m[2] as FlagScopeKind, subject: m[3]! };
 }
 
-/** Value of `kvKeys.flag(name)`: every override of one flag (scope → value). */
-export interface FlagRecord {
-  name: string;
-  overrides: Record<string, boolean>;
+/**
+ * Value of `kvKeys.flagOverride(name, scope)`: one override. One record per flag and scope, so a
+ * change writes only its own key (two managers changing different scopes never overwrite each
+ * other's record).
+ */
+export interface FlagOverrideRecord {
+  value: boolean;
 }
 
 /** Who a flag is evaluated for: the worker deciding, the user a request or circuit is for. */

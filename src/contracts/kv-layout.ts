@@ -28,9 +28,12 @@ export const kvKeys = {
   /** Endpoint keys (`EndpointKeyRecord` of contracts/endpoint.ts), written only by managers. */
   endpointKeys: () => `${KV_PREFIX}endpoint-keys/`,
   endpointKey: (endpointId: string, keyId: string) => `${KV_PREFIX}endpoint-keys/${endpointId}/${keyId}`,
-  /** Feature flags' overrides (`FlagRecord` of contracts/flags.ts), written only by managers; all watch them. */
+  /**
+   * Feature-flag overrides, one record per flag and scope (`FlagOverrideRecord` of
+   * contracts/flags.ts), written only by managers; managers and workers watch them.
+   */
   flags: () => `${KV_PREFIX}flags/`,
-  flag: (name: string) => `${KV_PREFIX}flags/${name}`,
+  flagOverride: (name: string, scope: string) => `${KV_PREFIX}flags/${name}/${scope}`,
   /** Where browsers reach the manager (`ManagerInfo`): workers link their sign-in pages there. */
   managerInfo: () => `${KV_PREFIX}managers/info`,
   /** Public keys (JWK set) that verify setup tokens; written by the manager. */

@@ -8,13 +8,14 @@ import type { Logger } from 'pino';
 import {
   evaluateFlag,
   type FlagName,
-  type FlagRecord,
+  type FlagOverrideRecord,
   type FlagSubject,
   isFlagName,
+  parseFlagScope,
 } from '../contracts/flags.ts';
 import { kvKeys } from '../contracts/kv-layout.ts';
 import { PrefixSync } from './kv-sync.ts';
-import type { KvEntry, KvStore } from './types.ts';
+import type { KvStore } from './types.ts';
 
 export class FlagView {
   private readonly overrides = new Map<FlagName, Record<string, boolean>>();
@@ -32,25 +33,38 @@ export class FlagView {
       kvKeys.flags(),
       {
         onSnapshot: (entries) => {
-          const seen = new Set<FlagName>();
+          const next = new Map<FlagName, Record<string, boolean>>();
           for (const e of entries) {
-            const name = this.apply(e);
-            if (name) seen.add(name);
+            const o = parse(e.key, e.value);
+            if (!o) continue;
+            const m = next.get(o.name) ?? {};
+            m[o.scope] = o.value;
+            next.set(o.name, m);
           }
-          for (const name of [...this.overrides.keys()])
-            if (!seen.has(name)) {
-              this.overrides.delete(name);
-              this.changed(name);
-            }
+          const names = new Set<FlagName>([...this.overrides.keys(), ...next.keys()]);
+          for (const name of names) {
+            const before = JSON.stringify(sorted(this.overrides.get(name)));
+            const after = next.get(name);
+            if (after) this.overrides.set(name, after);
+            else this.overrides.delete(name);
+            if (before !== JSON.stringify(sorted(after))) this.changed(name);
+          }
           this.synced();
         },
         onEvents: (events) => {
           for (const e of events) {
-            if (e.type === 'put') this.apply({ key: e.key, value: e.value ?? '' });
-            else {
-              const name = nameOf(e.key);
-              if (name && this.overrides.delete(name)) this.changed(name);
-            }
+            const where = locate(e.key);
+            if (!where) continue;
+            const m = this.overrides.get(where.name) ?? {};
+            const before = m[where.scope];
+            if (e.type === 'put') {
+              const o = parse(e.key, e.value ?? '');
+              if (!o) continue;
+              m[where.scope] = o.value;
+            } else delete m[where.scope];
+            if (Object.keys(m).length === 0) this.overrides.delete(where.name);
+            else this.overrides.set(where.name, m);
+            if (before !== m[where.scope]) this.changed(where.name);
           }
         },
       },
@@ -82,32 +96,34 @@ export class FlagView {
     return () => this.listeners.delete(fn);
   }
 
-  private apply(e: Pick<KvEntry, 'key' | 'value'>): FlagName | null {
-    const name = nameOf(e.key);
-    if (!name) return null;
-    let rec: FlagRecord;
-    try {
-      rec = JSON.parse(e.value) as FlagRecord;
-    } catch {
-      return null;
-    }
-    const clean: Record<string, boolean> = {};
-    for (const [scope, v] of Object.entries(rec?.overrides ?? {}))
-      if (typeof v === 'boolean') clean[scope] = v;
-    const before = JSON.stringify(this.overrides.get(name) ?? null);
-    this.overrides.set(name, clean);
-    if (before !== JSON.stringify(clean)) this.changed(name);
-    return name;
-  }
-
   private changed(name: FlagName): void {
     for (const fn of this.listeners) fn(name);
   }
 }
 
-function nameOf(key: string): FlagName | null {
+/** The flag and scope a key under `flags/` names (null: not a known flag's override). */
+function locate(key: string): { name: FlagName; scope: string } | null {
   const prefix = kvKeys.flags();
   if (!key.startsWith(prefix)) return null;
-  const name = key.slice(prefix.length);
-  return isFlagName(name) ? name : null;
+  const rest = key.slice(prefix.length);
+  const slash = rest.indexOf('/');
+  if (slash < 0) return null;
+  const name = rest.slice(0, slash);
+  const scope = rest.slice(slash + 1);
+  return isFlagName(name) && parseFlagScope(scope) ? { name, scope } : null;
+}
+
+function parse(key: string, value: string): { name: FlagName; scope: string; value: boolean } | null {
+  const where = locate(key);
+  if (!where) return null;
+  try {
+    const rec = JSON.parse(value) as FlagOverrideRecord;
+    return typeof rec?.value === 'boolean' ? { ...where, value: rec.value } : null;
+  } catch {
+    return null;
+  }
+}
+
+function sorted(o: Record<string, boolean> | undefined): [string, boolean][] {
+  return Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

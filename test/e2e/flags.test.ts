@@ -163,31 +163,74 @@ describe('feature flags, changed live', () => {
     );
   });
 
-  test('the reconciler rewrites a flag record KV lost, and drops one SQL does not hold', async () => {
+  test('the reconciler rewrites an override record KV lost, and drops one SQL does not hold', async () => {
     assert.equal((await t.api('PUT', '/v1/flags/endpointRetries', { value: false })).status, 200);
     const kv = t.sys.stores.kv;
-    await kv.delete(kvKeys.flag('endpointRetries'));
-    await kv.put(
-      kvKeys.flag('liveEvents'),
-      JSON.stringify({ name: 'liveEvents', overrides: { global: false } }),
-    );
+    const lost = kvKeys.flagOverride('endpointRetries', 'global');
+    const stray = kvKeys.flagOverride('liveEvents', 'global');
+    assert.deepEqual(JSON.parse((await kv.get(lost))!.value), { value: false });
+    await kv.delete(lost);
+    await kv.put(stray, JSON.stringify({ value: false }));
     const repairs = await t.sys.manager.reconcile();
     assert.deepEqual(
       repairs
         .filter((r) => r.kind === 'flag-stale')
         .map((r) => r.subject)
         .sort(),
-      ['flag/endpointRetries', 'flag/liveEvents'],
+      ['flag/endpointRetries/global', 'flag/liveEvents/global'],
     );
-    assert.deepEqual(JSON.parse((await kv.get(kvKeys.flag('endpointRetries')))!.value).overrides, {
-      global: false,
-    });
-    assert.equal(await kv.get(kvKeys.flag('liveEvents')), undefined);
+    assert.deepEqual(JSON.parse((await kv.get(lost))!.value), { value: false });
+    assert.equal(await kv.get(stray), undefined);
     assert.equal((await t.api('DELETE', '/v1/flags/endpointRetries')).status, 200);
+    assert.equal(await kv.get(lost), undefined, 'an unset removes its record');
     assert.deepEqual(
       (await t.sys.manager.reconcile()).filter((r) => r.kind === 'flag-stale'),
       [],
       'nothing left to repair',
+    );
+  });
+
+  test('two scopes of one flag changed at once both land; each worker applies the one for it', async () => {
+    const [a, b] = await Promise.all([
+      t.api('PUT', '/v1/flags/endpointRetries', { value: false, scope: 'worker:port-1' }),
+      t.api('PUT', '/v1/flags/endpointRetries', { value: false, scope: 'worker:wildcard-1' }),
+    ]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    const flag = await t.api('GET', '/v1/flags/endpointRetries');
+    assert.deepEqual(flag.body.overrides.map((o: any) => o.scope).sort(), [
+      'worker:port-1',
+      'worker:wildcard-1',
+    ]);
+    // The embedded system's workers, in the configuration's order.
+    const names = ['port-1', 'wildcard-1'];
+    for (const [i, w] of t.sys.workers.entries())
+      await until(
+        async () => (await w.readiness()).flags.endpointRetries === false,
+        `${names[i]} applies it`,
+        {
+          timeoutMs: 5000,
+        },
+      );
+    await t.api('PUT', '/v1/flags/endpointRetries', { value: true, scope: 'worker:wildcard-1' });
+    const byWorker = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          t.sys.workers.map(async (w, i) => [names[i], (await w.readiness()).flags.endpointRetries]),
+        ),
+      );
+    await until(async () => (await byWorker())['wildcard-1'] === true || undefined, 'wildcard-1 back on', {
+      timeoutMs: 5000,
+    });
+    assert.deepEqual(await byWorker(), { 'port-1': false, 'wildcard-1': true });
+    await t.api('DELETE', '/v1/flags/endpointRetries?scope=worker:port-1');
+    await t.api('DELETE', '/v1/flags/endpointRetries?scope=worker:wildcard-1');
+    await until(
+      async () => Object.values(await byWorker()).every(Boolean) || undefined,
+      'both at the default',
+      {
+        timeoutMs: 5000,
+      },
     );
   });
 

@@ -41,7 +41,7 @@ export interface ReconcilerDeps {
   projection: CircuitProjection;
   /** The revocation projection: records KV lost are put again, expired or unknown ones deleted. */
   revocations?: Pick<RevocationService, 'reconcile'>;
-  /** Feature flags: their KV records rewritten from SQL where they differ. */
+  /** Feature flags: override records rewritten from SQL where they differ (answers `<flag>/<scope>`). */
   flags?: { reconcile(): Promise<string[]> };
   circuits: CircuitRepo;
   sessions: SessionRepo;

@@ -1,5 +1,5 @@
 /**
- * Feature flags, the manager's side: the one writer of overrides (SQL, then the flag's KV record
+ * Feature flags, the manager's side: the one writer of overrides (SQL, then each override's own KV record
  * through a latest-wins publisher) and of their history; answers `GET /v1/flags`. Evaluation is
  * `FlagView` (stores/flag-view.ts) over the KV projection, the same in managers and workers.
  */
@@ -11,11 +11,11 @@ import {
   type FlagChange,
   type FlagInfo,
   type FlagName,
-  type FlagRecord,
+  type FlagOverrideRecord,
   isFlagName,
   parseFlagScope,
 } from '../../contracts/flags.ts';
-import { KV_PREFIX, kvKeys } from '../../contracts/kv-layout.ts';
+import { kvKeys } from '../../contracts/kv-layout.ts';
 import { LatestWinsPublisher } from '../../stores/kv-sync.ts';
 import type { KvStore } from '../../stores/types.ts';
 import type { FlagOverrideRow, FlagRepo } from '../repos/flags.ts';
@@ -79,9 +79,8 @@ export class FlagService {
     const flag = this.known(name);
     const scope = await this.scope(flag, scopeIn ?? 'global');
     await this.d.repo.change(flag, scope, value, p.userId);
-    const rows = await this.d.repo.overrides(flag);
-    await this.publish(flag, rows, true);
-    return toInfo(flag, rows);
+    await this.publish(flag, scope, value);
+    return toInfo(flag, await this.d.repo.overrides(flag));
   }
 
   async changes(p: Principal, name: string | undefined): Promise<FlagChange[]> {
@@ -100,44 +99,36 @@ export class FlagService {
   }
 
   /**
-   * SQL → KV for every flag (the reconciler's pass, and at start): a record that differs is
-   * rewritten, one of a flag without overrides (or of no flag) deleted. Answers the flags repaired.
+   * SQL → KV for every override (the reconciler's pass): a record that differs is rewritten, one
+   * SQL does not hold deleted. Answers the records repaired (`<flag>/<scope>`).
    */
   async reconcile(): Promise<string[]> {
-    const [rows, { entries }] = await Promise.all([
-      this.d.repo.overrides(),
-      this.d.kv.getPrefix(kvKeys.flags()),
-    ]);
+    const prefix = kvKeys.flags();
+    // KV first, then SQL: a record in the KV snapshot was written after its SQL change.
+    const { entries } = await this.d.kv.getPrefix(prefix);
+    const rows = await this.d.repo.overrides();
+    const want = new Map(rows.map((r) => [kvKeys.flagOverride(r.name, r.scope), recordOf(r.value)]));
     const have = new Map(entries.map((e) => [e.key, e.value]));
     const repaired: string[] = [];
-    for (const name of FLAG_NAMES) {
-      const want = record(
-        name,
-        rows.filter((r) => r.name === name),
-      );
-      const key = kvKeys.flag(name);
-      const value = want === null ? null : JSON.stringify(want);
-      const current = have.get(key) ?? null;
-      have.delete(key);
-      if (current === value) continue;
-      this.outbox.set(key, value, { force: true });
-      repaired.push(name);
-    }
     for (const key of have.keys()) {
+      if (want.has(key)) continue;
       this.outbox.set(key, null, { force: true });
-      repaired.push(key.slice(KV_PREFIX.length));
+      repaired.push(key);
     }
-    await Promise.all(
-      repaired.map((n) => this.outbox.settled(isFlagName(n) ? kvKeys.flag(n) : KV_PREFIX + n)),
-    );
-    return repaired;
+    for (const [key, value] of want) {
+      if (have.get(key) === value) continue;
+      this.outbox.set(key, value, { force: true });
+      repaired.push(key);
+    }
+    await Promise.all(repaired.map((k) => this.outbox.settled(k)));
+    return repaired.map((k) => k.slice(prefix.length));
   }
 
-  private async publish(name: FlagName, rows: FlagOverrideRow[], failFast: boolean): Promise<void> {
-    const rec = record(name, rows);
-    const key = kvKeys.flag(name);
-    this.outbox.set(key, rec === null ? null : JSON.stringify(rec), { force: true });
-    await this.outbox.settled(key, { failFast });
+  /** One override's record to KV (null: removed); answers once KV holds it. */
+  private async publish(name: FlagName, scope: string, value: boolean | null): Promise<void> {
+    const key = kvKeys.flagOverride(name, scope);
+    this.outbox.set(key, value === null ? null : recordOf(value), { force: true });
+    await this.outbox.settled(key, { failFast: true });
   }
 
   private known(name: string): FlagName {
@@ -165,11 +156,9 @@ export class FlagService {
   }
 }
 
-function record(name: FlagName, rows: FlagOverrideRow[]): FlagRecord | null {
-  if (rows.length === 0) return null;
-  const overrides: Record<string, boolean> = {};
-  for (const r of rows) overrides[r.scope] = r.value;
-  return { name, overrides };
+function recordOf(value: boolean): string {
+  const rec: FlagOverrideRecord = { value };
+  return JSON.stringify(rec);
 }
 
 function toInfo(name: FlagName, rows: FlagOverrideRow[]): FlagInfo {

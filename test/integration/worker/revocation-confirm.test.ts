@@ -240,11 +240,8 @@ describe('several data-plane processes', () => {
       timeoutMs: 5000,
     });
 
-    const flag = kvKeys.flag('logoutRevocation');
-    await h.kv.put(
-      flag,
-      JSON.stringify({ name: 'logoutRevocation', overrides: { [`worker:${h.authority}`]: false } }),
-    );
+    const flag = kvKeys.flagOverride('logoutRevocation', `worker:${h.authority}`);
+    await h.kv.put(flag, JSON.stringify({ value: false }));
     // 20 fresh connections spread over both processes: all served only once each has the flag.
     await until(async () => (await answers()).every((a) => a === 200), 'every process to serve it', {
       timeoutMs: 5000,
