@@ -71,7 +71,7 @@ export class RevocationSet {
   /**
    * False while the `logoutRevocation` flag is off for this worker: the set is still kept current
    * (so turning it back on refuses at once), but refuses nothing and ends no connection — cookies
-   * live out their own expiry, and an unconfirmed set does not fail closed.
+   * live out their own expiry, and an unconfirmed set does not fail closed. Changed by `enforce`.
    */
   private enforcingNow = true;
 
@@ -80,15 +80,16 @@ export class RevocationSet {
   }
 
   /**
-   * Turned back on, every record held is enforced again at once: live connections it matches
-   * (opened while it was off) end, as when the record arrived.
+   * Turns enforcement on or off. Turned back on, every record held is enforced again at once:
+   * live connections it matches (opened while it was off) end, as when the record arrived.
    */
-  set enforcing(on: boolean) {
+  enforce(on: boolean): void {
     if (on === this.enforcingNow) return;
     this.enforcingNow = on;
     if (!on) return;
     for (const { record } of this.byId.values()) for (const fn of this.listeners) fn(record, false);
   }
+
   /** Start of the last read that proved the set current (epoch ms; 0 = never). */
   confirmedAt = 0;
   private readonly byId = new Map<string, Held>();

@@ -133,7 +133,7 @@ export function buildDataPlane(
   const revocations = deps.makeRevocations?.(revocationOpts) ?? new RevocationSet(revocationOpts);
   const flags = new WorkerFlags();
   flags.onChange((v) => {
-    revocations.enforcing = v.logoutRevocation;
+    revocations.enforce(v.logoutRevocation);
     logger.info({ flags: v }, 'feature flags changed');
   });
   revocations.onRecord((record, live) => {
