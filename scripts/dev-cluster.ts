@@ -75,6 +75,8 @@ async function main(): Promise<void> {
     process.env.APPPROXY_ADMIN_TOKEN ??
     secret('admin-token', () => `ap_${randomBytes(24).toString('base64url')}`);
   const cookieSecret = secret('cookie-secret', () => randomBytes(32).toString('base64url'));
+  // What a Backend.AI manager would send as X-BackendAI-Token (docs/migration.md).
+  const legacySecret = secret('legacy-api-secret', () => randomBytes(24).toString('base64url'));
   const stores = {
     sql: { url: servers.postgres.url },
     kv: { endpoints: servers.etcd.endpoints },
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     stores,
     setupTokenKeyFile: keyFile,
     agent: { kind: 'remote', name: 'agent-1' },
+    legacy: { apiSecretFile: join(DIR, 'legacy-api-secret') },
   });
   const worker = { stores: { kv: stores.kv, counters: stores.counters } };
   const specs: { name: string; args: string[]; ready: string | null }[] = [
@@ -229,6 +232,10 @@ async function main(): Promise<void> {
       '  npx appproxy doctor',
       `  curl -s -H "Authorization: Bearer ${token}" http://127.0.0.1:7071/v1/sessions`,
       '  curl -s http://127.0.0.1:7070/readyz        # who leads the background loops',
+      '',
+      `Backend.AI compatibility (docs/migration.md): shared secret ${legacySecret}`,
+      `  (kept in ${join(DIR, 'legacy-api-secret')}); turn the surface on with`,
+      '  npx appproxy flags set legacyCoordinatorApi on',
       '',
       'Press Ctrl-C to stop everything (processes first, then the servers). The next run starts with empty stores.',
       '',

@@ -5287,6 +5287,8 @@ export interface paths {
                                     connectionIdleTimeoutMs: number;
                                     circuitIdleTimeoutMs: number | null;
                                 };
+                                /** @description integrated: a per-circuit app cookie bound to the sign-in that asked for it (logout revokes it); legacy: Backend.AI's per-user appproxy_permit cookie, set through /setup?token=. Fixed at creation by the integratedFlow flag. */
+                                flow: "integrated" | "legacy";
                                 state: "PENDING" | "ACTIVE" | "UNAVAILABLE" | "CLOSING" | "CLOSED";
                                 stateReason: string | null;
                                 /** Format: date-time */
@@ -5493,6 +5495,8 @@ export interface paths {
                                 connectionIdleTimeoutMs: number;
                                 circuitIdleTimeoutMs: number | null;
                             };
+                            /** @description integrated: a per-circuit app cookie bound to the sign-in that asked for it (logout revokes it); legacy: Backend.AI's per-user appproxy_permit cookie, set through /setup?token=. Fixed at creation by the integratedFlow flag. */
+                            flow: "integrated" | "legacy";
                             state: "PENDING" | "ACTIVE" | "UNAVAILABLE" | "CLOSING" | "CLOSED";
                             stateReason: string | null;
                             /** Format: date-time */
@@ -5685,6 +5689,8 @@ export interface paths {
                                 connectionIdleTimeoutMs: number;
                                 circuitIdleTimeoutMs: number | null;
                             };
+                            /** @description integrated: a per-circuit app cookie bound to the sign-in that asked for it (logout revokes it); legacy: Backend.AI's per-user appproxy_permit cookie, set through /setup?token=. Fixed at creation by the integratedFlow flag. */
+                            flow: "integrated" | "legacy";
                             state: "PENDING" | "ACTIVE" | "UNAVAILABLE" | "CLOSING" | "CLOSED";
                             stateReason: string | null;
                             /** Format: date-time */
@@ -6104,6 +6110,8 @@ export interface paths {
                                 connectionIdleTimeoutMs: number;
                                 circuitIdleTimeoutMs: number | null;
                             };
+                            /** @description integrated: a per-circuit app cookie bound to the sign-in that asked for it (logout revokes it); legacy: Backend.AI's per-user appproxy_permit cookie, set through /setup?token=. Fixed at creation by the integratedFlow flag. */
+                            flow: "integrated" | "legacy";
                             state: "PENDING" | "ACTIVE" | "UNAVAILABLE" | "CLOSING" | "CLOSED";
                             stateReason: string | null;
                             /** Format: date-time */
@@ -6682,7 +6690,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: {
-                                /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                                /** @description One of: integratedFlow, legacyCoordinatorApi, logoutRevocation, endpointRetries, liveEvents. */
                                 name: string;
                                 description: string;
                                 /** @description Why an operator would change it. */
@@ -7061,7 +7069,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                            /** @description One of: integratedFlow, legacyCoordinatorApi, logoutRevocation, endpointRetries, liveEvents. */
                             name: string;
                             description: string;
                             /** @description Why an operator would change it. */
@@ -7250,7 +7258,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                            /** @description One of: integratedFlow, legacyCoordinatorApi, logoutRevocation, endpointRetries, liveEvents. */
                             name: string;
                             description: string;
                             /** @description Why an operator would change it. */
@@ -7432,7 +7440,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description One of: logoutRevocation, endpointRetries, liveEvents. */
+                            /** @description One of: integratedFlow, legacyCoordinatorApi, logoutRevocation, endpointRetries, liveEvents. */
                             name: string;
                             description: string;
                             /** @description Why an operator would change it. */
@@ -10905,6 +10913,2309 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Backend.AI's coordinator status: the API version and where browsers reach it. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            api_version: string;
+                            advertise_address: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/conf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backend.AI's handshake, step 1 (its manager): registers the session and app, answers a token.
+         * @description Needs the shared secret (X-BackendAI-Token) unless legacy.allowUnauthenticatedConf is set. The token expires after legacy.confTokenTtl.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        login_session_token?: string | null;
+                        kernel_host: string;
+                        kernel_port: number;
+                        session: {
+                            id: string;
+                            user_uuid: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            token: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/proxy/auth": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Backend.AI's handshake, step 2 (the browser): opens or reuses the app's circuit.
+         * @description With Accept: application/json, {redirect_url, reuse}; otherwise a 308 redirect to the setup link. TCP apps answer their address.
+         */
+        get: {
+            parameters: {
+                query: {
+                    token: string;
+                    session_id: string;
+                    app: string;
+                    protocol?: string;
+                    redirect?: string;
+                    no_reuse?: string;
+                    open_to_public?: string;
+                    allowed_client_ips?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            redirect_url: string;
+                            reuse: boolean;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates or syncs many inference endpoints (ids are deployment ids); answers in input order. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        endpoints: ({
+                            deployment_id?: string;
+                            endpoint_id?: string;
+                            version?: string;
+                            service_name: string;
+                            tags: {
+                                session: {
+                                    user_uuid: string;
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                endpoint: {
+                                    [key: string]: unknown;
+                                };
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            open_to_public?: boolean;
+                            health_check?: ({
+                                path?: string;
+                                interval?: number;
+                                max_retries?: number;
+                                max_wait_time?: number;
+                                expected_status_code?: number;
+                                initial_delay?: number;
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            endpoints: {
+                                deployment_id: string;
+                                url: string;
+                                health_check_enabled: boolean;
+                            }[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        /** Removes many endpoints; each one on its own (already gone counts as success). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        endpoints: ({
+                            deployment_id?: string;
+                            endpoint_id?: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            endpoints: {
+                                deployment_id: string;
+                                success: boolean;
+                                error: string | null;
+                            }[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/bulk/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replaces many endpoints' routes (the authoritative set); per-item success. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        endpoints: ({
+                            deployment_id?: string;
+                            endpoint_id?: string;
+                            routes: ({
+                                session_id: string;
+                                route_id: string;
+                                kernel_host: string;
+                                kernel_port: number;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            endpoints: {
+                                deployment_id: string;
+                                success: boolean;
+                                error: string | null;
+                            }[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/bulk/routes/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Adds routes to many endpoints (a route id already there is a no-op). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        endpoints: ({
+                            deployment_id?: string;
+                            endpoint_id?: string;
+                            routes: ({
+                                session_id: string;
+                                route_id: string;
+                                kernel_host: string;
+                                kernel_port: number;
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            endpoints: {
+                                deployment_id: string;
+                                success: boolean;
+                                error: string | null;
+                                registered_route_ids: string[];
+                                already_registered_route_ids: string[];
+                            }[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/bulk/routes/unregister": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Removes routes from many endpoints by route id (an absent one is a no-op). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        endpoints: ({
+                            deployment_id?: string;
+                            endpoint_id?: string;
+                            route_ids: string[];
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            endpoints: {
+                                deployment_id: string;
+                                success: boolean;
+                                error: string | null;
+                                unregistered_route_ids: string[];
+                                already_absent_route_ids: string[];
+                            }[];
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates or syncs one inference endpoint (its id is the deployment id). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        deployment_id?: string;
+                        endpoint_id?: string;
+                        version?: string;
+                        service_name: string;
+                        tags: {
+                            session: {
+                                user_uuid: string;
+                            } & {
+                                [key: string]: unknown;
+                            };
+                            endpoint: {
+                                [key: string]: unknown;
+                            };
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        open_to_public?: boolean;
+                        health_check?: ({
+                            path?: string;
+                            interval?: number;
+                            max_retries?: number;
+                            max_wait_time?: number;
+                            expected_status_code?: number;
+                            initial_delay?: number;
+                        } & {
+                            [key: string]: unknown;
+                        }) | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            success: boolean;
+                            endpoint: string;
+                            health_check_enabled: boolean;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        /** Removes one endpoint (its URL closes, its keys are revoked); already gone is success. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            success: boolean;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/{id}/health-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets or clears an endpoint's health check (Backend.AI's ModelHealthCheck, in seconds). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        health_check: ({
+                            path?: string;
+                            interval?: number;
+                            max_retries?: number;
+                            max_wait_time?: number;
+                            expected_status_code?: number;
+                            initial_delay?: number;
+                        } & {
+                            [key: string]: unknown;
+                        }) | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            success: boolean;
+                            health_check_enabled: boolean;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/endpoints/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mints a key for a user until exp (sent as "BackendAI <token>" or "Bearer <token>"). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        user_uuid: string;
+                        exp: string | number;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            token: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable error code (AP_ERR_*); clients match on it. */
+                            code: string;
+                            message: string;
+                            detail?: unknown;
+                            requestId: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;

@@ -126,6 +126,9 @@ export function renderCircuit(c: Circuit, p: Painter, now: number): string {
             ] as [string, string],
           ]
         : []),
+      ...(c.flow === 'legacy'
+        ? [['Flow', "legacy (Backend.AI's per-user appproxy_permit cookie)"] as [string, string]]
+        : []),
       ['Owner', c.ownerId],
       ['Created', formatTime(c.createdAt, now)],
       ['Closed', formatTime(c.closedAt, now)],

@@ -11,6 +11,7 @@ import { parseDurationMs } from '../core/duration.ts';
 import type { AuthOptions } from '../manager/index.ts';
 import type { TcpPolicy } from '../manager/services/access.ts';
 import type { IdlePolicyConfig } from '../manager/services/idle-settings.ts';
+import type { LegacyOptions } from '../manager/services/legacy-coordinator.ts';
 import { isLoopbackUrl, type OidcOptions } from '../manager/services/oidc.ts';
 import {
   type AgentConfig,
@@ -116,6 +117,32 @@ export function managerPolicies(c: PolicySettings): {
       allowNever: i.allowNever,
       checkIntervalMs: parseDurationMs(i.checkInterval),
     },
+  };
+}
+
+/**
+ * The Backend.AI-compatible surface: its shared secret from env APPPROXY_LEGACY_API_SECRET, else
+ * `apiSecretFile`, else none.
+ */
+export function legacyOptions(
+  c: Pick<EmbeddedConfig['manager'], 'legacy'>,
+  env: NodeJS.ProcessEnv = process.env,
+): LegacyOptions {
+  const l = c.legacy;
+  let apiSecret: string | null = env.APPPROXY_LEGACY_API_SECRET?.trim() || null;
+  if (apiSecret === null && l.apiSecretFile !== null) {
+    apiSecret = readFileSync(l.apiSecretFile, 'utf8').trim();
+    if (apiSecret === '')
+      throw new AppProxyError(
+        'AP_ERR_CONFIG_INVALID',
+        `The legacy API secret file ${l.apiSecretFile} is empty.`,
+      );
+  }
+  return {
+    apiSecret,
+    allowUnauthenticatedConf: l.allowUnauthenticatedConf,
+    confTokenTtlMs: parseDurationMs(l.confTokenTtl),
+    sessionIdleMs: l.sessionIdle === null ? null : parseDurationMs(l.sessionIdle),
   };
 }
 
@@ -247,6 +274,17 @@ function checkPolicies(prefix: string, c: PolicySettings, problems: Problem[]): 
     problems.push({ field: `${prefix}/tcp/defaultAccess`, message: '"public" needs tcp.allowPublic: true' });
 }
 
+function checkLegacy(
+  prefix: string,
+  c: Pick<EmbeddedConfig['manager'], 'legacy'>,
+  problems: Problem[],
+): void {
+  const l = c.legacy;
+  const durations: [string, string | number][] = [[`${prefix}/legacy/confTokenTtl`, l.confTokenTtl]];
+  if (l.sessionIdle !== null) durations.push([`${prefix}/legacy/sessionIdle`, l.sessionIdle]);
+  checkDurations(durations, problems);
+}
+
 function checkDurations(durations: [string, string | number][], problems: Problem[]): void {
   for (const [field, d] of durations) {
     try {
@@ -278,6 +316,7 @@ export function validateEmbeddedConfig(raw: unknown): EmbeddedConfig {
     checkDurations(durations, problems);
     checkPolicies('/manager', c.manager, problems);
     checkAuth('/manager', c.manager, problems);
+    checkLegacy('/manager', c.manager, problems);
     try {
       parseTemplates(c.agent.templates);
     } catch (err) {
@@ -395,6 +434,7 @@ export function validateManagerConfig(raw: unknown): ManagerConfig {
     );
     checkPolicies('', c, problems);
     checkAuth('', c, problems);
+    checkLegacy('', c, problems);
     if (c.agent.kind === 'local') {
       checkDurations([['/agent/terminateGrace', c.agent.terminateGrace]], problems);
       checkTemplates('/agent/templates', c.agent.templates, problems);

@@ -38,6 +38,32 @@ const NullableDuration = (description: string) =>
  * `manager`) and `appproxy manager` (top level), next to the manager's timings.
  */
 const managerPolicies = () => ({
+  legacy: Type.Object(
+    {
+      apiSecretFile: Type.Union([Type.String(), Type.Null()], {
+        default: null,
+        description:
+          "File holding the shared secret Backend.AI's manager sends as X-BackendAI-Token (its resource group's wsproxy_api_token; env APPPROXY_LEGACY_API_SECRET wins). null: the secret-guarded calls answer 503 AP_ERR_LEGACY_NOT_CONFIGURED.",
+      }),
+      allowUnauthenticatedConf: Type.Boolean({
+        default: false,
+        description:
+          "Accept POST /v2/conf without the secret (Backend.AI's manager sends none there). Only behind a network rule that lets nothing but that manager reach it; see docs/migration.md.",
+      }),
+      confTokenTtl: Duration('5m', 'Lifetime of a /v2/conf token'),
+      sessionIdle: Type.Union([Type.String(), Type.Integer({ minimum: 0 }), Type.Null()], {
+        default: '1h',
+        description:
+          'Idle reclaim of sessions registered through /v2/conf, as Backend.AI reclaims unused circuits (its manager never says when they end) (e.g. "1h", or milliseconds; null = never)',
+      }),
+    },
+    {
+      additionalProperties: false,
+      default: {},
+      description:
+        'The Backend.AI-compatible coordinator surface, served while the legacyCoordinatorApi flag is on (docs/migration.md).',
+    },
+  ),
   endpoints: Type.Object(
     {
       allowPublic: Type.Boolean({

@@ -16,5 +16,18 @@ export const counterKeys = {
   setupTokenUsed: (jti: string) => `ap:used:setup:${jti}`,
 } as const;
 
+/**
+ * The keys Backend.AI's idle checker and coordinator read (`common/defs`, LIVE database): epoch
+ * seconds as a decimal string, kept 2 days. Workers write them from the same activity as ours
+ * while `legacyCoordinatorApi` is on, for circuits of sessions (a session registered through
+ * `/v2/conf` has Backend.AI's session id as its id, so its key is the one Backend.AI reads).
+ */
+export const legacyActivityKeys = {
+  circuitLastAccess: (circuitId: string) => `circuit.${circuitId}.last_access`,
+  sessionLastAccess: (sessionId: string) => `session.${sessionId}.last_access`,
+} as const;
+
+export const LEGACY_ACTIVITY_TTL_MS = 2 * 24 * 3600 * 1000;
+
 /** How long activity keys live after their last write. */
 export const ACTIVITY_TTL_MS = 7 * 24 * 3600 * 1000;

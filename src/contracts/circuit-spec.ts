@@ -43,6 +43,11 @@ export interface CircuitSpec {
    */
   grant?: Grant;
   grantedAt?: number;
+  /**
+   * `legacy`: the circuit was created under the legacy flow (see `CircuitFlow`): the worker takes
+   * the user's `appproxy_permit` cookie and serves `/setup?token=` on it. Absent: integrated.
+   */
+  flow?: 'legacy';
 }
 
 /** Default per-connection idle timeout when a route does not say. */

@@ -104,6 +104,18 @@ export const ERRORS = {
     status: 503,
     message: 'This feature is turned off on this installation (a feature flag); ask an operator.',
   },
+  AP_ERR_LEGACY_UNAUTHORIZED: {
+    status: 401,
+    message: 'The Backend.AI shared secret (X-BackendAI-Token) is missing or wrong.',
+  },
+  AP_ERR_LEGACY_NOT_CONFIGURED: {
+    status: 503,
+    message: 'The Backend.AI-compatible surface has no shared secret configured (legacy.apiSecretFile).',
+  },
+  AP_ERR_LEGACY_TOKEN_INVALID: {
+    status: 403,
+    message: 'The /v2/conf token is unknown, expired, or was issued for another session.',
+  },
   AP_ERR_OIDC_NOT_CONFIGURED: {
     status: 404,
     message: 'Sign-in with an identity provider is not configured.',

@@ -25,6 +25,22 @@ export interface FlagDefinition {
 }
 
 export const FLAGS = {
+  integratedFlow: {
+    description:
+      "New http circuits get the integrated flow: a per-circuit app cookie bound to the sign-in that asked for it, revoked by its logout. Off: Backend.AI's flow (a per-user appproxy_permit cookie set through /setup?token=, ended by its expiry or the user's disabling).",
+    default: true,
+    scopes: ['global', 'user'],
+    readBy: ['manager'],
+    when: 'Off to return new circuits to the Backend.AI behaviour during a migration (for everyone, or per user); circuits keep the flow they were created under either way.',
+  },
+  legacyCoordinatorApi: {
+    description:
+      "The Backend.AI-compatible coordinator surface: GET /status, /v2/conf, /v2/proxy/auth, /v2/endpoints/* on the manager, and the activity keys Backend.AI's idle checker reads (circuit.{id}.last_access, session.{id}.last_access) written by the workers.",
+    default: false,
+    scopes: ['global'],
+    readBy: ['manager', 'worker'],
+    when: 'On while a Backend.AI manager and WebUI still call a coordinator; off once they call the /v1 API (the surface then answers 503 AP_ERR_FEATURE_DISABLED).',
+  },
   logoutRevocation: {
     description:
       'A sign-out, a revoked token or an ended login session reaches the workers: their cookies are refused and live connections closed.',

@@ -17,6 +17,15 @@ export type FrontendMode = 'port' | 'wildcard';
  */
 export type TcpAccessMode = 'tunnel' | 'allow-list' | 'public';
 
+/**
+ * How an http circuit's browser access works, fixed when it is created (the `integratedFlow`
+ * flag decides): `integrated`, a per-circuit app cookie bound to the sign-in that asked for it
+ * (logout revokes it), set through `/_appproxy/setup`; `legacy`, Backend.AI's per-user
+ * `appproxy_permit` cookie, set through `/setup?token=`, ended by its expiry or the user's
+ * disabling, not by a logout.
+ */
+export type CircuitFlow = 'integrated' | 'legacy';
+
 /** Why a long-lived connection (TCP, tunnel, WebSocket) ended; part of the access record. */
 export type CloseReason =
   | 'client-closed'
@@ -80,6 +89,8 @@ export interface Circuit {
   access: { mode: TcpAccessMode; allowFrom: string[] } | null;
   /** Connection and circuit idle timeouts in force for this circuit. */
   idle: IdleSettings;
+  /** See `CircuitFlow`; kept for the circuit's life. */
+  flow: CircuitFlow;
   state: CircuitState;
   stateReason: string | null;
   createdAt: string;

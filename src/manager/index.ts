@@ -31,6 +31,7 @@ import { doctorRoutes } from './http/doctor.ts';
 import { endpointRoutes } from './http/endpoints.ts';
 import { flagRoutes } from './http/flags.ts';
 import { healthRoutes } from './http/health.ts';
+import { legacyRoutes } from './http/legacy.ts';
 import { liveRoutes } from './http/live.ts';
 import { logoutUriRoutes } from './http/logout-uris.ts';
 import { oidcBackchannelRoutes } from './http/oidc-backchannel.ts';
@@ -69,6 +70,7 @@ import { EventService } from './services/events.ts';
 import { FlagService } from './services/flags.ts';
 import { Identity } from './services/identity.ts';
 import { DEFAULT_IDLE_POLICY, type IdlePolicyConfig } from './services/idle-settings.ts';
+import { DEFAULT_LEGACY, LegacyCoordinator, type LegacyOptions } from './services/legacy-coordinator.ts';
 import { Lifecycle } from './services/lifecycle.ts';
 import { LiveEvents } from './services/live-events.ts';
 import { DEFAULT_LOGIN_LIMITS, type LoginLimits, LoginSessions } from './services/login-sessions.ts';
@@ -126,6 +128,8 @@ export interface ManagerOptions {
   idlePolicy?: Partial<IdlePolicyConfig>;
   /** Sign-in, login sessions, cookies and logout. */
   auth?: Partial<AuthOptions>;
+  /** The Backend.AI-compatible surface (served while `legacyCoordinatorApi` is on). */
+  legacy?: Partial<LegacyOptions>;
   /** Inference endpoints: whether one may be public (no key). Default false. */
   endpoints?: { allowPublic?: boolean };
   /**
@@ -339,6 +343,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     tcp,
     idle: idlePolicy,
     idleDeadline,
+    flowFor: (ownerId) => (flagView.enabled('integratedFlow', { user: ownerId }) ? 'integrated' : 'legacy'),
   });
 
   const managerId = opts.managerId ?? `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
@@ -425,6 +430,24 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
     identity,
     logger: logger.child({ service: 'flags' }),
   });
+  const legacyOptions: LegacyOptions = { ...DEFAULT_LEGACY, ...opts.legacy };
+  if (legacyOptions.allowUnauthenticatedConf)
+    logger.warn(
+      'legacy.allowUnauthenticatedConf is on: anyone who reaches POST /v2/conf can register sessions (restrict it to the Backend.AI manager by network)',
+    );
+  const legacy = new LegacyCoordinator({
+    sql: stores.sql,
+    users: userRepo,
+    sessions: sessionRepo,
+    events,
+    logins,
+    circuits,
+    endpoints,
+    flags: flagView,
+    options: legacyOptions,
+    publicUrl: () => publicUrl,
+    logger: logger.child({ service: 'legacy' }),
+  });
   metrics.leader.set({ manager: managerId }, 0);
   leader.on('leader', () => {
     metrics.leader.set({ manager: managerId }, 1);
@@ -467,6 +490,7 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       mount(liveRoutes, { live, auth, flags: flagView }),
       mount(flagRoutes, { flags }),
       mount(endpointRoutes, { endpoints, events }),
+      mount(legacyRoutes, { legacy }),
       mount(workerRoutes, { workers }),
       mount(doctorRoutes, { doctor }),
       mount(templateRoutes, { agent: opts.agent }),

@@ -283,6 +283,10 @@ export const CircuitSchema = Type.Object(
       },
       closed,
     ),
+    flow: Type.Union([Type.Literal('integrated'), Type.Literal('legacy')], {
+      description:
+        "integrated: a per-circuit app cookie bound to the sign-in that asked for it (logout revokes it); legacy: Backend.AI's per-user appproxy_permit cookie, set through /setup?token=. Fixed at creation by the integratedFlow flag.",
+    }),
     state: CircuitStateSchema,
     stateReason: Nullable(Type.String()),
     createdAt: DateTime,

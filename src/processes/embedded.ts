@@ -10,7 +10,7 @@ import type { JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { LocalAgent } from '../agent/local-agent.ts';
 import { parseTemplates, withBuiltins } from '../agent/templates.ts';
-import { managerAuthOptions, managerPolicies } from '../config/load.ts';
+import { legacyOptions, managerAuthOptions, managerPolicies } from '../config/load.ts';
 import type { EmbeddedConfig } from '../config/schema.ts';
 import type { Protocol } from '../contracts/records.ts';
 import { parseDurationMs } from '../core/duration.ts';
@@ -142,6 +142,7 @@ export async function startEmbedded(
       circuitCloseTimeoutMs: parseDurationMs(config.manager.circuitCloseTimeout),
       ...managerPolicies(config.manager),
       auth: managerAuthOptions(config.manager, env),
+      legacy: legacyOptions(config.manager, env),
     });
     await manager.start();
 

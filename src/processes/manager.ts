@@ -13,7 +13,7 @@ import type { JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { LocalAgent } from '../agent/local-agent.ts';
 import { parseTemplates, withBuiltins } from '../agent/templates.ts';
-import { managerAuthOptions, managerPolicies } from '../config/load.ts';
+import { legacyOptions, managerAuthOptions, managerPolicies } from '../config/load.ts';
 import type { ManagerConfig } from '../config/schema.ts';
 import type { AgentDriver } from '../contracts/agent.ts';
 import { AppProxyError } from '../contracts/errors.ts';
@@ -187,6 +187,7 @@ export async function startManagerProcess(
       circuitCloseTimeoutMs: parseDurationMs(config.circuitCloseTimeout),
       ...managerPolicies(config),
       auth: managerAuthOptions(config, env),
+      legacy: legacyOptions(config, env),
       // Background loops (worker health, reconciler) run on the leader elected through etcd.
       leaderTtlMs: parseDurationMs(config.leaseTtl),
       managerId: `${hostname()}-${config.listen.port}-${process.pid}-${randomBytes(2).toString('hex')}`,

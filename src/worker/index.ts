@@ -135,8 +135,8 @@ export interface WorkerReadiness {
   circuits: number;
   /** When the set was last confirmed current (ISO 8601; null: never), whether it is stale, records held. */
   revocations: { confirmedAt: string | null; stale: boolean; records: number };
-  /** The feature flags as this worker applies them now (its overrides included). */
-  flags: FlagValues;
+  /** The feature flags the worker reads, as it applies them now (its overrides included). */
+  flags: Partial<FlagValues>;
 }
 
 /** A key nobody writes: reading it is the cheapest question the counters role can answer. */
@@ -351,7 +351,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         stores: { kv, counters },
         circuits: table.size,
         revocations: { confirmedAt, stale, records: revocations.size },
-        flags: plane.flags.values(),
+        flags: plane.flags.workerValues(),
       };
     },
   };

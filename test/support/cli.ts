@@ -135,6 +135,7 @@ export function circuit(overrides: Partial<Circuit> = {}): Circuit {
     id: 'cir_9z',
     sessionId: 'ses_1a2b',
     endpointId: null,
+    flow: 'integrated',
     service: 'web',
     protocol: 'http',
     ownerId: 'admin',

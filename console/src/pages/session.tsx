@@ -287,6 +287,14 @@ export function CircuitCard({ c, onClosed }: { c: Circuit; onClosed: () => void 
     <article class="card circuit" aria-label={`Circuit of ${c.service}`}>
       <h3>
         {c.service} <StateBadge state={c.state} />{' '}
+        {c.flow === 'legacy' ? (
+          <span
+            class="badge"
+            title="Created under Backend.AI's flow: a per-user appproxy_permit cookie that a sign-out does not end"
+          >
+            legacy flow
+          </span>
+        ) : null}{' '}
         {c.appUrl ? (
           <a href={c.appUrl} target="_blank" rel="noopener noreferrer">
             {c.appUrl}

@@ -4,6 +4,7 @@ import { type CircuitSpec, DEFAULT_TCP_MAX_CONNECTIONS } from '../../contracts/c
 import type { EndpointSettings, SpecBackend } from '../../contracts/endpoint.ts';
 import type {
   Circuit,
+  CircuitFlow,
   CircuitState,
   FrontendMode,
   Protocol,
@@ -52,6 +53,7 @@ export interface CircuitRow {
   grant_login_session: string | null;
   grant_token: string | null;
   granted_at: Date | null;
+  flow: CircuitFlow;
 }
 
 /** The grant of a circuit row (what its raw TCP connections are revoked by). */
@@ -116,6 +118,7 @@ export function toCircuit(r: CircuitRow): Circuit {
     backends: r.backends,
     access: accessOf(r),
     idle: { connectionIdleTimeoutMs: idle.connection.value, circuitIdleTimeoutMs: idle.circuit.value },
+    flow: r.flow,
     state: r.state,
     stateReason: r.state_reason,
     createdAt: r.created_at.toISOString(),
@@ -151,6 +154,7 @@ export function circuitSpecOf(row: CircuitRow): CircuitSpec {
     }
   }
   spec.idleTimeoutMs = Number(row.connection_idle_timeout_ms);
+  if (row.flow === 'legacy') spec.flow = 'legacy';
   return spec;
 }
 
@@ -183,6 +187,8 @@ export interface NewCircuit {
   idle: CircuitIdleSettings;
   /** Who asked for it (what its raw TCP connections are revoked by). */
   grant: Grant;
+  /** Default integrated. */
+  flow?: CircuitFlow;
 }
 
 /** A live circuit as the idle loop sees it, with its session's policy. */
@@ -223,9 +229,9 @@ export class CircuitRepo {
                                app_url, backends, state, access_mode, allow_from, max_connections,
                                connection_idle_timeout_ms, connection_idle_source,
                                circuit_idle_timeout_ms, circuit_idle_source,
-                               grant_login_session, grant_token, granted_at, endpoint_id, endpoint_settings)
+                               grant_login_session, grant_token, granted_at, endpoint_id, endpoint_settings, flow)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, 'PENDING', $12, $13::text[], $14,
-                 $15, $16, $17, $18, $19, $20, now(), $21, $22::jsonb) RETURNING *`,
+                 $15, $16, $17, $18, $19, $20, now(), $21, $22::jsonb, $23) RETURNING *`,
         [
           c.id,
           c.sessionId,
@@ -249,6 +255,7 @@ export class CircuitRepo {
           c.grant.t ?? null,
           c.endpointId,
           c.endpointSettings ? JSON.stringify(c.endpointSettings) : null,
+          c.flow ?? 'integrated',
         ],
       );
       return rows[0];

@@ -210,6 +210,30 @@ export class SessionRepo {
     });
   }
 
+  /** Adds or re-points services of a RUNNING session (a legacy session learns its apps one by one). */
+  async upsertServices(
+    id: string,
+    services: { name: string; protocol: Protocol; host: string; port: number }[],
+  ): Promise<boolean> {
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ state: string }>(
+        'SELECT state FROM sessions WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      if (rows[0]?.state !== 'RUNNING') return false;
+      for (const s of services) {
+        await tx.query(
+          `INSERT INTO session_services (session_id, name, protocol, backend_host, backend_port)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (session_id, name) DO UPDATE
+             SET protocol = EXCLUDED.protocol, backend_host = EXCLUDED.backend_host, backend_port = EXCLUDED.backend_port`,
+          [id, s.name, s.protocol, s.host, s.port],
+        );
+      }
+      return true;
+    });
+  }
+
   async idsInStates(
     states: readonly SessionState[],
     agent?: string,

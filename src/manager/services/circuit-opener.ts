@@ -12,7 +12,7 @@ import type { Grant } from '../../contracts/auth.ts';
 import type { EndpointSettings, SpecBackend } from '../../contracts/endpoint.ts';
 import { AppProxyError } from '../../contracts/errors.ts';
 import type { WorkerRegistration } from '../../contracts/kv-layout.ts';
-import type { FrontendMode } from '../../contracts/records.ts';
+import type { CircuitFlow, FrontendMode } from '../../contracts/records.ts';
 import {
   accepts,
   allocate,
@@ -47,6 +47,8 @@ export interface OpenRequest {
   frontend?: FrontendMode;
   /** The caller's grant: what the circuit's raw TCP connections are revoked by. */
   grant: Grant;
+  /** http circuits: the flow it is created under (default integrated). */
+  flow?: CircuitFlow;
 }
 
 export interface CircuitOpenerDeps {
@@ -178,6 +180,7 @@ export class CircuitOpener {
           tcp: req.tcp,
           idle: req.idle,
           grant: req.grant,
+          flow: req.flow ?? 'integrated',
         });
         if (!row)
           throw req.endpointId

@@ -17,6 +17,7 @@ import { AppProxyError } from '../../contracts/errors.ts';
 import type {
   Circuit,
   CircuitActivity,
+  CircuitFlow,
   CircuitState,
   FrontendMode,
   StartServiceResult,
@@ -53,6 +54,8 @@ export interface CircuitServiceDeps {
   idle: IdlePolicyConfig;
   /** Tells the idle loop a policy may act at `at` (epoch ms), so it wakes on time. */
   idleDeadline?: (at: number) => void;
+  /** The flow a new http circuit of this owner gets now (the `integratedFlow` flag); default integrated. */
+  flowFor?: (ownerId: string) => CircuitFlow;
 }
 
 export interface StartServiceInput {
@@ -139,6 +142,8 @@ export class CircuitService {
           idle: resolveCircuitIdle(input.idle, sessionIdle),
           grant: grantOfPrincipal(p),
           ...(frontend ? { frontend } : {}),
+          // TCP circuits carry no cookie: the flow is an http matter.
+          flow: tcp ? 'integrated' : (this.d.flowFor?.(session.ownerId) ?? 'integrated'),
         });
         return { row, reused: false };
       })();
@@ -154,7 +159,11 @@ export class CircuitService {
         outcome = reused ? 'reused' : 'opened';
         return { circuitId: row.id, appUrl: appUrlOf(row), setupUrl: null, expiresAt: null, reused };
       }
-      const setup = await this.d.tokens.setupUrl(p, row, input.next);
+      // A reused circuit keeps the flow it was created under, whatever the flag says now.
+      const setup =
+        row.flow === 'legacy'
+          ? await this.d.tokens.legacySetupUrl(row, input.next)
+          : await this.d.tokens.setupUrl(p, row, input.next);
       outcome = reused ? 'reused' : 'opened';
       return { circuitId: row.id, appUrl: row.app_url, ...setup, reused };
     } finally {

@@ -221,6 +221,8 @@ export class EndpointService {
   async create(
     p: Principal,
     input: {
+      /** Chosen by the caller (the legacy surface keeps Backend.AI's deployment id); default random. */
+      id?: string;
       name: string;
       frontend?: FrontendMode;
       settings?: SettingsChange;
@@ -232,7 +234,7 @@ export class EndpointService {
     const settings = this.settings(input.settings, DEFAULT_ENDPOINT_SETTINGS);
     const routes = await this.newRoutes(p, input.routes ?? [], '/routes');
     const row = await this.d.repo
-      .insert({ id: randomUUID(), name: input.name, ownerId: p.userId, settings })
+      .insert({ id: input.id ?? randomUUID(), name: input.name, ownerId: p.userId, settings })
       .catch((err: unknown) => {
         if ((err as { name?: string }).name === 'UniqueViolation')
           throw new AppProxyError('AP_ERR_CONFLICT', `You have an endpoint named "${input.name}" already.`);

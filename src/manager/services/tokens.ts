@@ -99,6 +99,26 @@ export class TokenService {
   }
 
   /**
+   * The setup URL of a legacy-flow circuit (see `CircuitFlow`): Backend.AI's `/setup?token=…`
+   * on the app's own origin, with its `redirect` parameter. The token is as short-lived and single
+   * use as any setup token, but bound to no sign-in: the `appproxy_permit` cookie it buys is the
+   * user's, as Backend.AI's is, and ends with its expiry or the user's disabling.
+   */
+  async legacySetupUrl(row: CircuitRow, next?: string): Promise<{ setupUrl: string; expiresAt: string }> {
+    const { token, claims } = await this.d.issuer.issue({
+      circuitId: row.id,
+      userId: row.owner_id,
+      ttlMs: this.d.ttlMs,
+      grant: {},
+      cookieExpiresAt: Date.now() + this.d.appCookieTtlMs,
+    });
+    const u = new URL('/setup', row.app_url);
+    u.searchParams.set('token', token);
+    if (next !== undefined && next !== '/') u.searchParams.set('redirect', next);
+    return { setupUrl: u.toString(), expiresAt: new Date(claims.expiresAt).toISOString() };
+  }
+
+  /**
    * A single-use token for one tunnelled connection to an ACTIVE TCP circuit in tunnel mode. Like
    * a setup token it is bound to the circuit's owner (the worker checks the owner, and the access
    * record names them); an admin may mint one for any circuit, which is logged with the admin's id.

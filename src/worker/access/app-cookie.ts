@@ -12,6 +12,13 @@
  * issued before the record are refused. Payload names are one letter: they ride on every request.
  * Cookies from before grants existed have no `i` and count as issued at 0.
  *
+ * Legacy-flow circuits (Backend.AI's flow, `CircuitFlow`) take the user's permit instead:
+ * `appproxy_permit` (`__Host-appproxy_permit` under https), host-only like every app cookie, whose
+ * payload names no circuit (`c: "*"`) and no grant: on its host it opens every legacy-flow circuit
+ * of its user, as Backend.AI's per-user permit does (two apps of one session on one port-mode
+ * host share it), and never an integrated circuit. It still expires, and a disabled user's is
+ * refused.
+ *
  * The hot path does no crypto on repeat requests: verified cookie strings are cached (bounded,
  * oldest dropped first), and expiry, circuit, owner and the revocation set are checked on every
  * request. No store call per request.
@@ -57,6 +64,10 @@ function claimsOf(v: Payload): AppCookieClaims | undefined {
 
 export const COOKIE_PREFIX = 'appproxy_';
 export const SECURE_COOKIE_PREFIX = '__Host-appproxy_';
+/** The name Backend.AI's workers and Traefik plugin give the permit (`common/defs.py`). */
+export const LEGACY_PERMIT_COOKIE = 'appproxy_permit';
+/** What a permit's payload names as its circuit: any legacy-flow circuit of its user. */
+export const ANY_LEGACY_CIRCUIT = '*';
 
 export interface AppCookiesOptions {
   secret: Buffer;
@@ -93,6 +104,16 @@ export class AppCookies {
     return (this.opts.secure ? SECURE_COOKIE_PREFIX : COOKIE_PREFIX) + circuitId.replaceAll('-', '');
   }
 
+  /** The name of the legacy flow's per-user permit. */
+  permitName(): string {
+    return (this.opts.secure ? '__Host-' : '') + LEGACY_PERMIT_COOKIE;
+  }
+
+  /** The `Set-Cookie` of a legacy-flow permit: the user's, for every legacy circuit on this host. */
+  issuePermit(userId: string, o: { maxExpiresAt?: number; issuedAt?: number; now?: number } = {}): string {
+    return this.issue(ANY_LEGACY_CIRCUIT, userId, o, this.permitName());
+  }
+
   /**
    * The `Set-Cookie` value granting `userId` access to the circuit under `grant`. It expires after
    * the worker's lifetime or at `maxExpiresAt` (the end of the sign-in), whichever comes first;
@@ -102,6 +123,7 @@ export class AppCookies {
     circuitId: string,
     userId: string,
     o: { grant?: Grant; maxExpiresAt?: number; issuedAt?: number; now?: number } = {},
+    name = this.nameFor(circuitId),
   ): string {
     const now = o.now ?? Date.now();
     const expiresAt = Math.min(now + this.opts.ttlMs, o.maxExpiresAt ?? Number.POSITIVE_INFINITY);
@@ -111,7 +133,7 @@ export class AppCookies {
     const payload = Buffer.from(JSON.stringify(p)).toString('base64url');
     const value = `${payload}.${this.sign(payload)}`;
     const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
-    return `${this.nameFor(circuitId)}=${value}; Max-Age=${maxAge}${this.attributes}`;
+    return `${name}=${value}; Max-Age=${maxAge}${this.attributes}`;
   }
 
   /** A `Set-Cookie` value that deletes the cookie `name`. */
@@ -197,6 +219,8 @@ export interface AuthTarget {
   readonly id: string;
   readonly ownerId: string;
   readonly cookieName: string;
+  /** Legacy flow: the user's permit (`c: "*"`) opens it. */
+  readonly legacy?: boolean;
 }
 
 /**
@@ -226,7 +250,8 @@ export function verifyRequest(
   const now = Date.now();
   if (
     !claims ||
-    claims.circuitId !== circuit.id ||
+    (claims.circuitId !== circuit.id &&
+      !(circuit.legacy === true && claims.circuitId === ANY_LEGACY_CIRCUIT)) ||
     claims.userId !== circuit.ownerId ||
     claims.expiresAt <= now
   ) {

@@ -45,7 +45,8 @@ export function parseEndpointKey(raw: string | null): EndpointKeyRecord | null {
   }
 }
 
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+// `BackendAI <key>` is the scheme Backend.AI's clients send to its endpoints; the key is the same.
+const BEARER = /^(?:Bearer|BackendAI)[ \t]+(\S+)[ \t]*$/i;
 
 export class EndpointKeys {
   /** endpoint → digest → record. */

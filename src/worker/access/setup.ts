@@ -5,6 +5,9 @@
  *   is refused), marks it used (single use, in the counters role), sets the app cookie — bound to
  *   the token's grant, counted as issued when the token was, expiring no later than the sign-in —
  *   and redirects to a same-origin path.
+ * - `GET /setup?token=…&redirect=/path` (legacy-flow circuits only, Backend.AI's path and
+ *   parameter): the same checks and single use; the cookie set is the user's `appproxy_permit`
+ *   (app-cookie.ts), and the token must carry no grant (legacy setup links are minted without one).
  * - `GET /_appproxy/logout[?next=…]`: clears every app cookie this origin received, then follows
  *   `next` when it is a same-origin path or a logout continuation the manager signed (the next
  *   stop of a logout chain); anything else gets the signed-out page, never a redirect.
@@ -12,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AppProxyError, type ErrorCode } from '../../contracts/errors.ts';
+import type { CircuitFlow } from '../../contracts/records.ts';
 import { safeNext } from '../../core/redirect.ts';
 import type { SetupTokenClaims, SetupTokenVerifier } from '../../core/setup-token.ts';
 import type { CounterStore } from '../../stores/types.ts';
@@ -54,11 +58,12 @@ export async function handleSetup(
   req: IncomingMessage,
   res: ServerResponse,
   query: URLSearchParams,
+  flow: CircuitFlow = 'integrated',
 ): Promise<void> {
   // HEAD (link prefetchers) must not burn the token.
   if (req.method !== 'GET')
     return void fail(ctx, req, res, 'AP_ERR_BAD_REQUEST', 'Use GET for the setup link.');
-  const next = safeNext(query.get('next'));
+  const next = safeNext(flow === 'legacy' ? (query.get('redirect') ?? query.get('next')) : query.get('next'));
   if (next === null) return void fail(ctx, req, res, 'AP_ERR_REDIRECT_NOT_ALLOWED');
   const token = query.get('token');
   if (!token) return void fail(ctx, req, res, 'AP_ERR_SETUP_TOKEN_INVALID', 'The setup link has no token.');
@@ -67,6 +72,10 @@ export async function handleSetup(
     claims = await ctx.verifier.verify(token, circuit.id);
     if (claims.userId !== circuit.ownerId) {
       throw new AppProxyError('AP_ERR_SETUP_TOKEN_INVALID', 'The setup link was issued to another user.');
+    }
+    // A permit outlives any sign-in: only a link minted for the legacy flow (no grant) buys one.
+    if (circuit.legacy && (claims.grant.l !== undefined || claims.grant.t !== undefined)) {
+      throw new AppProxyError('AP_ERR_SETUP_TOKEN_INVALID', 'This setup link is not for a legacy-flow app.');
     }
     const now = Date.now();
     // The token is a credential like the cookie it buys: its grant revoked (or its user, after it
@@ -102,13 +111,12 @@ export async function handleSetup(
   }
   if (!first) return void fail(ctx, req, res, 'AP_ERR_SETUP_TOKEN_USED');
   if (circuit.closed) return void fail(ctx, req, res, 'AP_ERR_CIRCUIT_CLOSED');
+  const timing = { maxExpiresAt: claims.cookieExpiresAt, issuedAt: claims.issuedAt };
   res.writeHead(302, {
     location: next,
-    'set-cookie': ctx.cookies.issue(circuit.id, circuit.ownerId, {
-      grant: claims.grant,
-      maxExpiresAt: claims.cookieExpiresAt,
-      issuedAt: claims.issuedAt,
-    }),
+    'set-cookie': circuit.legacy
+      ? ctx.cookies.issuePermit(circuit.ownerId, timing)
+      : ctx.cookies.issue(circuit.id, circuit.ownerId, { grant: claims.grant, ...timing }),
     'cache-control': 'no-store',
     'referrer-policy': 'no-referrer',
     'content-length': 0,

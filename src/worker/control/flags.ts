@@ -27,6 +27,14 @@ export class WorkerFlags {
     return { ...this.current };
   }
 
+  /** The values of the flags workers read (what `/readyz` shows). */
+  workerValues(): Partial<FlagValues> {
+    const out: Partial<FlagValues> = {};
+    for (const name of FLAG_NAMES)
+      if ((FLAGS[name].readBy as readonly string[]).includes('worker')) out[name] = this.current[name];
+    return out;
+  }
+
   /** New values (from the watch, or from the primary): listeners hear of it when one changed. */
   set(values: Partial<FlagValues>): void {
     const next = { ...this.current };

@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EndpointKeyRecord } from '../../contracts/endpoint.ts';
 import { ERRORS, type ErrorCode } from '../../contracts/errors.ts';
+import type { CircuitFlow } from '../../contracts/records.ts';
 import { verifyRequest } from '../access/app-cookie.ts';
 import { handleLogout, handleSetup, type ReservedContext } from '../access/setup.ts';
 import type { WorkerContext } from '../context.ts';
@@ -31,6 +32,7 @@ import { proxyUpgrade } from '../transport/upgrade.ts';
 export type Resolved = { circuit: Circuit } | { miss: ErrorCode };
 
 const RESERVED = '/_appproxy/';
+const LEGACY_SETUP = '/setup';
 const TUNNEL_ONLY =
   'This port carries AppProxy tunnels only: connect with `appproxy tunnel <circuit>` (WebSocket /_appproxy/tunnel).';
 const DIGITS = /^\d+$/;
@@ -102,6 +104,10 @@ export class Dispatch {
     if (circuit.spec.endpoint) return this.serveEndpoint(circuit, req, res);
     if (url.startsWith(RESERVED)) return this.reservedPath(circuit, url, req, res);
     if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
+    // Backend.AI's setup path, on legacy-flow circuits only (an integrated app keeps its /setup).
+    if (circuit.legacy && url.startsWith(LEGACY_SETUP) && pathOf(url) === '/setup') {
+      return this.setup(circuit, url, req, res, 'legacy');
+    }
     if (framingError(req)) return { code: 'AP_ERR_BAD_REQUEST' };
     const verified = verifyRequest(this.ctx.cookies, this.ctx.revocations, circuit, req);
     if (typeof verified === 'string') return this.denied(verified);
@@ -182,6 +188,22 @@ export class Dispatch {
     return { code };
   }
 
+  private setup(
+    circuit: Circuit,
+    url: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    flow: CircuitFlow,
+  ): null {
+    const q = url.indexOf('?');
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    handleSetup(this.reserved, circuit, req, res, query, flow).catch((err: unknown) => {
+      const requestId = sendError(req, res, 'AP_ERR_INTERNAL');
+      this.ctx.logger.error({ requestId, err, circuitId: circuit.id }, 'setup failed');
+    });
+    return null;
+  }
+
   private reservedPath(
     circuit: Circuit,
     url: string,
@@ -198,13 +220,7 @@ export class Dispatch {
     if (circuit.serving !== 'http') return { code: 'AP_ERR_BAD_REQUEST', message: TUNNEL_ONLY };
     const q = url.indexOf('?');
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-    if (path === '/_appproxy/setup') {
-      handleSetup(this.reserved, circuit, req, res, query).catch((err: unknown) => {
-        const requestId = sendError(req, res, 'AP_ERR_INTERNAL');
-        this.ctx.logger.error({ requestId, err, circuitId: circuit.id }, 'setup failed');
-      });
-      return null;
-    }
+    if (path === '/_appproxy/setup') return this.setup(circuit, url, req, res, 'integrated');
     if (path === '/_appproxy/logout') {
       handleLogout(this.reserved, circuit, req, res, query).catch((err: unknown) => {
         const requestId = sendError(req, res, 'AP_ERR_INTERNAL');

@@ -199,6 +199,7 @@ export function buildDataPlane(
     flushMs: cfg.activityFlushMs,
     logger,
     live: () => table?.values() ?? [],
+    legacyKeys: () => flags.enabled('legacyCoordinatorApi'),
   });
   const tableOpts: RoutingTableOptions = {
     frontendMode: cfg.frontendMode,
@@ -207,7 +208,7 @@ export function buildDataPlane(
     frontend,
     activity,
     circuitDeps: (spec) => ({
-      cookieName: cookies.nameFor(spec.id),
+      cookieName: spec.flow === 'legacy' ? cookies.permitName() : cookies.nameFor(spec.id),
       metrics,
       upstream,
       connections,

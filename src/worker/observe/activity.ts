@@ -6,7 +6,12 @@
  * stay in memory and go out with the next successful flush.
  */
 import type { Logger } from 'pino';
-import { ACTIVITY_TTL_MS, counterKeys } from '../../contracts/activity.ts';
+import {
+  ACTIVITY_TTL_MS,
+  counterKeys,
+  LEGACY_ACTIVITY_TTL_MS,
+  legacyActivityKeys,
+} from '../../contracts/activity.ts';
 import type { CounterOp, CounterStore } from '../../stores/types.ts';
 
 export class ActivityCell {
@@ -23,6 +28,8 @@ export class ActivityCell {
 /** What the flusher needs from a circuit. */
 export interface ActivitySource {
   readonly id: string;
+  /** The session it serves (null: an endpoint's circuit). */
+  readonly sessionId?: string | null;
   readonly activity: ActivityCell;
   /** Moves byte counts of live connections into `activity`. */
   sample(now: number): void;
@@ -35,6 +42,8 @@ export interface ActivityFlusherOptions {
   flushMs: number;
   logger: Logger;
   live: () => Iterable<ActivitySource>;
+  /** True while Backend.AI's last-access keys are wanted too (`legacyCoordinatorApi`). */
+  legacyKeys?: () => boolean;
 }
 
 export class ActivityFlusher {
@@ -80,6 +89,7 @@ export class ActivityFlusher {
     const ops: CounterOp[] = [];
     const taken: [ActivityCell, ActivityCell][] = [];
     const openTtl = this.opts.flushMs * 3;
+    const legacy = this.opts.legacyKeys?.() === true;
     const collect = (s: ActivitySource, open: number) => {
       const c = s.activity;
       const id = s.id;
@@ -107,6 +117,15 @@ export class ActivityFlusher {
             value: c.lastBackendAt,
             ttlMs: ACTIVITY_TTL_MS,
           });
+        }
+        const lastAt = Math.max(c.lastClientAt, c.lastBackendAt);
+        if (legacy && lastAt > 0) {
+          // Backend.AI's keys: epoch seconds, last writer wins (as its own workers write them).
+          const value = (lastAt / 1000).toFixed(3);
+          const ttlMs = LEGACY_ACTIVITY_TTL_MS;
+          ops.push({ type: 'set', key: legacyActivityKeys.circuitLastAccess(id), value, ttlMs });
+          if (s.sessionId)
+            ops.push({ type: 'set', key: legacyActivityKeys.sessionLastAccess(s.sessionId), value, ttlMs });
         }
         c.bytesIn = c.bytesOut = c.requests = c.lastClientAt = c.lastBackendAt = 0;
       }

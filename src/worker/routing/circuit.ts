@@ -67,6 +67,8 @@ export class Circuit implements ActivitySource {
   readonly id: string;
   readonly ownerId: string;
   readonly cookieName: string;
+  /** Created under the legacy flow: the user's `appproxy_permit` opens it, `/setup?token=` sets it. */
+  readonly legacy: boolean;
   readonly upstream: Upstream;
   /** Endpoint circuits: health, picking, admission and holding of their routes. */
   readonly endpoint: EndpointRuntime | null;
@@ -88,6 +90,7 @@ export class Circuit implements ActivitySource {
     this.id = spec.id;
     this.ownerId = spec.ownerId;
     this.cookieName = deps.cookieName;
+    this.legacy = spec.flow === 'legacy';
     this.upstream = new Upstream(
       spec.backends,
       spec.endpoint

@@ -9,8 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN, type InjectResult, ManagerHarness } from './harness.ts';
 
-/** public: anyone; any: any signed-in caller; admin: admins only; owner: the resource's owner or an admin. */
-type Rule = 'public' | 'any' | 'admin' | 'owner';
+/**
+ * public: anyone; any: any signed-in caller; admin: admins only; owner: the resource's owner or an
+ * admin; legacy: the Backend.AI-compatible surface, closed to everyone (AppProxy credentials
+ * included) while `legacyCoordinatorApi` is off, its default (its shared secret: legacy.test.ts).
+ */
+type Rule = 'public' | 'any' | 'admin' | 'owner' | 'legacy';
 
 interface Resources {
   userId: string;
@@ -38,6 +42,18 @@ const TABLE: Record<string, Case> = {
   'GET /readyz': { rule: 'public' },
   'GET /metrics': { rule: 'public' },
   'GET /openapi.json': { rule: 'public' },
+  'GET /status': { rule: 'legacy' },
+  'POST /v2/conf': { rule: 'legacy' },
+  'GET /v2/proxy/auth': { rule: 'legacy' },
+  'POST /v2/endpoints/bulk': { rule: 'legacy' },
+  'DELETE /v2/endpoints/bulk': { rule: 'legacy' },
+  'POST /v2/endpoints/bulk/routes': { rule: 'legacy' },
+  'POST /v2/endpoints/bulk/routes/register': { rule: 'legacy' },
+  'POST /v2/endpoints/bulk/routes/unregister': { rule: 'legacy' },
+  'POST /v2/endpoints/{id}': { rule: 'legacy', path: () => '/v2/endpoints/d-1' },
+  'DELETE /v2/endpoints/{id}': { rule: 'legacy', path: () => '/v2/endpoints/d-1' },
+  'PUT /v2/endpoints/{id}/health-check': { rule: 'legacy', path: () => '/v2/endpoints/d-1/health-check' },
+  'POST /v2/endpoints/{id}/token': { rule: 'legacy', path: () => '/v2/endpoints/d-1/token' },
   'POST /v1/auth/login': { rule: 'public', body: () => ({ name: 'nobody', password: 'nothing-here' }) },
   'POST /v1/auth/logout': { rule: 'any', body: () => ({}), mutates: true },
   'GET /v1/auth/whoami': { rule: 'any' },
@@ -339,6 +355,17 @@ describe('authorization: every route × every caller', () => {
         );
       };
 
+      if (c.rule === 'legacy') {
+        for (const who of ['nobody', 'owner', 'admin'] as Caller[]) {
+          const res = await call(method, url(r), c.body?.(r), bearer[who]);
+          assert.equal(
+            res.body?.code,
+            'AP_ERR_FEATURE_DISABLED',
+            `${route} as ${who}: ${res.status} ${res.text}`,
+          );
+        }
+        return;
+      }
       if (c.rule === 'public') {
         for (const who of ['nobody', 'owner'] as Caller[]) {
           const res = await call(method, url(r), c.body?.(r), bearer[who]);

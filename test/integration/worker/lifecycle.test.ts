@@ -312,7 +312,7 @@ describe('worker readiness lists its stores', () => {
         stores: { kv: true, counters: true },
         circuits: 1,
         revocations: { confirmedAt: null, stale: false, records: 0 },
-        flags: { logoutRevocation: true, endpointRetries: true, liveEvents: true },
+        flags: { legacyCoordinatorApi: false, logoutRevocation: true, endpointRetries: true },
       },
     );
     assert.ok(ready.revocations.confirmedAt, 'the revocation set was confirmed');

@@ -54,6 +54,34 @@ test('app cookies: signed, bound to circuit, user and expiry; cached after the f
   assert.match(secure.issue('c-1', 'u'), /^__Host-appproxy_c1=.*; Secure$/);
 });
 
+test("legacy permits: the user's, for legacy-flow circuits only; host-only and expiring", () => {
+  const c = new AppCookies({ secret: Buffer.alloc(32, 1), ttlMs: 60_000, secure: false });
+  const set = c.issuePermit('u');
+  assert.match(set, /^appproxy_permit=[^;]+; Max-Age=60; Path=\/; HttpOnly; SameSite=Lax$/, 'host-only');
+  const pair = set.split(';')[0]!;
+  const req = (cookie: string) => ({ headers: { cookie } }) as never;
+  const none = new RevocationSet();
+  const legacyA = { id: 'a', ownerId: 'u', cookieName: c.permitName(), legacy: true };
+  const legacyB = { id: 'b', ownerId: 'u', cookieName: c.permitName(), legacy: true };
+  assert.equal(typeof verifyRequest(c, none, legacyA, req(pair)), 'object');
+  assert.equal(
+    typeof verifyRequest(c, none, legacyB, req(pair)),
+    'object',
+    'one permit, every legacy circuit of its user',
+  );
+  assert.equal(verifyRequest(c, none, { ...legacyA, ownerId: 'v' }, req(pair)), 'AP_ERR_APP_COOKIE_INVALID');
+  // Under an integrated circuit's own name, a permit's payload opens nothing.
+  const integrated = { id: 'a', ownerId: 'u', cookieName: c.nameFor('a') };
+  const disguised = `${c.nameFor('a')}=${pair.slice(pair.indexOf('=') + 1)}`;
+  assert.equal(verifyRequest(c, none, integrated, req(disguised)), 'AP_ERR_APP_COOKIE_INVALID');
+  assert.equal(verifyRequest(c, none, integrated, req(pair)), 'AP_ERR_APP_COOKIE_MISSING');
+  const expired = c.issuePermit('u', { now: Date.now() - 120_000 }).split(';')[0]!;
+  assert.equal(verifyRequest(c, none, legacyA, req(expired)), 'AP_ERR_APP_COOKIE_INVALID');
+  assert.match(stripAppCookies(`a=1; ${pair}`) ?? '', /^a=1$/, 'the app never sees the permit');
+  const secure = new AppCookies({ secret: Buffer.alloc(32, 1), ttlMs: 60_000, secure: true });
+  assert.match(secure.issuePermit('u'), /^__Host-appproxy_permit=.*; Secure$/);
+});
+
 test('cookie header helpers', () => {
   assert.equal(readCookie('a=1; appproxy_x=v; b=2', 'appproxy_x'), 'v');
   assert.equal(readCookie('__Host-appproxy_x=v', 'appproxy_x'), undefined);
