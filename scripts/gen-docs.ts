@@ -1,17 +1,27 @@
 /**
- * Generates the reference docs that must never drift from the code: `docs/errors.md` from the
- * error registry and `docs/configuration.md` from the config schema. `npm run docs` rewrites
- * them; `test/docs.test.ts` fails when they are stale.
+ * Generates the reference docs that must never drift from the code: `docs/errors.md` and
+ * `docs/troubleshooting.md` from the error registry (the latter with the causes and fixes written
+ * below, one entry per code), `docs/configuration.md` from the config schema, and
+ * `docs/api-reference.md` from the OpenAPI document the manager serves at `/openapi.json`.
+ * `npm run docs` rewrites them; `test/unit/docs.test.ts` fails when one is stale.
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
 import {
   AgentConfigSchema,
   EmbeddedConfigSchema,
   ManagerConfigSchema,
   WorkerConfigSchema,
 } from '../src/config/schema.ts';
-import { ERRORS } from '../src/contracts/errors.ts';
+import type { AgentDriver } from '../src/contracts/agent.ts';
+import { ERRORS, type ErrorCode } from '../src/contracts/errors.ts';
+import { createLogger } from '../src/core/logger.ts';
+import { SetupTokenIssuer } from '../src/core/setup-token.ts';
+import { createManager } from '../src/manager/index.ts';
+import { EmbeddedCounterStore } from '../src/stores/embedded/counters.ts';
+import { EmbeddedKvStore } from '../src/stores/embedded/kv.ts';
+import type { SqlDatabase } from '../src/stores/types.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -197,8 +207,940 @@ function renderProcessConfigs(): string[] {
   ];
 }
 
+// ------------------------------------------------------------------ troubleshooting by error code
+
+/** What an operator or a user can do about one error code. */
+export interface Trouble {
+  /** Who answers with it, and where it shows up. */
+  seen: string;
+  /** What usually leads to it, most likely first. */
+  causes: string[];
+  /** What to check or do, in order. */
+  fixes: string[];
+}
+
+const API = 'Manager API';
+const APP = 'Worker, at an app address (browser page or JSON)';
+const ENDPOINT = "Worker, at an inference endpoint's URL (JSON)";
+const START = 'A process at start (it exits with the message); the manager API for a broken request';
+
+/**
+ * Causes and fixes per code. Every code of the registry needs an entry: `renderTroubleshootingDoc`
+ * throws on a missing one (and on one for a code that no longer exists).
+ */
+export const TROUBLESHOOTING: Partial<Record<ErrorCode, Trouble>> = {
+  AP_ERR_VALIDATION: {
+    seen: `${API} (any route).`,
+    causes: [
+      'A field that the route does not take, a wrong type, or a missing required field.',
+      'A path or query parameter outside its pattern or bounds (ids are `[A-Za-z0-9._-]`, at most 128 characters).',
+      'A body that is not JSON, or a `Content-Type` other than `application/json`; a path with a bad percent-encoding.',
+      'A TCP allow-list entry that is not an IPv4/IPv6 address or CIDR, or `allowFrom` given with an access mode other than `allow-list`.',
+    ],
+    fixes: [
+      '`detail` lists `{field, in, message}` for each problem: fix those fields.',
+      'Compare the request with [api-reference.md](api-reference.md) (or `GET /openapi.json`, which carries every pattern and bound).',
+    ],
+  },
+  AP_ERR_UNAUTHENTICATED: {
+    seen: `${API}; ${ENDPOINT} of a \`token\` endpoint; the CLI prints a hint.`,
+    causes: [
+      'No `Authorization` header and no login cookie.',
+      'An `Authorization` header that is not `Bearer <secret>`.',
+      'At an endpoint URL: no `Authorization: Bearer <endpoint key>` header.',
+    ],
+    fixes: [
+      'Programs: send `Authorization: Bearer <API token>`; the CLI: `appproxy login`, `--token` or `APPPROXY_TOKEN`.',
+      'Endpoint clients: pass the endpoint key (`apk_…`) as the bearer token (`apiKey` of the OpenAI SDKs).',
+    ],
+  },
+  AP_ERR_TOKEN_INVALID: {
+    seen: API,
+    causes: [
+      'The API token was revoked or has expired, or the login session whose secret it is has ended (signed out, expired, its user disabled or deleted, the password changed).',
+      'The token belongs to another installation: an `.appproxy/admin-token` left by another `appproxy up`, or a manager started with a different `APPPROXY_ADMIN_TOKEN` than the others.',
+    ],
+    fixes: [
+      '`appproxy whoami` shows which credential the CLI uses; `appproxy login` again, or create a new token (`appproxy token create`).',
+      'Give every manager of a cluster the same admin token (`APPPROXY_ADMIN_TOKEN` or `adminTokenFile`).',
+    ],
+  },
+  AP_ERR_FORBIDDEN: {
+    seen: API,
+    causes: [
+      'An admin-only operation by a user: listing or changing users, workers, flags, logout URIs, the doctor, external sessions, address routes, tokens with scopes.',
+      'A platform token acting on login sessions it did not create; approving a CLI sign-in with anything but a signed-in browser.',
+    ],
+    fixes: ['Use an admin credential, or ask an admin to do it.'],
+  },
+  AP_ERR_NOT_FOUND: {
+    seen: `${API}; a worker's reserved paths (\`/_appproxy/…\`) and admin listener.`,
+    causes: [
+      'A path no route serves (a missing `/v1` prefix, a typo).',
+      'A worker authority the manager does not know (`drain`, `undrain`).',
+      'A CLI sign-in code that expired or was already used.',
+    ],
+    fixes: [
+      'Check the path against [api-reference.md](api-reference.md); `appproxy worker list` for authorities.',
+    ],
+  },
+  AP_ERR_METHOD_NOT_ALLOWED: {
+    seen: API,
+    causes: ['The path exists but does not take this method (`PUT /v1/sessions`).'],
+    fixes: ['The `Allow` header and `detail.allow` list the methods it takes.'],
+  },
+  AP_ERR_REQUEST_TIMEOUT: {
+    seen: `${API}; the connection is closed.`,
+    causes: [
+      'The request headers did not arrive within the server bound: a stalled client, or a proxy in front that holds the headers back.',
+    ],
+    fixes: ['Check the client and any proxy between it and the manager.'],
+  },
+  AP_ERR_BODY_TOO_LARGE: {
+    seen: `${API} (bodies over 1 MiB); ${ENDPOINT} (bodies over the endpoint's \`maxBodyBytes\`, 16 MiB by default).`,
+    causes: ['A request body over the limit.'],
+    fixes: [
+      'Manager: no API request needs more than 1 MiB; check what the client sends.',
+      "Endpoint: raise the endpoint's `settings.maxBodyBytes` (`PATCH /v1/endpoints/{id}`) when large prompts are expected.",
+    ],
+  },
+  AP_ERR_URI_TOO_LONG: {
+    seen: API,
+    causes: [
+      'A path parameter over 1024 characters: usually a client that put a whole URL or document into an id.',
+    ],
+    fixes: ['Fix the client; valid ids are at most 128 characters.'],
+  },
+  AP_ERR_HEADERS_TOO_LARGE: {
+    seen: `${API}; the connection is closed.`,
+    causes: [
+      "Request line and headers over 16 KiB together: often cookies piled up on the manager's host name (apps served on sibling host names that set `Domain=` cookies), or a very large `Authorization` header.",
+    ],
+    fixes: [
+      "Clear the browser's cookies for the manager's host; serve apps on a domain of their own (see [security.md](security.md#wildcard-domains-and-tls)).",
+    ],
+  },
+  AP_ERR_SESSION_NOT_FOUND: {
+    seen: API,
+    causes: [
+      'No session has that id or name.',
+      'The session belongs to another user: sessions of others do not exist for you (404, not 403).',
+      'An endpoint route names a session that does not exist or is not yours.',
+    ],
+    fixes: ["`appproxy session list` (admins see everyone's); use the id from there."],
+  },
+  AP_ERR_CIRCUIT_NOT_FOUND: {
+    seen: API,
+    causes: ['No circuit has that id, or it belongs to another user.'],
+    fixes: ['`appproxy circuit list --session <session>`.'],
+  },
+  AP_ERR_TEMPLATE_NOT_FOUND: {
+    seen: API,
+    causes: [
+      'The agent offers no template of that name: a typo, or a template defined in the config of another process (admin templates live in the config of the process that runs sessions: `agent.templates` of `appproxy up`, `templates` of `appproxy agent`).',
+    ],
+    fixes: ['`appproxy template list`; `detail.available` lists the names.'],
+  },
+  AP_ERR_TEMPLATE_UNAVAILABLE: {
+    seen: API,
+    causes: [
+      "The template's program is missing on the agent's host (`jupyter-notebook`, `sshd`, …): `detail.reason` says which.",
+      "The manager's agent is not connected: no `appproxy agent` process registered under the `agent.name` the manager names, or it uses another etcd cluster.",
+    ],
+    fixes: [
+      "Install the program on the agent host (`appproxy template list` shows each template's availability).",
+      "Start the agent; make `name` in its config equal `agent.name` in every manager's config, with the same `stores.kv.endpoints`.",
+    ],
+  },
+  AP_ERR_SERVICE_NOT_FOUND: {
+    seen: API,
+    causes: ['The session has no service of that name.'],
+    fixes: ['`detail.available` lists its services; `appproxy session get <session>`.'],
+  },
+  AP_ERR_SESSION_NOT_RUNNING: {
+    seen: API,
+    causes: [
+      'start-service on a session that is still `PENDING` (its processes are starting) or already `TERMINATING`, `TERMINATED` or `ERROR`.',
+      'An endpoint route to a session that is not running.',
+    ],
+    fixes: [
+      '`detail.state` says which. Wait for `RUNNING` (`appproxy session create … --wait`); `appproxy session events <session>` says why one ended.',
+    ],
+  },
+  AP_ERR_NO_WORKER: {
+    seen: API,
+    causes: [
+      'No registered, non-draining worker accepts the protocol and frontend mode: a TCP service with only wildcard-mode workers, `--frontend port` with no port-mode worker, every worker draining.',
+      'The workers are down, or registered in another etcd cluster than the managers use: their registration (a leased key) is gone.',
+    ],
+    fixes: [
+      '`appproxy worker list` (health, draining); `appproxy worker undrain <authority>`.',
+      "Each worker's `/readyz` on its admin port; point workers and managers at the same `stores.kv.endpoints`.",
+    ],
+  },
+  AP_ERR_NO_SLOT: {
+    seen: API,
+    causes: [
+      'Every port of every eligible port-mode worker carries a live circuit (a port-mode worker has as many slots as its `portRange` has ports).',
+      'Many allocations at once took the same slots (the message then says to try again).',
+    ],
+    fixes: [
+      'Widen `portRange`, add workers, or let idle circuits close (`idlePolicy.defaultCircuitIdleTimeout`).',
+      'Wildcard mode has no such limit (a random 6-hex subdomain per circuit).',
+    ],
+  },
+  AP_ERR_ROUTE_NOT_READY: {
+    seen: `${API} (start-service, endpoint creation); the circuit is closed again.`,
+    causes: [
+      'The worker did not write its readiness mark within `routeReadyTimeout` (10 s by default): it cannot reach etcd, it stopped right after the allocation, or etcd is slow.',
+    ],
+    fixes: [
+      "`detail.worker` names the worker: check its `/readyz` (`stores.kv`) and its log; etcd's latency.",
+      'Raise `routeReadyTimeout` only when the worker is known to be slow to listen.',
+    ],
+  },
+  AP_ERR_ROUTE_FAILED: {
+    seen: API,
+    causes: [
+      "The worker refused the route with a readiness error: `detail` carries the worker's own code — `AP_ERR_SLOT_UNAVAILABLE` (another process holds the port; the manager tries up to three slots and skips that port for a while), `AP_ERR_ROUTE_INVALID`, `AP_ERR_PROTOCOL_UNSUPPORTED`.",
+      'The circuit was closed while it was being opened (its session was deleted meanwhile).',
+    ],
+    fixes: ["Look up the worker's code on this page; keep other programs off the worker's port range."],
+  },
+  AP_ERR_STORE_UNAVAILABLE: {
+    seen: `${API} (\`detail.store\` names the store); a worker, for setup links and tunnel tokens.`,
+    causes: [
+      'PostgreSQL, etcd or Redis did not answer the manager: down, unreachable, wrong credentials or TLS settings.',
+      '`DELETE /v1/circuits/{id}` while etcd did not take the retraction within `circuitCloseTimeout`: the circuit is `CLOSING` and its close completes by itself when etcd is back.',
+      'A worker without Redis cannot spend a setup link or tunnel token (their single-use marks live there).',
+    ],
+    fixes: [
+      "The manager's `/readyz` lists each store's state; the worker's `/readyz` too.",
+      "The manager logs `request failed` with the `requestId` and the store's error; fix the connection (see [operations.md](operations.md#backups-and-restores) when a store was lost).",
+    ],
+  },
+  AP_ERR_INTERNAL: {
+    seen: `${API}; a worker.`,
+    causes: ['An unexpected failure (a bug).'],
+    fixes: [
+      'Find the log line with the `requestId` (`request failed`, with the error); report it with that line (tokens and cookies are redacted) — see `SECURITY.md` first when it looks like a vulnerability.',
+    ],
+  },
+  AP_ERR_APP_COOKIE_MISSING: {
+    seen: APP,
+    causes: [
+      'The app address was opened directly instead of through its setup link, or from another host name than the one in `appUrl` (an IP address instead of the name: cookies are per host).',
+      'The worker says `https` (`publicScheme`) but the browser reaches it over plain http: the `Secure` cookie is not sent.',
+      'The app runs in a cross-site frame: `SameSite=Lax` cookies are not sent there.',
+      'The cookie expired (`cookieTtl`, `appCookieTtl`, or the end of the sign-in) and the browser dropped it.',
+    ],
+    fixes: [
+      'Open the app from the console or with `appproxy app open` (its `setupUrl`).',
+      "Set `publicScheme` to the scheme browsers use; don't embed apps in other sites' pages.",
+    ],
+  },
+  AP_ERR_APP_COOKIE_INVALID: {
+    seen: APP,
+    causes: [
+      "The cookie's signature does not verify: the worker's cookie secret changed, or worker processes of one authority have different secrets.",
+      'The cookie is for another circuit or another user, or has expired.',
+    ],
+    fixes: [
+      'Open the app again from AppProxy.',
+      'Keep the cookie secret stable across restarts and identical for a worker authority (`cookieSecretFile` or `APPPROXY_COOKIE_SECRET`).',
+    ],
+  },
+  AP_ERR_SETUP_TOKEN_INVALID: {
+    seen: APP,
+    causes: [
+      "The signature does not verify with the keys the worker has: managers with different `setupTokenKeyFile`s, or a worker that has not received the managers' public keys from etcd.",
+      'A link for another circuit, one issued to another user than the circuit owner, a tunnel token used as a setup link, or a link without its token.',
+    ],
+    fixes: [
+      "Give every manager the same key file; check the worker's `/readyz` (`stores.kv`).",
+      'Ask for a new link (console, `appproxy app open`).',
+    ],
+  },
+  AP_ERR_SETUP_TOKEN_EXPIRED: {
+    seen: APP,
+    causes: [
+      'The link is older than `setupTokenTtl` (30 s by default, at most 60 s).',
+      "The manager's and the worker's clocks disagree (the worker checks the expiry with its own clock).",
+    ],
+    fixes: ['Open the link at once; ask for a new one.', 'Run NTP on every host.'],
+  },
+  AP_ERR_SETUP_TOKEN_USED: {
+    seen: APP,
+    causes: [
+      'The link was opened before: a reload, a double click, a chat or mail program that previewed the link.',
+    ],
+    fixes: [
+      "Ask for a new link; if the first opening set the cookie, the app's address itself (`appUrl`) works in that browser.",
+    ],
+  },
+  AP_ERR_REDIRECT_NOT_ALLOWED: {
+    seen: `${APP} (setup link); the sign-in page (\`next\`).`,
+    causes: ['`next` is not a same-origin path: an absolute URL, `//host`, a backslash or a scheme.'],
+    fixes: ['Pass a path that starts with a single `/`.'],
+  },
+  AP_ERR_CIRCUIT_UNKNOWN: {
+    seen: APP,
+    causes: [
+      'No circuit is served on that port or host name: a wrong address, or one closed long ago.',
+      'The worker has not loaded its circuits yet (it just started and cannot reach etcd).',
+      'Wildcard mode: a proxy in front rewrote the `Host` header, or DNS sends the host name to a worker that does not own that domain.',
+    ],
+    fixes: [
+      '`appproxy circuit get <id>` for the address; pass `Host` through unchanged; point `*.<wildcardDomain>` at the worker that serves it.',
+    ],
+  },
+  AP_ERR_CIRCUIT_CLOSED: {
+    seen: `${APP}; ${API} (changing or tunnelling to a circuit that is not live).`,
+    causes: ['The circuit was closed: its session ended, an idle policy closed it, or someone deleted it.'],
+    fixes: [
+      '`appproxy circuit events <id>` or `appproxy session events <session>` say what closed it and why; open the app again for a new address.',
+    ],
+  },
+  AP_ERR_BAD_REQUEST: {
+    seen: `${APP}; ${API} (requests the HTTP parser refuses); the connection is closed.`,
+    causes: [
+      'A malformed request line, `Content-Length` with `Transfer-Encoding`, bad chunking, or a proxy-style absolute target (`GET http://…`).',
+      'Plain HTTP sent to a TCP port that carries only tunnels, a setup link requested with another method than GET, a WebSocket upgrade to an endpoint URL.',
+    ],
+    fixes: [
+      'Check the client and any proxy in front; for TCP services use `appproxy tunnel` (or an allow-list circuit) instead of a browser.',
+    ],
+  },
+  AP_ERR_UPSTREAM_CONNECT: {
+    seen: `${APP}; ${ENDPOINT}.`,
+    causes: [
+      "The app is not listening, refused the connection, or cannot be reached from the worker's host (a firewall, a backend address that is only loopback on another host).",
+    ],
+    fixes: [
+      '`appproxy session get <session>` shows the backend `host:port`; try it from the worker host; check the session state and its processes.',
+    ],
+  },
+  AP_ERR_UPSTREAM_HEADERS_TIMEOUT: {
+    seen: `${APP}; ${ENDPOINT}.`,
+    causes: [
+      'The app did not send response headers within `upstreamHeadersTimeout` (300 s by default; endpoints: their `headersTimeoutMs`): overloaded or stuck.',
+    ],
+    fixes: [
+      'Check the app; raise the timeout only for apps that legitimately think that long before answering.',
+    ],
+  },
+  AP_ERR_UPSTREAM_BODY: {
+    seen: "The worker's log and `appproxy_worker_upstream_errors_total{code}` (the client sees its connection cut).",
+    causes: [
+      'The app broke off its response after the headers were sent: it crashed or was restarted mid-response.',
+    ],
+    fixes: ["Check the app's logs at that time."],
+  },
+  AP_ERR_UPSTREAM_RESET: {
+    seen: `${APP}; ${ENDPOINT}.`,
+    causes: [
+      'The app closed the connection before answering: it crashed, restarted, or closed an idle keep-alive connection just as a request was sent on it.',
+    ],
+    fixes: ["Check the app's logs; an app with a very short keep-alive timeout resets reused connections."],
+  },
+  AP_ERR_CONFIG_INVALID: {
+    seen: START,
+    causes: [
+      'The config file has an unknown key (named in the message), a wrong type or a bad duration.',
+      'A secret is missing or unusable: no admin token, a cookie secret under 32 bytes, the setup-token key missing (`appproxy manager --init` creates it) or readable by others (`chmod 600`), a password or TLS file that cannot be read.',
+      'The database schema does not match the build: older (run `appproxy manager migrate`) or newer (run the newer build).',
+    ],
+    fixes: [
+      'The message names the key or file. The examples in `examples/config/` load cleanly; compare with them and with [configuration.md](configuration.md).',
+    ],
+  },
+  AP_ERR_ROUTE_INVALID: {
+    seen: "A worker's readiness mark, reported by start-service as `AP_ERR_ROUTE_FAILED` with this code in `detail`.",
+    causes: [
+      'The circuit spec in etcd is malformed or meant for a worker of the other mode: two worker processes registered under one authority with different modes, or a worker older than the managers that write its specs.',
+    ],
+    fixes: ['Give each worker a unique authority; upgrade workers after managers; `appproxy doctor`.'],
+  },
+  AP_ERR_SLOT_UNAVAILABLE: {
+    seen: "A worker's readiness mark (see `AP_ERR_ROUTE_FAILED`).",
+    causes: [
+      "The worker could not listen on the circuit's port: another program on the worker host uses it, or a port under 1024 without the privilege.",
+      "The port is outside the worker's `portRange` (the range changed while circuits existed).",
+    ],
+    fixes: [
+      "Reserve the worker's port range for it (`ss -ltnp` shows who holds a port); the manager retries on another slot.",
+    ],
+  },
+  AP_ERR_PROTOCOL_UNSUPPORTED: {
+    seen: "A worker's readiness mark (see `AP_ERR_ROUTE_FAILED`).",
+    causes: ['A TCP circuit on a wildcard-mode worker: TCP needs a port of its own.'],
+    fixes: ['Run a port-mode worker for TCP services.'],
+  },
+  AP_ERR_ACCESS_NOT_PERMITTED: {
+    seen: API,
+    causes: [
+      'A TCP circuit with access `public`, or an allow-list that admits every address (`0.0.0.0/0`, `::/0`), while `tcp.allowPublic` is false.',
+      'A public inference endpoint while `endpoints.allowPublic` is false.',
+    ],
+    fixes: [
+      'Use `tunnel` or a narrower allow-list, or a key for the endpoint; only an admin may permit public access, in the config.',
+    ],
+  },
+  AP_ERR_POLICY_OUT_OF_RANGE: {
+    seen: API,
+    causes: [
+      'An idle timeout outside `idlePolicy.minTimeout`…`idlePolicy.maxTimeout`, or `never` while `idlePolicy.allowNever` is false.',
+    ],
+    fixes: ['`detail` has `{field, min, max}`: pick a value within them.'],
+  },
+  AP_ERR_TUNNEL_TOKEN_INVALID: {
+    seen: 'Worker, when a tunnel connects (`appproxy tunnel` prints it).',
+    causes: [
+      "The token does not verify with the worker's keys, is for another circuit, or is a setup token.",
+    ],
+    fixes: ['Give every manager the same setup-token key file; run `appproxy tunnel` again.'],
+  },
+  AP_ERR_TUNNEL_TOKEN_EXPIRED: {
+    seen: 'Worker, when a tunnel connects.',
+    causes: [
+      'More than the token lifetime (≤ 60 s) passed between asking for it and connecting, or the clocks of the manager and worker hosts disagree.',
+    ],
+    fixes: ['Run NTP; `appproxy tunnel` asks for a fresh token per connection.'],
+  },
+  AP_ERR_TUNNEL_TOKEN_USED: {
+    seen: 'Worker, when a tunnel connects.',
+    causes: ['The token was spent already: each tunnelled connection needs its own.'],
+    fixes: ['Ask for a new token (`POST /v1/circuits/{id}/tunnel-token`) per connection.'],
+  },
+  AP_ERR_TUNNEL_NOT_AVAILABLE: {
+    seen: `${API} (tunnel token); a worker (a tunnel to a port that does not carry tunnels).`,
+    causes: [
+      'The circuit is not a TCP circuit in `tunnel` mode (an HTTP circuit, or `allow-list`/`public`: connect to its `tcp://host:port` directly), or it is not `ACTIVE`.',
+    ],
+    fixes: [
+      '`appproxy circuit get <id>` shows its protocol, access and state; change access with `PATCH /v1/circuits/{id}/access`.',
+    ],
+  },
+  AP_ERR_CONNECTION_LIMIT: {
+    seen: 'Worker: a tunnel is refused with it; a raw TCP connection is closed with the access-record reason `limit`.',
+    causes: [
+      'The circuit carries `tcp.maxConnectionsPerCircuit` connections already (256 by default; counted per worker process).',
+    ],
+    fixes: ['Close unused connections; raise `tcp.maxConnectionsPerCircuit` for circuits that need more.'],
+  },
+  AP_ERR_APP_COOKIE_REVOKED: {
+    seen: APP,
+    causes: [
+      "The sign-in the cookie was issued under ended: sign-out, an admin ended it, the password changed, the identity provider's back-channel logout, the API token revoked, the user disabled or deleted.",
+      "The circuit's owner or access changed after the cookie was issued.",
+    ],
+    fixes: [
+      'Sign in again and reopen the app.',
+      'Operators: `appproxy login-session list --all --user <name>` shows when and why each sign-in ended.',
+    ],
+  },
+  AP_ERR_APP_COOKIE_UNCONFIRMED: {
+    seen: `${APP}; a tunnel.`,
+    causes: [
+      'The worker could not confirm its revocation set against etcd for `revocationStaleAfter` (30 s by default), so it refuses credentials issued before its last confirmation (fail closed). A fresh setup link still works.',
+    ],
+    fixes: [
+      'Restore the worker\'s connection to etcd: its `/readyz` shows `revocations.stale`; `appproxy_worker_revoked_total{what="unconfirmed"}` counts the refusals.',
+    ],
+  },
+  AP_ERR_CREDENTIAL_REVOKED: {
+    seen: `${APP} (setup link); a tunnel.`,
+    causes: [
+      'The setup link or tunnel token was issued under a sign-in or API token that has ended since, or to a user who was disabled.',
+    ],
+    fixes: ['Sign in again and ask for a new link.'],
+  },
+  AP_ERR_LOGIN_FAILED: {
+    seen: `${API} (\`POST /v1/auth/login\`, \`PUT /v1/users/{id}/password\`); the sign-in page.`,
+    causes: [
+      'A wrong name or password, a disabled or deleted user, or a user without a password (one who signs in through the identity provider). All answer the same on purpose.',
+      'Changing a password: the current password given is wrong.',
+    ],
+    fixes: [
+      'Admins: `appproxy user get <name>`, `appproxy user enable <name>`, `appproxy user set-password <name>`.',
+    ],
+  },
+  AP_ERR_LOGIN_SESSION_ENDED: {
+    seen: `${API} and pages (login cookie).`,
+    causes: [
+      'The login cookie names a sign-in that ended or expired (`auth.loginSessionTtl`, 12 h by default).',
+    ],
+    fixes: ['Sign in again.'],
+  },
+  AP_ERR_RATE_LIMITED: {
+    seen: `${API} and the sign-in page, with \`Retry-After\`.`,
+    causes: [
+      'Too many failed password sign-ins for one name (`auth.loginAttempts.perUser`, 10) or attempts from one client address (`perAddress`, 100) within `auth.loginAttempts.window` (15 min).',
+      "Behind a load balancer every client has the balancer's address (the manager uses the connection's peer address), so `perAddress` is shared by everyone.",
+    ],
+    fixes: [
+      'Wait for `Retry-After`; behind a load balancer raise `auth.loginAttempts.perAddress` (see [security.md](security.md#rate-limits)).',
+    ],
+  },
+  AP_ERR_CSRF: {
+    seen: `${API} (changes made with the login cookie); the pages' forms.`,
+    causes: [
+      'A change authenticated by the login cookie without the `X-CSRF-Token` header of that sign-in (or the form field `_csrf`): a page left open from an earlier sign-in, or a script that uses the cookie.',
+      "The sign-in form's anti-forgery cookie expired (10 minutes) or the browser blocks cookies.",
+    ],
+    fixes: [
+      'Reload the page and try again; programs should use a bearer token, which needs no anti-forgery token.',
+    ],
+  },
+  AP_ERR_CONFLICT: {
+    seen: API,
+    causes: [
+      'A name that exists already (a user, one of your endpoints), a logout URI listed already, a route id the endpoint has.',
+      'Disabling, demoting or deleting yourself or the bootstrap admin; a platform sign-in for a disabled user.',
+    ],
+    fixes: ['The message says which; pick another name or act on another user.'],
+  },
+  AP_ERR_USER_NOT_FOUND: {
+    seen: API,
+    causes: ['No user of that id or name (deleted users are gone).'],
+    fixes: ['`appproxy user list`.'],
+  },
+  AP_ERR_TOKEN_NOT_FOUND: {
+    seen: API,
+    causes: ['No API token (or endpoint key) of that id, or not yours.'],
+    fixes: ['`appproxy token list`, `appproxy endpoint token list <endpoint>`.'],
+  },
+  AP_ERR_LOGIN_SESSION_NOT_FOUND: {
+    seen: API,
+    causes: ['No login session of that id, or not yours.'],
+    fixes: ['`appproxy login-session list`.'],
+  },
+  AP_ERR_LOGOUT_URI_NOT_FOUND: {
+    seen: API,
+    causes: ['No logout URI of that id.'],
+    fixes: ['`appproxy logout-uri list`.'],
+  },
+  AP_ERR_FLAG_NOT_FOUND: {
+    seen: API,
+    causes: ['No feature flag of that name.'],
+    fixes: ['`detail.known` lists them; `appproxy flags list`.'],
+  },
+  AP_ERR_FEATURE_DISABLED: {
+    seen: `${API} (\`/v1/events/stream\` while \`liveEvents\` is off).`,
+    causes: ['A feature flag turned the feature off, globally or for you.'],
+    fixes: [
+      '`detail.flag` names it; `appproxy flags list`, and an admin turns it on with `appproxy flags set <flag> on`.',
+    ],
+  },
+  AP_ERR_LEGACY_UNAUTHORIZED: {
+    seen: 'Manager, on the Backend.AI-compatible `/v2` routes.',
+    causes: [
+      'The caller sent no `X-BackendAI-Token` (nor an `Authorization: Bearer` JWT signed with the shared secret), or a different secret than `legacy.apiSecretFile` holds.',
+    ],
+    fixes: [
+      "Give AppProxy the secret Backend.AI's manager is configured with (its resource group's `wsproxy_api_token`): `legacy.apiSecretFile` or `APPPROXY_LEGACY_API_SECRET`, the same on every manager.",
+    ],
+  },
+  AP_ERR_LEGACY_NOT_CONFIGURED: {
+    seen: 'Manager, on the Backend.AI-compatible `/v2` routes that need the shared secret.',
+    causes: [
+      'No shared secret is configured (`legacy.apiSecretFile` is null and `APPPROXY_LEGACY_API_SECRET` unset).',
+    ],
+    fixes: ['Configure the secret on every manager, or leave the `/v2` surface unused.'],
+  },
+  AP_ERR_LEGACY_TOKEN_INVALID: {
+    seen: 'Manager, at `GET /v2/proxy/auth` (the browser step of the Backend.AI handshake).',
+    causes: [
+      'The `/v2/conf` token is unknown, older than `legacy.confTokenTtl` (5 min), or was issued for another session.',
+      'Its user was disabled or deleted, or the sign-in it was issued under has ended.',
+    ],
+    fixes: ['Open the app again from Backend.AI (a new handshake issues a new token).'],
+  },
+  AP_ERR_OIDC_NOT_CONFIGURED: {
+    seen: `${API} and pages (\`/login/oidc\`, the back-channel logout).`,
+    causes: ['No identity provider is configured (`auth.oidc` is null).'],
+    fixes: ['Configure `auth.oidc`, or use password sign-in.'],
+  },
+  AP_ERR_OIDC_FAILED: {
+    seen: 'The sign-in page, after the identity provider sent the browser back.',
+    causes: [
+      "The flow's state cookie is missing or older than 10 minutes: the browser blocks cookies, or the sign-in started on another host name than `auth.publicUrl`.",
+      'The provider refused or its answer does not verify: the redirect URI `<publicUrl>/login/oidc/callback` is not registered, a wrong client id or secret, clocks that disagree.',
+      'The user is disabled, or `autoCreateUsers` is false and the identity is not linked to a user.',
+    ],
+    fixes: [
+      "The manager's log (`service: oidc`) has the reason; set `auth.publicUrl` to the URL browsers use and register the callback at the provider.",
+    ],
+  },
+  AP_ERR_ENDPOINT_NOT_FOUND: {
+    seen: API,
+    causes: ['No endpoint of that id or name, or not yours.'],
+    fixes: ['`appproxy endpoint list`.'],
+  },
+  AP_ERR_ROUTE_NOT_FOUND: {
+    seen: API,
+    causes: ['The endpoint has no route of that id (`detail.routes` lists the missing ones).'],
+    fixes: ['`appproxy endpoint route list <endpoint>`.'],
+  },
+  AP_ERR_REVISION_MISMATCH: {
+    seen: API,
+    causes: ['`If-Match` names a revision the endpoint has moved past: someone changed it meanwhile.'],
+    fixes: ['Read the endpoint again (`detail.revision` is the current one) and retry with it.'],
+  },
+  AP_ERR_NO_ROUTE: {
+    seen: ENDPOINT,
+    causes: [
+      'No route can take the request: the endpoint has none, all are staged (weight 0), or none is healthy yet (active health checks failing, `initialDelayMs` not over).',
+      'The request waited in the hold queue longer than `hold.timeoutMs` (60 s by default), or the hold queue was full (`hold.maxRequests`).',
+    ],
+    fixes: [
+      "`appproxy endpoint get <endpoint>` shows each route's state and health; check the health-check `path` and `expectedStatus` against the engine.",
+    ],
+  },
+  AP_ERR_ENDPOINT_KEY_INVALID: {
+    seen: ENDPOINT,
+    causes: [
+      "The key is not one of the endpoint's live keys: revoked, expired, a key of another endpoint, or mistyped.",
+      "The worker has not received the key yet, or etcd lost the endpoint's key records (they are written when a key is created; see [operations.md](operations.md#etcd)).",
+    ],
+    fixes: ['`appproxy endpoint token list <endpoint>`; create a new key when in doubt.'],
+  },
+  AP_ERR_MODEL_NOT_ALLOWED: {
+    seen: ENDPOINT,
+    causes: ['The key is scoped to some models and the request asks for another one, or names none.'],
+    fixes: ['Use a model the key allows, or a key without a model scope.'],
+  },
+  AP_ERR_KEY_RATE_LIMITED: {
+    seen: `${ENDPOINT}, with \`Retry-After\`.`,
+    causes: [
+      "The key's requests (`rpm`) or tokens (`tpm`) for the current one-minute window are used up, across every worker (the key's own limits, else the endpoint's).",
+    ],
+    fixes: ["Wait for `Retry-After`, or raise the key's or the endpoint's limits."],
+  },
+  AP_ERR_ENDPOINT_BUSY: {
+    seen: `${ENDPOINT}, with \`Retry-After\`.`,
+    causes: [
+      'The endpoint has `limits.maxConcurrent` requests in flight in this worker process and its wait queue (`limits.queue`, 0 by default) is full.',
+    ],
+    fixes: ['Raise `limits.maxConcurrent` or `limits.queue`, or add replicas.'],
+  },
+  AP_ERR_UPSTREAM_STREAM_IDLE: {
+    seen: ENDPOINT,
+    causes: [
+      "The replica sent nothing for longer than the endpoint's `streamIdleTimeoutMs` (300 s by default) between two chunks.",
+    ],
+    fixes: [
+      'Check the engine (stuck or overloaded); raise `streamIdleTimeoutMs` only for engines that pause that long.',
+    ],
+  },
+};
+
+/** Text for Markdown: `<` and `>` outside code spans escaped, so `<token>` is not taken for HTML. */
+function mdText(text: string): string {
+  return text
+    .split(/(`[^`]*`)/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+    .join('');
+}
+
+/** GitHub's anchor of a heading. */
+function slug(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, '')
+    .replace(/ /g, '-');
+}
+
+export function renderTroubleshootingDoc(map: Partial<Record<ErrorCode, Trouble>> = TROUBLESHOOTING): string {
+  const codes = Object.keys(ERRORS) as ErrorCode[];
+  const missing = codes.filter((c) => !map[c]);
+  if (missing.length > 0)
+    throw new Error(
+      `docs/troubleshooting.md: no causes and fixes for ${missing.join(', ')}; add them to TROUBLESHOOTING in scripts/gen-docs.ts`,
+    );
+  const unknown = Object.keys(map).filter((c) => !(c in ERRORS));
+  if (unknown.length > 0)
+    throw new Error(
+      `TROUBLESHOOTING in scripts/gen-docs.ts names codes the registry does not have: ${unknown.join(', ')}`,
+    );
+  const cell = (t: string) => mdText(t).replace(/\|/g, '\\|');
+  const sentence = (t: string) => (/[.!?)]$/.test(t) ? t : `${t}.`);
+  const index = codes.map(
+    (c) => `| [\`${c}\`](#${slug(c)}) | ${ERRORS[c].status} | ${cell(ERRORS[c].message)} |`,
+  );
+  const sections = codes.flatMap((c) => {
+    const t = map[c]!;
+    return [
+      `### ${c}`,
+      '',
+      `**${ERRORS[c].status}** — ${mdText(ERRORS[c].message)}`,
+      '',
+      `**Seen:** ${sentence(t.seen)}`,
+      '',
+      '**Causes:**',
+      '',
+      ...t.causes.map((x) => `- ${x}`),
+      '',
+      '**What to do:**',
+      '',
+      ...t.fixes.map((x) => `- ${x}`),
+      '',
+    ];
+  });
+  return [
+    '# Troubleshooting by error code',
+    '',
+    '<!-- Generated by `npm run docs` from src/contracts/errors.ts and the causes in scripts/gen-docs.ts; a test fails when this file is stale or a code has no entry. -->',
+    '',
+    'Every refusal carries a stable `code` (the error envelope, or the page a worker shows a browser)',
+    'and a `requestId`, also sent as the `x-request-id` header. Look the code up below; the',
+    '`requestId` finds the matching log line, which holds what the answer does not (the store error,',
+    "the worker's reason). The list of codes alone is [errors.md](errors.md).",
+    '',
+    'First checks, whatever the code:',
+    '',
+    "- `GET /readyz` of a manager (`stores: {sql, kv, counters}`, `leader`) and of each worker's admin",
+    '  listener (`stores: {kv, counters}`, `revocations`, the feature flags it applies);',
+    '- `appproxy doctor`: every invariant between PostgreSQL and etcd that does not hold now;',
+    '- `appproxy worker list`, `appproxy session events <session>`, `appproxy circuit events <id>`;',
+    '- the metrics and alerts of [operations.md](operations.md#metrics-and-alerts).',
+    '',
+    '| code | status | message |',
+    '|---|---|---|',
+    ...index,
+    '',
+    '## Codes',
+    '',
+    ...sections,
+  ].join('\n');
+}
+
+// ------------------------------------------------------------------ API reference (OpenAPI)
+
+/** The parts of an OpenAPI 3.1 document the reference renders. */
+export interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description?: string };
+  paths: Record<string, Record<string, OpenApiOperation>>;
+}
+
+interface OpenApiOperation {
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  security?: unknown[];
+  parameters?: { name: string; in: string; required?: boolean; description?: string; schema?: Schema }[];
+  requestBody?: { required?: boolean; content?: Record<string, { schema?: Schema }> };
+  responses?: Record<string, { description?: string; content?: Record<string, { schema?: Schema }> }>;
+}
+
+/**
+ * The OpenAPI document exactly as a manager serves it at `/openapi.json`: the real manager app
+ * (every route plugin, every schema) built over in-process stand-ins — the embedded KV and
+ * counter stores, a SQL role that refuses every query, an agent with no template — and asked
+ * through `inject`, so nothing listens, no database opens and no request reaches a store.
+ */
+export async function managerOpenApiDocument(): Promise<OpenApiDocument> {
+  const refuse = async (): Promise<never> => {
+    throw new Error('the API reference is built without a database');
+  };
+  const sql: SqlDatabase = { query: refuse, transaction: refuse, migrate: refuse, close: async () => {} };
+  const agent: AgentDriver = {
+    name: 'docs',
+    templates: () => [],
+    launch: refuse,
+    terminate: refuse,
+    running: () => [],
+    onReport: () => {},
+    close: async () => {},
+  };
+  const kv = new EmbeddedKvStore();
+  const counters = new EmbeddedCounterStore();
+  const { issuer } = await SetupTokenIssuer.generate();
+  const manager = await createManager({
+    stores: { sql, kv, counters },
+    agent,
+    setupTokenIssuer: issuer,
+    adminToken: 'docs',
+    logger: createLogger({ level: 'silent' }),
+    metrics: new Registry(),
+    consoleDir: null,
+  });
+  try {
+    const res = await manager.app.inject({ method: 'GET', url: '/openapi.json' });
+    if (res.statusCode !== 200) throw new Error(`/openapi.json answered ${res.statusCode}`);
+    return res.json() as OpenApiDocument;
+  } finally {
+    await manager.close();
+    await kv.close();
+    await counters.close();
+  }
+}
+
+/** A table cell: no line breaks, pipes escaped. */
+function cell(text: string): string {
+  return mdText(text.replace(/\s*\n\s*/g, ' ')).replace(/\|/g, '\\|');
+}
+
+/** A schema's type as one line: `string`, `"port" | "wildcard"`, `integer | null`, `string[]`. */
+function apiType(s: Schema | undefined): string {
+  if (!s) return 'any';
+  if (s.anyOf) return [...new Set(s.anyOf.map(apiType))].join(' | ');
+  if (Array.isArray(s.enum)) return (s.enum as unknown[]).map((v) => JSON.stringify(v)).join(' | ');
+  if ('const' in s) return JSON.stringify(s.const);
+  if (s.type === 'array') {
+    if (Array.isArray(s.items)) return `[${s.items.map(apiType).join(', ')}]`;
+    const item = apiType(s.items as Schema | undefined);
+    return item.includes(' | ') ? `(${item})[]` : `${item}[]`;
+  }
+  if (s.type === 'string' && typeof s.format === 'string') return `string (${s.format})`;
+  return s.type ?? 'any';
+}
+
+/** Bounds and defaults worth a reader's eye (patterns stay in /openapi.json). */
+function bounds(s: Schema | undefined): string {
+  if (!s) return '';
+  const out: string[] = [];
+  const n = (k: string) => (typeof s[k] === 'number' ? (s[k] as number) : undefined);
+  const range = (lo: number | undefined, hi: number | undefined, unit: string) => {
+    if (lo !== undefined && hi !== undefined) out.push(`${lo}–${hi}${unit}`);
+    else if (lo !== undefined) out.push(`≥ ${lo}${unit}`);
+    else if (hi !== undefined) out.push(`≤ ${hi}${unit}`);
+  };
+  range(n('minLength'), n('maxLength'), ' chars');
+  range(n('minimum'), n('maximum'), '');
+  range(n('minItems'), n('maxItems'), ' items');
+  if (s.default !== undefined) out.push(`default \`${JSON.stringify(s.default)}\``);
+  for (const v of s.anyOf ?? []) {
+    const inner = bounds(v);
+    if (inner && !out.includes(inner)) out.push(inner);
+  }
+  return out.join(', ');
+}
+
+/** The object schema a field's value is (itself, its nullable variant, or its array items'). */
+function objectOf(s: Schema): { schema: Schema; suffix: string } | null {
+  if (s.type === 'object' && s.properties) return { schema: s, suffix: '' };
+  const variant = s.anyOf?.find((v) => v.type === 'object' && v.properties);
+  if (variant) return { schema: variant, suffix: '' };
+  if (s.type === 'array' && s.items && !Array.isArray(s.items)) {
+    const inner = objectOf(s.items as Schema);
+    if (inner) return { schema: inner.schema, suffix: `[]${inner.suffix}` };
+  }
+  return null;
+}
+
+/** One row per field, nested fields as `a.b` and `a[].b`, down to `depth` levels. */
+function fieldRows(s: Schema, path: string, depth: number, out: string[]): void {
+  const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
+  for (const [k, v] of Object.entries(s.properties ?? {})) {
+    const p = path ? `${path}.${k}` : k;
+    const notes = [v.description ?? '', bounds(v)].filter(Boolean).join(' — ');
+    out.push(`| \`${p}\` | ${cell(apiType(v))} | ${required.has(k) ? 'yes' : ''} | ${cell(notes)} |`);
+    const nested = objectOf(v);
+    if (nested && depth > 1) fieldRows(nested.schema, `${p}${nested.suffix}`, depth - 1, out);
+  }
+}
+
+function fieldsTable(s: Schema, depth: number): string[] {
+  const rows: string[] = [];
+  fieldRows(s, '', depth, rows);
+  if (rows.length === 0) return [`${apiType(s)}.`, ''];
+  return ['| field | type | required | notes |', '|---|---|---|---|', ...rows, ''];
+}
+
+const METHOD_ORDER = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'];
+
+export function renderApiReference(doc: OpenApiDocument): string {
+  type Op = { method: string; path: string; op: OpenApiOperation };
+  const groups = new Map<string, Op[]>();
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    const sorted = Object.entries(methods).sort(
+      ([a], [b]) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b),
+    );
+    for (const [method, op] of sorted) {
+      const tag = op.tags?.[0] ?? 'other';
+      if (!groups.has(tag)) groups.set(tag, []);
+      groups.get(tag)!.push({ method: method.toUpperCase(), path, op });
+    }
+  }
+  const title = (o: Op) => `${o.method} ${o.path}`;
+  const toc = [...groups].flatMap(([tag, ops]) => [
+    `- **${tag}**: ${ops.map((o) => `[\`${title(o)}\`](#${slug(title(o))})`).join(', ')}`,
+  ]);
+  const body = [...groups].flatMap(([tag, ops]) => [
+    `## ${tag[0]!.toUpperCase()}${tag.slice(1)}`,
+    '',
+    ...ops.flatMap((o) => renderOperation(title(o), o.op)),
+  ]);
+  return [
+    '# API reference',
+    '',
+    "<!-- Generated by `npm run docs` from the manager's OpenAPI document (GET /openapi.json); a test fails when this file is stale. -->",
+    '',
+    `Every route of the manager API (${doc.info.title}, OpenAPI ${doc.openapi}), with its parameters,`,
+    'request body fields and answers. The overview — authentication, conventions, what each group',
+    'of routes is for — is [api.md](api.md); the machine-readable document with every pattern is',
+    '`GET /openapi.json` on any manager.',
+    '',
+    'Unless a route says **public**, it needs credentials: `Authorization: Bearer <secret>` (an API',
+    "token `ap_…` or a login session's secret `apl_…`), or the login cookie of a browser, with",
+    '`X-CSRF-Token` on every method but GET, HEAD and OPTIONS. Every error answer is the envelope',
+    '`{code, message, detail?, requestId}`: the codes are in [errors.md](errors.md), what to do about',
+    'each in [troubleshooting.md](troubleshooting.md).',
+    '',
+    ...toc,
+    '',
+    ...body,
+  ].join('\n');
+}
+
+function renderOperation(title: string, op: OpenApiOperation): string[] {
+  const out = [`### ${title}`, ''];
+  if (op.summary) out.push(mdText(op.summary), '');
+  if (op.description) out.push(mdText(op.description.replace(/\s*\n\s*/g, ' ')), '');
+  const isPublic = Array.isArray(op.security) && op.security.length === 0;
+  out.push(isPublic ? '**Public**: no credentials.' : '**Credentials**: bearer secret or login cookie.', '');
+  const params = op.parameters ?? [];
+  if (params.length > 0) {
+    out.push('Parameters:', '', '| name | in | type | required | notes |', '|---|---|---|---|---|');
+    const order = ['path', 'query', 'header', 'cookie'];
+    for (const p of [...params].sort((a, b) => order.indexOf(a.in) - order.indexOf(b.in))) {
+      const notes = [p.description ?? '', bounds(p.schema)].filter(Boolean).join(' — ');
+      out.push(
+        `| \`${p.name}\` | ${p.in} | ${cell(apiType(p.schema))} | ${p.required ? 'yes' : ''} | ${cell(notes)} |`,
+      );
+    }
+    out.push('');
+  }
+  for (const [type, c] of Object.entries(op.requestBody?.content ?? {})) {
+    out.push(`Request body (\`${type}\`${op.requestBody?.required ? '' : ', optional'}):`, '');
+    out.push(...(c.schema ? fieldsTable(c.schema, 4) : ['any.', '']));
+  }
+  const responses = Object.entries(op.responses ?? {});
+  const errors: string[] = [];
+  for (const [status, r] of responses) {
+    const json = r.content?.['application/json']?.schema;
+    if (status.startsWith('2') || status.startsWith('3')) {
+      if (!json) {
+        out.push(`Answer \`${status}\`.`, '');
+        continue;
+      }
+      out.push(`Answer \`${status}\`:`, '', ...fieldsTable(json, 3));
+    } else errors.push(`\`${status}\``);
+  }
+  if (errors.length > 0) out.push(`Errors: ${errors.join(', ')} (the error envelope).`, '');
+  return out;
+}
+
+// ------------------------------------------------------------------ npm run docs
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(`${root}docs/errors.md`, renderErrorsDoc());
+  writeFileSync(`${root}docs/troubleshooting.md`, renderTroubleshootingDoc());
   writeFileSync(`${root}docs/configuration.md`, renderConfigDoc());
-  console.log('wrote docs/errors.md and docs/configuration.md');
+  writeFileSync(`${root}docs/api-reference.md`, renderApiReference(await managerOpenApiDocument()));
+  console.log(
+    'wrote docs/errors.md, docs/troubleshooting.md, docs/configuration.md and docs/api-reference.md',
+  );
 }
