@@ -14,8 +14,8 @@ if (Number(process.versions.node.split('.')[0]) < MIN_MAJOR) {
   const bundled = fileURLToPath(new URL('../node_modules/.bin/node', import.meta.url));
   if (!existsSync(bundled)) {
     process.stderr.write(
-      `appproxy needs Node.js ${MIN_MAJOR} or newer (this is ${process.version}). Run \`npm install\` in the ` +
-        'checkout: it installs the Node 24 runtime that every npm script and `npx appproxy` use.\n',
+      `appproxy needs Node.js ${MIN_MAJOR} or newer (this is ${process.version}). Install a newer Node.js, or ` +
+        'run `npm install` in a checkout: it installs the Node 24 runtime that every npm script and `npx appproxy` use.\n',
     );
     process.exit(1);
   }
