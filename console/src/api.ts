@@ -90,13 +90,23 @@ export async function call<P extends keyof paths, M extends Method & keyof paths
   if (!res.ok) {
     // The API's error envelope: { code, message, requestId, detail? }.
     const e = data as { code?: string; message?: string } | undefined;
-    if (res.status === 401 && location.pathname === '/') {
+    if (res.status === 401 && location.pathname === '/' && !leaving) {
       // The login session ended (signed out elsewhere, expired): back to the sign-in page.
       location.assign(`/login?next=${encodeURIComponent(`/${location.hash}`)}`);
     }
     throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? res.statusText);
   }
   return data as Ok<paths[P][M]>;
+}
+
+/**
+ * Set once the page is being left on purpose (the sign-out form was sent): a 401 of a refresh
+ * still in flight must not send the browser to the sign-in page instead of the logout chain.
+ */
+let leaving = false;
+
+export function markLeaving(): void {
+  leaving = true;
 }
 
 export type LiveEvent = SessionEvent;

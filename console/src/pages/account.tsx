@@ -1,6 +1,6 @@
 /** Account: who you are, your API tokens (a new one shown once), your sign-ins (end one), sign out. */
 import { useState } from 'preact/hooks';
-import { call, csrf, type WhoAmI } from '../api.ts';
+import { call, csrf, markLeaving, type WhoAmI } from '../api.ts';
 import {
   ConfirmButton,
   Empty,
@@ -33,7 +33,7 @@ export function AccountPage({ me }: { me: WhoAmI }) {
 /** Sign-out is the manager's own page flow (it walks the logout chain): a form post. */
 export function SignOut() {
   return (
-    <form method="post" action="/logout" class="inline">
+    <form method="post" action="/logout" class="inline" onSubmit={markLeaving}>
       <input type="hidden" name="_csrf" value={csrf()} />
       <button type="submit">Sign out</button>
     </form>
