@@ -146,6 +146,14 @@ export async function startTargets(ctx: Context): Promise<void> {
   const port = await startAppProxy(ctx, 'port');
   const wildcard = await startAppProxy(ctx, 'wildcard');
   ctx.targets.push(apTarget('appproxy-port', port), apTarget('appproxy-wildcard', wildcard));
+  // The same worker with the HTTP/1.1 fast path off: what node:http per request costs, side by side.
+  if (ctx.opts.only.has('http'))
+    ctx.targets.push(
+      apTarget(
+        'appproxy-port-nodehttp',
+        await startAppProxy(ctx, 'port', 1, 'appproxy-port-nodehttp', 'node-http'),
+      ),
+    );
   if (ctx.multiProcess)
     ctx.targets.push(apTarget('appproxy-port-2proc', await startAppProxy(ctx, 'port', 2)));
   else
@@ -165,10 +173,11 @@ export async function startAppProxy(
   mode: 'port' | 'wildcard',
   processes = 1,
   name = `appproxy-${mode}`,
+  path: 'fast' | 'node-http' = 'fast',
 ): Promise<Child> {
   const c = await start(
     name,
-    tsArgv('bench/servers/appproxy.ts', mode, String(ctx.upstream.http), String(processes)),
+    tsArgv('bench/servers/appproxy.ts', mode, String(ctx.upstream.http), String(processes), path),
     { cpus: processes > 1 ? `${PROXY_CPU},${LOAD_CPU}` : PROXY_CPU },
   );
   return ctx.children.add(c);

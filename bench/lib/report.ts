@@ -214,6 +214,13 @@ export function checks(rep: Report): Check[] {
       goal: 'reported',
       ok: null,
     });
+  if (r.http['appproxy-port'] && r.http['appproxy-port-nodehttp'])
+    out.push({
+      target: 'HTTP/1.1 fast path ÷ the node:http path (port mode, req/s; proxy CPU-s per 100k)',
+      measured: `${f(med(r, 'http', 'appproxy-port', 'rps')! / med(r, 'http', 'appproxy-port-nodehttp', 'rps')!)}× req/s; ${f(med(r, 'http', 'appproxy-port', 'cpuPer100k') ?? Number.NaN, 1)} vs ${f(med(r, 'http', 'appproxy-port-nodehttp', 'cpuPer100k') ?? Number.NaN, 1)} CPU-s`,
+      goal: 'reported',
+      ok: null,
+    });
   if (rep.sections.includes('http'))
     out.push({
       target: '1→2 worker processes scaling',

@@ -42,6 +42,8 @@ import { workerSupportsProcesses } from '../lib/support.ts';
 const mode = process.argv[2] === 'wildcard' ? 'wildcard' : 'port';
 const upstreamPort = Number(process.argv[3]);
 const processes = Number(process.argv[4] ?? '1');
+// `node-http`: every request through node:http (the fast path off), for the side-by-side row.
+const fastPath = process.argv[5] !== 'node-http';
 const DOMAIN = 'apps.localhost';
 const OWNER = 'bench-user';
 
@@ -70,6 +72,7 @@ const opts: WorkerOptions = {
   cookieSecret: randomBytes(32),
   logger: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' }),
   metrics: new Registry(),
+  fastPath,
   ...(process.env.BENCH_TUNNEL_PING_MS
     ? { tunnelPingIntervalMs: Number(process.env.BENCH_TUNNEL_PING_MS) }
     : {}),

@@ -236,6 +236,11 @@ const workerTunings = () => ({
   leaseTtl: Duration('10s', 'Registration lease TTL'),
   activityFlushInterval: Duration('1s', 'How often activity counters are flushed'),
   upstreamHeadersTimeout: Duration('300s', 'How long an app may take to send response headers'),
+  fastPath: Type.Boolean({
+    default: true,
+    description:
+      'Port mode: serve proxied HTTP/1.1 on the fast path (a strict parser and pooled backend connections instead of node:http per request); what it does not serve still goes through node:http. false = node:http for everything.',
+  }),
   trustedProxies: Type.Array(Type.String(), {
     default: [],
     description: 'Peers (IPs or CIDRs) whose X-Forwarded-*/Forwarded headers are kept and extended.',

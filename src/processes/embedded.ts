@@ -161,6 +161,7 @@ export async function startEmbedded(
         leaseTtlMs: parseDurationMs(config.worker.leaseTtl),
         activityFlushMs: parseDurationMs(config.worker.activityFlushInterval),
         upstreamHeadersTimeoutMs: parseDurationMs(config.worker.upstreamHeadersTimeout),
+        fastPath: config.worker.fastPath,
         revocationStaleAfterMs: parseDurationMs(config.worker.revocationStaleAfter),
         revocationConfirmIntervalMs: parseDurationMs(config.worker.revocationConfirmInterval),
         trustedProxies: [...config.worker.trustedProxies],

@@ -78,6 +78,7 @@ export async function startWorkerProcess(
       leaseTtlMs: parseDurationMs(config.leaseTtl),
       activityFlushMs: parseDurationMs(config.activityFlushInterval),
       upstreamHeadersTimeoutMs: parseDurationMs(config.upstreamHeadersTimeout),
+      fastPath: config.fastPath,
       revocationStaleAfterMs: parseDurationMs(config.revocationStaleAfter),
       revocationConfirmIntervalMs: parseDurationMs(config.revocationConfirmInterval),
       trustedProxies: [...config.trustedProxies],

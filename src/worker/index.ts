@@ -68,6 +68,8 @@ export interface WorkerOptions {
   trustedProxies?: string[];
   /** Default 300 s (apps are interactive; long polls exist). */
   upstreamHeadersTimeoutMs?: number;
+  /** Port mode: proxied HTTP/1.1 on the fast path (fastpath/connection.ts); false = node:http only. Default true. */
+  fastPath?: boolean;
   /** Tunnel clients are pinged this often and cut when one interval passes without a pong. Default 30 s. */
   tunnelPingIntervalMs?: number;
   /**
@@ -198,6 +200,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     activityFlushMs: opts.activityFlushMs ?? 1000,
     trustedProxies: opts.trustedProxies ?? [],
     upstreamHeadersTimeoutMs: opts.upstreamHeadersTimeoutMs ?? 300_000,
+    fastPath: opts.fastPath ?? true,
     reusePort: processes > 1,
     tunnelPingIntervalMs: opts.tunnelPingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     revocationStaleAfterMs: opts.revocationStaleAfterMs ?? DEFAULT_REVOCATION_STALE_AFTER_MS,

@@ -47,6 +47,8 @@ function pathOf(url: string): string {
  * differing Content-Lengths); this keeps the rule explicit whatever the parser's leniency.
  */
 function framingError(req: IncomingMessage): boolean {
+  // More than one Host line is refused (RFC 9112 §3.2); node:http would keep the first.
+  if (hostLines(req.rawHeaders) > 1) return true;
   const te = req.headers['transfer-encoding'];
   const cl = req.headers['content-length'];
   if (te !== undefined) {
@@ -56,11 +58,25 @@ function framingError(req: IncomingMessage): boolean {
   return cl !== undefined && !DIGITS.test(cl);
 }
 
+function hostLines(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') n++;
+  }
+  return n;
+}
+
 /** A refusal: the code, and a more precise message when the registry's is not enough. */
 type Refusal = { code: ErrorCode; message?: string };
 
 export class Dispatch {
   private readonly reserved: ReservedContext;
+
+  /** What the fast path shares with this dispatcher (cookies, revocations, forwarding, metrics). */
+  get context(): WorkerContext {
+    return this.ctx;
+  }
 
   constructor(
     private readonly ctx: WorkerContext,

@@ -12,6 +12,7 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import { AppProxyError } from '../../contracts/errors.ts';
 import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import { FastConnection, type FastPathOptions } from '../fastpath/connection.ts';
 import type { Circuit, Serving, TrackedSocket } from '../routing/circuit.ts';
 import type { Frontend } from '../routing/routing-table.ts';
 import type { Dispatch } from './dispatch.ts';
@@ -29,8 +30,11 @@ class PortListener {
   readonly kind: ListenerKind;
   /** What every request on this port resolves to (one object, not one per request). */
   found: { circuit: Circuit };
+  /** The fast path's connections (node:http tracks the ones handed to it). */
+  private readonly fastSockets = new Set<Socket>();
+  private http: ReturnType<typeof createFrontendServer> | null = null;
 
-  constructor(circuit: Circuit, dispatch: Dispatch) {
+  constructor(circuit: Circuit, dispatch: Dispatch, fastPath: FastPathSettings | null) {
     this.found = { circuit };
     this.kind = listenerFor(circuit.serving);
     if (this.kind === 'tcp') {
@@ -53,7 +57,28 @@ class PortListener {
       (req: IncomingMessage, socket: Duplex, head: Buffer) => dispatch.upgrade(this.found, req, socket, head),
     );
     server.on('connection', (socket: TrackedSocket) => this.found.circuit.adopt(socket));
-    this.server = server;
+    this.http = server;
+    if (fastPath === null) {
+      this.server = server;
+      return;
+    }
+    // The fast path reads every connection first; what it does not serve goes to `server`.
+    const options: FastPathOptions = {
+      ctx: dispatch.context,
+      headersTimeoutMs: fastPath.headersTimeoutMs,
+      handOff: (socket) => {
+        this.fastSockets.delete(socket);
+        server.emit('connection', socket);
+      },
+    };
+    const circuitOf = () => this.found.circuit;
+    // Half-open: a client that sends its request and then FIN still gets the answer.
+    this.server = createTcpServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
+      this.found.circuit.adopt(socket as TrackedSocket);
+      this.fastSockets.add(socket);
+      socket.once('close', () => this.fastSockets.delete(socket));
+      new FastConnection(socket, circuitOf, options);
+    });
   }
 
   get circuit(): Circuit {
@@ -61,10 +86,22 @@ class PortListener {
   }
 
   close(): void {
-    if (this.kind === 'http') shutDown(this.server as ReturnType<typeof createFrontendServer>);
+    if (this.kind === 'http') {
+      if (this.server !== this.http) {
+        this.server.close();
+        for (const s of this.fastSockets) s.destroy();
+        this.fastSockets.clear();
+      }
+      shutDown(this.http!);
+    }
     // Raw relays belong to their circuit (kept, revoked or closed with it).
     else this.server.close();
   }
+}
+
+/** The HTTP/1.1 fast path's settings; null turns it off (every request through node:http). */
+export interface FastPathSettings {
+  headersTimeoutMs: number;
 }
 
 export class PortFrontend implements Frontend {
@@ -74,6 +111,7 @@ export class PortFrontend implements Frontend {
     private readonly bindHost: string,
     private readonly dispatch: Dispatch,
     private readonly reusePort = false,
+    private readonly fastPath: FastPathSettings | null = null,
   ) {}
 
   async attach(next: Circuit, previous: Circuit | undefined): Promise<void> {
@@ -110,7 +148,7 @@ export class PortFrontend implements Frontend {
   }
 
   private async listenFor(circuit: Circuit, port: number): Promise<void> {
-    const l = new PortListener(circuit, this.dispatch);
+    const l = new PortListener(circuit, this.dispatch, this.fastPath);
     try {
       await listen(l.server, port, this.bindHost, this.reusePort);
     } catch (err) {

@@ -19,7 +19,11 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  writeSocketError(socket, 'AP_ERR_BAD_REQUEST', 'application/json');
+  writeSocketError(
+    socket,
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'AP_ERR_HEADERS_TOO_LARGE' : 'AP_ERR_BAD_REQUEST',
+    'application/json',
+  );
 }
 
 export function createFrontendServer(onRequest: RequestListener, onUpgrade: UpgradeListener): Server {

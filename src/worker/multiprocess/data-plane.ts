@@ -49,6 +49,8 @@ export interface DataPlaneConfig {
   activityFlushMs: number;
   trustedProxies: string[];
   upstreamHeadersTimeoutMs: number;
+  /** Port mode: proxied HTTP/1.1 through the fast path (fastpath/connection.ts). */
+  fastPath: boolean;
   /** Listen with SO_REUSEPORT so several processes share each port (processes > 1). */
   reusePort: boolean;
   /** How often tunnel clients are pinged; one missed interval cuts the tunnel. */
@@ -191,7 +193,14 @@ export function buildDataPlane(
     cfg.frontendMode === 'wildcard'
       ? new WildcardFrontend(cfg.wildcardDomain!, cfg.bindHost, cfg.wildcardPort, dispatch, cfg.reusePort)
       : null;
-  const frontend: Frontend = wildcard ?? new PortFrontend(cfg.bindHost, dispatch, cfg.reusePort);
+  const frontend: Frontend =
+    wildcard ??
+    new PortFrontend(
+      cfg.bindHost,
+      dispatch,
+      cfg.reusePort,
+      cfg.fastPath ? { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs } : null,
+    );
   let table: RoutingTable | null = null;
   const activity = new ActivityFlusher({
     counters: deps.counters,

@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import { type buildConnector, type Dispatcher, errors, Pool } from 'undici';
 import type { BalancingPolicy } from '../../contracts/endpoint.ts';
 import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import { RawPool } from '../fastpath/raw-pool.ts';
 import { type Balanced, Balancer } from './balancer.ts';
 
 export interface Backend {
@@ -150,6 +151,14 @@ export class BackendEntry implements Balanced {
     return this.backend.route ?? this.key;
   }
 
+  private rawPool: RawPool | null = null;
+
+  /** Raw keep-alive connections for the HTTP/1.1 fast path, built on first use. */
+  get raw(): RawPool {
+    this.rawPool ??= new RawPool(this.backend.host, this.backend.port);
+    return this.rawPool;
+  }
+
   /** The backend's pool, built on first use. */
   get dispatcher(): Pool {
     if (this.pool === null) {
@@ -170,6 +179,7 @@ export class BackendEntry implements Balanced {
    * with a drain grace, at the latest when it has passed (a stream may otherwise go on for hours).
    */
   retire(): void {
+    this.rawPool?.close();
     const pool = this.pool;
     if (!pool) return;
     void pool.close().catch(() => {});
@@ -180,6 +190,7 @@ export class BackendEntry implements Balanced {
   }
 
   destroy(): void {
+    this.rawPool?.close();
     void this.pool?.destroy().catch(() => {});
   }
 }
@@ -306,6 +317,11 @@ export class Upstream {
 
   private pick(): BackendEntry | null {
     return this.balancer.pick(this.entries);
+  }
+
+  /** The backend the next fast-path request goes to (null: closed, or no backend may take it). */
+  pickRaw(): BackendEntry | null {
+    return this.closed ? null : this.pick();
   }
 
   /** One HTTP request; the handler gets every outcome (errors included, never a throw). */
