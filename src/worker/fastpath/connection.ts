@@ -169,6 +169,8 @@ export class FastConnection {
   // ------------------------------------------------------------------ client side
 
   private readonly onClientData = (chunk: Buffer): void => {
+    // Answered and closing (an error page, Connection: close): nothing more is read.
+    if (this.closed) return;
     if (this.busy) {
       if (!this.reqDone) {
         this.requestBody(chunk, 0);
@@ -599,6 +601,7 @@ export class FastConnection {
     const socketErr = (up as (Socket & { errored?: Error | null }) | undefined)?.errored;
     const code: ErrorCode = socketErr ? PHASE_CODES[failedPhase(socketErr)] : PHASE_CODES[phase];
     this.busy = false;
+    this.closed = true;
     const ctx = this.o.ctx;
     const requestId = writeSocketError(this.socket, code, headerOf(this.req!, 'accept'));
     ctx.metrics.countStatus(phase === 'headers' ? 504 : 502);
@@ -640,6 +643,7 @@ export class FastConnection {
     this.req = null;
     this.early = null;
     if (close) {
+      this.closed = true;
       this.socket.end();
       return;
     }
@@ -650,6 +654,7 @@ export class FastConnection {
 
   private fail(code: ErrorCode, message: string | undefined): void {
     this.busy = false;
+    this.closed = true;
     this.detachUpstream()?.destroy();
     writeSocketError(this.socket, code, 'application/json', message);
     this.o.ctx.metrics.countStatus(code === 'AP_ERR_HEADERS_TOO_LARGE' ? 431 : 400);
