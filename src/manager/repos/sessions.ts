@@ -69,6 +69,21 @@ function toService(r: ServiceRow): ServiceInfo {
   };
 }
 
+type ServiceBackend = { name: string; protocol: Protocol; host: string; port: number };
+
+/** Adds services with their backends, or re-points existing ones (by name). */
+async function putServices(tx: SqlExecutor, id: string, services: ServiceBackend[]): Promise<void> {
+  for (const s of services) {
+    await tx.query(
+      `INSERT INTO session_services (session_id, name, protocol, backend_host, backend_port)
+       VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (session_id, name) DO UPDATE
+         SET protocol = EXCLUDED.protocol, backend_host = EXCLUDED.backend_host, backend_port = EXCLUDED.backend_port`,
+      [id, s.name, s.protocol, s.host, s.port],
+    );
+  }
+}
+
 export class SessionRepo {
   constructor(private readonly sql: SqlDatabase) {}
 
@@ -190,46 +205,24 @@ export class SessionRepo {
   }
 
   /** PENDING → RUNNING and the backends of its services, in one transaction. */
-  async markRunning(
-    id: string,
-    services: { name: string; protocol: Protocol; host: string; port: number }[],
-  ): Promise<SessionRow | undefined> {
+  async markRunning(id: string, services: ServiceBackend[]): Promise<SessionRow | undefined> {
     return this.sql.transaction(async (tx) => {
       const row = await this.transition(id, 'RUNNING', null, tx);
       if (!row) return undefined;
-      for (const s of services) {
-        await tx.query(
-          `INSERT INTO session_services (session_id, name, protocol, backend_host, backend_port)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (session_id, name) DO UPDATE
-             SET protocol = EXCLUDED.protocol, backend_host = EXCLUDED.backend_host, backend_port = EXCLUDED.backend_port`,
-          [id, s.name, s.protocol, s.host, s.port],
-        );
-      }
+      await putServices(tx, id, services);
       return row;
     });
   }
 
   /** Adds or re-points services of a RUNNING session (a legacy session learns its apps one by one). */
-  async upsertServices(
-    id: string,
-    services: { name: string; protocol: Protocol; host: string; port: number }[],
-  ): Promise<boolean> {
+  async upsertServices(id: string, services: ServiceBackend[]): Promise<boolean> {
     return this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<{ state: string }>(
         'SELECT state FROM sessions WHERE id = $1 FOR UPDATE',
         [id],
       );
       if (rows[0]?.state !== 'RUNNING') return false;
-      for (const s of services) {
-        await tx.query(
-          `INSERT INTO session_services (session_id, name, protocol, backend_host, backend_port)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (session_id, name) DO UPDATE
-             SET protocol = EXCLUDED.protocol, backend_host = EXCLUDED.backend_host, backend_port = EXCLUDED.backend_port`,
-          [id, s.name, s.protocol, s.host, s.port],
-        );
-      }
+      await putServices(tx, id, services);
       return true;
     });
   }

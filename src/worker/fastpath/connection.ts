@@ -24,6 +24,7 @@ import { verifyRequest } from '../access/app-cookie.ts';
 import type { WorkerContext } from '../context.ts';
 import { writeSocketError } from '../observe/error-pages.ts';
 import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
+import { isHopByHop } from '../transport/headers.ts';
 import { failedPhase, PHASE_CODES } from '../upstream/errors.ts';
 import type { BackendEntry } from '../upstream/upstream.ts';
 import {
@@ -68,16 +69,6 @@ const SINGLE = new Set([
   'retry-after',
   'server',
   'user-agent',
-]);
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
 ]);
 
 /** Methods a stale pooled connection may replay (no body, idempotent). */
@@ -496,7 +487,7 @@ export class FastConnection {
     let hasDate = false;
     for (let k = 0; k < headers.length; k += 2) {
       const name = headers[k]!;
-      if (HOP_BY_HOP.has(name) || name.startsWith('proxy-') || named?.has(name)) continue;
+      if (isHopByHop(name) || named?.has(name)) continue;
       if (name === 'date') hasDate = true;
       out += `${rawNames[k >> 1]}: ${headers[k + 1]}\r\n`;
     }

@@ -24,7 +24,8 @@ const HOP_BY_HOP = new Set([
 ]);
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 
-function isHopByHop(name: string): boolean {
+/** Hop-by-hop headers (never relayed; the fast path uses the same list). */
+export function isHopByHop(name: string): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-');
 }
 
