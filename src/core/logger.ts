@@ -21,6 +21,14 @@ export const REDACT_PATHS = [
   'privateJwk',
 ];
 
+/** Query parameters whose values are credentials (a URL is logged with every request). */
+const SECRET_PARAMS = /([?&](?:token|code|state|logout_token|device_code)=)[^&#]*/gi;
+
+/** A request URL with the values of credential parameters replaced (`?token=[redacted]`). */
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.includes('=') ? url.replace(SECRET_PARAMS, '$1[redacted]') : url;
+}
+
 export function createLogger(
   opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
 ): Logger {

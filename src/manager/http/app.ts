@@ -9,6 +9,7 @@ import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/typ
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AppProxyError } from '../../contracts/errors.ts';
+import { redactUrl } from '../../core/logger.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import type { AuthService } from '../services/auth.ts';
 import { acceptJsonBodies } from './body.ts';
@@ -39,7 +40,19 @@ function isPublic(req: FastifyRequest): boolean {
 
 export async function buildApp(o: AppOptions): Promise<App> {
   // Route plugins see fastify's logger interface; pino's fits it.
-  const logger: FastifyBaseLogger = o.logger;
+  // Its request serializer is fastify's, but with credentials in the query string (the
+  // Backend.AI handshake's token, an identity provider's code) redacted.
+  const logger = Object.assign(o.logger.child({}), {
+    serializers: {
+      req: (req: FastifyRequest) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
+  }) as unknown as FastifyBaseLogger;
   const app = Fastify({
     loggerInstance: logger,
     // An inbound X-Request-Id is kept when it looks like one (so a caller can correlate), else ours.
