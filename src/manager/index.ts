@@ -50,6 +50,7 @@ import { CircuitRepo } from './repos/circuits.ts';
 import { EndpointRepo } from './repos/endpoints.ts';
 import { EventLog } from './repos/events.ts';
 import { FlagRepo } from './repos/flags.ts';
+import { LegacyRepo } from './repos/legacy.ts';
 import { LoginSessionRepo } from './repos/login-sessions.ts';
 import { LogoutRepo } from './repos/logout.ts';
 import { RevocationRepo } from './repos/revocations.ts';
@@ -436,7 +437,8 @@ export async function createManager(opts: ManagerOptions): Promise<Manager> {
       'legacy.allowUnauthenticatedConf is on: anyone who reaches POST /v2/conf can register sessions (restrict it to the Backend.AI manager by network)',
     );
   const legacy = new LegacyCoordinator({
-    sql: stores.sql,
+    repo: new LegacyRepo(stores.sql),
+    loginSessions: loginRepo,
     users: userRepo,
     sessions: sessionRepo,
     events,

@@ -23,8 +23,9 @@ import { AppProxyError } from '../../contracts/errors.ts';
 import type { Protocol } from '../../contracts/records.ts';
 import { safeNext } from '../../core/redirect.ts';
 import type { FlagView } from '../../stores/flag-view.ts';
-import type { SqlDatabase } from '../../stores/types.ts';
 import type { EventLog } from '../repos/events.ts';
+import type { LegacyRepo } from '../repos/legacy.ts';
+import type { LoginSessionRepo } from '../repos/login-sessions.ts';
 import type { SessionRepo } from '../repos/sessions.ts';
 import type { UserRepo, UserRow } from '../repos/users.ts';
 import type { Principal } from './auth.ts';
@@ -52,7 +53,8 @@ export const DEFAULT_LEGACY: Readonly<LegacyOptions> = Object.freeze({
 });
 
 export interface LegacyDeps {
-  sql: SqlDatabase;
+  repo: LegacyRepo;
+  loginSessions: Pick<LoginSessionRepo, 'get'>;
   users: UserRepo;
   sessions: SessionRepo;
   events: EventLog;
@@ -118,14 +120,6 @@ export interface CreateEndpointItem {
 export interface RouteEntry {
   session_id: string;
   route_id: string;
-  kernel_host: string;
-  kernel_port: number;
-}
-
-interface ConfTokenRow {
-  user_id: string;
-  session_id: string;
-  login_session: string | null;
   kernel_host: string;
   kernel_port: number;
 }
@@ -245,20 +239,15 @@ export class LegacyCoordinator {
     await this.ensureSession(sessionId, user);
     const loginSession = await this.loginSessionFor(user, req.login_session_token ?? null);
     const token = randomUUID();
-    await this.d.sql.query('DELETE FROM legacy_conf_tokens WHERE expires_at < now()');
-    await this.d.sql.query(
-      `INSERT INTO legacy_conf_tokens (token_hash, user_id, session_id, login_session, kernel_host, kernel_port, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        hash(token),
-        user.id,
-        sessionId,
-        loginSession,
-        req.kernel_host,
-        req.kernel_port,
-        new Date(Date.now() + this.d.options.confTokenTtlMs),
-      ],
-    );
+    await this.d.repo.issueConfToken({
+      tokenHash: hash(token),
+      user_id: user.id,
+      session_id: sessionId,
+      login_session: loginSession,
+      kernel_host: req.kernel_host,
+      kernel_port: req.kernel_port,
+      expiresAt: new Date(Date.now() + this.d.options.confTokenTtlMs),
+    });
     this.d.logger.info({ session: sessionId, user: user.id }, 'legacy handshake: token issued');
     return { token };
   }
@@ -268,12 +257,7 @@ export class LegacyCoordinator {
    * circuit). `reuse` says whether a live circuit was reused; TCP apps answer their address.
    */
   async proxyAuth(q: ProxyAuthQuery): Promise<{ redirect_url: string; reuse: boolean }> {
-    const { rows } = await this.d.sql.query<ConfTokenRow>(
-      `SELECT user_id, session_id, login_session, kernel_host, kernel_port FROM legacy_conf_tokens
-       WHERE token_hash = $1 AND expires_at > now()`,
-      [hash(q.token)],
-    );
-    const t = rows[0];
+    const t = await this.d.repo.confToken(hash(q.token));
     if (!t || t.session_id !== q.session_id) throw new AppProxyError('AP_ERR_LEGACY_TOKEN_INVALID');
     const user = await this.d.users.get(t.user_id);
     if (!user || user.deleted_at !== null || user.disabled_at !== null)
@@ -293,16 +277,13 @@ export class LegacyCoordinator {
     const p: Principal = { userId: user.id, role: user.role };
     if (t.login_session !== null) {
       p.loginSessionId = t.login_session;
-      const { rows: ls } = await this.d.sql.query<{ expires_at: Date; ended_at: Date | null }>(
-        'SELECT expires_at, ended_at FROM login_sessions WHERE id = $1',
-        [t.login_session],
-      );
-      if (!ls[0] || ls[0].ended_at !== null || ls[0].expires_at.getTime() <= Date.now())
+      const ls = await this.d.loginSessions.get(t.login_session);
+      if (!ls || ls.ended_at !== null || ls.expires_at.getTime() <= Date.now())
         throw new AppProxyError(
           'AP_ERR_LEGACY_TOKEN_INVALID',
           'The sign-in this token was issued under has ended.',
         );
-      p.grantExpiresAt = ls[0].expires_at.getTime();
+      p.grantExpiresAt = ls.expires_at.getTime();
     }
     const allowFrom = (q.allowed_client_ips ?? '')
       .split(',')
@@ -402,13 +383,8 @@ export class LegacyCoordinator {
     if (!this.d.flags.enabled('integratedFlow', { user: user.id })) return null;
     const createdBy = backendToken ? `backend.ai:${hash(backendToken).slice(0, 32)}` : null;
     if (createdBy) {
-      const { rows } = await this.d.sql.query<{ id: string }>(
-        `SELECT id FROM login_sessions
-         WHERE user_id = $1 AND created_by = $2 AND ended_at IS NULL AND expires_at > now()
-         ORDER BY created_at DESC LIMIT 1`,
-        [user.id, createdBy],
-      );
-      if (rows[0]) return rows[0].id;
+      const live = await this.d.repo.liveLoginSessionCreatedBy(user.id, createdBy);
+      if (live) return live;
     }
     const { row } = await this.d.logins.create(user, 'platform', {
       userAgent: 'Backend.AI (legacy handshake)',
