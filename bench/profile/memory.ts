@@ -4,7 +4,8 @@
  *       left idle; worker RSS, heap used, committed heap and external memory (after GC) before
  *       and after. RSS beyond heapUsed is mostly committed heap the handshake burst left behind.
  *   circuits: N idle wildcard circuits; worker RSS/heap before and after.
- * Usage (raise the fd limit first): ulimit -n 65536; node --import tsx bench/profile/memory.ts [ws=10000] [circuits=10000]
+ * Usage (raise the fd limit first): ulimit -n 65536; node --import tsx bench/profile/memory.ts [ws=10000] [circuits=10000] [node-http]
+ *   node-http: the worker with its HTTP/1.1 fast path off (upgrades then never pass through it).
  */
 import type { Socket } from 'node:net';
 import { workerStats } from '../lib/leak.ts';
@@ -13,13 +14,14 @@ import { start, tsArgv } from '../lib/proc.ts';
 
 const nWs = Number(process.argv[2] ?? '10000');
 const nCircuits = Number(process.argv[3] ?? '10000');
+const variant = process.argv[4] === 'node-http' ? ['1', 'node-http'] : [];
 
 const mb = (b: number) => +(b / 1048576).toFixed(1);
 const up = await start('upstream', tsArgv('bench/profile/upstream.ts'));
 const upPort = String(up.info.port);
 
 if (nWs > 0) {
-  const w = await start('appproxy-port', tsArgv('bench/servers/appproxy.ts', 'port', upPort));
+  const w = await start('appproxy-port', tsArgv('bench/servers/appproxy.ts', 'port', upPort, ...variant));
   const { port, host, cookie } = w.info as { port: number; host: string; cookie: string };
   const before = await workerStats(w);
   const sockets: Socket[] = [];
@@ -33,6 +35,7 @@ if (nWs > 0) {
   console.log(
     JSON.stringify({
       ws: nWs,
+      fastPath: variant.length === 0,
       rssBeforeMiB: mb(before.rss),
       rssAfterMiB: mb(after.rss),
       rssPerWsKiB: +((after.rss - before.rss) / nWs / 1024).toFixed(2),

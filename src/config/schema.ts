@@ -239,7 +239,7 @@ const workerTunings = () => ({
   fastPath: Type.Boolean({
     default: true,
     description:
-      'Port mode: serve proxied HTTP/1.1 on the fast path (a strict parser and pooled backend connections instead of node:http per request); what it does not serve still goes through node:http. false = node:http for everything.',
+      'Serve proxied HTTP/1.1 on the fast path (a strict parser and pooled backend connections instead of node:http per request); what it does not serve still goes through node:http. false = node:http for everything.',
   }),
   trustedProxies: Type.Array(Type.String(), {
     default: [],

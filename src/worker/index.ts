@@ -68,7 +68,7 @@ export interface WorkerOptions {
   trustedProxies?: string[];
   /** Default 300 s (apps are interactive; long polls exist). */
   upstreamHeadersTimeoutMs?: number;
-  /** Port mode: proxied HTTP/1.1 on the fast path (fastpath/connection.ts); false = node:http only. Default true. */
+  /** Proxied HTTP/1.1 on the fast path (fastpath/connection.ts), both frontend modes; false = node:http only. Default true. */
   fastPath?: boolean;
   /** Tunnel clients are pinged this often and cut when one interval passes without a pong. Default 30 s. */
   tunnelPingIntervalMs?: number;

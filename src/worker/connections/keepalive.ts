@@ -10,6 +10,9 @@
 /** TCP keepalive probes start after this long without traffic (vanished peers are found), both sides. */
 export const TCP_KEEPALIVE_MS = 30_000;
 
+/** How long a backend may take to accept a connection (pools, raw pools, relays, tunnels). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** A connection the sweeper visits every tick. */
 export interface Swept {
   sweep(now: number): void;

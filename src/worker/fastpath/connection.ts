@@ -29,11 +29,14 @@ import { failedPhase, PHASE_CODES } from '../upstream/errors.ts';
 import type { BackendEntry } from '../upstream/upstream.ts';
 import {
   type BodyFraming,
-  ChunkedDecoder,
+  BodyReader,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
 } from './h1-parser.ts';
+
+/** The circuit a request's Host names (port mode: the port's, whatever the Host); null: none. */
+export type CircuitOf = (host: string | undefined) => Circuit | null;
 
 export interface FastPathOptions {
   ctx: WorkerContext;
@@ -119,8 +122,7 @@ export class FastConnection {
   private circuit: Circuit | null = null;
   private req: RequestHead | null = null;
   private reqBody: BodyFraming = { kind: 'none' };
-  private reqRemaining = 0;
-  private reqDecoder: ChunkedDecoder | null = null;
+  private reqReader: BodyReader | null = null;
   private reqDone = false;
   private upstream: Socket | null = null;
   private entry: BackendEntry | null = null;
@@ -128,9 +130,9 @@ export class FastConnection {
   private upHead: Buffer | null = null;
   private resStarted = false;
   private resHeadSent = false;
-  private resBody: BodyFraming = { kind: 'none' };
-  private resRemaining = 0;
-  private resDecoder: ChunkedDecoder | null = null;
+  private resReader: BodyReader | null = null;
+  /** The buffer whose body bytes are being relayed (read by `upRun`, `upChunk`, `downRun`, `downChunk`). */
+  private feeding: Buffer | null = null;
   private resClose = false;
   private resDone = false;
   private replayed = false;
@@ -145,7 +147,7 @@ export class FastConnection {
 
   constructor(
     private readonly socket: Socket,
-    private readonly circuitOf: () => Circuit,
+    private readonly circuitOf: CircuitOf,
     private readonly o: FastPathOptions,
   ) {
     socket.on('data', this.onClientData);
@@ -219,8 +221,9 @@ export class FastConnection {
       this.handOff();
       return;
     }
-    const circuit = this.circuitOf();
+    const circuit = this.circuitOf(head.host);
     if (
+      circuit === null ||
       circuit.closed ||
       circuit.spec.endpoint !== undefined ||
       circuit.serving !== 'http' ||
@@ -230,6 +233,8 @@ export class FastConnection {
       this.handOff();
       return;
     }
+    // Wildcard mode: a keep-alive connection belongs to the circuit of the request it carries.
+    circuit.adopt(this.socket as TrackedSocket);
     const ctx = this.o.ctx;
     const auth = verifyRequest(ctx.cookies, ctx.revocations, circuit, {
       headers: { cookie: head.cookie },
@@ -251,6 +256,7 @@ export class FastConnection {
   /** node:http takes the connection from the first byte of the current message. */
   private handOff(): void {
     this.handedOff = true;
+    this.o.ctx.metrics.countFastPath(false);
     const s = this.socket;
     s.off('data', this.onClientData);
     s.off('end', this.onClientEnd);
@@ -273,8 +279,7 @@ export class FastConnection {
     this.req = head;
     this.reqBody = head.body;
     this.reqDone = head.body.kind === 'none';
-    this.reqRemaining = head.body.kind === 'length' ? head.body.length : 0;
-    this.reqDecoder = head.body.kind === 'chunked' ? new ChunkedDecoder() : null;
+    this.reqReader = new BodyReader(head.body);
     this.resStarted = this.resHeadSent = this.resDone = this.resClose = false;
     this.replayed = false;
     this.upHead = null;
@@ -290,6 +295,7 @@ export class FastConnection {
       else if (!this.requestBody(rest, 0)) return;
     }
     circuit.countRequest(this.socket as TrackedSocket);
+    this.o.ctx.metrics.countFastPath(true);
     this.connectUpstream();
   }
 
@@ -318,41 +324,40 @@ export class FastConnection {
    * False when the body is malformed (the client got its 400).
    */
   private requestBody(buf: Buffer, from: number): boolean {
+    const r = this.reqReader!;
     const up = this.upstream;
-    if (this.reqBody.kind === 'length') {
-      const n = Math.min(this.reqRemaining, buf.length - from);
-      if (n > 0) this.writeUp(from === 0 && n === buf.length ? buf : buf.subarray(from, from + n));
-      this.reqRemaining -= n;
-      if (this.reqRemaining === 0) {
-        this.reqDone = true;
-        if (this.upstream) this.armHeadTimer();
-        if (from + n < buf.length) this.keepPipelined(buf.subarray(from + n));
-        this.exchangeMaybeDone();
-      }
-      return true;
-    }
-    const dec = this.reqDecoder!;
-    up?.cork();
-    const stop = dec.feed(buf, from, buf.length, (a, b) => {
-      this.writeUp(`${(b - a).toString(16)}\r\n`);
-      this.writeUp(buf.subarray(a, b));
-      this.writeUp('\r\n');
-    });
+    // A chunked body is decoded, checked and re-chunked; a counted one goes as it came.
+    const chunked = r.framing.kind === 'chunked';
+    if (chunked) up?.cork();
+    this.feeding = buf;
+    const stop = r.feed(buf, from, buf.length, chunked ? this.upChunk : this.upRun);
+    this.feeding = null;
     if (stop < 0) {
-      up?.uncork();
+      if (chunked) up?.uncork();
       this.fail('AP_ERR_BAD_REQUEST', undefined);
       return false;
     }
-    if (dec.done) {
-      this.writeUp('0\r\n\r\n');
+    if (r.done) {
+      if (chunked) this.writeUp('0\r\n\r\n');
       this.reqDone = true;
       if (up) this.armHeadTimer();
       if (stop < buf.length) this.keepPipelined(buf.subarray(stop));
     }
-    up?.uncork();
+    if (chunked) up?.uncork();
     if (this.reqDone) this.exchangeMaybeDone();
     return true;
   }
+
+  private readonly upRun = (a: number, b: number): void => {
+    const buf = this.feeding!;
+    this.writeUp(a === 0 && b === buf.length ? buf : buf.subarray(a, b));
+  };
+
+  private readonly upChunk = (a: number, b: number): void => {
+    this.writeUp(`${(b - a).toString(16)}\r\n`);
+    this.writeUp(this.feeding!.subarray(a, b));
+    this.writeUp('\r\n');
+  };
 
   private writeUp(data: Buffer | string): void {
     const up = this.upstream;
@@ -387,8 +392,12 @@ export class FastConnection {
     if (this.reqDone) this.armHeadTimer();
   }
 
-  /** The backend's time to answer counts from the end of the request (an upload may take long). */
+  /**
+   * The backend's time to answer counts from the end of the request (an upload may take long) and
+   * from its connection (until then the pool's connect timeout applies, as undici's does).
+   */
   private armHeadTimer(): void {
+    if (!this.upConnected) return;
     if (this.headTimer) clearTimeout(this.headTimer);
     this.headTimer = this.resHeadSent ? null : setTimeout(this.onHeadTimeout, this.o.headersTimeoutMs);
   }
@@ -408,6 +417,7 @@ export class FastConnection {
 
   private readonly onUpConnect = (): void => {
     this.upConnected = true;
+    if (this.reqDone) this.armHeadTimer();
   };
 
   private readonly onHeadTimeout = (): void => {
@@ -460,11 +470,9 @@ export class FastConnection {
       const down = this.socket;
       down.cork();
       this.sendResponseHead(h.status, h.reason, h.headers, h.rawNames, h.body);
-      this.resBody = h.body;
+      this.resReader = new BodyReader(h.body);
       this.resClose = h.close || h.body.kind === 'close';
-      this.resRemaining = h.body.kind === 'length' ? h.body.length : 0;
-      this.resDecoder = h.body.kind === 'chunked' ? new ChunkedDecoder() : null;
-      if (h.body.kind === 'none') {
+      if (this.resReader.done) {
         down.uncork();
         this.responseDone();
         return;
@@ -505,51 +513,44 @@ export class FastConnection {
   }
 
   private responseBody(buf: Buffer, from: number): void {
-    const kind = this.resBody.kind;
-    if (kind === 'length') {
-      const n = Math.min(this.resRemaining, buf.length - from);
-      if (n > 0) this.writeDown(from === 0 && n === buf.length ? buf : buf.subarray(from, from + n));
-      this.resRemaining -= n;
-      // Bytes past the declared length: the backend cannot be trusted with another request.
-      if (from + n < buf.length) this.resClose = true;
-      if (this.resRemaining === 0) this.responseDone();
-      return;
-    }
+    const r = this.resReader!;
+    // Chunked and close-delimited bodies go to the client chunked (the connection stays).
+    const rechunk = r.framing.kind !== 'length';
     const down = this.socket;
-    down.cork();
-    if (kind === 'close') {
-      if (buf.length > from) {
-        this.writeDown(`${(buf.length - from).toString(16)}\r\n`);
-        this.writeDown(from === 0 ? buf : buf.subarray(from));
-        this.writeDown('\r\n');
-      }
-      down.uncork();
-      return;
-    }
-    const dec = this.resDecoder!;
-    const stop = dec.feed(buf, from, buf.length, (a, b) => {
-      this.writeDown(`${(b - a).toString(16)}\r\n`);
-      this.writeDown(buf.subarray(a, b));
-      this.writeDown('\r\n');
-    });
-    down.uncork();
+    if (rechunk) down.cork();
+    this.feeding = buf;
+    const stop = r.feed(buf, from, buf.length, rechunk ? this.downChunk : this.downRun);
+    this.feeding = null;
+    if (rechunk) down.uncork();
     if (stop < 0) {
-      this.bodyBroken(dec.error ?? 'bad chunked body');
+      this.bodyBroken(r.error ?? 'bad chunked body');
       return;
     }
-    if (dec.done) {
+    if (r.done) {
+      // Bytes past the body's end: the backend cannot be trusted with another request.
       if (stop < buf.length) this.resClose = true;
-      this.writeDown('0\r\n\r\n');
+      if (rechunk) this.writeDown('0\r\n\r\n');
       this.responseDone();
     }
   }
+
+  private readonly downRun = (a: number, b: number): void => {
+    const buf = this.feeding!;
+    this.writeDown(a === 0 && b === buf.length ? buf : buf.subarray(a, b));
+  };
+
+  private readonly downChunk = (a: number, b: number): void => {
+    this.writeDown(`${(b - a).toString(16)}\r\n`);
+    this.writeDown(this.feeding!.subarray(a, b));
+    this.writeDown('\r\n');
+  };
 
   private writeDown(data: Buffer | string): void {
     if (!this.socket.write(data)) this.upstream?.pause();
   }
 
   private readonly onUpEnd = (): void => {
-    if (this.resHeadSent && this.resBody.kind === 'close' && !this.resDone) {
+    if (this.resHeadSent && this.resReader?.framing.kind === 'close' && !this.resDone) {
       this.writeDown('0\r\n\r\n');
       this.resClose = true;
       this.responseDone();

@@ -506,6 +506,49 @@ export class ChunkedDecoder {
   }
 }
 
+/**
+ * A message body read by its framing, whichever it is: Content-Length counted, chunked decoded
+ * (`ChunkedDecoder`), or until the connection closes (never `done`: the caller ends it at EOF).
+ * `feed` has the decoder's contract.
+ */
+export class BodyReader {
+  private remaining: number;
+  private readonly chunked: ChunkedDecoder | null;
+  private finished: boolean;
+
+  constructor(readonly framing: BodyFraming) {
+    this.remaining = framing.kind === 'length' ? framing.length : 0;
+    this.chunked = framing.kind === 'chunked' ? new ChunkedDecoder() : null;
+    this.finished = framing.kind === 'none' || (framing.kind === 'length' && framing.length === 0);
+  }
+
+  get done(): boolean {
+    return this.chunked ? this.chunked.done : this.finished;
+  }
+
+  get error(): string | null {
+    return this.chunked?.error ?? null;
+  }
+
+  /**
+   * Consumes buf[start, end); calls `data(from, to)` for each run of body bytes. Answers where it
+   * stopped: `end`, or the offset just past the body's end, or -1 on a malformed body.
+   */
+  feed(buf: Buffer, start: number, end: number, data: (from: number, to: number) => void): number {
+    if (this.chunked) return this.chunked.feed(buf, start, end, data);
+    if (this.finished) return start;
+    if (this.framing.kind === 'close') {
+      if (end > start) data(start, end);
+      return end;
+    }
+    const n = Math.min(this.remaining, end - start);
+    this.remaining -= n;
+    if (this.remaining === 0) this.finished = true;
+    if (n > 0) data(start, start + n);
+    return start + n;
+  }
+}
+
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;

@@ -6,7 +6,7 @@
  * path replays an idempotent request once on a fresh one).
  */
 import { connect, type Socket } from 'node:net';
-import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import { CONNECT_TIMEOUT_MS, TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
 
 const IDLE_MS = 4000;
 const MAX_IDLE = 64;
@@ -29,6 +29,17 @@ function onIdleData(this: PooledSocket): void {
 
 function expire(socket: PooledSocket): void {
   socket.destroy();
+}
+
+/** A backend that does not accept within CONNECT_TIMEOUT_MS fails as undici's connector does. */
+function onConnectTimeout(this: Socket): void {
+  const err = new Error(`Connect Timeout Error (timeout: ${CONNECT_TIMEOUT_MS}ms)`);
+  this.destroy(Object.assign(err, { code: 'UND_ERR_CONNECT_TIMEOUT' }));
+}
+
+function onConnected(this: Socket): void {
+  this.setTimeout(0);
+  this.off('timeout', onConnectTimeout);
 }
 
 export class RawPool {
@@ -55,6 +66,9 @@ export class RawPool {
       keepAlive: true,
       keepAliveInitialDelay: TCP_KEEPALIVE_MS,
     });
+    socket.setTimeout(CONNECT_TIMEOUT_MS);
+    socket.once('timeout', onConnectTimeout);
+    socket.once('connect', onConnected);
     return { socket, reused: false };
   }
 

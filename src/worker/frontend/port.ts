@@ -12,7 +12,7 @@ import { createServer as createTcpServer, type Server as NetServer, type Socket 
 import type { Duplex } from 'node:stream';
 import { AppProxyError } from '../../contracts/errors.ts';
 import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
-import { FastConnection, type FastPathOptions } from '../fastpath/connection.ts';
+import { FastListener, type FastPathSettings } from '../fastpath/listener.ts';
 import type { Circuit, Serving, TrackedSocket } from '../routing/circuit.ts';
 import type { Frontend } from '../routing/routing-table.ts';
 import type { Dispatch } from './dispatch.ts';
@@ -30,8 +30,7 @@ class PortListener {
   readonly kind: ListenerKind;
   /** What every request on this port resolves to (one object, not one per request). */
   found: { circuit: Circuit };
-  /** The fast path's connections (node:http tracks the ones handed to it). */
-  private readonly fastSockets = new Set<Socket>();
+  private fast: FastListener | null = null;
   private http: ReturnType<typeof createFrontendServer> | null = null;
 
   constructor(circuit: Circuit, dispatch: Dispatch, fastPath: FastPathSettings | null) {
@@ -63,22 +62,11 @@ class PortListener {
       return;
     }
     // The fast path reads every connection first; what it does not serve goes to `server`.
-    const options: FastPathOptions = {
-      ctx: dispatch.context,
-      headersTimeoutMs: fastPath.headersTimeoutMs,
-      handOff: (socket) => {
-        this.fastSockets.delete(socket);
-        server.emit('connection', socket);
-      },
-    };
     const circuitOf = () => this.found.circuit;
-    // Half-open: a client that sends its request and then FIN still gets the answer.
-    this.server = createTcpServer({ noDelay: true, allowHalfOpen: true }, (socket: Socket) => {
-      this.found.circuit.adopt(socket as TrackedSocket);
-      this.fastSockets.add(socket);
-      socket.once('close', () => this.fastSockets.delete(socket));
-      new FastConnection(socket, circuitOf, options);
-    });
+    this.fast = new FastListener(server, dispatch.context, fastPath, circuitOf, (socket) =>
+      this.found.circuit.adopt(socket as TrackedSocket),
+    );
+    this.server = this.fast.server;
   }
 
   get circuit(): Circuit {
@@ -87,21 +75,12 @@ class PortListener {
 
   close(): void {
     if (this.kind === 'http') {
-      if (this.server !== this.http) {
-        this.server.close();
-        for (const s of this.fastSockets) s.destroy();
-        this.fastSockets.clear();
-      }
+      this.fast?.close();
       shutDown(this.http!);
     }
     // Raw relays belong to their circuit (kept, revoked or closed with it).
     else this.server.close();
   }
-}
-
-/** The HTTP/1.1 fast path's settings; null turns it off (every request through node:http). */
-export interface FastPathSettings {
-  headersTimeoutMs: number;
 }
 
 export class PortFrontend implements Frontend {

@@ -1,11 +1,14 @@
 /**
  * Wildcard mode: one listener; the circuit is chosen by the Host header `<6 hex>.<wildcardDomain>`
  * (case-insensitive, port ignored) with one Map lookup. A keep-alive socket is adopted by the
- * circuit of each request it carries. Recently closed subdomains answer 410 instead of 404.
+ * circuit of each request it carries. Recently closed subdomains answer 410 instead of 404. With
+ * the HTTP/1.1 fast path on, a TCP listener reads every connection first (fastpath/listener.ts)
+ * and hands what it does not serve to the node:http server.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AppProxyError } from '../../contracts/errors.ts';
+import { FastListener, type FastPathSettings } from '../fastpath/listener.ts';
 import type { Circuit } from '../routing/circuit.ts';
 import type { Frontend } from '../routing/routing-table.ts';
 import type { Dispatch, Resolved } from './dispatch.ts';
@@ -33,6 +36,8 @@ export class WildcardFrontend implements Frontend {
   private readonly closedRecently = new Map<string, true>();
   private readonly suffix: string;
   private readonly server: Server;
+  /** The HTTP/1.1 fast path in front of `server` (null: off). */
+  private readonly fast: FastListener | null = null;
   private boundPort: number | null = null;
 
   constructor(
@@ -41,6 +46,7 @@ export class WildcardFrontend implements Frontend {
     private readonly port: number,
     dispatch: Dispatch,
     private readonly reusePort = false,
+    fastPath: FastPathSettings | null = null,
   ) {
     this.suffix = `.${domain.toLowerCase().replace(/\.$/, '')}`;
     this.server = createFrontendServer(
@@ -48,6 +54,13 @@ export class WildcardFrontend implements Frontend {
       (req: IncomingMessage, socket: Duplex, head: Buffer) =>
         dispatch.upgrade(this.resolve(req), req, socket, head),
     );
+    // Unknown and recently closed subdomains (null) are node:http's to answer (404, 410).
+    if (fastPath) {
+      this.fast = new FastListener(this.server, dispatch.context, fastPath, (host) => {
+        const label = subdomainOf(host, this.suffix);
+        return label === undefined ? null : (this.bySubdomain.get(label)?.circuit ?? null);
+      });
+    }
   }
 
   get listenPort(): number | null {
@@ -55,7 +68,7 @@ export class WildcardFrontend implements Frontend {
   }
 
   async start(): Promise<number> {
-    this.boundPort = await listen(this.server, this.port, this.bindHost, this.reusePort);
+    this.boundPort = await listen(this.fast?.server ?? this.server, this.port, this.bindHost, this.reusePort);
     return this.boundPort;
   }
 
@@ -93,6 +106,7 @@ export class WildcardFrontend implements Frontend {
   }
 
   async close(): Promise<void> {
+    this.fast?.close();
     shutDown(this.server);
   }
 }

@@ -125,7 +125,7 @@ export function buildDataPlane(
     secure: cfg.publicScheme === 'https',
   });
   const verifier = deps.verifier ?? new SetupTokenVerifier();
-  const upstream = { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs };
+  const upstream = { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs, rawHttp: cfg.fastPath };
   const connections = new ConnectionRegistry(new AccessLog(logger, deps.metrics));
   const keepalive = new Keepalive();
   const revocationOpts: RevocationSetOptions = {
@@ -189,18 +189,19 @@ export function buildDataPlane(
     pingIntervalMs: cfg.tunnelPingIntervalMs,
   });
   const dispatch = new Dispatch(ctx, tunnels);
+  const fastPath = cfg.fastPath ? { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs } : null;
   const wildcard =
     cfg.frontendMode === 'wildcard'
-      ? new WildcardFrontend(cfg.wildcardDomain!, cfg.bindHost, cfg.wildcardPort, dispatch, cfg.reusePort)
+      ? new WildcardFrontend(
+          cfg.wildcardDomain!,
+          cfg.bindHost,
+          cfg.wildcardPort,
+          dispatch,
+          cfg.reusePort,
+          fastPath,
+        )
       : null;
-  const frontend: Frontend =
-    wildcard ??
-    new PortFrontend(
-      cfg.bindHost,
-      dispatch,
-      cfg.reusePort,
-      cfg.fastPath ? { headersTimeoutMs: cfg.upstreamHeadersTimeoutMs } : null,
-    );
+  const frontend: Frontend = wildcard ?? new PortFrontend(cfg.bindHost, dispatch, cfg.reusePort, fastPath);
   let table: RoutingTable | null = null;
   const activity = new ActivityFlusher({
     counters: deps.counters,

@@ -84,6 +84,19 @@ export class WorkerMetrics {
       }
     }
   };
+  /** The HTTP/1.1 fast path's requests: relayed by it, or handed to node:http (plain numbers, as above). */
+  private readonly fastPath: ReturnType<Counter<'outcome'>['labels']>[];
+  private readonly fastPending = [0, 0];
+  private readonly fastFlushers: Set<() => void> | undefined;
+  private readonly flushFast = (): void => {
+    for (let i = 0; i < 2; i++) {
+      const n = this.fastPending[i]!;
+      if (n > 0) {
+        this.fastPending[i] = 0;
+        this.fastPath[i]!.inc(n);
+      }
+    }
+  };
   private readonly upstreamErrors: Counter<'code'>;
   readonly openConnections: Gauge;
   readonly circuits: Gauge;
@@ -103,6 +116,15 @@ export class WorkerMetrics {
     this.byClass = CLASSES.map((c) => requests.labels(c));
     this.flushers = collectors.get(requests);
     this.flushers?.add(this.flush);
+    const fastPath = counter(
+      registry,
+      'appproxy_worker_fast_path_total',
+      'HTTP/1.1 requests read by the fast path: relayed by it (served), or handed to node:http (handed_over: upgrades, HTTP/1.0, Expect, reserved paths, refused cookies, endpoint circuits…).',
+      ['outcome'],
+    );
+    this.fastPath = [fastPath.labels('served'), fastPath.labels('handed_over')];
+    this.fastFlushers = collectors.get(fastPath);
+    this.fastFlushers?.add(this.flushFast);
     this.upstreamErrors = counter(
       registry,
       'appproxy_worker_upstream_errors_total',
@@ -142,10 +164,19 @@ export class WorkerMetrics {
     else this.byClass[k]!.inc(); // a counter registered by someone else: no collect hook of ours
   }
 
+  /** A request the fast path relayed (`served`) or gave to node:http. */
+  countFastPath(served: boolean): void {
+    const k = served ? 0 : 1;
+    if (this.fastFlushers) this.fastPending[k] = this.fastPending[k]! + 1;
+    else this.fastPath[k]!.inc();
+  }
+
   /** Moves pending counts into the registry and stops following it (worker closed). */
   detach(): void {
     this.flush();
+    this.flushFast();
     this.flushers?.delete(this.flush);
+    this.fastFlushers?.delete(this.flushFast);
   }
 
   countUpstreamError(code: string): void {

@@ -98,6 +98,7 @@ export class Circuit implements ActivitySource {
             headersTimeoutMs: spec.endpoint.headersTimeoutMs,
             balancing: spec.endpoint.balancing,
             drainGraceMs: endpointSettingsWithDefaults(spec.endpoint).drainGraceMs,
+            ...(deps.upstream.rawHttp ? { rawHttp: true } : {}),
           }
         : deps.upstream,
     );

@@ -19,15 +19,16 @@
  * reuses (`RelayReader`), and the other events run module-level handlers that find their relay
  * through a symbol on the socket.
  */
+
 import { type OnReadOpts, Socket } from 'node:net';
 import type { Credential } from '../../contracts/auth.ts';
 import type { CloseReason } from '../../contracts/records.ts';
 import type { RevocationSet } from '../access/revocations.ts';
 import { accessRecord, Connection, clientAddress, NO_GRANT } from '../connections/connection.ts';
+import { CONNECT_TIMEOUT_MS } from '../connections/keepalive.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
 import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
-import { CONNECT_TIMEOUT_MS } from '../upstream/upstream.ts';
 
 const kRelay = Symbol('appproxy.relay');
 type RelaySocket = Socket & { [kRelay]?: TcpRelay };

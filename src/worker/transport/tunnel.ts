@@ -36,12 +36,16 @@ import type { CounterStore } from '../../stores/types.ts';
 import { type RevocationSet, UNCONFIRMED } from '../access/revocations.ts';
 import { markTokenUsed } from '../access/single-use.ts';
 import { accessRecord, CLOSE_GRACE_MS, Connection, clientAddress } from '../connections/connection.ts';
-import { type Keepalive, type Swept, TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import {
+  CONNECT_TIMEOUT_MS,
+  type Keepalive,
+  type Swept,
+  TCP_KEEPALIVE_MS,
+} from '../connections/keepalive.ts';
 import type { ConnectionRegistry } from '../connections/registry.ts';
 import { writeSocketError } from '../observe/error-pages.ts';
 import type { WorkerMetrics } from '../observe/metrics.ts';
 import type { Circuit, TrackedSocket } from '../routing/circuit.ts';
-import { CONNECT_TIMEOUT_MS } from '../upstream/upstream.ts';
 
 export const TUNNEL_PATH = '/_appproxy/tunnel';
 export const TUNNEL_SUBPROTOCOL = 'appproxy-tunnel.v1';

@@ -19,7 +19,8 @@ import { connect, type OnReadOpts, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type buildConnector, type Dispatcher, errors, Pool } from 'undici';
 import type { BalancingPolicy } from '../../contracts/endpoint.ts';
-import { TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import { CONNECT_TIMEOUT_MS, TCP_KEEPALIVE_MS } from '../connections/keepalive.ts';
+import { dispatchRaw, rawEligible } from '../fastpath/raw-dispatch.ts';
 import { RawPool } from '../fastpath/raw-pool.ts';
 import { type Balanced, Balancer } from './balancer.ts';
 
@@ -37,10 +38,12 @@ export interface UpstreamSettings {
   balancing?: BalancingPolicy;
   /** A removed backend's requests in flight may finish for this long, then its pool is destroyed. */
   drainGraceMs?: number;
+  /**
+   * `dispatchTo` sends requests whose body is in memory on the raw keep-alive pool
+   * (fastpath/raw-dispatch.ts) instead of undici's (the worker's `fastPath` setting).
+   */
+  rawHttp?: boolean;
 }
-
-/** How long a backend may take to accept a connection (pools; TCP relays bound it themselves). */
-export const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * The pools' connector. undici's own leaves its connect-timeout machinery on every socket it
@@ -345,7 +348,8 @@ export class Upstream {
 
   /**
    * One HTTP request on a backend an endpoint's runtime chose (counted in flight on it until it
-   * ends); failures reach the handler as for `dispatch`.
+   * ends); failures reach the handler as for `dispatch`. With `rawHttp`, a request whose body is
+   * in memory goes on the raw pool (same handler contract, same error codes).
    */
   dispatchTo(
     entry: BackendEntry,
@@ -357,6 +361,10 @@ export class Upstream {
       return;
     }
     const counted = new InflightHandler(entry, handler);
+    if (this.settings.rawHttp && rawEligible(opts)) {
+      dispatchRaw(entry, opts, counted, this.settings.headersTimeoutMs);
+      return;
+    }
     try {
       entry.dispatcher.dispatch(opts, counted);
     } catch (err) {

@@ -14,22 +14,26 @@ import { type Route, WorkerHarness } from './harness.ts';
 
 const MiB = 1024 * 1024;
 
-// Every deployment shape of the data plane: each frontend mode, and several data-plane processes
-// (the kernel spreads connections over the primary and a child, so each request may land on either).
+// Every deployment shape of the data plane: each frontend mode, several data-plane processes
+// (the kernel spreads connections over the primary and a child, so each request may land on
+// either), and each mode with the HTTP/1.1 fast path off (node:http and undici for everything).
 const SHAPES = [
-  { mode: 'port', processes: 1 },
-  { mode: 'wildcard', processes: 1 },
-  { mode: 'port', processes: 2 },
+  { mode: 'port', processes: 1, fastPath: true },
+  { mode: 'wildcard', processes: 1, fastPath: true },
+  { mode: 'port', processes: 2, fastPath: true },
+  { mode: 'port', processes: 1, fastPath: false },
+  { mode: 'wildcard', processes: 1, fastPath: false },
 ] as const;
 
-for (const { mode, processes } of SHAPES) {
-  describe(`worker proxy (${mode} mode${processes > 1 ? `, ${processes} processes` : ''})`, () => {
+for (const { mode, processes, fastPath } of SHAPES) {
+  const shape = `${mode} mode${processes > 1 ? `, ${processes} processes` : ''}${fastPath ? '' : ', fast path off'}`;
+  describe(`worker proxy (${shape})`, () => {
     let h: WorkerHarness;
     let route: Route;
     let cookie: string;
 
     before(async () => {
-      h = await WorkerHarness.start({ mode, worker: { upstreamHeadersTimeoutMs: 400, processes } });
+      h = await WorkerHarness.start({ mode, worker: { upstreamHeadersTimeoutMs: 400, processes, fastPath } });
       route = await h.addRoute();
       cookie = await h.login(route);
     });

@@ -2,12 +2,14 @@
  * The fast path's strict HTTP/1.1 parser: what it serves, what it hands to node:http, what it
  * refuses (the smuggling shapes of RFC 9112 §6.3 and §11.2), and — property-based — that a head
  * split anywhere parses the same, that heads it accepts round-trip their fields, and that the
- * chunked decoder gives back exactly the bytes encoded, however they are cut and framed.
+ * chunked decoder (and the body reader, for every framing) gives back exactly the bytes encoded,
+ * however they are cut and framed.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
+  BodyReader,
   ChunkedDecoder,
   MAX_HEAD_BYTES,
   parseRequestHead,
@@ -231,6 +233,46 @@ test('property: the chunked decoder gives back the body exactly, however it is f
     ),
     { numRuns: 400 },
   );
+});
+
+test('property: a counted body is read exactly to its length, however it is cut; close-delimited to the end', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+      fc.array(fc.nat(), { maxLength: 6 }),
+      fc.uint8Array({ maxLength: 20 }),
+      (raw, cuts, after) => {
+        const body = Buffer.from(raw);
+        const wire = Buffer.concat([body, Buffer.from(after)]);
+        const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+        for (const framing of [{ kind: 'length', length: body.length }, { kind: 'close' }] as const) {
+          const r = new BodyReader(framing);
+          const out: Buffer[] = [];
+          let stoppedAt = -1;
+          let from = 0;
+          for (const to of [...points, wire.length]) {
+            if (to < from || r.done) continue;
+            const piece = wire.subarray(from, to);
+            const stop = r.feed(piece, 0, piece.length, (a, b) =>
+              out.push(Buffer.from(piece.subarray(a, b))),
+            );
+            if (r.done) stoppedAt = from + stop;
+            from = to;
+          }
+          if (framing.kind === 'length') {
+            assert.ok(r.done);
+            assert.equal(stoppedAt, body.length, 'stops exactly at the body end');
+            assert.deepEqual(Buffer.concat(out), body);
+          } else {
+            assert.ok(!r.done, 'a close-delimited body ends with the connection only');
+            assert.deepEqual(Buffer.concat(out), wire);
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.ok(new BodyReader({ kind: 'none' }).done);
 });
 
 test('chunked bodies that lie about their sizes are refused', () => {
