@@ -580,6 +580,9 @@ export class FastConnection {
       this.reqBody.kind === 'none'
     ) {
       this.replayed = true;
+      // The fresh connection's headers timeout starts when it connects (onUpConnect).
+      if (this.headTimer) clearTimeout(this.headTimer);
+      this.headTimer = null;
       this.connectUpstream();
       return;
     }
