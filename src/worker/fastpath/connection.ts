@@ -1,5 +1,5 @@
 /**
- * The HTTP/1.1 fast path for one client connection of a port-mode listener: the client's bytes
+ * The HTTP/1.1 fast path for one client connection (port or wildcard mode): the client's bytes
  * are read as they come, each request head is parsed strictly (h1-parser.ts), the app cookie is
  * checked as on the node:http path, the head is rewritten into one buffer (the same forwarding
  * headers, hop-by-hop headers and app cookies removed) and written with its body to a pooled
@@ -11,8 +11,8 @@
  * What it does not serve goes to node:http untouched, on the same connection, from the first byte
  * of that message (the listener's server takes the socket with the bytes put back): heads outside
  * the subset (HTTP/1.0, upgrades, `Expect`, other methods, `Transfer-Encoding` other than
- * `chunked`), requests node:http answers itself (reserved paths, refused cookies, closed or
- * endpoint circuits). Attack shapes (CL+TE, duplicate Content-Length, duplicate Host, bare CR/LF,
+ * `chunked`), requests node:http answers itself (reserved paths, refused cookies, unknown,
+ * closed or endpoint circuits). Attack shapes (CL+TE, duplicate Content-Length, duplicate Host, bare CR/LF,
  * bad bytes, bad chunk sizes) get 400 and the connection is closed. A pipelined request waits
  * (the socket is paused) until the response before it is complete; a backend connection returns
  * to the pool only when both messages of an exchange were complete.
