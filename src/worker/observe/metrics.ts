@@ -61,6 +61,46 @@ export function histogram<L extends string = string>(
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /**
+ * Hot-path counts of one counter's fixed label values, kept as plain numbers (a prom-client `inc`
+ * hashes and validates its labels on every call) and moved into the counter when the registry
+ * collects. A counter registered by someone else has no collect hook of ours: counted directly.
+ */
+class BatchedCounts<L extends string> {
+  private readonly children: ReturnType<Counter<L>['labels']>[];
+  private readonly pending: number[];
+  private readonly flushers: Set<() => void> | undefined;
+
+  constructor(c: Counter<L>, label: L, values: readonly string[]) {
+    // Children resolved once so the hot path does no label lookup.
+    this.children = values.map((v) => c.labels({ [label]: v } as Partial<Record<L, string>>));
+    this.pending = values.map(() => 0);
+    this.flushers = collectors.get(c);
+    this.flushers?.add(this.flush);
+  }
+
+  inc(i: number): void {
+    if (this.flushers) this.pending[i] = this.pending[i]! + 1;
+    else this.children[i]!.inc();
+  }
+
+  readonly flush = (): void => {
+    for (let i = 0; i < this.pending.length; i++) {
+      const n = this.pending[i]!;
+      if (n > 0) {
+        this.pending[i] = 0;
+        this.children[i]!.inc(n);
+      }
+    }
+  };
+
+  /** Moves what is pending into the counter and stops following the registry. */
+  detach(): void {
+    this.flush();
+    this.flushers?.delete(this.flush);
+  }
+}
+
+/**
  * What a revocation refused or ended: app cookies (`cookie`; `unconfirmed` while the set is stale),
  * setup and tunnel tokens (`token`), live connections closed (`connection`) and raw TCP connections
  * refused at accept (`tcp`).
@@ -68,35 +108,10 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type RevokedWhat = 'cookie' | 'unconfirmed' | 'token' | 'connection' | 'tcp';
 
 export class WorkerMetrics {
-  private readonly byClass: ReturnType<Counter<'code_class'>['labels']>[];
-  /**
-   * Requests by status class as plain numbers (a prom-client `inc` hashes and validates its
-   * labels on every call); moved into the counter when the registry collects.
-   */
-  private readonly pending = [0, 0, 0, 0, 0];
-  private readonly flushers: Set<() => void> | undefined;
-  private readonly flush = (): void => {
-    for (let i = 0; i < 5; i++) {
-      const n = this.pending[i]!;
-      if (n > 0) {
-        this.pending[i] = 0;
-        this.byClass[i]!.inc(n);
-      }
-    }
-  };
-  /** The HTTP/1.1 fast path's requests: relayed by it, or handed to node:http (plain numbers, as above). */
-  private readonly fastPath: ReturnType<Counter<'outcome'>['labels']>[];
-  private readonly fastPending = [0, 0];
-  private readonly fastFlushers: Set<() => void> | undefined;
-  private readonly flushFast = (): void => {
-    for (let i = 0; i < 2; i++) {
-      const n = this.fastPending[i]!;
-      if (n > 0) {
-        this.fastPending[i] = 0;
-        this.fastPath[i]!.inc(n);
-      }
-    }
-  };
+  /** Requests by status class (1xx…5xx). */
+  private readonly byClass: BatchedCounts<'code_class'>;
+  /** The HTTP/1.1 fast path's requests: relayed by it (0), or handed to node:http (1). */
+  private readonly fastPath: BatchedCounts<'outcome'>;
   private readonly upstreamErrors: Counter<'code'>;
   readonly openConnections: Gauge;
   readonly circuits: Gauge;
@@ -112,19 +127,14 @@ export class WorkerMetrics {
       'Requests answered, by status class.',
       ['code_class'],
     );
-    // Children resolved once so the hot path does no label lookup.
-    this.byClass = CLASSES.map((c) => requests.labels(c));
-    this.flushers = collectors.get(requests);
-    this.flushers?.add(this.flush);
+    this.byClass = new BatchedCounts(requests, 'code_class', CLASSES);
     const fastPath = counter(
       registry,
       'appproxy_worker_fast_path_total',
       'HTTP/1.1 requests read by the fast path: relayed by it (served), or handed to node:http (handed_over: upgrades, HTTP/1.0, Expect, reserved paths, refused cookies, endpoint circuits…).',
       ['outcome'],
     );
-    this.fastPath = [fastPath.labels('served'), fastPath.labels('handed_over')];
-    this.fastFlushers = collectors.get(fastPath);
-    this.fastFlushers?.add(this.flushFast);
+    this.fastPath = new BatchedCounts(fastPath, 'outcome', ['served', 'handed_over']);
     this.upstreamErrors = counter(
       registry,
       'appproxy_worker_upstream_errors_total',
@@ -159,24 +169,18 @@ export class WorkerMetrics {
 
   countStatus(status: number): void {
     const i = ((status / 100) | 0) - 1;
-    const k = i < 0 || i > 4 ? 4 : i;
-    if (this.flushers) this.pending[k] = this.pending[k]! + 1;
-    else this.byClass[k]!.inc(); // a counter registered by someone else: no collect hook of ours
+    this.byClass.inc(i < 0 || i > 4 ? 4 : i);
   }
 
   /** A request the fast path relayed (`served`) or gave to node:http. */
   countFastPath(served: boolean): void {
-    const k = served ? 0 : 1;
-    if (this.fastFlushers) this.fastPending[k] = this.fastPending[k]! + 1;
-    else this.fastPath[k]!.inc();
+    this.fastPath.inc(served ? 0 : 1);
   }
 
   /** Moves pending counts into the registry and stops following it (worker closed). */
   detach(): void {
-    this.flush();
-    this.flushFast();
-    this.flushers?.delete(this.flush);
-    this.fastFlushers?.delete(this.flushFast);
+    this.byClass.detach();
+    this.fastPath.detach();
   }
 
   countUpstreamError(code: string): void {
